@@ -1,0 +1,1 @@
+"""tsunagi: Email/CSV ingestion appliance for Japanese multi-channel e-commerce."""

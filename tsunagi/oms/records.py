@@ -1,0 +1,68 @@
+"""Record types: the domain's input language, produced by every parser and format."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+@dataclass(frozen=True)
+class Address:
+    """A person and where they are; values already normalised at the edge."""
+    name: str = ""
+    postal_code: str = ""   # "NNN-NNNN"
+    prefecture: str = ""    # 都道府県
+    address: str = ""       # the rest, after the prefecture
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    channel_sku: str
+    name: str
+    qty: int
+    unit_price: int         # yen, tax included as the channel shows it
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    shop: str
+    order_no: str
+    ordered_at: datetime     # timezone-aware, JST
+    lines: tuple[OrderLine, ...]
+    total: int
+    buyer: Address = field(default_factory=Address)
+    ship_to: Address = field(default_factory=Address)
+    payment_method: str = ""
+    delivery_method: str = ""
+    requested_date: date | None = None
+    requested_time: str = ""
+    shipping_fee: int = 0
+    cod_fee: int = 0
+    discount: int = 0        # coupons and points, as a positive number
+    note: str = ""
+    source: str = "mail"     # "mail" or "csv": how the order reached us
+
+    @property
+    def lines_total(self) -> int:
+        return sum(line.qty * line.unit_price for line in self.lines)
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    """An absolute count: this many of sku at location/lot, as counted."""
+    sku: str
+    location: str
+    lot: str
+    qty: int
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    """A product, optionally a set of components, optionally with a channel code."""
+    sku: str
+    name: str
+    components: tuple[tuple[str, int], ...] = ()   # (sku, qty) for a set
+    channel_sku: str = ""
+    shop: str = ""          # "" = the channel code holds for every shop

@@ -1,0 +1,43 @@
+"""Order statuses: English code names, Japanese labels for the operator."""
+from __future__ import annotations
+
+NEW = "new"
+CONFIRM = "confirm"
+PAYMENT = "payment"
+AWAITING_STOCK = "awaiting_stock"
+READY = "ready"
+SHIPPED = "shipped"
+CLOSED = "closed"
+CANCELLED = "cancelled"
+HOLD = "hold"
+
+LABELS = {
+    NEW: "新規受付",
+    CONFIRM: "確認待ち",
+    PAYMENT: "入金待ち",
+    AWAITING_STOCK: "引当待ち",
+    READY: "印刷待ち",
+    SHIPPED: "出荷確定済",
+    CLOSED: "請求済",
+    CANCELLED: "キャンセル",
+    HOLD: "保留",
+}
+
+ALL = tuple(LABELS)
+
+# Statuses whose lines hold a reservation on stock.
+RESERVING = frozenset({NEW, CONFIRM, PAYMENT, READY})
+
+
+def label(code: str) -> str:
+    return LABELS.get(code, code)
+
+
+def parse(text: str) -> str:
+    """Accept a code name or its Japanese label; raise ValueError otherwise."""
+    if text in LABELS:
+        return text
+    for code, lab in LABELS.items():
+        if lab == text:
+            return code
+    raise ValueError(f"unknown status {text!r}: use one of {', '.join(ALL)}")

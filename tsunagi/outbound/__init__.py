@@ -1,0 +1,1 @@
+"""Turning outbox events into files and mails: stock feeds first."""

@@ -1,0 +1,119 @@
+"""Normalising Japanese values at the edge: digits, amounts, postcodes, phones, prefectures, dates."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+
+JST = timezone(timedelta(hours=9), "JST")
+
+PREFECTURES = (
+    "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
+    "群馬県", "埼玉県", "千葉県", "東京都", "神奈川県", "新潟県", "富山県", "石川県", "福井県",
+    "山梨県", "長野県", "岐阜県", "静岡県", "愛知県", "三重県", "滋賀県", "京都府", "大阪府",
+    "兵庫県", "奈良県", "和歌山県", "鳥取県", "島根県", "岡山県", "広島県", "山口県", "徳島県",
+    "香川県", "愛媛県", "高知県", "福岡県", "佐賀県", "長崎県", "熊本県", "大分県", "宮崎県",
+    "鹿児島県", "沖縄県",
+)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_SPACES = re.compile(r"[ \t\u3000]+")
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be read as the type asked for."""
+
+
+def clean_text(value: str) -> str:
+    """One line of text: control characters (CR, LF, NUL, ...) become spaces, runs of spaces fold."""
+    value = _CONTROL.sub(" ", value)
+    return _SPACES.sub(" ", value).strip()
+
+
+def half_width(value: str) -> str:
+    """Full-width digits, letters and signs to half-width (NFKC), keeping kana as they are."""
+    out = []
+    for ch in value:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            out.append(chr(code - 0xFEE0))
+        elif ch == "\u3000":
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def parse_amount(value: str) -> int:
+    """'1,280(円)', '￥1,280', '１２８０円', '-500' -> int yen."""
+    text = half_width(value).replace("\\", "").replace("¥", "").replace("￥", "")
+    text = re.sub(r"[,\s]|\(円\)|円|税込|税抜", "", text)
+    if not re.fullmatch(r"[-−]?\d+", text):
+        raise ValueProblem(f"not an amount: {value!r}")
+    return int(text.replace("−", "-"))
+
+
+def parse_int(value: str) -> int:
+    text = re.sub(r"[,\s]|\(個\)|個|点", "", half_width(value))
+    if not re.fullmatch(r"-?\d+", text):
+        raise ValueProblem(f"not a whole number: {value!r}")
+    return int(text)
+
+
+def postal_code(value: str) -> str:
+    """'〒1000001', '100-0001', '１００－０００１' -> '100-0001'."""
+    digits = re.sub(r"\D", "", half_width(value))
+    if len(digits) != 7:
+        raise ValueProblem(f"a postal code has 7 digits: {value!r}")
+    return f"{digits[:3]}-{digits[3:]}"
+
+
+def phone(value: str) -> str:
+    """Keep digits and hyphens; '+81 90...' becomes '090...'."""
+    text = half_width(value).strip()
+    text = re.sub(r"[‐－―ー−]", "-", text)
+    text = re.sub(r"^\+81[-\s]?", "0", text)
+    text = re.sub(r"[^\d-]", "", text)
+    return text
+
+
+def split_prefecture(address: str) -> tuple[str, str]:
+    """'東京都千代田区…' -> ('東京都', '千代田区…'); no prefecture -> ('', address)."""
+    address = address.strip()
+    for pref in PREFECTURES:
+        if address.startswith(pref):
+            return pref, address[len(pref):].strip()
+    return "", address
+
+
+_DT_PATTERNS = (
+    re.compile(r"(\d{4})[-/年.](\d{1,2})[-/月.](\d{1,2})日?(?:\s*\([^)]*\))?"
+               r"(?:[\sT]+(\d{1,2})[:時](\d{1,2})(?:[:分](\d{1,2}))?秒?)?"),
+)
+
+
+def parse_datetime(value: str) -> datetime:
+    """'2026-06-12 08:55:46', '2026/6/12 8:55', '2026年06月12日 10:15' -> aware datetime in JST.
+
+    A value with an explicit offset (ISO 8601) is converted to JST.
+    """
+    text = half_width(value).strip()
+    try:
+        iso = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        if iso.tzinfo is not None:
+            return iso.astimezone(JST)
+    except ValueError:
+        pass
+    for pattern in _DT_PATTERNS:
+        m = pattern.search(text)
+        if m:
+            y, mo, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+            try:
+                return datetime(y, mo, d, h, mi, s, tzinfo=JST)
+            except ValueError as exc:
+                raise ValueProblem(f"not a date: {value!r} ({exc})") from None
+    raise ValueProblem(f"not a date: {value!r}")
+
+
+def parse_date(value: str) -> date:
+    return parse_datetime(value).date()

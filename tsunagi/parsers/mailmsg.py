@@ -1,0 +1,212 @@
+"""From raw mail bytes to a MailView: decoded subject, sender and body text, forwards unwrapped."""
+from __future__ import annotations
+
+import email.header
+import email.utils
+import html
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+
+import mailparser
+
+# Charset labels that are really Microsoft's supersets in Japanese mail.
+_CHARSET_ALIASES = {
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "windows-31j": "cp932", "ms_kanji": "cp932", "cp932": "cp932",
+    "euc-jp": "euc_jis_2004", "x-euc-jp": "euc_jis_2004",
+    "us-ascii": "utf-8", "ascii": "utf-8",
+}
+_ISO2022 = {"iso-2022-jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3",
+            "iso-2022-jp-2004", "iso-2022-jp-ms", "cp50220", "cp50221", "cp50222"}
+
+_ESC = re.compile(rb"\x1b(\$@|\$B|\$\(D|\$\(O|\$\(Q|\(B|\(J|\(I)")
+
+
+def decode_iso2022jp(data: bytes) -> str:
+    """ISO-2022-JP as Japanese mailers send it (CP50221): NEC and IBM extensions included.
+
+    Each two-byte JIS segment is shifted to Shift_JIS and decoded as CP932, which carries
+    ①, ㈱, Ⅲ, 髙 and the rest that Python's iso2022_jp codec rejects.
+    """
+    out: list[str] = []
+    mode = b"(B"
+    pos = 0
+    for m in list(_ESC.finditer(data)) + [None]:
+        end = m.start() if m else len(data)
+        out.append(_decode_segment(data[pos:end], mode))
+        if m:
+            mode, pos = m.group(1), m.end()
+    return "".join(out)
+
+
+def _decode_segment(chunk: bytes, mode: bytes) -> str:
+    if not chunk:
+        return ""
+    if mode == b"(I":
+        return bytes(b | 0x80 for b in chunk).decode("cp932", "replace")
+    if mode.startswith(b"$"):
+        sjis = bytearray()
+        for i in range(0, len(chunk) - 1, 2):
+            sjis += _jis_to_sjis(chunk[i], chunk[i + 1])
+        text = sjis.decode("cp932", "replace")
+        return text + ("\ufffd" if len(chunk) % 2 else "")
+    return chunk.decode("cp932", "replace")
+
+
+def _jis_to_sjis(j1: int, j2: int) -> bytes:
+    if not (0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E):
+        return b"?"
+    s1 = (j1 + 1) // 2 + (0x70 if j1 <= 0x5E else 0xB0)
+    if j1 % 2:
+        s2 = j2 + (0x1F if j2 <= 0x5F else 0x20)
+    else:
+        s2 = j2 + 0x7E
+    return bytes((s1, s2))
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode a body part by its declared charset; undeclared or wrong labels fall back sensibly."""
+    name = (charset or "").strip().lower()
+    if name in _ISO2022 or (not name and b"\x1b$" in data):
+        return decode_iso2022jp(data)
+    codec = _CHARSET_ALIASES.get(name, name or "utf-8")
+    try:
+        return data.decode(codec)
+    except (LookupError, UnicodeDecodeError):
+        return _guess_decode(data)
+
+
+def _guess_decode(data: bytes) -> str:
+    """A wrong or unknown charset label: try what Japanese mail really is, in order."""
+    if b"\x1b$" in data:
+        return decode_iso2022jp(data)
+    for codec in ("utf-8", "cp932", "euc_jis_2004"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def decode_header(value: str | None) -> str:
+    """RFC 2047 words decoded with the same charset rules as bodies."""
+    if not value:
+        return ""
+    parts = []
+    try:
+        chunks = email.header.decode_header(str(value))
+    except Exception:  # a malformed encoded word: keep the raw text
+        return str(value)
+    for chunk, charset in chunks:
+        parts.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
+    return "".join(parts)
+
+
+def html_to_text(markup: str) -> str:
+    markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup)
+    markup = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d|table)>", "\n", markup)
+    markup = re.sub(r"(?s)<[^>]+>", "", markup)
+    return html.unescape(markup)
+
+
+@dataclass
+class MailView:
+    """What a spec reads: the original order mail, whether it came direct or forwarded."""
+    subject: str
+    sender: str              # the original sender's address, lower case
+    date: str                # the Date header of the original, as written
+    text: str                # decoded body text, CRLF folded to LF
+    headers: dict[str, str] = field(default_factory=dict)  # of the outer mail
+    forwarded: str = ""      # "", "attached" or "inline"
+    defects: list[str] = field(default_factory=list)
+
+
+def body_text(msg: Message) -> str:
+    """The text/plain part, or HTML turned into text; attachments are passed over."""
+    plain, markup = None, None
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_maintype() == "message":
+            continue
+        if (part.get_content_disposition() or "") == "attachment":
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain" and plain is None:
+            plain = _part_text(part)
+        elif ctype == "text/html" and markup is None:
+            markup = _part_text(part)
+    if plain is not None and plain.strip():
+        return plain
+    return html_to_text(markup) if markup else (plain or "")
+
+
+def _part_text(part: Message) -> str:
+    payload = part.get_payload(decode=True) or b""
+    return decode_bytes(payload, part.get_content_charset()).replace("\r\n", "\n")
+
+
+def _attached_original(msg: Message) -> Message | None:
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822":
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner:
+                return inner[0]
+    return None
+
+
+_FWD_START = re.compile(
+    r"^[-=\s]*(?:Forwarded message|Original Message|転送メッセージ|転送されたメッセージ|元のメッセージ)[-=\s]*$"
+    r"|^Begin forwarded message:\s*$", re.IGNORECASE | re.MULTILINE)
+_FWD_HEADER = re.compile(r"^\s*(From|差出人|送信者|Subject|件名|Date|日付|送信日時)\s*[:：]\s*(.*)$",
+                         re.IGNORECASE)
+_FWD_PREFIX = re.compile(r"^\s*((fwd?|転送|fw)\s*[:：]\s*)+", re.IGNORECASE)
+
+
+def _inline_forward(text: str) -> tuple[dict[str, str], str] | None:
+    """An inline forward: the quoted header block after the marker, then the original body."""
+    m = _FWD_START.search(text)
+    if not m:
+        return None
+    lines = text[m.end():].lstrip("\n").split("\n")
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(lines) and (_FWD_HEADER.match(lines[i]) or (not found and not lines[i].strip())
+                              or lines[i].startswith(("To:", "宛先:", "Cc:", "To：", "宛先："))):
+        h = _FWD_HEADER.match(lines[i])
+        if h:
+            key = h.group(1).lower()
+            key = {"差出人": "from", "送信者": "from", "件名": "subject", "日付": "date",
+                   "送信日時": "date"}.get(key, key)
+            found[key] = h.group(2).strip()
+        i += 1
+    if "subject" not in found and "from" not in found:
+        return None
+    body = "\n".join(line[1:].lstrip() if line.startswith(">") else line for line in lines[i:])
+    return found, body
+
+
+def address_of(value: str) -> str:
+    return email.utils.parseaddr(value)[1].lower()
+
+
+def read_mail(raw: bytes) -> MailView:
+    parsed = mailparser.parse_from_bytes(raw)
+    outer = parsed.message
+    headers = {k.lower(): decode_header(v) for k, v in outer.items()}
+    defects = [str(d) for d in (parsed.defects or [])]
+    inner = _attached_original(outer)
+    if inner is not None:
+        return MailView(subject=decode_header(inner.get("Subject")),
+                        sender=address_of(decode_header(inner.get("From"))),
+                        date=str(inner.get("Date") or ""), text=body_text(inner),
+                        headers=headers, forwarded="attached", defects=defects)
+    text = body_text(outer)
+    subject = headers.get("subject", "")
+    fwd = _inline_forward(text) if _FWD_PREFIX.match(subject) or _FWD_START.search(text) else None
+    if fwd:
+        found, body = fwd
+        return MailView(subject=_FWD_PREFIX.sub("", found.get("subject", subject)),
+                        sender=address_of(found.get("from", "")), date=found.get("date", ""),
+                        text=body, headers=headers, forwarded="inline", defects=defects)
+    return MailView(subject=_FWD_PREFIX.sub("", subject), sender=address_of(headers.get("from", "")),
+                    date=headers.get("date", ""), text=text, headers=headers, defects=defects)
