@@ -1,0 +1,142 @@
+"""Orders: create or update from a record, place them (reserve, wait or hold), move their status."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import date, datetime
+
+from tsunagi.oms import allocate, catalog, outbox, status
+from tsunagi.oms.records import OrderRecord
+from tsunagi.oms.store import Tx, now
+
+# Statuses an order no longer leaves by re-import.
+FINAL = frozenset({status.SHIPPED, status.CLOSED, status.CANCELLED})
+
+
+def _jsonable(value):
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def record_data(rec: OrderRecord) -> dict:
+    """The order's details as stored: everything but the lines, which have their own table."""
+    data = _jsonable(asdict(rec))
+    data.pop("lines")
+    return data
+
+
+def _fill_blanks(old: dict, new: dict) -> dict:
+    """A later copy of an order fills what was missing; it does not overwrite what was known."""
+    out = dict(old)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(old.get(key), dict):
+            out[key] = _fill_blanks(old[key], value)
+        elif old.get(key) in (None, "", 0) and value not in (None, ""):
+            out[key] = value
+    return out
+
+
+def find(tx: Tx, shop: str, order_no: str) -> tuple[int, str] | None:
+    row = tx.one("SELECT id, status FROM orders WHERE shop = ? AND order_no = ?", shop, order_no)
+    return (row[0], row[1]) if row else None
+
+
+def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = "") -> None:
+    """Move an order, with its history row and outbox event; leaving a reserving status releases."""
+    current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
+    if current == to and (to != status.HOLD or reason == note):
+        return
+    if to not in status.RESERVING and to not in FINAL - {status.CANCELLED}:
+        allocate.release(tx, order_id, f"release:{to}")
+    tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
+           to, hold_kind if to == status.HOLD else "", note if to == status.HOLD else "", now(), order_id)
+    tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
+           order_id, now(), current, to, note)
+    outbox.emit(tx, outbox.ORDER, str(order_id), {"from": current, "to": to, "note": note})
+
+
+def _line_keys(lines) -> list[tuple[str, int]]:
+    return sorted((code, qty) for code, qty in lines)
+
+
+def apply_order(tx: Tx, rec: OrderRecord) -> str:
+    """Create, or update an order known by (shop, order number); never duplicate, never reserve twice.
+
+    Returns what happened: created, updated, unchanged or conflict."""
+    found = find(tx, rec.shop, rec.order_no)
+    if found is None:
+        order_id = _insert(tx, rec)
+        place(tx, order_id)
+        return "created"
+    order_id, current = found
+    old = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+    merged = _fill_blanks(old, record_data(rec))
+    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?",
+           json.dumps(merged, ensure_ascii=False), now(), order_id)
+    before = _line_keys(tx.all("SELECT channel_sku, qty FROM order_lines WHERE order_id = ?", order_id))
+    after = _line_keys((line.channel_sku, line.qty) for line in rec.lines)
+    if before != after and current not in FINAL:
+        set_status(tx, order_id, status.HOLD, hold_kind="conflict",
+                   note=f"同じ注文番号で内容の異なる注文が届きました: 登録済み {_show(before)} / 今回 {_show(after)}")
+        return "conflict"
+    return "updated" if merged != old else "unchanged"
+
+
+def _show(lines: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{code}×{qty}" for code, qty in lines)
+
+
+def _insert(tx: Tx, rec: OrderRecord) -> int:
+    stamp = now()
+    cur = tx.run("INSERT INTO orders (shop, order_no, status, ordered_at, total, source, data, "
+                 "created_at, updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+                 rec.shop, rec.order_no, rec.ordered_at.isoformat(), rec.total, rec.source,
+                 json.dumps(record_data(rec), ensure_ascii=False), stamp, stamp)
+    order_id = cur.lastrowid
+    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(order_id, n, line.channel_sku, line.name, json.dumps(list(line.options), ensure_ascii=False),
+              line.qty, line.unit_price) for n, line in enumerate(rec.lines, 1)])
+    return order_id
+
+
+def place(tx: Tx, order_id: int) -> str:
+    """Resolve the lines to stocked SKUs and reserve them all: 新規受付, else 引当待ち, else 保留."""
+    shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
+    needs: dict[str, int] = defaultdict(int)
+    unknown = []
+    for line_no, code, qty in tx.all(
+            "SELECT line_no, channel_sku, qty FROM order_lines WHERE order_id = ? ORDER BY line_no", order_id):
+        product = catalog.product_for(tx, shop, code)
+        if product is None:
+            unknown.append(code)
+            continue
+        tx.run("UPDATE order_lines SET sku = ? WHERE order_id = ? AND line_no = ?", product, order_id, line_no)
+        for sku, per_unit in catalog.components(tx, product):
+            needs[sku] += per_unit * qty
+    if unknown:
+        set_status(tx, order_id, status.HOLD, hold_kind="unknown_sku",
+                   note=f"商品マスタにない商品コード: {', '.join(unknown)} (tsunagi products import で登録)")
+        return status.HOLD
+    if allocate.has_reservation(tx, order_id) or allocate.reserve_all(tx, order_id, needs):
+        set_status(tx, order_id, status.NEW)
+        return status.NEW
+    set_status(tx, order_id, status.AWAITING_STOCK, note="在庫不足")
+    return status.AWAITING_STOCK
+
+
+def retry_waiting(tx: Tx) -> int:
+    """Give stock to orders that wait for it (and to holds for an unknown SKU), oldest first."""
+    placed = 0
+    for (order_id,) in tx.all(
+            "SELECT id FROM orders WHERE status = ? OR (status = ? AND hold_kind = 'unknown_sku') "
+            "ORDER BY ordered_at, id", status.AWAITING_STOCK, status.HOLD):
+        if place(tx, order_id) == status.NEW:
+            placed += 1
+    return placed

@@ -1,0 +1,31 @@
+"""The transactional outbox: events written with the change that caused them, read by consumers."""
+from __future__ import annotations
+
+import json
+
+from tsunagi.oms.store import Tx, now
+
+STOCK = "stock"     # key: a SKU whose free stock may have changed
+ORDER = "order"     # key: an order id whose status changed; payload: from, to
+
+
+def emit(tx: Tx, topic: str, key: str, payload: dict | None = None) -> None:
+    tx.run("INSERT INTO outbox (at, topic, key, payload) VALUES (?, ?, ?, ?)",
+           now(), topic, key, json.dumps(payload or {}, ensure_ascii=False))
+
+
+def cursor(tx: Tx, consumer: str) -> int:
+    return tx.value("SELECT last_id FROM consumers WHERE name = ?", consumer, default=0)
+
+
+def pending(tx: Tx, consumer: str, topic: str, limit: int = 100000) -> list[tuple[int, str, dict]]:
+    """Events after the consumer's cursor: (id, key, payload)."""
+    rows = tx.all("SELECT id, key, payload FROM outbox WHERE topic = ? AND id > ? ORDER BY id LIMIT ?",
+                  topic, cursor(tx, consumer), limit)
+    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+
+
+def advance(tx: Tx, consumer: str, last_id: int) -> None:
+    """Move the consumer's cursor; done in the same transaction as the consumer's own effects."""
+    tx.run("INSERT INTO consumers (name, last_id) VALUES (?, ?) "
+           "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id", consumer, last_id)

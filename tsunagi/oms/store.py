@@ -1,0 +1,139 @@
+"""The store: one narrow interface over SQLite (WAL) with portable SQL, one transaction per apply."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from tsunagi.parsers.japanese import JST
+
+# DDL is the one place that knows the dialect; DML elsewhere is plain SQL with ? markers.
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS set_components (
+    set_sku TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, PRIMARY KEY (set_sku, sku));
+CREATE INDEX IF NOT EXISTS set_components_by_sku ON set_components (sku);
+CREATE TABLE IF NOT EXISTS channel_skus (
+    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (shop, channel_sku));
+CREATE INDEX IF NOT EXISTS channel_skus_by_sku ON channel_skus (sku);
+CREATE TABLE IF NOT EXISTS locations (location TEXT PRIMARY KEY, priority INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stock (
+    sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, PRIMARY KEY (sku, location, lot));
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
+    lot TEXT NOT NULL, d_on_hand INTEGER NOT NULL, d_reserved INTEGER NOT NULL,
+    cause TEXT NOT NULL, ref TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY, shop TEXT NOT NULL, order_no TEXT NOT NULL, status TEXT NOT NULL,
+    hold_kind TEXT NOT NULL DEFAULT '', hold_reason TEXT NOT NULL DEFAULT '',
+    ordered_at TEXT NOT NULL, total INTEGER NOT NULL, source TEXT NOT NULL, data TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (shop, order_no));
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, ordered_at);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id INTEGER NOT NULL, line_no INTEGER NOT NULL, channel_sku TEXT NOT NULL,
+    sku TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, options TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL,
+    PRIMARY KEY (order_id, line_no));
+CREATE TABLE IF NOT EXISTS reservations (
+    order_id INTEGER NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
+    qty INTEGER NOT NULL, PRIMARY KEY (order_id, sku, location, lot));
+CREATE INDEX IF NOT EXISTS reservations_by_slot ON reservations (sku, location, lot);
+CREATE TABLE IF NOT EXISTS order_history (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, at TEXT NOT NULL,
+    from_status TEXT NOT NULL, to_status TEXT NOT NULL, note TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS order_history_by_order ON order_history (order_id);
+CREATE TABLE IF NOT EXISTS applied_items (
+    sha256 TEXT PRIMARY KEY, item_id TEXT NOT NULL, applied_at TEXT NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
+    payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_topic ON outbox (topic, id);
+CREATE TABLE IF NOT EXISTS consumers (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS feed_state (
+    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
+    PRIMARY KEY (shop, channel_sku));
+"""
+
+
+def now() -> str:
+    return datetime.now(JST).isoformat(timespec="microseconds")
+
+
+class Tx:
+    """A transaction's cursor: run, one, all, value. Everything the domain does goes through it."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self._conn = conn
+
+    def run(self, sql: str, *params) -> sqlite3.Cursor:
+        return self._conn.execute(sql, params)
+
+    def many(self, sql: str, rows) -> None:
+        self._conn.executemany(sql, rows)
+
+    def one(self, sql: str, *params):
+        return self._conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, *params) -> list:
+        return self._conn.execute(sql, params).fetchall()
+
+    def value(self, sql: str, *params, default=None):
+        row = self._conn.execute(sql, params).fetchone()
+        return default if row is None or row[0] is None else row[0]
+
+
+class Store:
+    """One SQLite database file; one connection per thread; writes in BEGIN IMMEDIATE transactions."""
+
+    def __init__(self, path: Path | str, synchronous: str = "FULL"):
+        self.path = str(path)
+        self.synchronous = synchronous
+        self._local = threading.local()
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        with self.transaction() as tx:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    tx.run(statement)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def read(self) -> Tx:
+        """For queries outside a write transaction (each statement sees a consistent snapshot)."""
+        return Tx(self._conn())
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def already_applied(tx: Tx, sha256: str) -> bool:
+    return tx.one("SELECT 1 FROM applied_items WHERE sha256 = ?", sha256) is not None
+
+
+def record_applied(tx: Tx, sha256: str, item_id: str, outcome: str) -> None:
+    tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES (?, ?, ?, ?)",
+           sha256, item_id, now(), outcome)
