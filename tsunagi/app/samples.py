@@ -180,9 +180,10 @@ def _encode_body(text: str, charset: str, cte: str) -> tuple[bytes, str]:
     codec = "cp932" if charset.lower() in ("shift_jis", "sjis", "windows-31j") else charset
     data = encode_iso2022jp(text) if charset.lower() == "iso-2022-jp" else text.encode(codec)
     if cte == "base64":
-        return base64.encodebytes(data), "base64"
+        return base64.encodebytes(data).replace(b"\n", b"\r\n"), "base64"
     if cte == "quoted-printable":
-        return quopri.encodestring(data), "quoted-printable"
+        lines = [quopri.encodestring(line).replace(b"\n", b"\r\n") for line in data.split(b"\r\n")]
+        return b"\r\n".join(lines), "quoted-printable"
     return data, "7bit" if all(b < 0x80 for b in data) else "8bit"
 
 

@@ -1,0 +1,162 @@
+"""The daemon: recovery at start-up, then SMTP intake, the pipeline and the stock feeds together."""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+from pathlib import Path
+
+from tsunagi.app.config import Config
+from tsunagi.ingest.pipeline import Pipeline
+from tsunagi.ingest.smtp import IntakeHandler, make_server
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms import stock
+from tsunagi.oms.store import Store
+from tsunagi.outbound.feeds import FeedTarget, FeedWriter
+
+log = logging.getLogger("tsunagi.daemon")
+RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
+FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
+
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def take_lock(data_dir: Path):
+    """One daemon per data dir; the lock goes with the process, even on SIGKILL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(data_dir / "tsunagi.lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise AlreadyRunning(f"another tsunagi daemon is running on {data_dir}") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
+    spool = Spool(cfg.spool_dir)
+    store = Store(cfg.db_path, cfg.store_synchronous)
+    with store.transaction() as tx:
+        stock.set_locations(tx, cfg.locations)
+    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir)
+    return spool, store, pipeline
+
+
+def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
+    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location)
+               for s in cfg.shops if s.stock_feed]
+    return FeedWriter(store, spool.dir("outbox"), targets)
+
+
+class Daemon:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.stopping = threading.Event()
+        self.items: queue.Queue[list[str] | None] = queue.Queue()
+        self.stock_changed = threading.Event()
+        self.ready = threading.Event()
+        self.port = cfg.smtp_port
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _pipeline_loop(self, pipeline: Pipeline) -> None:
+        pipeline.drain()
+        self.stock_changed.set()
+        while not self.stopping.is_set():
+            try:
+                ids = self.items.get(timeout=RESCAN_SECONDS)
+            except queue.Empty:
+                ids = pipeline.spool.waiting()
+            if ids is None:
+                break
+            for item_id in ids:
+                outcome = pipeline.process(item_id)
+                if outcome and outcome.startswith("order"):
+                    self.stock_changed.set()
+
+    def _feed_loop(self, writer: FeedWriter) -> None:
+        coalesce = self.cfg.feed_coalesce_ms / 1000
+        while not self.stopping.is_set():
+            if self.stock_changed.wait(FEED_POLL_SECONDS):
+                self.stopping.wait(coalesce)   # gather the changes of a burst into one file
+                self.stock_changed.clear()
+            try:
+                writer.flush()
+            except Exception:
+                log.exception("stock feed failed; retrying")
+                self.stopping.wait(1)
+
+    async def serve(self) -> None:
+        cfg = self.cfg
+        lock = take_lock(cfg.data_dir)
+        spool, store, pipeline = open_parts(cfg)
+        recovered = spool.recover(max_tmp_age=0)
+        log.info("start-up recovery: %s", recovered)
+        writer = feed_writer(cfg, spool, store)
+        handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
+                                self.items.put)
+        self._loop = asyncio.get_running_loop()
+        server = await self._loop.create_server(make_server(handler, cfg.max_message_bytes),
+                                                cfg.smtp_host, cfg.smtp_port)
+        self.port = server.sockets[0].getsockname()[1]
+        threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),
+                   threading.Thread(target=self._feed_loop, args=(writer,), name="feeds", daemon=True)]
+        for t in threads:
+            t.start()
+        log.info("tsunagi listening on %s:%d for %d shops", cfg.smtp_host, self.port, len(cfg.shops))
+        self.ready.set()
+        try:
+            while not self.stopping.is_set():
+                await asyncio.sleep(0.2)
+        finally:
+            server.close()
+            await server.wait_closed()
+            self.items.put(None)
+            for t in threads:
+                t.join(timeout=10)
+            store.close()
+            lock.close()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_forever(cfg: Config) -> None:
+    daemon = Daemon(cfg)
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, daemon.stop)
+        await daemon.serve()
+
+    asyncio.run(main())
+
+
+def start_in_thread(cfg: Config) -> tuple[Daemon, threading.Thread]:
+    """For the demo and tests that want the daemon in-process: returns once it listens."""
+    daemon = Daemon(cfg)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            asyncio.run(daemon.serve())
+        except BaseException as exc:  # surfaced to the caller below
+            errors.append(exc)
+            daemon.ready.set()
+
+    thread = threading.Thread(target=run, name="tsunagi-daemon", daemon=True)
+    thread.start()
+    daemon.ready.wait(30)
+    if errors:
+        raise errors[0]
+    return daemon, thread

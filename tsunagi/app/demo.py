@@ -1,0 +1,103 @@
+"""`tsunagi demo`: the real daemon on a temporary data dir, fed sample mails over real SMTP."""
+from __future__ import annotations
+
+import shutil
+import smtplib
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from tsunagi.app import cli
+from tsunagi.app import config as config_mod
+from tsunagi.app.daemon import start_in_thread
+from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.ingest.spool import Spool
+
+CONFIG = Path(__file__).with_name("demo_config.toml")
+PRODUCTS = """sku,name,components,channel_sku,shop
+TS-001,つなぎ マグカップ 白,,,
+TS-002,つなぎ マグカップ 黒,,,
+TS-010,つなぎ コースター,,,
+TS-SET,マグカップ2個セット,TS-001*1;TS-002*1,mug-pair:set,yahoo
+"""
+COUNTS = """sku,location,lot,qty
+TS-001,本店倉庫,L2026-01,5
+TS-001,外部倉庫,L2026-02,20
+TS-002,本店倉庫,L2026-01,8
+TS-010,本店倉庫,,3
+"""
+
+
+def sample_mails(cfg) -> list[tuple[str, bytes, str]]:
+    to = {s.id: s.order_mail_to[0] for s in cfg.shops}
+    return [
+        ("楽天 (ISO-2022-JP)", order_mail("rakuten", SampleOrder("402853-20260612-0220534167", [
+            Item("TS-001", "つなぎ マグカップ 白", 2, 1650, ("カラー:白",)), Item("TS-010", "コースター", 1, 880)],
+            requested_date=date(2026, 6, 15), requested_time="午前中"), to["rakuten"],
+            charset="iso-2022-jp", cte="7bit"), to["rakuten"]),
+        ("Yahoo! (転送, 添付)", order_mail("yahoo", SampleOrder("sample-store-10000123", [
+            Item("mug-pair:set", "マグカップ2個セット", 1, 3000)], payment="代金引換", cod_fee=330),
+            to["yahoo"], forward="attached"), to["yahoo"]),
+        ("EC-CUBE (Shift_JIS)", order_mail("ec-cube", SampleOrder("1001", [
+            Item("TS-002", "つなぎ マグカップ 黒", 1, 1650)]), to["ec"], charset="shift_jis"), to["ec"]),
+        ("楽天 (未登録の商品)", order_mail("rakuten", SampleOrder("402853-20260612-0220534999", [
+            Item("TS-999", "未登録の商品", 1, 500)]), to["rakuten"]), to["rakuten"]),
+        ("不在通知 (注文ではない)", b"From: someone@example.jp\r\nSubject: =?UTF-8?B?5LiN5Zyo6YCa55+l?=\r\n"
+         b"Auto-Submitted: auto-replied\r\n\r\nout of office\r\n", to["rakuten"]),
+    ]
+
+
+def _wait_idle(spool: Spool, seconds: float = 10) -> None:
+    end = time.time() + seconds
+    while time.time() < end:
+        if not spool.waiting() and not any(spool.dir("cur").iterdir()):
+            return
+        time.sleep(0.05)
+
+
+def run_demo(keep: bool = False) -> int:
+    tmp = Path(tempfile.mkdtemp(prefix="tsunagi-demo-"))
+    (tmp / "config.toml").write_text(CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp / "products.csv").write_text(PRODUCTS, encoding="utf-8")
+    (tmp / "stock.csv").write_text(COUNTS, encoding="utf-8")
+    conf = ["-c", str(tmp / "config.toml")]
+    print(f"== data dir: {tmp}")
+    cli.main(conf + ["products", "import", str(tmp / "products.csv")])
+    cli.main(conf + ["stock", "import", str(tmp / "stock.csv")])
+    cfg = config_mod.load(tmp / "config.toml")
+    daemon, thread = start_in_thread(cfg)
+    spool = Spool(cfg.spool_dir)
+    try:
+        print(f"== daemon listening on 127.0.0.1:{daemon.port}; sending sample mails over SMTP")
+        with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
+            for label, raw, rcpt in sample_mails(cfg):
+                smtp.sendmail("cart@example.jp", [rcpt], raw)   # raises unless 250
+                print(f"   {label}: 250 accepted")
+            try:
+                smtp.sendmail("cart@example.jp", ["nobody@orders.example.jp"], b"Subject: x\r\n\r\nx\r\n")
+            except smtplib.SMTPRecipientsRefused as exc:
+                code, msg = exc.recipients["nobody@orders.example.jp"]
+                print(f"   unknown recipient: {code} {msg.decode()}")
+        _wait_idle(spool)
+        time.sleep((cfg.feed_coalesce_ms + 800) / 1000)
+    finally:
+        daemon.stop()
+        thread.join(timeout=10)
+    print("\n== tsunagi orders")
+    cli.main(conf + ["orders"])
+    print("\n== tsunagi stock")
+    cli.main(conf + ["stock"])
+    print("\n== tsunagi spool list")
+    cli.main(conf + ["spool", "list"])
+    print("\n== stock feed files (spool/outbox/<shop>/ready/)")
+    for path in sorted(spool.dir("outbox").glob("*/ready/*")):
+        layout = next(s.stock_feed for s in cfg.shops if s.id == path.parent.parent.name)
+        encoding = "utf-8" if layout.layout.startswith("shopify") else "cp932"
+        print(f"-- {path.relative_to(cfg.data_dir)} ({encoding})")
+        print(path.read_bytes().decode(encoding).replace("\r\n", "\n").rstrip())
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"\n(kept {tmp})")
+    return 0

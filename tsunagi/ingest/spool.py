@@ -1,0 +1,166 @@
+"""The spool: items written Maildir-style (tmp, fsync, rename to new), claimed, then done or failed."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tsunagi.parsers.japanese import JST
+
+DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox")
+
+
+@dataclass
+class Item:
+    id: str
+    folder: Path          # where it is now
+    suffix: str           # ".eml" or ".csv"
+    meta: dict
+
+    @property
+    def data_path(self) -> Path:
+        return self.folder / f"{self.id}{self.suffix}"
+
+    @property
+    def meta_path(self) -> Path:
+        return self.folder / f"{self.id}.meta.json"
+
+    def read(self) -> bytes:
+        return self.data_path.read_bytes()
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def new_id() -> str:
+    """Ids sort by time: 20261122T140501.123456-<random>."""
+    return f"{datetime.now(JST):%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
+
+
+class Spool:
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        for name in DIRS:
+            (self.root / name).mkdir(parents=True, exist_ok=True)
+
+    def dir(self, name: str) -> Path:
+        return self.root / name
+
+    def put(self, data: bytes, meta: dict, suffix: str = ".eml") -> Item:
+        """Durable on return: the data and its meta are fsync'd and renamed into new/.
+
+        The meta file is renamed last: an item is in new/ only once its .meta.json is."""
+        item_id = new_id()
+        meta = dict(meta, id=item_id, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                    suffix=suffix, spooled_at=datetime.now(JST).isoformat())
+        tmp = self.dir("tmp")
+        _fsync_write(tmp / f"{item_id}{suffix}", data)
+        _fsync_write(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
+        new = self.dir("new")
+        os.rename(tmp / f"{item_id}{suffix}", new / f"{item_id}{suffix}")
+        os.rename(tmp / f"{item_id}.meta.json", new / f"{item_id}.meta.json")
+        _fsync_dir(new)
+        return Item(item_id, new, suffix, meta)
+
+    def waiting(self) -> list[str]:
+        """Ids in new/, oldest first."""
+        return sorted(p.name[:-10] for p in self.dir("new").glob("*.meta.json"))
+
+    def load(self, folder: str, item_id: str) -> Item:
+        meta = json.loads((self.dir(folder) / f"{item_id}.meta.json").read_text(encoding="utf-8"))
+        return Item(item_id, self.dir(folder), meta.get("suffix", ".eml"), meta)
+
+    def claim(self, item_id: str) -> Item | None:
+        """Move an item from new/ to cur/; None if another worker took it first."""
+        try:
+            item = self.load("new", item_id)
+            os.rename(item.data_path, self.dir("cur") / item.data_path.name)
+        except FileNotFoundError:
+            return None
+        os.rename(item.meta_path, self.dir("cur") / item.meta_path.name)
+        item.folder = self.dir("cur")
+        return item
+
+    def _move(self, item: Item, dest: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        os.rename(item.data_path, dest / item.data_path.name)
+        os.rename(item.meta_path, dest / item.meta_path.name)
+        item.folder = dest
+
+    def done(self, item: Item) -> None:
+        self._move(item, self.dir("done") / datetime.now(JST).strftime("%Y-%m-%d"))
+
+    def fail(self, item: Item, reason: dict) -> None:
+        """Quarantine with <id>.reason.json; the reason is durable before the item leaves cur/."""
+        reason = dict(reason, id=item.id, failed_at=datetime.now(JST).isoformat(),
+                      source=item.meta.get("source", ""), shop=item.meta.get("shop", ""))
+        path = self.dir("failed") / f"{item.id}.reason.json"
+        path.unlink(missing_ok=True)
+        _fsync_write(path, json.dumps(reason, ensure_ascii=False, indent=2).encode())
+        self._move(item, self.dir("failed"))
+
+    def retry(self, item_id: str) -> Item:
+        """Put a quarantined item back in new/ to be run again."""
+        item = self.load("failed", item_id)
+        (self.dir("failed") / f"{item_id}.reason.json").unlink(missing_ok=True)
+        self._move(item, self.dir("new"))
+        return item
+
+    def failed(self) -> list[dict]:
+        out = []
+        for path in sorted(self.dir("failed").glob("*.reason.json")):
+            try:
+                out.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):
+                out.append({"id": path.name[:-12], "kind": "unreadable_reason", "message": "reason file unreadable"})
+        return out
+
+    def recover(self, max_tmp_age: float = 0.0) -> dict[str, int]:
+        """At start-up: items a crash left in cur/ go back to new/; half-written tmp/ files and
+        data files in new/ whose meta never arrived (never acknowledged) are removed."""
+        counts = {"requeued": 0, "orphans": 0}
+        cur = self.dir("cur")
+        for meta in cur.glob("*.meta.json"):
+            item = self.load("cur", meta.name[:-10])
+            if item.data_path.exists():
+                self._move(item, self.dir("new"))
+                counts["requeued"] += 1
+        for stray in list(cur.iterdir()):  # a data file whose meta was already moved back
+            if not stray.name.endswith(".meta.json"):
+                target = self.dir("new") / stray.name
+                if (self.dir("new") / (stray.name.rsplit(".", 1)[0] + ".meta.json")).exists():
+                    os.rename(stray, target)
+                    counts["requeued"] += 1
+        cutoff = time.time() - max_tmp_age
+        for path in self.dir("tmp").iterdir():
+            if path.stat().st_mtime <= cutoff:
+                path.unlink()
+                counts["orphans"] += 1
+        metas = {p.name[:-10] for p in self.dir("new").glob("*.meta.json")}
+        for path in self.dir("new").iterdir():
+            if not path.name.endswith(".meta.json") and path.name.rsplit(".", 1)[0] not in metas:
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    counts["orphans"] += 1
+        return counts

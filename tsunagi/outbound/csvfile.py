@@ -1,0 +1,60 @@
+"""Writing a layout's rows as a file the channel takes: polars to text, encoded, written atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from tsunagi.outbound.layouts import Layout
+
+# Characters CP932 cannot take but carts and carriers show as these (the wave-dash family and friends).
+CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d",
+                             "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2", "\u00a0": " "})
+
+
+def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
+    """The whole file as bytes. Values a row lacks come from the layout's constants."""
+    # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
+    data = {f"c{i}": [(row.get(col.field, "") if col.field else col.value) or None for row in rows]
+            for i, col in enumerate(layout.columns)}
+    frame = pl.DataFrame(data, schema={k: pl.String for k in data})
+    body = frame.write_csv(separator=layout.delimiter, include_header=False,
+                           quote_style=layout.quote, line_terminator=layout.newline)
+    head = pl.DataFrame({f"c{i}": [c.header] for i, c in enumerate(layout.columns)}).write_csv(
+        separator=layout.delimiter, include_header=False, quote_style=layout.quote,
+        line_terminator=layout.newline)
+    pre = "".join(layout.delimiter.join(row) + layout.newline for row in layout.preamble)
+    text = pre + head + body
+    if layout.encoding == "cp932":
+        text = text.translate(CP932_FIXES)
+    return text.encode(layout.encoding)
+
+
+def encodable(layout: Layout, value: str) -> bool:
+    if layout.encoding != "cp932":
+        return True
+    try:
+        value.translate(CP932_FIXES).encode("cp932")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def write_atomically(folder: Path, name: str, data: bytes) -> Path:
+    """tmp/<name>, fsync, rename into ready/: a reader of ready/ never sees half a file."""
+    tmp_dir, ready = folder / "tmp", folder / "ready"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    ready.mkdir(parents=True, exist_ok=True)
+    tmp = tmp_dir / name
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.rename(tmp, ready / name)
+    fd = os.open(ready, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return ready / name

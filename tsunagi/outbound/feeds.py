@@ -1,0 +1,96 @@
+"""Stock feeds: turn stock events from the outbox into each shop's inventory file, changed SKUs only."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tsunagi.oms import catalog, outbox, stock
+from tsunagi.oms.store import Store, Tx, now
+from tsunagi.outbound import csvfile
+from tsunagi.outbound.layouts import load_layout
+from tsunagi.parsers.japanese import JST
+
+log = logging.getLogger("tsunagi.feeds")
+CONSUMER = "stock-feed"
+FIELDS = ("code", "subcode", "channel_sku", "sku", "name", "qty", "location")
+
+
+@dataclass
+class FeedTarget:
+    shop: str
+    layout: str
+    safety_stock: int = 0
+    location: str = ""
+
+
+def published(tx: Tx, product: str, free: dict[str, int], safety: int) -> int:
+    """max(0, free − safety) for a product; a set takes the fewest whole sets its parts allow."""
+    parts = catalog.components(tx, product)
+    return min(max(0, free.get(sku, 0) - safety) // qty for sku, qty in parts)
+
+
+def split_code(channel_sku: str) -> tuple[str, str]:
+    """'code:variant' -> ('code', 'variant'); a plain code has no variant."""
+    code, _, variant = channel_sku.partition(":")
+    return code, variant
+
+
+class FeedWriter:
+    def __init__(self, store: Store, outbox_dir: Path, targets: list[FeedTarget]):
+        self.store = store
+        self.outbox_dir = outbox_dir
+        self.targets = targets
+        for t in targets:
+            load_layout("stock", t.layout, FIELDS)  # a broken layout fails at start, not at the first sale
+
+    def flush(self) -> list[Path]:
+        """One pass: consume pending stock events and write a file per shop whose figures changed.
+
+        Files are renamed into ready/ before the transaction commits: a crash in between writes the
+        same absolute figures again on restart, which a channel takes harmlessly; nothing is lost."""
+        with self.store.transaction() as tx:
+            events = outbox.pending(tx, CONSUMER, outbox.STOCK)
+            if not events:
+                return []
+            products = catalog.affected_products(tx, {key for _, key, _ in events})
+            written = [p for t in self.targets if (p := self._shop_file(tx, t, products))]
+            outbox.advance(tx, CONSUMER, events[-1][0])
+        return written
+
+    def _shop_file(self, tx: Tx, target: FeedTarget, products: set[str]) -> Path | None:
+        codes = catalog.channel_codes(tx, target.shop, products)
+        parts = {sku for p in set(codes.values()) for sku, _ in catalog.components(tx, p)}
+        free = stock.free_by_sku(tx, parts)
+        layout = load_layout("stock", target.layout, FIELDS)
+        rows, changes = [], []
+        for code in sorted(codes):
+            product = codes[code]
+            qty = published(tx, product, free, target.safety_stock)
+            if tx.value("SELECT qty FROM feed_state WHERE shop = ? AND channel_sku = ?",
+                        target.shop, code) == qty:
+                continue
+            if not csvfile.encodable(layout, code):
+                log.error("shop %s: channel SKU %r cannot be written in %s; left out of the feed",
+                          target.shop, code, layout.encoding)
+                continue
+            name = tx.value("SELECT name FROM products WHERE sku = ?", product, default="")
+            head, variant = split_code(code)
+            rows.append({"code": head, "subcode": variant, "channel_sku": code, "sku": product,
+                         "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
+                         "location": target.location})
+            changes.append((target.shop, code, qty))
+        if not rows:
+            return None
+        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        path = csvfile.write_atomically(self.outbox_dir / target.shop,
+                                        f"{target.shop}-stock-{stamp}.{layout.extension}",
+                                        csvfile.render(layout, rows))
+        stamp_db = now()
+        for shop, code, qty in changes:
+            tx.run("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
+                   "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, "
+                   "published_at = excluded.published_at", shop, code, qty, stamp_db)
+        log.info("shop %s: stock feed %s (%d SKUs)", target.shop, path.name, len(rows))
+        return path
