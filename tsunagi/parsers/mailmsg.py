@@ -20,6 +20,8 @@ _CHARSET_ALIASES = {
 _ISO2022 = {"iso-2022-jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3",
             "iso-2022-jp-2004", "iso-2022-jp-ms", "cp50220", "cp50221", "cp50222"}
 
+_WESTERN = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii"}
+
 _ESC = re.compile(rb"\x1b(\$@|\$B|\$\(D|\$\(O|\$\(Q|\(B|\(J|\(I)")
 
 
@@ -70,6 +72,8 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     name = (charset or "").strip().lower()
     if name in _ISO2022 or (not name and b"\x1b$" in data):
         return decode_iso2022jp(data)
+    if name in _WESTERN and not data.isascii():
+        return _guess_decode(data)  # Japanese mail under a Western label: the label is wrong
     codec = _CHARSET_ALIASES.get(name, name or "utf-8")
     try:
         return data.decode(codec)
