@@ -1,0 +1,107 @@
+"""Durable before acknowledged, exactly once after: the daemon SIGKILLed at random while mail arrives."""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from tests.conftest import RAKUTEN_TO, seed, wait_for, write_config
+from tsunagi.app import config as config_mod
+from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms.store import Store
+
+MAILS = 500
+SENDERS = 4
+KILLS = 5
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(config_path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config_path), "serve"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
+
+
+def sender(port: int, mails: list[tuple[str, bytes]], acked: set, stop: threading.Event) -> None:
+    """Like a sending MTA: a mail without 250 is tried again until it gets one."""
+    for order_no, raw in mails:
+        while not stop.is_set():
+            try:
+                with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                    smtp.sendmail("order@rakuten.co.jp", [RAKUTEN_TO], raw)
+                acked.add(order_no)
+                break
+            except (OSError, smtplib.SMTPException):
+                time.sleep(0.05)
+
+
+def test_sigkill_at_random_moments_loses_nothing_and_applies_each_mail_once(tmp_path):
+    config_path = write_config(tmp_path, sync="FULL")
+    text = config_path.read_text(encoding="utf-8")
+    port = free_port()
+    config_path.write_text(text.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8")
+    seed(config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\nitem-b,本店倉庫,1,100000\n")
+    mails = [(f"402853-20260612-{n:010d}", order_mail(
+        "rakuten", SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000),
+                                                             Item("item-b", "商品B", 2, 500)]), RAKUTEN_TO))
+             for n in range(MAILS)]
+    acked: set[str] = set()
+    stop = threading.Event()
+    proc = start(config_path)
+    wait_for(lambda: listening(port), timeout=30)
+    threads = [threading.Thread(target=sender, args=(port, mails[i::SENDERS], acked, stop)) for i in range(SENDERS)]
+    for t in threads:
+        t.start()
+    rng = random.Random(20261122)
+    kills = 0
+    try:
+        while kills < KILLS and any(t.is_alive() for t in threads):
+            time.sleep(rng.uniform(0.05, 0.4))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            kills += 1
+            proc = start(config_path)
+            wait_for(lambda: listening(port), timeout=30)
+        for t in threads:
+            t.join(timeout=240)
+        assert len(acked) == MAILS, f"only {len(acked)} of {MAILS} mails got 250"
+        cfg = config_mod.load(config_path)
+        spool = Spool(cfg.spool_dir)
+        wait_for(lambda: not spool.waiting() and not any(spool.dir("cur").iterdir()), timeout=120)
+    finally:
+        stop.set()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert kills >= 3, "the daemon must have been killed while mail was arriving"
+    store = Store(cfg.db_path)
+    tx = store.read()
+    orders = [r[0] for r in tx.all("SELECT order_no FROM orders")]
+    assert len(orders) == len(set(orders)) == MAILS           # every acknowledged mail, once
+    assert set(orders) == acked
+    assert tx.value("SELECT COUNT(*) FROM order_lines") == 2 * MAILS
+    reserved = dict(tx.all("SELECT sku, SUM(reserved) FROM stock GROUP BY sku"))
+    assert reserved == {"item-a": MAILS, "item-b": 2 * MAILS}  # no stock reserved twice
+    for sku, on_hand, res, l_on, l_res in tx.all(
+            "SELECT s.sku, s.on_hand, s.reserved, SUM(l.d_on_hand), SUM(l.d_reserved) FROM stock s "
+            "JOIN ledger l ON l.sku = s.sku AND l.location = s.location AND l.lot = s.lot GROUP BY s.sku, s.location, s.lot"):
+        assert (on_hand, res) == (l_on, l_res), sku           # the ledger sums to the figures
+    assert spool.failed() == []
