@@ -78,10 +78,18 @@ class Daemon:
                 ids = pipeline.spool.waiting()
             if ids is None:
                 break
-            for item_id in ids:
-                outcome = pipeline.process(item_id)
-                if outcome and outcome.startswith("order"):
-                    self.stock_changed.set()
+            while len(ids) < 256:   # take what else has arrived: one commit for the lot
+                try:
+                    more = self.items.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    self.stopping.set()
+                    break
+                ids += more
+            outcomes = pipeline.process_batch(ids)
+            if any(o.startswith("order") for o in outcomes.values()):
+                self.stock_changed.set()
 
     def _feed_loop(self, writer: FeedWriter) -> None:
         coalesce = self.cfg.feed_coalesce_ms / 1000

@@ -27,53 +27,73 @@ class Pipeline:
 
     def drain(self) -> int:
         """Process everything waiting in new/, oldest first; returns how many were handled."""
-        handled = 0
-        for item_id in self.spool.waiting():
-            if self.process(item_id) is not None:
-                handled += 1
-        return handled
+        return len(self.process_batch(self.spool.waiting()))
 
     def process(self, item_id: str) -> str | None:
-        item = self.spool.claim(item_id)
-        if item is None:
-            return None
+        return self.process_batch([item_id]).get(item_id)
+
+    def process_batch(self, item_ids: list[str], size: int = 64) -> dict[str, str]:
+        """Apply items in groups that share one commit (one fsync); each item sits in its own
+        savepoint, so it is applied whole with its sha256 record or not at all, alone."""
+        outcomes: dict[str, str] = {}
+        for n in range(0, len(item_ids), size):
+            claimed = [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
+            parsed = [(item, self._read(item)) for item in claimed]
+            results = self._apply_all([(item, rec) for item, rec in parsed if not isinstance(rec, dict)])
+            for item, rec in parsed:
+                result = rec if isinstance(rec, dict) else results[item.id]
+                outcomes[item.id] = self._file(item, result)
+        return outcomes
+
+    def _read(self, item: Item):
+        """The record, or a reason dict when the item cannot become one."""
         try:
-            outcome = self._apply(item)
+            data = item.read()
+            if hashlib.sha256(data).hexdigest() != item.meta.get("sha256", ""):
+                raise ParseError("the spool file does not match the sha256 taken when it was received",
+                                 stage="spool", kind="corrupt")
+            return self._parse(item, data)
         except ParseError as exc:
-            self._fail(item, exc.as_dict())
-            return exc.kind
-        except Exception as exc:  # a bug or a store problem must not stop the daemon
-            log.exception("item %s: unexpected error", item.id)
-            self._fail(item, {"stage": "apply", "kind": "error",
-                              "message": f"{type(exc).__name__}: {exc}"})
-            return "error"
-        self.spool.done(item)
-        self.counts[outcome] += 1
-        log.info("item %s: %s", item.id, outcome)
-        return outcome
+            return exc.as_dict()
+        except Exception as exc:  # a bug must not stop the daemon: the item is kept with the error
+            log.exception("item %s: unexpected error while parsing", item.id)
+            return {"stage": "parse", "kind": "error", "message": f"{type(exc).__name__}: {exc}"}
 
-    def _fail(self, item: Item, reason: dict) -> None:
-        self.spool.fail(item, reason)
-        self.counts[reason.get("kind", "error")] += 1
-        level = logging.INFO if reason.get("kind") == "not_an_order" else logging.WARNING
-        log.log(level, "item %s -> failed/: %s", item.id, reason.get("message"))
-
-    def _apply(self, item: Item) -> str:
-        data = item.read()
-        sha = item.meta.get("sha256", "")
-        if hashlib.sha256(data).hexdigest() != sha:
-            raise ParseError("the spool file does not match the sha256 taken when it was received",
-                             stage="spool", kind="corrupt")
-        if already_applied(self.store.read(), sha):
-            return "duplicate (already applied)"
-        record = self._parse(item, data)
+    def _apply_all(self, batch: list) -> dict:
+        results: dict = {}
+        if not batch:
+            return results
         with self.store.transaction() as tx:
-            if already_applied(tx, sha):
-                return "duplicate (already applied)"
-            result = orders.apply_order(tx, record)
-            outcome = f"order {result}: {record.shop} {record.order_no}"
-            record_applied(tx, sha, item.id, outcome)
-        return outcome
+            for item, record in batch:
+                sha = item.meta["sha256"]
+                try:
+                    with tx.savepoint():
+                        if already_applied(tx, sha):
+                            results[item.id] = "duplicate (already applied)"
+                            continue
+                        result = orders.apply_order(tx, record)
+                        outcome = f"order {result}: {record.shop} {record.order_no}"
+                        record_applied(tx, sha, item.id, outcome)
+                        results[item.id] = outcome
+                except Exception as exc:
+                    log.exception("item %s: unexpected error while applying", item.id)
+                    results[item.id] = {"stage": "apply", "kind": "error",
+                                        "message": f"{type(exc).__name__}: {exc}"}
+        return results
+
+    def _file(self, item: Item, result) -> str:
+        """After the commit: done/ for an outcome, failed/ with its reason otherwise."""
+        if isinstance(result, dict):
+            self.spool.fail(item, result)
+            kind = result.get("kind", "error")
+            self.counts[kind] += 1
+            level = logging.INFO if kind == "not_an_order" else logging.WARNING
+            log.log(level, "item %s -> failed/: %s", item.id, result.get("message"))
+            return kind
+        self.spool.done(item)
+        self.counts[result] += 1
+        log.info("item %s: %s", item.id, result)
+        return result
 
     def _parse(self, item: Item, data: bytes):
         kind = item.meta.get("kind", "order_mail")

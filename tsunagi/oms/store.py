@@ -80,6 +80,18 @@ class Tx:
     def all(self, sql: str, *params) -> list:
         return self._conn.execute(sql, params).fetchall()
 
+    @contextmanager
+    def savepoint(self) -> Iterator["Tx"]:
+        """A unit inside the transaction that rolls back alone (one spool item of a batch)."""
+        self._conn.execute("SAVEPOINT item")
+        try:
+            yield self
+        except BaseException:
+            self._conn.execute("ROLLBACK TO item")
+            self._conn.execute("RELEASE item")
+            raise
+        self._conn.execute("RELEASE item")
+
     def value(self, sql: str, *params, default=None):
         row = self._conn.execute(sql, params).fetchone()
         return default if row is None or row[0] is None else row[0]
