@@ -12,6 +12,8 @@ from tsunagi.oms.store import Tx, now
 
 # Statuses an order no longer leaves by re-import.
 FINAL = frozenset({status.SHIPPED, status.CLOSED, status.CANCELLED})
+# Entering these gives the order's reserved stock back (shipping consumes it instead).
+RELEASING = frozenset({status.AWAITING_STOCK, status.HOLD, status.CANCELLED})
 
 
 def _jsonable(value):
@@ -52,7 +54,7 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
     if current == to and (to != status.HOLD or reason == note):
         return
-    if to not in status.RESERVING and to not in FINAL - {status.CANCELLED}:
+    if to in RELEASING:
         allocate.release(tx, order_id, f"release:{to}")
     tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
            to, hold_kind if to == status.HOLD else "", note if to == status.HOLD else "", now(), order_id)
