@@ -80,3 +80,15 @@ def test_start_up_recovery_returns_claimed_items_and_drops_unacknowledged_halves
     assert counts == {"requeued": 1, "orphans": 2}
     assert spool.waiting() == [item.id]
     assert not list(spool.dir("tmp").iterdir()) and not (spool.dir("new") / "y.eml").exists()
+
+
+def test_recovery_completes_a_move_to_done_that_a_crash_cut_in_half(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    item = spool.claim(spool.put(b"mail", {"shop": "s"}).id)
+    day = spool.dir("done") / "2026-11-22"
+    day.mkdir()
+    import os
+    os.rename(item.data_path, day / item.data_path.name)  # SIGKILL came before the meta followed
+    spool.recover()
+    assert not any(spool.dir("cur").iterdir()) and not spool.waiting()
+    assert (day / f"{item.id}.meta.json").exists()

@@ -136,22 +136,30 @@ class Spool:
                 out.append({"id": path.name[:-12], "kind": "unreadable_reason", "message": "reason file unreadable"})
         return out
 
+    def _follow_data(self, meta: Path, data_name: str) -> None:
+        """Put a meta file beside its data in done/ or failed/."""
+        for place in [self.dir("failed"), *sorted(self.dir("done").iterdir(), reverse=True)]:
+            if (place / data_name).exists():
+                os.rename(meta, place / meta.name)
+                return
+
     def recover(self, max_tmp_age: float = 0.0) -> dict[str, int]:
         """At start-up: items a crash left in cur/ go back to new/; half-written tmp/ files and
         data files in new/ whose meta never arrived (never acknowledged) are removed."""
         counts = {"requeued": 0, "orphans": 0}
-        cur = self.dir("cur")
+        cur, new = self.dir("cur"), self.dir("new")
         for meta in cur.glob("*.meta.json"):
             item = self.load("cur", meta.name[:-10])
             if item.data_path.exists():
-                self._move(item, self.dir("new"))
+                self._move(item, new)
                 counts["requeued"] += 1
-        for stray in list(cur.iterdir()):  # a data file whose meta was already moved back
-            if not stray.name.endswith(".meta.json"):
-                target = self.dir("new") / stray.name
-                if (self.dir("new") / (stray.name.rsplit(".", 1)[0] + ".meta.json")).exists():
-                    os.rename(stray, target)
-                    counts["requeued"] += 1
+            else:  # killed between the two renames of done()/fail(): the data went ahead
+                self._follow_data(meta, item.data_path.name)
+        for stray in list(cur.iterdir()):  # killed between the two renames of claim()
+            if not stray.name.endswith(".meta.json") and \
+                    (new / (stray.name.rsplit(".", 1)[0] + ".meta.json")).exists():
+                os.rename(stray, new / stray.name)
+                counts["requeued"] += 1
         cutoff = time.time() - max_tmp_age
         for path in self.dir("tmp").iterdir():
             if path.stat().st_mtime <= cutoff:
