@@ -138,3 +138,17 @@ def test_a_stock_feed_file_follows_an_order_within_a_second(running):
     # Only what changed: item-a (10 - 6 - safety 1 = 3) and the set holding it (min(3, 9 // 2) = 3,
     # was 4); item-b and item-c did not change and are not in the file.
     assert sorted(lines[1:-1]) == ["item-a,,3,,0,", "set-ab,,3,,0,"]
+
+
+def test_a_re_delivered_mail_is_filed_as_a_duplicate_without_being_parsed_again(running):
+    raw = rakuten()
+    running.send(raw)
+    running.wait_idle()
+    running.daemon.stop()
+    running.thread.join(timeout=15)
+    from tsunagi.app.daemon import open_parts
+    _, _, pipeline = open_parts(running.cfg)
+    pipeline.shop_specs = {}  # were it parsed again, the shop would be unknown and it would fail
+    item = running.spool.put(raw, {"kind": "order_mail", "shop": "rakuten"})
+    assert pipeline.process(item.id) == "duplicate (already applied)"
+    assert not running.failed()

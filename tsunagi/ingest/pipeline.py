@@ -9,12 +9,14 @@ from pathlib import Path
 
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
+from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailspec import SPEC_DIR
 from tsunagi.parsers.ordermail import parse_order_mail, spec_for
 
 log = logging.getLogger("tsunagi.pipeline")
+DUPLICATE = "duplicate (already applied)"
 
 
 @dataclass
@@ -39,19 +41,22 @@ class Pipeline:
         for n in range(0, len(item_ids), size):
             claimed = [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
             parsed = [(item, self._read(item)) for item in claimed]
-            results = self._apply_all([(item, rec) for item, rec in parsed if not isinstance(rec, dict)])
+            results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
             for item, rec in parsed:
-                result = rec if isinstance(rec, dict) else results[item.id]
+                result = results[item.id] if isinstance(rec, OrderRecord) else rec
                 outcomes[item.id] = self._file(item, result)
         return outcomes
 
     def _read(self, item: Item):
-        """The record, or a reason dict when the item cannot become one."""
+        """The record; or the outcome of a duplicate, known without parsing it again;
+        or a reason dict when the item cannot become a record."""
         try:
             data = item.read()
             if hashlib.sha256(data).hexdigest() != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
                                  stage="spool", kind="corrupt")
+            if already_applied(self.store.read(), item.meta["sha256"]):
+                return DUPLICATE
             return self._parse(item, data)
         except ParseError as exc:
             return exc.as_dict()
@@ -69,7 +74,7 @@ class Pipeline:
                 try:
                     with tx.savepoint():
                         if already_applied(tx, sha):
-                            results[item.id] = "duplicate (already applied)"
+                            results[item.id] = DUPLICATE
                             continue
                         result = orders.apply_order(tx, record)
                         outcome = f"order {result}: {record.shop} {record.order_no}"
