@@ -66,7 +66,6 @@ class Daemon:
         self.stock_changed = threading.Event()
         self.ready = threading.Event()
         self.port = cfg.smtp_port
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _pipeline_loop(self, pipeline: Pipeline) -> None:
         pipeline.drain()
@@ -112,8 +111,7 @@ class Daemon:
         writer = feed_writer(cfg, spool, store)
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
                                 self.items.put)
-        self._loop = asyncio.get_running_loop()
-        server = await self._loop.create_server(make_server(handler, cfg.max_message_bytes),
+        server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
                                                 cfg.smtp_host, cfg.smtp_port)
         self.port = server.sockets[0].getsockname()[1]
         threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),

@@ -39,11 +39,6 @@ def product_for(tx: Tx, shop: str, channel_sku: str) -> str | None:
     return row[0] if row else None
 
 
-def resolve(tx: Tx, shop: str, channel_sku: str) -> list[tuple[str, int]] | None:
-    product = product_for(tx, shop, channel_sku)
-    return None if product is None else components(tx, product)
-
-
 def affected_products(tx: Tx, skus: set[str]) -> set[str]:
     """Products whose availability follows these SKUs: themselves and the sets holding them."""
     out = set(skus)
@@ -65,7 +60,3 @@ def channel_codes(tx: Tx, shop: str, products: set[str]) -> dict[str, str]:
         elif tx.one("SELECT 1 FROM products WHERE sku = ?", product):
             out[product] = product
     return out
-
-
-def all_products(tx: Tx) -> set[str]:
-    return {r[0] for r in tx.all("SELECT sku FROM products")}

@@ -25,9 +25,8 @@ class FeedTarget:
     location: str = ""
 
 
-def published(tx: Tx, product: str, free: dict[str, int], safety: int) -> int:
+def published(parts: list[tuple[str, int]], free: dict[str, int], safety: int) -> int:
     """max(0, free − safety) for a product; a set takes the fewest whole sets its parts allow."""
-    parts = catalog.components(tx, product)
     return min(max(0, free.get(sku, 0) - safety) // qty for sku, qty in parts)
 
 
@@ -61,13 +60,13 @@ class FeedWriter:
 
     def _shop_file(self, tx: Tx, target: FeedTarget, products: set[str]) -> Path | None:
         codes = catalog.channel_codes(tx, target.shop, products)
-        parts = {sku for p in set(codes.values()) for sku, _ in catalog.components(tx, p)}
-        free = stock.free_by_sku(tx, parts)
+        parts = {p: catalog.components(tx, p) for p in set(codes.values())}
+        free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
         layout = load_layout("stock", target.layout, FIELDS)
         rows, changes = [], []
         for code in sorted(codes):
             product = codes[code]
-            qty = published(tx, product, free, target.safety_stock)
+            qty = published(parts[product], free, target.safety_stock)
             if tx.value("SELECT qty FROM feed_state WHERE shop = ? AND channel_sku = ?",
                         target.shop, code) == qty:
                 continue
