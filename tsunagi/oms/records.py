@@ -43,6 +43,7 @@ class OrderRecord:
     discount: int = 0        # coupons and points, as a positive number
     note: str = ""
     source: str = "mail"     # "mail" or "csv": how the order reached us
+    channel_status: str = "" # the channel's own status where the source gives one; "cancelled" counts
 
     @property
     def lines_total(self) -> int:

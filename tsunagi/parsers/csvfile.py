@@ -1,0 +1,182 @@
+"""An order or stock CSV to records, chunk by chunk, with each refused row's number and reason."""
+from __future__ import annotations
+
+import codecs
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import polars as pl
+
+from tsunagi.oms.records import Address, OrderLine, OrderRecord, StockRecord
+from tsunagi.parsers import japanese as jp
+from tsunagi.parsers.csvfields import RowProblem, check_header, matches, type_frame
+from tsunagi.parsers.csvlayout import ADDRESS, CsvLayout, FieldSpec
+from tsunagi.parsers.csvread import SAMPLE, Decoded, decode_to_utf8, detect_encoding, frames
+from tsunagi.parsers.errors import ParseError
+
+
+@dataclass
+class Chunk:
+    """What one chunk of the file gave: orders (each with its row numbers) or stock counts."""
+    first_row: int
+    rows: int
+    orders: list[tuple[OrderRecord, list[int]]] = field(default_factory=list)
+    counts: list[tuple[StockRecord, int]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
+    """The header as this layout would read it from the file's first bytes; None if it cannot."""
+    try:
+        codec = detect_encoding(sample) if layout.encoding == "auto" else layout.encoding
+        text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+    except (UnicodeDecodeError, ParseError):
+        return None
+    lines = text.split("\n", layout.skip_rows + 1)
+    if len(lines) <= layout.skip_rows:
+        return None
+    row = next(csv.reader([lines[layout.skip_rows].rstrip("\r")], delimiter=layout.delimiter), [])
+    return [h.strip().lstrip("\ufeff") for h in row]
+
+
+def choose_layout(sample: bytes, candidates: list[CsvLayout]) -> CsvLayout:
+    """The first candidate whose needed columns are all in the file's header."""
+    if len(candidates) == 1:
+        return candidates[0]
+    headers = []
+    for layout in candidates:
+        header = peek_header(sample, layout)
+        if header and matches(layout, header):
+            return layout
+        headers.append(header)
+    seen = next((h for h in headers if h), [])
+    raise ParseError(f"どのレイアウトにも合いません (試したもの: {', '.join(c.name for c in candidates)}; "
+                     f"ファイルの列: {', '.join(seen[:10])})", stage="csv", kind="unknown_layout")
+
+
+def read_sample(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(SAMPLE)
+
+
+def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tuple[Decoded, Iterator[Chunk]]:
+    """Decode and check the whole file first (encoding, quotes, header), then yield its chunks."""
+    decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows)
+    check_header(layout, decoded.header)
+    if layout.kind == "stock":
+        return decoded, _stock_chunks(decoded, layout)
+    return decoded, _order_chunks(decoded, layout, shop)
+
+
+def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
+    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        out, problems = type_frame(frame, layout, layout.fields, first_row)
+        chunk = Chunk(first_row, frame.height, problems=problems)
+        has = {n: n in out.columns for n in ("location", "lot")}
+        for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
+            chunk.counts.append((StockRecord(row["sku"], (row["location"] if has["location"] else "") or "main",
+                                             (row["lot"] if has["lot"] else "") or "", row["qty"]), row["_row"]))
+        yield chunk
+
+
+def _line_specs(layout: CsvLayout) -> list[dict[str, FieldSpec]]:
+    """One spec set per item of a row: one for a per-line file, max_items for a per-order file."""
+    lines = {n: s for n, s in layout.fields.items() if n.startswith("line.")}
+    if layout.rows == "per_line":
+        return [lines]
+    return [{n: s.numbered(i) for n, s in lines.items()} for i in range(1, layout.max_items + 1)]
+
+
+def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tuple[pl.DataFrame, list[RowProblem]]:
+    order_specs = {n: s for n, s in layout.fields.items() if not n.startswith("line.")}
+    parts, problems = [], []
+    for n, line_specs in enumerate(_line_specs(layout)):
+        if n and layout.rows == "per_order":   # item 2.. of a row is optional: drop empty ones first
+            line_specs = {k: FieldSpec(**{**s.__dict__, "required": False}) for k, s in line_specs.items()}
+        out, found = type_frame(frame, layout, {**order_specs, **line_specs}, first_row)
+        if n:
+            out = out.filter(pl.col("line.sku").is_not_null())
+            rows = set(out["_row"].to_list())
+            found = [p for p in found if p.row in rows and not p.field in order_specs]
+        parts.append(out.with_columns(pl.lit(n).alias("_item")))
+        problems += found
+    typed = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+    return typed.sort("_row", "_item") if len(parts) > 1 else typed, problems
+
+
+def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str) -> Iterator[Chunk]:
+    """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
+    carry: pl.DataFrame | None = None
+    chunk = None
+    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        typed, problems = _typed_lines(frame, layout, first_row)
+        if carry is not None:
+            typed = pl.concat([carry, typed], how="vertical_relaxed")
+        last = typed["order_no"][-1] if typed.height else None
+        carry = typed.filter(pl.col("order_no") == last) if last is not None else None
+        ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
+        chunk = Chunk(first_row, frame.height, problems=problems)
+        chunk.orders, chunk.problems = _orders(ready, shop, layout, problems)
+        yield chunk
+    if carry is not None and carry.height:
+        tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
+        tail.orders, tail.problems = _orders(carry, shop, layout, [])
+        yield tail
+
+
+def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[RowProblem]):
+    """Group typed rows into OrderRecords; an order with any bad row is refused whole."""
+    if not typed.height:
+        return [], problems
+    typed = typed.with_columns(pl.col("order_no").fill_null(""))
+    order_cols = [c for c in typed.columns if not c.startswith(("line.", "_")) and c != "order_no"]
+    line_cols = [c for c in typed.columns if c.startswith("line.")]
+    grouped = typed.group_by("order_no", maintain_order=True).agg(
+        *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
+        pl.col("_row"), pl.col("_bad").any())
+    out, problems = [], list(problems)
+    bad_rows = {p.row for p in problems}
+    for g in grouped.iter_rows(named=True):
+        rows = sorted(set(g["_row"]))
+        if g["_bad"] or not g["order_no"]:
+            for row in rows:
+                if row not in bad_rows:
+                    problems.append(RowProblem(row, "order", g["order_no"],
+                                               f"行 {row}: 注文 {g['order_no'] or '(番号なし)'} の他の行に誤りがあるため取り込みません"))
+            continue
+        out.append((_record(g, shop), rows))
+    return out, problems
+
+
+def _address(g: dict, who: str) -> Address:
+    v = {part: g.get(f"{who}.{part}") or "" for part in ADDRESS}
+    v = {k: jp.clean_text(str(x)) for k, x in v.items()}
+    if v["address"] and not v["prefecture"]:
+        v["prefecture"], v["address"] = jp.split_prefecture(v["address"])
+    return Address(**v)
+
+
+def _record(g: dict, shop: str) -> OrderRecord:
+    lines = []
+    n = len(g["line.sku"])
+    for i in range(n):
+        qty = g["line.qty"][i]
+        price = (g.get("line.unit_price") or [None] * n)[i]
+        amount = (g.get("line.amount") or [None] * n)[i]
+        if price is None:
+            price = amount // qty if amount is not None else 0
+        opts = (g.get("line.options") or [None] * n)[i]
+        lines.append(OrderLine(g["line.sku"][i], jp.clean_text((g.get("line.name") or [""] * n)[i] or ""),
+                               qty, price, (jp.clean_text(opts),) if opts else ()))
+    fees = {k: g.get(k) or 0 for k in ("shipping_fee", "cod_fee", "discount")}
+    total = g.get("total")
+    if total is None:
+        total = sum(x.qty * x.unit_price for x in lines) + fees["shipping_fee"] + fees["cod_fee"] - fees["discount"]
+    return OrderRecord(
+        shop=shop, order_no=g["order_no"], ordered_at=g["ordered_at"].replace(tzinfo=jp.JST), lines=tuple(lines),
+        total=total, buyer=_address(g, "buyer"), ship_to=_address(g, "ship_to"),
+        payment_method=g.get("payment_method") or "", delivery_method=g.get("delivery_method") or "",
+        requested_date=g.get("requested_date"), requested_time=g.get("requested_time") or "",
+        note=jp.clean_text(g.get("note") or ""), source="csv", channel_status=g.get("status") or "", **fees)

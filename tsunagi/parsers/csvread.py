@@ -1,0 +1,175 @@
+"""Reading a CSV file of any Japanese encoding as polars frames, a bounded chunk at a time."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+import polars as pl
+
+from tsunagi.parsers.errors import ParseError
+
+BLOCK = 8 << 20          # bytes decoded at a time; a chunk handed to polars is about this size
+SAMPLE = 256 << 10
+
+
+def _japanese_score(text: str) -> int:
+    """How much a decoding looks like Japanese: kana and kanji count, half-width kana and odd symbols cost."""
+    score = 0
+    for ch in text:
+        o = ord(ch)
+        if 0x3040 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF:
+            score += 2
+        elif 0xFF61 <= o <= 0xFF9F or 0xE000 <= o <= 0xF8FF or 0x2460 <= o <= 0x24FF:
+            score -= 3
+    return score
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (BOM or valid), else whichever of CP932 and EUC-JP decodes and reads as Japanese."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    scores = {}
+    for codec in ("cp932", "euc_jp"):
+        try:
+            text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+        except UnicodeDecodeError:
+            continue
+        scores[codec] = _japanese_score(text)
+    if not scores:
+        raise ParseError("the file is not UTF-8, Shift_JIS (CP932) or EUC-JP", stage="decode", kind="encoding")
+    return max(scores, key=lambda c: (scores[c], c == "cp932"))
+
+
+def _record_end(text: str) -> int:
+    """The position after the last newline that ends a record (not inside quotes), or -1.
+
+    Every chunk starts on a record boundary, so the quotes before a newline are balanced exactly
+    when their count is even (an escaped quote is two)."""
+    after = 0
+    end = len(text)
+    total = text.count('"')
+    while True:
+        nl = text.rfind("\n", 0, end)
+        if nl < 0:
+            return -1
+        after += text.count('"', nl + 1, end)
+        if (total - after) % 2 == 0:
+            return nl + 1
+        end = nl
+
+
+@dataclass
+class Decoded:
+    """A file re-written as UTF-8, with the byte offsets where chunks may be cut."""
+    path: Path
+    encoding: str
+    header: list[str]
+    data_start: int              # byte offset of the first data record
+    cuts: list[int]              # chunk ends (byte offsets), the last is the file size
+    first_row: int               # the row number (1-based, header counted) of the first data record
+
+
+def _decode(decoder, block: bytes, final: bool, consumed: int, codec: str) -> str:
+    try:
+        return decoder.decode(block, final=final)
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"byte {consumed + exc.start}: not valid {codec} ({exc.reason}); the file is in "
+                         f"another encoding or damaged", stage="decode", kind="encoding") from None
+
+
+def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip_rows: int) -> Decoded:
+    """Decode the whole file once, streaming, before anything is applied: a wrong encoding or an
+    unclosed quote is found here and named by byte offset."""
+    sample = src.read(SAMPLE)
+    codec = detect_encoding(sample) if encoding == "auto" else encoding
+    decoder = codecs.getincrementaldecoder(codec)()
+    header, data_start, cuts, written, consumed, pending = None, 0, [], 0, 0, ""
+    with open(dst, "wb") as out:
+        block = sample
+        while True:
+            final = not block
+            text = pending + _decode(decoder, block, final, consumed, codec)
+            consumed += len(block)
+            if header is None:
+                header, text, data_start = _take_header(text, final, delimiter, skip_rows, out)
+                written = data_start
+                if header is None:
+                    if final:
+                        raise ParseError("the file has no header row", stage="csv", kind="no_header")
+                    pending, block = text, src.read(BLOCK)
+                    continue
+            if final and text.count('"') % 2:
+                raise ParseError(f"byte {consumed}: a quoted value is never closed before the end of the file",
+                                 stage="csv", kind="csv")
+            end = len(text) if final else _record_end(text)
+            if end > 0:
+                chunk = text[:end].encode("utf-8")
+                out.write(chunk)
+                written += len(chunk)
+                cuts.append(written)
+            pending = text[max(end, 0):]
+            if final:
+                break
+            block = src.read(BLOCK)
+    return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 2)
+
+
+def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out) -> tuple:
+    """Skip the preamble lines and read the header; (None, text, 0) until enough text has arrived."""
+    lines = text.split("\n", skip_rows + 1)
+    if len(lines) <= skip_rows + 1 and not final:
+        return None, text, 0
+    lines += [""] * (skip_rows + 2 - len(lines))
+    head = lines[skip_rows].rstrip("\r")
+    if not head.strip():
+        raise ParseError(f"row {skip_rows + 1}: the header row is empty", stage="csv", kind="no_header")
+    header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head], delimiter=delimiter))]
+    prefix = "\n".join(lines[:skip_rows + 1]) + "\n"
+    encoded = prefix.encode("utf-8")
+    out.write(encoded)
+    return header, lines[skip_rows + 1], len(encoded)
+
+
+def frames(decoded: Decoded, delimiter: str, quote: str = '"') -> Iterator[tuple[int, pl.DataFrame]]:
+    """(row number of the first row, frame of strings) per chunk, columns named by the header."""
+    names = _unique(decoded.header)
+    row = decoded.first_row
+    start = decoded.data_start
+    with open(decoded.path, "rb") as fh:
+        for end in decoded.cuts:
+            fh.seek(start)
+            data = fh.read(end - start)
+            start = end
+            if not data.strip():
+                continue
+            try:
+                frame = pl.read_csv(io.BytesIO(data), has_header=False, new_columns=names, infer_schema=False,
+                                    separator=delimiter, quote_char=quote or None, truncate_ragged_lines=True,
+                                    schema_overrides={n: pl.String for n in names})
+            except Exception as exc:
+                raise ParseError(f"row {row} onwards: not a readable CSV: {exc}", stage="csv", kind="csv",
+                                 line=row) from None
+            if frame.width > len(names):
+                frame = frame.select(names)
+            yield row, frame.fill_null("")
+            row += frame.height
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Duplicate header names get a suffix (.2, .3) so every column can be addressed."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        name = name or "column"
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}.{seen[name]}")
+    return out
