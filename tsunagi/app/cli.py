@@ -6,6 +6,9 @@ import json
 import logging
 import os
 import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tsunagi.app import config as config_mod
@@ -13,7 +16,12 @@ from tsunagi.app.daemon import AlreadyRunning, feed_writer, open_parts, run_fore
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
 from tsunagi.oms.store import Store
+from tsunagi.app.sftpconn import SftpError
+from tsunagi.app.transfers import run_endpoint
+from tsunagi.parsers.csvfile import parse_file
+from tsunagi.parsers.csvlayout import LayoutError
 from tsunagi.parsers.errors import ParseError
+from tsunagi.parsers.japanese import JST
 from tsunagi.parsers.mailspec import load_spec
 from tsunagi.parsers.master import parse_counts, parse_products
 
@@ -43,6 +51,11 @@ def cmd_demo(args) -> int:
 
 def cmd_check(args) -> int:
     cfg = _config(args)
+    if args.layout or args.sample:
+        if not (args.layout and args.sample):
+            print("check a layout with both --layout NAME and --sample FILE", file=sys.stderr)
+            return 2
+        return _check_layout(cfg, args.layout, Path(args.sample), args.shop or cfg.shops[0].id)
     for shop in cfg.shops:
         for cart in shop.mail_specs:
             spec = load_spec(cfg.spec_dir / f"{cart}.toml")
@@ -50,6 +63,19 @@ def cmd_check(args) -> int:
         if shop.stock_feed:
             print(f"shop {shop.id}: stock feed {shop.stock_feed.layout}, safety stock {shop.stock_feed.safety_stock}")
         print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}")
+        if shop.order_csv:
+            print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
+                  f"{shop.order_csv.confirm_within_hours:g} h")
+    print(f"stock CSV layouts: {', '.join(cfg.stock_layouts)}")
+    for ep in cfg.sftp:
+        when = f"every {ep.every_minutes:g} min" if ep.every_minutes else ""
+        when += (" " if when else "") + (f"at {', '.join(ep.at)}" if ep.at else "")
+        parts = [f"pull {ep.pull.remote_dir} -> {ep.pull.into}" if ep.pull else "",
+                 f"push {ep.push.source} -> {ep.push.remote_dir}" if ep.push else ""]
+        print(f"sftp {ep.name}: {ep.user}@{ep.host}:{ep.port} {' / '.join(p for p in parts if p)} "
+              f"({when or 'only by tsunagi sftp run'})")
+        if not ep.known_hosts.exists():
+            print(f"  warning: {ep.known_hosts} does not exist; connections will be refused", file=sys.stderr)
     spool, store, _ = open_parts(cfg)
     feed_writer(cfg, spool, store)
     print(f"{cfg.path}: OK ({len(cfg.shops)} shops, data in {cfg.data_dir})")
@@ -103,10 +129,24 @@ def cmd_stock(args) -> int:
     return 0
 
 
+def _gap_ids(cfg, tx, args) -> list[int]:
+    """Orders missing their other half: mail with no order CSV yet, or order CSV with no mail."""
+    now = datetime.now(JST)
+    shops = [s for s in cfg.shops if not args.shop or s.id == args.shop]
+    if args.unconfirmed:
+        cutoffs = {s.id: (now - timedelta(hours=s.order_csv.confirm_within_hours)).isoformat()
+                   for s in shops if s.order_csv}
+        return queries.unconfirmed(tx, cutoffs)
+    cutoffs = {s.id: (now - timedelta(minutes=cfg.mail_within_minutes)).isoformat() for s in shops if s.order_mail_to}
+    return queries.mail_missing(tx, cutoffs)
+
+
 def cmd_orders(args) -> int:
-    tx = _store(_config(args)).read()
+    cfg = _config(args)
+    tx = _store(cfg).read()
     code = status.parse(args.status) if args.status else None
-    views = [queries.order_view(tx, i) for i in queries.order_ids(tx, code, args.shop)]
+    ids = _gap_ids(cfg, tx, args) if args.unconfirmed or args.mail_missing else queries.order_ids(tx, code, args.shop)
+    views = [v for v in (queries.order_view(tx, i) for i in ids) if not code or v["status"] == code]
     if args.json:
         _print_json(views)
         return 0
@@ -158,6 +198,141 @@ def cmd_spool_list(args) -> int:
         where = " ".join(f"{k}={reason[k]}" for k in ("field", "line") if k in reason)
         print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {reason.get('message')} {where}")
     return 0
+
+
+def cmd_spool_show(args) -> int:
+    cfg = _config(args)
+    found = Spool(cfg.spool_dir).find(args.id)
+    if found is None:
+        print(f"no item {args.id} in {cfg.spool_dir}", file=sys.stderr)
+        return 1
+    item, reason = found
+    if args.json:
+        _print_json({"id": item.id, "folder": str(item.folder.relative_to(cfg.spool_dir)), "meta": item.meta,
+                     "reason": reason})
+        return 0
+    m = item.meta
+    print(f"{item.id}  ({item.folder.relative_to(cfg.spool_dir)})")
+    print(f"  受信: {m.get('spooled_at', '')}  経路: {m.get('source', '')}  ショップ: {m.get('shop', '')}  "
+          f"{m.get('file', '') or m.get('mail_from', '')}  {m.get('size', 0):,} bytes")
+    if reason is None:
+        print("  問題なし" if "done" in str(item.folder) else "  未処理")
+        return 0
+    print(f"  [{reason.get('kind')}] {reason.get('message')}")
+    for key in ("field", "line", "layout", "rows", "applied"):
+        if key in reason:
+            print(f"  {key}: {reason[key]}")
+    problems = reason.get("problems", [])
+    for p in problems[: None if args.all else 50]:
+        print(f"    {p['message']}")
+    hidden = len(problems) - (len(problems) if args.all else min(50, len(problems))) + reason.get("more_problems", 0)
+    if hidden:
+        print(f"    … 他 {hidden} 件 (--all で全件)")
+    return 0
+
+
+def cmd_import(args) -> int:
+    """One CSV applied here and now, with progress on a terminal and a summary at the end."""
+    cfg = _config(args)
+    cfg.shop(args.shop)
+    if args.layout:
+        cfg.csv_layout(args.layout)      # an unknown layout is refused before anything is spooled
+    spool, store, pipeline = open_parts(cfg)
+    meta = {"source": "import", "kind": "csv", "shop": args.shop, "file": str(Path(args.file).resolve()),
+            **({"layout": args.layout} if args.layout else {})}
+    with open(args.file, "rb") as fh:
+        item = spool.put_file(fh, meta, ".csv", into="cur")
+    bar = _ProgressBar() if sys.stderr.isatty() else None
+    outcome = pipeline.process_file(item, bar)
+    if bar:
+        bar.close()
+    result = pipeline.last_csv
+    found = spool.find(item.id)
+    reason = found[1] if found else None
+    if result is None or (reason and "done" not in str(found[0].folder)):
+        print(f"{args.file}: not imported: {reason.get('message') if reason else outcome}", file=sys.stderr)
+        print(f"details: tsunagi spool show {item.id}", file=sys.stderr)
+        return 1
+    rate = result.rows / result.seconds if result.seconds else 0
+    print(f"{args.file}: {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s), layout {result.layout}")
+    for key, n in sorted(result.outcomes.items()):
+        print(f"  {key}: {n:,}")
+    if result.problems:
+        print(f"  refused rows: {result.refused_rows:,}, rows of orders on hold: {result.held_rows:,}")
+        for p in sorted(result.problems, key=lambda p: p.row)[:10]:
+            print(f"    {p.message}")
+        print(f"details: tsunagi spool show {item.id}")
+    _flush_feeds_if_idle(cfg, spool, store)
+    return 1 if result.refused_rows else 0
+
+
+class _ProgressBar:
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def __call__(self, rows: int, size: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        print(f"\r  {rows:>12,} rows  {rows / elapsed:>10,.0f} rows/s  {elapsed:>6.1f} s", end="", file=sys.stderr,
+              flush=True)
+
+    def close(self) -> None:
+        print(file=sys.stderr)
+
+
+def _flush_feeds_if_idle(cfg, spool, store) -> None:
+    try:
+        lock = take_lock(cfg.data_dir)
+    except AlreadyRunning:
+        return      # the daemon writes the feeds itself
+    try:
+        feed_writer(cfg, spool, store).flush()
+    finally:
+        lock.close()
+
+
+def _check_layout(cfg, name: str, sample: Path, shop: str) -> int:
+    """Read a sample with a layout (a shipped one or the user's own) and show the first order."""
+    layout = cfg.csv_layout(name)
+    print(f"layout {name}: {layout.title} ({layout.kind}, {layout.path})")
+    with open(sample, "rb") as fh, tempfile.TemporaryDirectory() as tmp:
+        decoded, chunks = parse_file(fh, layout, shop, Path(tmp) / "sample.utf8")
+        print(f"encoding: {decoded.encoding}; {len(decoded.header)} columns: header OK")
+        first, problems, rows = None, [], 0
+        for chunk in chunks:
+            rows += chunk.rows
+            problems += chunk.problems
+            first = first or (chunk.orders[0][0] if chunk.orders else None) or \
+                (chunk.counts[0][0] if chunk.counts else None)
+    print(f"{rows} rows, {len({p.row for p in problems})} rows with problems")
+    for p in problems[:10]:
+        print(f"  {p.message}")
+    if first is None:
+        print("no record could be read from the sample", file=sys.stderr)
+        return 1
+    print("first record:")
+    _print_json(orders.record_data(first) | {"lines": [vars(x) | {"options": list(x.options)} for x in first.lines]}
+                if hasattr(first, "order_no") else vars(first))
+    return 0
+
+
+def cmd_sftp_run(args) -> int:
+    cfg = _config(args)
+    ep = cfg.endpoint(args.endpoint)
+    spool = Spool(cfg.spool_dir)
+    try:
+        out = run_endpoint(cfg, spool, ep)
+    except SftpError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    for key in ("pulled", "already_pulled", "sent"):
+        if key in out:
+            print(f"{key}: {len(out[key])} {' '.join(out[key])}")
+    errors = out.get("pull_errors", []) + out.get("push_errors", [])
+    for e in errors:
+        print(f"  problem: {e}", file=sys.stderr)
+    if out.get("pulled"):
+        _apply_now_if_idle(cfg)
+    return 1 if errors else 0
 
 
 def cmd_spool_retry(args) -> int:
@@ -212,7 +387,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the daemon on sample shops and show what it does")
     demo.add_argument("--keep", action="store_true", help="keep the temporary data dir")
     demo.set_defaults(func=cmd_demo)
-    sub.add_parser("check", help="validate the configuration, specs and layouts").set_defaults(func=cmd_check)
+    ck = sub.add_parser("check", help="validate the configuration, specs and layouts; or a CSV layout on a sample")
+    ck.add_argument("--layout", help="a CSV layout to try (shipped, in csv.layout_dir, or in config)")
+    ck.add_argument("--sample", help="a sample file to read with --layout")
+    ck.add_argument("--shop", help="shop the sample belongs to (default: the first)")
+    ck.set_defaults(func=cmd_check)
+    imp = sub.add_parser("import", help="apply one order or stock CSV now")
+    imp.add_argument("file")
+    imp.add_argument("--shop", required=True)
+    imp.add_argument("--layout", help="the file's layout (default: chosen by its header)")
+    imp.set_defaults(func=cmd_import)
+    sf = sub.add_parser("sftp").add_subparsers(dest="sub", required=True)
+    sfr = sf.add_parser("run", help="run one endpoint's pull and push now")
+    sfr.add_argument("endpoint")
+    sfr.set_defaults(func=cmd_sftp_run)
     products = sub.add_parser("products").add_subparsers(dest="sub", required=True)
     pi = products.add_parser("import", help="CSV: sku,name[,components,channel_sku,shop]")
     pi.add_argument("file")
@@ -228,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--status")
     o.add_argument("--shop")
     o.add_argument("--json", action="store_true")
+    gap = o.add_mutually_exclusive_group()
+    gap.add_argument("--unconfirmed", action="store_true", help="came by mail, no order CSV within the set time")
+    gap.add_argument("--mail-missing", action="store_true", help="came by order CSV, no order mail")
     o.set_defaults(func=cmd_orders)
     one = sub.add_parser("order", help="show one order")
     one.add_argument("shop")
@@ -236,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
     one.set_defaults(func=cmd_order)
     sp = sub.add_parser("spool").add_subparsers(dest="sub", required=True)
     sp.add_parser("list", help="waiting and failed items").set_defaults(func=cmd_spool_list)
+    ss = sp.add_parser("show", help="one item: where it is, and its reason or row report")
+    ss.add_argument("id")
+    ss.add_argument("--all", action="store_true", help="every refused row")
+    ss.add_argument("--json", action="store_true")
+    ss.set_defaults(func=cmd_spool_show)
     sr = sp.add_parser("retry", help="run a failed item again")
     sr.add_argument("id")
     sr.set_defaults(func=cmd_spool_retry)
@@ -255,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     except config_mod.ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
-    except (ParseError, ValueError) as exc:
+    except (ParseError, LayoutError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except AlreadyRunning as exc:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsunagi.outbound.layouts import available_layouts
+from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
 
@@ -22,6 +23,12 @@ class StockFeed:
 
 
 @dataclass
+class OrderCsv:
+    layout: str
+    confirm_within_hours: float = 24.0   # a mail order not in an order CSV after this is listed
+
+
+@dataclass
 class Shop:
     id: str
     name: str
@@ -29,6 +36,40 @@ class Shop:
     order_mail_to: list[str]
     stock_feed: StockFeed | None = None
     mail_specs: list[str] = field(default_factory=list)
+    order_csv: OrderCsv | None = None
+
+
+@dataclass
+class SftpPull:
+    remote_dir: str
+    into: str                    # the shop whose drop folder the files count as
+    pattern: str = "*.csv"
+    layout: str = ""             # "" = chosen by the file's header among the shop's layouts
+    after: str = "move"          # "move" to processed_dir, or "delete"
+    processed_dir: str = ""
+
+
+@dataclass
+class SftpPush:
+    remote_dir: str
+    source: str                  # outbox/<source>/ready/ is uploaded
+    pattern: str = "*"
+
+
+@dataclass
+class SftpEndpoint:
+    name: str
+    host: str
+    user: str
+    known_hosts: Path
+    port: int = 22
+    key_file: Path | None = None
+    password_env: str = ""
+    every_minutes: float = 0.0
+    at: list[str] = field(default_factory=list)     # "HH:MM" times of day
+    pull: SftpPull | None = None
+    push: SftpPush | None = None
+    timeout: float = 30.0
 
 
 @dataclass
@@ -43,6 +84,30 @@ class Config:
     feed_coalesce_ms: int = 200
     store_synchronous: str = "FULL"
     spec_dir: Path = SPEC_DIR
+    csv_layout_dirs: tuple[Path, ...] = ()
+    csv_inline: dict = field(default_factory=dict)
+    stock_layouts: list[str] = field(default_factory=lambda: ["tsunagi-stock", "wms-stock"])
+    mail_within_minutes: float = 60.0
+    drop_stable_seconds: float = 2.0
+    sftp: list[SftpEndpoint] = field(default_factory=list)
+
+    def csv_layout(self, name: str) -> csvlayout.CsvLayout:
+        return csvlayout.load(name, self.csv_layout_dirs, self.csv_inline)
+
+    def csv_layouts_for(self, meta: dict) -> list[csvlayout.CsvLayout]:
+        """The layouts a CSV item may be in: the one it names, else its shop's order layout and the
+        stock layouts (told apart by the header)."""
+        if meta.get("layout"):
+            return [self.csv_layout(meta["layout"])]
+        names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
+        return [self.csv_layout(n) for n in names + self.stock_layouts]
+
+    def endpoint(self, name: str) -> SftpEndpoint:
+        for ep in self.sftp:
+            if ep.name == name:
+                return ep
+        raise ConfigError(f"{self.path}: no [[sftp]] endpoint {name!r} "
+                          f"(endpoints: {', '.join(e.name for e in self.sftp) or 'none'})")
 
     @property
     def spool_dir(self) -> Path:
@@ -66,8 +131,11 @@ class Config:
         return None
 
 
-TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store"}
-SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs"}
+TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp"}
+SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv"}
+CSV_KEYS = {"layout_dir", "stock_layouts", "mail_within_minutes", "drop_stable_seconds"}
+SFTP_KEYS = {"name", "host", "port", "user", "key_file", "password_env", "known_hosts", "every_minutes", "at",
+             "pull", "push", "timeout"}
 
 
 class _Reader:
@@ -128,10 +196,96 @@ def load(path: Path | str) -> Config:
     shops = r.get(raw, "shop", list, "", [])
     if not shops:
         r.fail("shop", "at least one [[shop]] is needed")
+    _csv(r, raw, cfg)
     for n, table in enumerate(shops):
         cfg.shops.append(_shop(r, table, f"shop[{n}]."))
     _check_unique(r, cfg)
+    for n, shop in enumerate(cfg.shops):
+        if shop.order_csv:
+            _layout(r, cfg, shop.order_csv.layout, f"shop[{n}].order_csv.layout", "orders")
+    for n, table in enumerate(r.get(raw, "sftp", list, "", [])):
+        cfg.sftp.append(_sftp(r, cfg, table, f"sftp[{n}]."))
     return cfg
+
+
+def _layout(r: _Reader, cfg: Config, name: str, where: str, kind: str) -> None:
+    try:
+        layout = cfg.csv_layout(name)
+    except csvlayout.LayoutError as exc:
+        r.fail(where, str(exc))
+    if layout.kind != kind:
+        r.fail(where, f"layout {name!r} is a {layout.kind} layout, not {kind}")
+
+
+def _csv(r: _Reader, raw: dict, cfg: Config) -> None:
+    table = r.get(raw, "csv", dict, "", {})
+    r.unknown(table, CSV_KEYS, "csv.")
+    layout_dir = r.get(table, "layout_dir", str, "csv.", "")
+    if layout_dir:
+        folder = Path(layout_dir) if Path(layout_dir).is_absolute() else cfg.path.parent / layout_dir
+        if not folder.is_dir():
+            r.fail("csv.layout_dir", f"{folder} is not a folder")
+        cfg.csv_layout_dirs = (folder,)
+    cfg.csv_inline = r.get(raw, "csv_layout", dict, "", {})
+    cfg.stock_layouts = [str(x) for x in r.get(table, "stock_layouts", list, "csv.", cfg.stock_layouts)]
+    for n, name in enumerate(cfg.stock_layouts):
+        _layout(r, cfg, name, f"csv.stock_layouts[{n}]", "stock")
+    cfg.mail_within_minutes = float(r.get(table, "mail_within_minutes", (int, float), "csv.", 60))
+    cfg.drop_stable_seconds = float(r.get(table, "drop_stable_seconds", (int, float), "csv.", 2))
+
+
+def _sftp(r: _Reader, cfg: Config, table, where: str) -> SftpEndpoint:
+    if not isinstance(table, dict):
+        r.fail(where.rstrip("."), "must be a table ([[sftp]])")
+    r.unknown(table, SFTP_KEYS, where)
+    base = cfg.path.parent
+
+    def path(key: str, required: bool = False) -> Path | None:
+        value = r.get(table, key, str, where, None, required)
+        return None if value is None else (Path(value) if Path(value).is_absolute() else base / value)
+
+    ep = SftpEndpoint(name=r.get(table, "name", str, where, required=True),
+                      host=r.get(table, "host", str, where, required=True),
+                      user=r.get(table, "user", str, where, required=True),
+                      known_hosts=path("known_hosts", True), port=r.get(table, "port", int, where, 22),
+                      key_file=path("key_file"), password_env=r.get(table, "password_env", str, where, ""),
+                      every_minutes=float(r.get(table, "every_minutes", (int, float), where, 0)),
+                      at=[str(t) for t in r.get(table, "at", list, where, [])],
+                      timeout=float(r.get(table, "timeout", (int, float), where, 30)))
+    if ep.key_file is None and not ep.password_env:
+        r.fail(where + "key_file", "give key_file, or password_env naming an environment variable with the password")
+    for t in ep.at:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", t):
+            r.fail(where + "at", f"{t!r}: times of day are HH:MM")
+    pull = r.get(table, "pull", dict, where, None)
+    if pull is not None:
+        r.unknown(pull, {"remote_dir", "into", "pattern", "layout", "after", "processed_dir"}, where + "pull.")
+        ep.pull = SftpPull(remote_dir=r.get(pull, "remote_dir", str, where + "pull.", required=True),
+                           into=r.get(pull, "into", str, where + "pull.", required=True),
+                           pattern=r.get(pull, "pattern", str, where + "pull.", "*.csv"),
+                           layout=r.get(pull, "layout", str, where + "pull.", ""),
+                           after=r.get(pull, "after", str, where + "pull.", "move"),
+                           processed_dir=r.get(pull, "processed_dir", str, where + "pull.", ""))
+        if ep.pull.into not in {s.id for s in cfg.shops}:
+            r.fail(where + "pull.into", f"{ep.pull.into!r} is not a shop id")
+        if ep.pull.after not in ("move", "delete"):
+            r.fail(where + "pull.after", "must be move or delete")
+        if ep.pull.after == "move" and not ep.pull.processed_dir:
+            r.fail(where + "pull.processed_dir", "is required when after = \"move\"")
+        if ep.pull.layout:
+            try:
+                cfg.csv_layout(ep.pull.layout)
+            except csvlayout.LayoutError as exc:
+                r.fail(where + "pull.layout", str(exc))
+    push = r.get(table, "push", dict, where, None)
+    if push is not None:
+        r.unknown(push, {"remote_dir", "source", "pattern"}, where + "push.")
+        ep.push = SftpPush(remote_dir=r.get(push, "remote_dir", str, where + "push.", required=True),
+                           source=r.get(push, "source", str, where + "push.", required=True),
+                           pattern=r.get(push, "pattern", str, where + "push.", "*"))
+    if not ep.pull and not ep.push:
+        r.fail(where + "pull", "an endpoint needs pull, push or both")
+    return ep
 
 
 def _shop(r: _Reader, table, where: str) -> Shop:
@@ -153,6 +307,12 @@ def _shop(r: _Reader, table, where: str) -> Shop:
             r.fail(where + "order_mail_to", f"{address!r} is not a mail address")
     shop = Shop(id=shop_id, name=r.get(table, "name", str, where, shop_id), cart=cart,
                 order_mail_to=[a.lower() for a in addresses], mail_specs=specs)
+    order_csv = r.get(table, "order_csv", dict, where, None)
+    if order_csv is not None:
+        r.unknown(order_csv, {"layout", "confirm_within_hours"}, where + "order_csv.")
+        shop.order_csv = OrderCsv(r.get(order_csv, "layout", str, where + "order_csv.", required=True),
+                                  float(r.get(order_csv, "confirm_within_hours", (int, float),
+                                              where + "order_csv.", 24)))
     feed = r.get(table, "stock_feed", dict, where, None)
     if feed is not None:
         r.unknown(feed, {"layout", "safety_stock", "location"}, where + "stock_feed.")

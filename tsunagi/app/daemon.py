@@ -11,6 +11,9 @@ import threading
 from pathlib import Path
 
 from tsunagi.app.config import Config
+from tsunagi.app.transfers import Scheduler
+from tsunagi.ingest.csvimport import CsvImporter
+from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.smtp import IntakeHandler, make_server
 from tsunagi.ingest.spool import Spool
@@ -48,7 +51,8 @@ def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
     store = Store(cfg.db_path, cfg.store_synchronous)
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
-    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir)
+    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
+                        csv=CsvImporter(spool, store, cfg.csv_layouts_for))
     return spool, store, pipeline
 
 
@@ -87,7 +91,7 @@ class Daemon:
                     break
                 ids += more
             outcomes = pipeline.process_batch(ids)
-            if any(o.startswith("order") for o in outcomes.values()):
+            if any(o.startswith(("order", "csv")) for o in outcomes.values()):
                 self.stock_changed.set()
 
     def _feed_loop(self, writer: FeedWriter) -> None:
@@ -102,6 +106,14 @@ class Daemon:
                 log.exception("stock feed failed; retrying")
                 self.stopping.wait(1)
 
+    def _drop_loop(self, drops: DropFolders) -> None:
+        """Events take files at once; this sweep takes what no event announced (network shares)."""
+        while not self.stopping.wait(RESCAN_SECONDS):
+            try:
+                drops.scan()
+            except Exception:
+                log.exception("drop folder scan failed; retrying")
+
     async def serve(self) -> None:
         cfg = self.cfg
         lock = take_lock(cfg.data_dir)
@@ -114,8 +126,16 @@ class Daemon:
         server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
                                                 cfg.smtp_host, cfg.smtp_port)
         self.port = server.sockets[0].getsockname()[1]
+        drops = DropFolders(spool, {s.id for s in cfg.shops}, self.items.put, cfg.drop_stable_seconds)
+        taken = drops.take_all()      # dropped while we were down: complete by now
+        log.info("start-up: %d dropped files taken", len(taken))
+        drops.start()
+        scheduler = Scheduler(cfg, spool, self.items.put, self.stopping)
+        self.scheduler = scheduler
         threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),
-                   threading.Thread(target=self._feed_loop, args=(writer,), name="feeds", daemon=True)]
+                   threading.Thread(target=self._feed_loop, args=(writer,), name="feeds", daemon=True),
+                   threading.Thread(target=self._drop_loop, args=(drops,), name="drops", daemon=True),
+                   threading.Thread(target=scheduler.run, name="sftp", daemon=True)]
         for t in threads:
             t.start()
         log.info("tsunagi listening on %s:%d for %d shops", cfg.smtp_host, self.port, len(cfg.shops))
@@ -126,6 +146,7 @@ class Daemon:
         finally:
             server.close()
             await server.wait_closed()
+            drops.stop()
             self.items.put(None)
             for t in threads:
                 t.join(timeout=10)

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
@@ -19,13 +20,23 @@ log = logging.getLogger("tsunagi.pipeline")
 DUPLICATE = "duplicate (already applied)"
 
 
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 @dataclass
 class Pipeline:
     spool: Spool
     store: Store
     shop_specs: dict[str, list[str]]          # shop id -> the carts whose mail specs it reads
     spec_dir: Path = SPEC_DIR
+    csv: CsvImporter | None = None
     counts: Counter = field(default_factory=Counter)
+    last_csv: CsvResult | None = None
 
     def drain(self) -> int:
         """Process everything waiting in new/, oldest first; returns how many were handled."""
@@ -40,12 +51,36 @@ class Pipeline:
         outcomes: dict[str, str] = {}
         for n in range(0, len(item_ids), size):
             claimed = [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
+            for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
+                outcomes[item.id] = self.process_file(item)
+                claimed.remove(item)
             parsed = [(item, self._read(item)) for item in claimed]
             results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
             for item, rec in parsed:
                 result = results[item.id] if isinstance(rec, OrderRecord) else rec
                 outcomes[item.id] = self._file(item, result)
         return outcomes
+
+    def process_file(self, item: Item, progress: Progress | None = None) -> str:
+        """A claimed CSV item: applied chunk by chunk; rows refused are listed in its report."""
+        try:
+            if _sha256_of(item.data_path) != item.meta.get("sha256", ""):
+                raise ParseError("the spool file does not match the sha256 taken when it was received",
+                                 stage="spool", kind="corrupt")
+            if already_applied(self.store.read(), item.meta["sha256"]):
+                return self._file(item, DUPLICATE)
+            if self.csv is None:
+                raise ParseError("CSV files are not configured", stage="dispatch", kind="unknown_layout")
+            summary, result = self.csv.apply(item, progress)
+        except ParseError as exc:
+            return self._file(item, exc.as_dict())
+        except Exception as exc:
+            log.exception("item %s: unexpected error while applying a CSV", item.id)
+            return self._file(item, {"stage": "apply", "kind": "error", "message": f"{type(exc).__name__}: {exc}"})
+        if result.refused_rows and not result.outcomes:
+            return self._file(item, dict(result.report(), message=f"どの行も取り込めませんでした ({result.refused_rows} 行)"))
+        self.last_csv = result
+        return self._file(item, summary, result.report() if result.problems else None)
 
     def _read(self, item: Item):
         """The record; or the outcome of a duplicate, known without parsing it again;
@@ -86,7 +121,7 @@ class Pipeline:
                                         "message": f"{type(exc).__name__}: {exc}"}
         return results
 
-    def _file(self, item: Item, result) -> str:
+    def _file(self, item: Item, result, report: dict | None = None) -> str:
         """After the commit: done/ for an outcome, failed/ with its reason otherwise."""
         if isinstance(result, dict):
             self.spool.fail(item, result)
@@ -95,8 +130,8 @@ class Pipeline:
             level = logging.INFO if kind == "not_an_order" else logging.WARNING
             log.log(level, "item %s -> failed/: %s", item.id, result.get("message"))
             return kind
-        self.spool.done(item)
-        self.counts[result] += 1
+        self.spool.done(item, report)
+        self.counts[result.split(":")[0]] += 1
         log.info("item %s: %s", item.id, result)
         return result
 

@@ -83,6 +83,45 @@ class Spool:
         _fsync_dir(new)
         return Item(item_id, new, suffix, meta)
 
+    def put_file(self, src, meta: dict, suffix: str = ".csv", into: str = "new") -> Item:
+        """Like put, for a file of any size: copied in blocks into tmp/, then adopted.
+
+        into="cur" hands the item straight to the caller (a command applying it in the foreground)."""
+        path = self.dir("tmp") / f"{new_id()}.part"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        try:
+            while block := src.read(1 << 20):
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        return self.adopt(path, meta, suffix, into)
+
+    def adopt(self, path: Path, meta: dict, suffix: str = ".csv", into: str = "new") -> Item:
+        """Make a complete file written into tmp/ an item: hashed, fsync'd, meta beside it, renamed in."""
+        item_id = new_id()
+        digest, size = hashlib.sha256(), 0
+        with open(path, "rb+") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+                size += len(block)
+            os.fsync(fh.fileno())
+        meta = dict(meta, id=item_id, sha256=digest.hexdigest(), size=size, suffix=suffix,
+                    spooled_at=datetime.now(JST).isoformat())
+        tmp = self.dir("tmp")
+        os.rename(path, tmp / f"{item_id}{suffix}")
+        _fsync_write(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
+        dest = self.dir(into)
+        os.rename(tmp / f"{item_id}{suffix}", dest / f"{item_id}{suffix}")
+        os.rename(tmp / f"{item_id}.meta.json", dest / f"{item_id}.meta.json")
+        _fsync_dir(dest)
+        return Item(item_id, dest, suffix, meta)
+
+    def scratch(self, item: Item) -> Path:
+        """A working file for an item's decoded copy; tmp/ is cleared at start-up."""
+        return self.dir("tmp") / f"{item.id}.utf8"
+
     def waiting(self) -> list[str]:
         """Ids in new/, oldest first."""
         return sorted(p.name[:-10] for p in self.dir("new").glob("*.meta.json"))
@@ -108,8 +147,25 @@ class Spool:
         os.rename(item.meta_path, dest / item.meta_path.name)
         item.folder = dest
 
-    def done(self, item: Item) -> None:
-        self._move(item, self.dir("done") / datetime.now(JST).strftime("%Y-%m-%d"))
+    def done(self, item: Item, report: dict | None = None) -> None:
+        """Applied. A report (rows refused in a file otherwise applied) goes beside it as <id>.reason.json."""
+        dest = self.dir("done") / datetime.now(JST).strftime("%Y-%m-%d")
+        if report:
+            dest.mkdir(parents=True, exist_ok=True)
+            path = dest / f"{item.id}.reason.json"
+            path.unlink(missing_ok=True)
+            _fsync_write(path, json.dumps(dict(report, id=item.id), ensure_ascii=False, indent=2).encode())
+        self._move(item, dest)
+
+    def find(self, item_id: str) -> tuple[Item, dict | None] | None:
+        """An item wherever it is now, with its reason or report if it has one."""
+        for folder in ("new", "cur", "failed", *sorted((f"done/{d.name}" for d in self.dir("done").iterdir()),
+                                                      reverse=True)):
+            if (self.dir(folder) / f"{item_id}.meta.json").exists():
+                item = self.load(folder, item_id)
+                reason = self.dir(folder) / f"{item_id}.reason.json"
+                return item, json.loads(reason.read_text(encoding="utf-8")) if reason.exists() else None
+        return None
 
     def fail(self, item: Item, reason: dict) -> None:
         """Quarantine with <id>.reason.json; the reason is durable before the item leaves cur/."""

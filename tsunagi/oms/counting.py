@@ -6,7 +6,7 @@ from tsunagi.oms.records import StockRecord
 from tsunagi.oms.store import Tx
 
 
-def apply_count(tx: Tx, rec: StockRecord, ref: str) -> bool:
+def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) -> bool:
     """Set on-hand for one SKU/location/lot; True when it changed. Counting the same again is a no-op.
 
     A count below what is reserved there makes the most recent orders give way (引当待ち) until it
@@ -14,6 +14,8 @@ def apply_count(tx: Tx, rec: StockRecord, ref: str) -> bool:
     problem = stock.check_count(rec)
     if problem:
         raise ValueError(problem)
+    if known_only and tx.one("SELECT 1 FROM products WHERE sku = ?", rec.sku) is None:
+        raise ValueError(f"商品マスタにない商品コード {rec.sku} (tsunagi products import で登録)")
     stock.ensure_location(tx, rec.location)
     on_hand, reserved = stock.slot(tx, rec.sku, rec.location, rec.lot)
     if on_hand == rec.qty:

@@ -63,6 +63,10 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     outbox.emit(tx, outbox.ORDER, str(order_id), {"from": current, "to": to, "note": note})
 
 
+CANCELLED_AT_CHANNEL = "cancelled"   # OrderRecord.channel_status of an order the channel cancelled
+SOURCE_LABEL = {"mail": "メール", "csv": "受注CSV"}
+
+
 def _line_keys(lines) -> list[tuple[str, int]]:
     return sorted((code, qty) for code, qty in lines)
 
@@ -70,24 +74,55 @@ def _line_keys(lines) -> list[tuple[str, int]]:
 def apply_order(tx: Tx, rec: OrderRecord) -> str:
     """Create, or update an order known by (shop, order number); never duplicate, never reserve twice.
 
-    Returns what happened: created, updated, unchanged or conflict."""
+    A copy from the other way in (mail, or the order CSV) completes it; the first CSV copy confirms it
+    (新規受付 → 確認待ち); a copy that disagrees puts it on hold; a cancelled copy cancels it.
+    Returns what happened: created, updated, unchanged, confirmed, cancelled, conflict or mismatch."""
     found = find(tx, rec.shop, rec.order_no)
     if found is None:
         order_id = _insert(tx, rec)
-        place(tx, order_id)
+        if rec.channel_status == CANCELLED_AT_CHANNEL:
+            set_status(tx, order_id, status.CANCELLED, note=f"{SOURCE_LABEL[rec.source]}でキャンセル済み")
+        else:
+            place(tx, order_id)
         return "created"
     order_id, current = found
-    old = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+    seen = "csv_at" if rec.source == "csv" else "mail_at"
+    data, total, first_seen = tx.one(f"SELECT data, total, {seen} IS NULL FROM orders WHERE id = ?", order_id)
+    old = json.loads(data)
     merged = _fill_blanks(old, record_data(rec))
-    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?",
-           json.dumps(merged, ensure_ascii=False), now(), order_id)
+    tx.run(f"UPDATE orders SET data = ?, updated_at = ?, {seen} = COALESCE({seen}, ?) WHERE id = ?",
+           json.dumps(merged, ensure_ascii=False), now(), now(), order_id)
+    if rec.channel_status == CANCELLED_AT_CHANNEL:
+        if current in FINAL:
+            return "unchanged" if current == status.CANCELLED else "updated"
+        set_status(tx, order_id, status.CANCELLED, note=f"{SOURCE_LABEL[rec.source]}でキャンセル")
+        return "cancelled"
+    if current in FINAL:
+        return "updated" if merged != old else "unchanged"
+    problems = _differences(tx, order_id, total, rec)
+    if problems:
+        kind = "mismatch" if first_seen else "conflict"
+        intro = ("メールと受注CSVの内容が一致しません" if kind == "mismatch"
+                 else "同じ注文番号で内容の異なる注文が届きました")
+        set_status(tx, order_id, status.HOLD, hold_kind=kind, note=f"{intro}: {'; '.join(problems)}")
+        return kind
+    if rec.source == "csv" and first_seen and current == status.NEW:
+        set_status(tx, order_id, status.CONFIRM, note="受注CSVで確認")
+        return "confirmed"
+    return "updated" if merged != old or first_seen else "unchanged"
+
+
+def _differences(tx: Tx, order_id: int, known_total: int, rec: OrderRecord) -> list[str]:
+    """What a new copy says differently about the lines (SKU, quantity) and the total."""
+    out = []
     before = _line_keys(tx.all("SELECT channel_sku, qty FROM order_lines WHERE order_id = ?", order_id))
     after = _line_keys((line.channel_sku, line.qty) for line in rec.lines)
-    if before != after and current not in FINAL:
-        set_status(tx, order_id, status.HOLD, hold_kind="conflict",
-                   note=f"同じ注文番号で内容の異なる注文が届きました: 登録済み {_show(before)} / 今回 {_show(after)}")
-        return "conflict"
-    return "updated" if merged != old else "unchanged"
+    label = SOURCE_LABEL.get(rec.source, rec.source)
+    if before != after:
+        out.append(f"商品・数量 登録済み {_show(before)} / {label} {_show(after)}")
+    if rec.total and known_total and rec.total != known_total:
+        out.append(f"合計金額 登録済み {known_total:,}円 / {label} {rec.total:,}円")
+    return out
 
 
 def _show(lines: list[tuple[str, int]]) -> str:
@@ -96,10 +131,11 @@ def _show(lines: list[tuple[str, int]]) -> str:
 
 def _insert(tx: Tx, rec: OrderRecord) -> int:
     stamp = now()
+    seen = "csv_at" if rec.source == "csv" else "mail_at"
     cur = tx.run("INSERT INTO orders (shop, order_no, status, ordered_at, total, source, data, "
-                 "created_at, updated_at) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?)",
+                 f"created_at, updated_at, {seen}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
                  rec.shop, rec.order_no, rec.ordered_at.isoformat(), rec.total, rec.source,
-                 json.dumps(record_data(rec), ensure_ascii=False), stamp, stamp)
+                 json.dumps(record_data(rec), ensure_ascii=False), stamp, stamp, stamp)
     order_id = cur.lastrowid
     tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -109,7 +145,8 @@ def _insert(tx: Tx, rec: OrderRecord) -> int:
 
 
 def place(tx: Tx, order_id: int) -> str:
-    """Resolve the lines to stocked SKUs and reserve them all: 新規受付, else 引当待ち, else 保留."""
+    """Resolve the lines to stocked SKUs and reserve them all: 新規受付 (確認待ち once confirmed),
+    else 引当待ち, else 保留."""
     shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
     needs: dict[str, int] = defaultdict(int)
     unknown = []
@@ -127,8 +164,10 @@ def place(tx: Tx, order_id: int) -> str:
                    note=f"商品マスタにない商品コード: {', '.join(unknown)} (tsunagi products import で登録)")
         return status.HOLD
     if allocate.has_reservation(tx, order_id) or allocate.reserve_all(tx, order_id, needs):
-        set_status(tx, order_id, status.NEW)
-        return status.NEW
+        # an order the channel's CSV has confirmed goes on to 確認待ち once it has its stock
+        placed = status.CONFIRM if tx.value("SELECT csv_at FROM orders WHERE id = ?", order_id) else status.NEW
+        set_status(tx, order_id, placed)
+        return placed
     set_status(tx, order_id, status.AWAITING_STOCK, note="在庫不足")
     return status.AWAITING_STOCK
 
@@ -139,6 +178,6 @@ def retry_waiting(tx: Tx) -> int:
     for (order_id,) in tx.all(
             "SELECT id FROM orders WHERE status = ? OR (status = ? AND hold_kind = 'unknown_sku') "
             "ORDER BY ordered_at, id", status.AWAITING_STOCK, status.HOLD):
-        if place(tx, order_id) == status.NEW:
+        if place(tx, order_id) in (status.NEW, status.CONFIRM):
             placed += 1
     return placed

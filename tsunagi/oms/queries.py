@@ -8,9 +8,9 @@ from tsunagi.oms.store import Tx
 
 
 def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
-    row = tx.one("SELECT shop, order_no, status, hold_kind, hold_reason, ordered_at, total, source, data "
-                 "FROM orders WHERE id = ?", order_id)
-    shop, order_no, code, hold_kind, hold_reason, ordered_at, total, source, data = row
+    row = tx.one("SELECT shop, order_no, status, hold_kind, hold_reason, ordered_at, total, source, data, "
+                 "mail_at, csv_at FROM orders WHERE id = ?", order_id)
+    shop, order_no, code, hold_kind, hold_reason, ordered_at, total, source, data, mail_at, csv_at = row
     data = json.loads(data)
     view = {
         "shop": shop, "order_no": order_no, "status": code, "status_label": status.label(code),
@@ -19,7 +19,8 @@ def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
         "requested_date": data.get("requested_date"), "requested_time": data.get("requested_time", ""),
         "shipping_fee": data.get("shipping_fee", 0), "cod_fee": data.get("cod_fee", 0),
         "discount": data.get("discount", 0), "total": total, "source": source,
-        "hold_reason": hold_reason, "hold_kind": hold_kind,
+        "hold_reason": hold_reason, "hold_kind": hold_kind, "mail_at": mail_at, "csv_at": csv_at,
+        "channel_status": data.get("channel_status", ""),
         "lines": [{"sku": r[0] or None, "channel_sku": r[1], "name": r[2], "options": json.loads(r[3]),
                    "qty": r[4], "unit_price": r[5]}
                   for r in tx.all("SELECT sku, channel_sku, name, options, qty, unit_price FROM order_lines "
@@ -48,3 +49,24 @@ def order_ids(tx: Tx, status_code: str | None = None, shop: str | None = None) -
 
 def find_order(tx: Tx, shop: str, order_no: str) -> int | None:
     return tx.value("SELECT id FROM orders WHERE shop = ? AND order_no = ?", shop, order_no)
+
+
+def unconfirmed(tx: Tx, cutoffs: dict[str, str]) -> list[int]:
+    """Orders that came by mail and no order CSV has confirmed since; cutoffs: shop -> time before
+    which the mail must have come for the gap to count."""
+    out = []
+    for shop, cutoff in cutoffs.items():
+        out += [r[0] for r in tx.all(
+            "SELECT id FROM orders WHERE shop = ? AND mail_at IS NOT NULL AND csv_at IS NULL "
+            "AND mail_at < ? AND status <> ? ORDER BY ordered_at, id", shop, cutoff, status.CANCELLED)]
+    return out
+
+
+def mail_missing(tx: Tx, cutoffs: dict[str, str]) -> list[int]:
+    """Orders that came by order CSV with no order mail, for shops that forward their mail."""
+    out = []
+    for shop, cutoff in cutoffs.items():
+        out += [r[0] for r in tx.all(
+            "SELECT id FROM orders WHERE shop = ? AND csv_at IS NOT NULL AND mail_at IS NULL "
+            "AND csv_at < ? ORDER BY ordered_at, id", shop, cutoff)]
+    return out

@@ -31,8 +31,9 @@ CREATE TABLE IF NOT EXISTS orders (
     id INTEGER PRIMARY KEY, shop TEXT NOT NULL, order_no TEXT NOT NULL, status TEXT NOT NULL,
     hold_kind TEXT NOT NULL DEFAULT '', hold_reason TEXT NOT NULL DEFAULT '',
     ordered_at TEXT NOT NULL, total INTEGER NOT NULL, source TEXT NOT NULL, data TEXT NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (shop, order_no));
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, mail_at TEXT, csv_at TEXT, UNIQUE (shop, order_no));
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, ordered_at);
+CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop, ordered_at);
 CREATE TABLE IF NOT EXISTS order_lines (
     order_id INTEGER NOT NULL, line_no INTEGER NOT NULL, channel_sku TEXT NOT NULL,
     sku TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, options TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL,
@@ -109,6 +110,7 @@ class Store:
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     tx.run(statement)
+            _add_columns(tx)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -142,10 +144,20 @@ class Store:
             self._local.conn = None
 
 
+# Columns added after a table was first created: (table, column, type), added where missing.
+LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"))
+
+
+def _add_columns(tx: Tx) -> None:
+    for table, column, kind in LATER_COLUMNS:
+        if column not in {row[1] for row in tx.all(f"PRAGMA table_info({table})")}:
+            tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 def already_applied(tx: Tx, sha256: str) -> bool:
     return tx.one("SELECT 1 FROM applied_items WHERE sha256 = ?", sha256) is not None
 
 
 def record_applied(tx: Tx, sha256: str, item_id: str, outcome: str) -> None:
-    tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES (?, ?, ?, ?)",
-           sha256, item_id, now(), outcome)
+    tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES (?, ?, ?, ?) "
+           "ON CONFLICT (sha256) DO NOTHING", sha256, item_id, now(), outcome)

@@ -11,7 +11,7 @@ import polars as pl
 
 from tsunagi.oms.records import Address, OrderLine, OrderRecord, StockRecord
 from tsunagi.parsers import japanese as jp
-from tsunagi.parsers.csvfields import RowProblem, check_header, matches, type_frame
+from tsunagi.parsers.csvfields import LABELS, RowProblem, check_header, matches, type_frame
 from tsunagi.parsers.csvlayout import ADDRESS, CsvLayout, FieldSpec
 from tsunagi.parsers.csvread import SAMPLE, Decoded, decode_to_utf8, detect_encoding, frames
 from tsunagi.parsers.errors import ParseError
@@ -90,7 +90,9 @@ def _line_specs(layout: CsvLayout) -> list[dict[str, FieldSpec]]:
 
 
 def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tuple[pl.DataFrame, list[RowProblem]]:
-    order_specs = {n: s for n, s in layout.fields.items() if not n.startswith("line.")}
+    # An order field may be on the order's first row only (Shopify): it is required per order, not per row.
+    order_specs = {n: (s if n == "order_no" else FieldSpec(**{**s.__dict__, "required": False}))
+                   for n, s in layout.fields.items() if not n.startswith("line.")}
     parts, problems = [], []
     for n, line_specs in enumerate(_line_specs(layout)):
         if n and layout.rows == "per_order":   # item 2.. of a row is optional: drop empty ones first
@@ -99,7 +101,7 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
         if n:
             out = out.filter(pl.col("line.sku").is_not_null())
             rows = set(out["_row"].to_list())
-            found = [p for p in found if p.row in rows and not p.field in order_specs]
+            found = [p for p in found if p.row in rows and p.field not in order_specs]
         parts.append(out.with_columns(pl.lit(n).alias("_item")))
         problems += found
     typed = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
@@ -138,8 +140,14 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
         pl.col("_row"), pl.col("_bad").any())
     out, problems = [], list(problems)
     bad_rows = {p.row for p in problems}
+    required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
     for g in grouped.iter_rows(named=True):
         rows = sorted(set(g["_row"]))
+        for name in required:
+            if g.get(name) is None and not g["_bad"] and g["order_no"]:
+                problems.append(RowProblem(rows[0], name, "", f"行 {rows[0]}: 注文 {g['order_no']} の"
+                                                              f"{LABELS.get(name, name)}が空です"))
+                g["_bad"] = True
         if g["_bad"] or not g["order_no"]:
             for row in rows:
                 if row not in bad_rows:

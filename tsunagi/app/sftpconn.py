@@ -1,0 +1,62 @@
+"""Opening an SFTP session to a configured endpoint, its host key pinned in a known_hosts file."""
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from typing import Iterator
+
+import paramiko
+
+from tsunagi.app.config import SftpEndpoint
+
+
+class SftpError(Exception):
+    """A connection that was refused or failed; the message says what to do."""
+
+
+def _host_key_entry(ep: SftpEndpoint) -> str:
+    return ep.host if ep.port == 22 else f"[{ep.host}]:{ep.port}"
+
+
+@contextmanager
+def session(ep: SftpEndpoint) -> Iterator[paramiko.SFTPClient]:
+    """An SFTP client; the server's key must be the one pinned for it (never added on the fly)."""
+    client = paramiko.SSHClient()
+    try:
+        client.load_host_keys(str(ep.known_hosts))
+    except FileNotFoundError:
+        raise SftpError(f"sftp {ep.name}: known_hosts file {ep.known_hosts} does not exist; add the server's "
+                        f"host key to it (ssh-keyscan -p {ep.port} {ep.host} >> {ep.known_hosts}, then check "
+                        f"the fingerprint with the provider)") from None
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    password = None
+    if ep.password_env:
+        password = os.environ.get(ep.password_env)
+        if password is None and ep.key_file is None:
+            raise SftpError(f"sftp {ep.name}: environment variable {ep.password_env} (the password) is not set")
+    try:
+        client.connect(ep.host, port=ep.port, username=ep.user,
+                       key_filename=str(ep.key_file) if ep.key_file else None, password=password,
+                       timeout=ep.timeout, banner_timeout=ep.timeout, auth_timeout=ep.timeout,
+                       allow_agent=False, look_for_keys=False)
+    except paramiko.BadHostKeyException as exc:
+        client.close()
+        raise SftpError(f"sftp {ep.name}: the host key of {_host_key_entry(ep)} has CHANGED "
+                        f"(now {exc.key.get_name()} {exc.key.fingerprint}); connection refused. If the provider "
+                        f"confirms a new key, replace its line in {ep.known_hosts}") from None
+    except paramiko.SSHException as exc:
+        client.close()
+        if "not found in known_hosts" in str(exc):
+            raise SftpError(f"sftp {ep.name}: {_host_key_entry(ep)} is not in {ep.known_hosts}; connection "
+                            f"refused. Add its host key after checking the fingerprint") from None
+        raise SftpError(f"sftp {ep.name}: {exc}") from None
+    except (OSError, socket.timeout) as exc:
+        client.close()
+        raise SftpError(f"sftp {ep.name}: cannot connect to {ep.host}:{ep.port}: {exc}") from None
+    try:
+        sftp = client.open_sftp()
+        sftp.get_channel().settimeout(ep.timeout)
+        yield sftp
+    finally:
+        client.close()
