@@ -27,23 +27,28 @@ max_message_bytes = {max_bytes}
 coalesce_ms = 100
 [store]
 synchronous = "{sync}"
+[csv]
+drop_stable_seconds = 0.5
 [[shop]]
 id = "rakuten"
 name = "テスト楽天店"
 cart = "rakuten"
 order_mail_to = ["{rakuten}"]
 stock_feed = {{ layout = "rakuten-normal-item", safety_stock = 0 }}
+order_csv = {{ layout = "rakuten-rms", confirm_within_hours = 1 }}
 [[shop]]
 id = "yahoo"
 name = "テストYahoo店"
 cart = "yahoo"
 order_mail_to = ["{yahoo}"]
 stock_feed = {{ layout = "yahoo-quantity", safety_stock = 1 }}
+order_csv = {{ layout = "yahoo-order" }}
 [[shop]]
 id = "ec"
 name = "テスト自社サイト"
 cart = "ec-cube"
 order_mail_to = ["{ec}"]
+order_csv = {{ layout = "ec-cube" }}
 """
 
 PRODUCTS = """sku,name,components,channel_sku,shop

@@ -330,7 +330,7 @@ def cmd_sftp_run(args) -> int:
     errors = out.get("pull_errors", []) + out.get("push_errors", [])
     for e in errors:
         print(f"  problem: {e}", file=sys.stderr)
-    if out.get("pulled"):
+    if spool.waiting():
         _apply_now_if_idle(cfg)
     return 1 if errors else 0
 

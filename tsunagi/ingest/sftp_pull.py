@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import paramiko
+
 from tsunagi.ingest.spool import Spool, new_id
 from tsunagi.parsers.japanese import JST
 
@@ -85,11 +87,11 @@ def pull(sftp, endpoint: str, remote_dir: str, pattern: str, spool: Spool, pulle
                 pulled.add(attr.filename, size, sha, item.id)
                 result.taken.append(item.id)
                 log.info("sftp %s: %s -> spool item %s", endpoint, attr.filename, item.id)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             tmp.unlink(missing_ok=True)
-            result.errors.append(f"{attr.filename}: {exc}")
+            result.errors.append(f"{attr.filename}: not pulled ({type(exc).__name__}: {exc}); tried again next run")
             log.warning("sftp %s: %s not pulled: %s", endpoint, attr.filename, exc)
-            if isinstance(exc, EOFError) or "closed" in str(exc).lower() or "Socket" in str(exc):
+            if not isinstance(exc, OSError) or not sftp.get_channel().get_transport().is_active():
                 break   # the connection is gone: the rest waits for the next run
             continue
         _finish(sftp, endpoint, remote, attr.filename, after, processed_dir, result)
@@ -103,7 +105,7 @@ def _finish(sftp, endpoint: str, remote: str, name: str, after: str, processed_d
             sftp.remove(remote)
         else:
             sftp.posix_rename(remote, f"{processed_dir.rstrip('/')}/{name}")
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, paramiko.SSHException) as exc:
         result.errors.append(f"{name}: pulled, but the remote {after} failed ({exc}); it will be listed again "
                              f"and skipped as already pulled")
         log.warning("sftp %s: %s: remote %s failed: %s", endpoint, name, after, exc)

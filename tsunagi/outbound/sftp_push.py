@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import paramiko
+
 log = logging.getLogger("tsunagi.sftp")
 
 
@@ -29,7 +31,7 @@ def push(sftp, endpoint: str, outbox: Path, remote_dir: str, pattern: str = "*")
         try:
             sftp.put(str(path), temporary, confirm=True)   # confirm: the server's size must match
             sftp.posix_rename(temporary, final)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, paramiko.SSHException) as exc:
             result.errors.append(f"{path.name}: {exc}; it stays in ready/ and is sent on the next run")
             log.warning("sftp %s: push of %s failed: %s", endpoint, path.name, exc)
             break      # the connection is likely gone; keep the order of the rest
