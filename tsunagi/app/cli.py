@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tsunagi.app import config as config_mod
 from tsunagi.app.daemon import AlreadyRunning, feed_writer, open_parts, run_forever, take_lock
+from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
 from tsunagi.oms.store import Store
@@ -246,6 +247,9 @@ def cmd_import(args) -> int:
     outcome = pipeline.process_file(item, bar)
     if bar:
         bar.close()
+    if outcome == DUPLICATE:
+        print(f"{args.file}: this exact file was imported before; nothing changed")
+        return 0
     result = pipeline.last_csv
     found = spool.find(item.id)
     reason = found[1] if found else None

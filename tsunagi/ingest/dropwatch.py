@@ -1,6 +1,8 @@
 """Drop folders (spool/drop/<shop>/): a complete file is moved durably into the spool, then removed."""
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import threading
@@ -21,6 +23,23 @@ def _ignored(path: Path) -> bool:
     """Files still being written under a temporary name: hidden, .tmp, .part, ~ (editors, uploaders)."""
     name = path.name
     return name.startswith((".", "~")) or name.endswith((".tmp", ".part", ".filepart", "~"))
+
+
+def _open_for_writing(path: Path) -> bool:
+    """True while some process still has the file open for writing. Linux grants a read lease only
+    when nobody does; where a lease cannot be asked for (not our file), only the quiet time counts."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return True
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    except OSError as exc:
+        return exc.errno == errno.EAGAIN
+    finally:
+        os.close(fd)
 
 
 class DropFolders:
@@ -63,7 +82,7 @@ class DropFolders:
             st = path.stat()
         except FileNotFoundError:
             return False
-        return time.time() - st.st_mtime >= seconds
+        return time.time() - st.st_mtime >= seconds and not _open_for_writing(path)
 
     def take(self, path: Path) -> list[str]:
         """Copy into the spool (fsync'd, in new/), then remove the dropped file."""

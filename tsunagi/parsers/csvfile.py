@@ -29,11 +29,12 @@ class Chunk:
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
     """The header as this layout would read it from the file's first bytes; None if it cannot."""
+    codec = detect_encoding(sample) if layout.encoding == "auto" else layout.encoding
     try:
-        codec = detect_encoding(sample) if layout.encoding == "auto" else layout.encoding
         text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
-    except (UnicodeDecodeError, ParseError):
-        return None
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"byte {exc.start}: not valid {codec} ({exc.reason}); the file is in another encoding "
+                         f"or damaged", stage="decode", kind="encoding") from None
     lines = text.split("\n", layout.skip_rows + 1)
     if len(lines) <= layout.skip_rows:
         return None
@@ -45,12 +46,18 @@ def choose_layout(sample: bytes, candidates: list[CsvLayout]) -> CsvLayout:
     """The first candidate whose needed columns are all in the file's header."""
     if len(candidates) == 1:
         return candidates[0]
-    headers = []
+    headers, errors = [], []
     for layout in candidates:
-        header = peek_header(sample, layout)
+        try:
+            header = peek_header(sample, layout)
+        except ParseError as exc:
+            errors.append(exc)
+            continue
         if header and matches(layout, header):
             return layout
         headers.append(header)
+    if errors and not headers:
+        raise errors[0]       # no layout could even decode it: say where the bytes go wrong
     seen = next((h for h in headers if h), [])
     raise ParseError(f"どのレイアウトにも合いません (試したもの: {', '.join(c.name for c in candidates)}; "
                      f"ファイルの列: {', '.join(seen[:10])})", stage="csv", kind="unknown_layout")
@@ -137,9 +144,8 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
     line_cols = [c for c in typed.columns if c.startswith("line.")]
     grouped = typed.group_by("order_no", maintain_order=True).agg(
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
-        pl.col("_row"), pl.col("_bad").any())
+        pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any())
     out, problems = [], list(problems)
-    bad_rows = {p.row for p in problems}
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
     for g in grouped.iter_rows(named=True):
         rows = sorted(set(g["_row"]))
@@ -150,7 +156,7 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
                 g["_bad"] = True
         if g["_bad"] or not g["order_no"]:
             for row in rows:
-                if row not in bad_rows:
+                if row not in g["_bad_rows"]:
                     problems.append(RowProblem(row, "order", g["order_no"],
                                                f"行 {row}: 注文 {g['order_no'] or '(番号なし)'} の他の行に誤りがあるため取り込みません"))
             continue

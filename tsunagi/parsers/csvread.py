@@ -37,15 +37,18 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    scores = {}
+    scores, where = {}, {}
     for codec in ("cp932", "euc_jp"):
         try:
             text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            where[codec] = exc.start
             continue
         scores[codec] = _japanese_score(text)
     if not scores:
-        raise ParseError("the file is not UTF-8, Shift_JIS (CP932) or EUC-JP", stage="decode", kind="encoding")
+        raise ParseError(f"byte {max(where.values())}: the file is not UTF-8, Shift_JIS (CP932) or EUC-JP "
+                         f"(Shift_JIS fails at byte {where['cp932']}, EUC-JP at byte {where['euc_jp']})",
+                         stage="decode", kind="encoding")
     return max(scores, key=lambda c: (scores[c], c == "cp932"))
 
 

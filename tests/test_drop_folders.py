@@ -1,0 +1,91 @@
+"""Drop folders watched by the running daemon: a file is taken once complete, applied, and removed."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from tests.conftest import Running, wait_for
+from tsunagi.app.csvsamples import order_csv, stock_csv
+from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tests.conftest import RAKUTEN_TO
+
+
+def _order(no: int) -> SampleOrder:
+    return SampleOrder(f"402853-20260612-{no:010d}", [Item("item-b", "商品B", 1, 500)])
+
+
+def _status(running: Running, no: int) -> str | None:
+    return running.store.read().value("SELECT status FROM orders WHERE order_no = ?", _order(no).order_no)
+
+
+def _drop(running: Running, shop: str = "rakuten"):
+    return running.spool.dir("drop") / shop
+
+
+def test_a_file_dropped_in_a_shops_folder_is_applied_and_removed(running):
+    (_drop(running) / "orders.csv").write_bytes(order_csv("rakuten-rms", [_order(1)]))
+    wait_for(lambda: _status(running, 1) == "confirm")
+    wait_for(lambda: not list(_drop(running).iterdir()))
+    done = list(running.spool.dir("done").glob("*/*.meta.json"))
+    meta = json.loads(done[0].read_text())
+    assert meta["source"] == "drop" and meta["shop"] == "rakuten" and meta["file"] == "orders.csv"
+
+
+def test_a_file_still_being_written_is_taken_only_once_complete(running):
+    data = order_csv("rakuten-rms", [_order(n) for n in range(10, 40)])
+    path = _drop(running) / "slow.csv"
+    with open(path, "wb") as fh:
+        fh.write(data[: len(data) // 2])
+        fh.flush()
+        time.sleep(1.5)                     # longer than drop_stable_seconds: still open, so not taken
+        assert path.exists()
+        fh.write(data[len(data) // 2:])
+    wait_for(lambda: _status(running, 39) is not None)    # item-b has 10 in stock: the rest wait (引当待ち)
+    assert running.store.read().value("SELECT COUNT(*) FROM orders") == 30
+    done = list(running.spool.dir("done").glob("*/*.csv"))
+    assert len(done) == 1 and done[0].read_bytes() == data
+    assert running.failed() == []
+
+
+def test_a_file_renamed_into_the_folder_is_taken_at_once(running):
+    tmp = _drop(running) / ".upload.part"
+    tmp.write_bytes(order_csv("rakuten-rms", [_order(2)]))
+    time.sleep(1.0)
+    assert tmp.exists()                     # a temporary name is left alone
+    os.rename(tmp, _drop(running) / "final.csv")
+    wait_for(lambda: _status(running, 2) == "confirm", timeout=5)
+
+
+def test_a_stock_file_dropped_sets_absolute_counts(running):
+    (_drop(running, "yahoo") / "count.csv").write_bytes(stock_csv([("item-a", "本店倉庫", "1", 42)]))
+    wait_for(lambda: running.store.read().value("SELECT SUM(on_hand) FROM stock WHERE sku = 'item-a'") == 42)
+
+
+def test_a_file_dropped_while_the_daemon_was_down_is_taken_at_start_up(config_path):
+    cfg_dir = config_path.parent
+    first = Running(config_path)
+    first.stop()
+    (cfg_dir / "var" / "spool" / "drop" / "rakuten" / "while-down.csv").write_bytes(
+        order_csv("rakuten-rms", [_order(3)]))
+    again = Running(config_path)
+    try:
+        wait_for(lambda: _status(again, 3) == "confirm")
+    finally:
+        again.stop()
+
+
+def test_a_bad_dropped_file_is_quarantined_and_the_daemon_keeps_serving(running):
+    (_drop(running) / "broken.csv").write_bytes(b"\x82\xa0\xff\xfe\xfd,\x81\r\n")
+    wait_for(lambda: running.failed())
+    assert running.failed()[0]["kind"] == "encoding"
+    running.send(order_mail("rakuten", _order(4), RAKUTEN_TO))
+    wait_for(lambda: _status(running, 4) == "new")
+
+
+def test_a_folder_that_is_not_a_shop_is_left_alone(running):
+    stray = running.spool.dir("drop") / "unknown-shop"
+    stray.mkdir()
+    (stray / "x.csv").write_bytes(b"a,b\n")
+    time.sleep(3)
+    assert (stray / "x.csv").exists() and not running.failed()
