@@ -100,7 +100,7 @@ class CsvImporter:
                                         for r in rows]
                     continue
                 result.outcomes[outcome] += 1
-                if outcome in ("created", "confirmed", "updated", "mismatch"):
+                if outcome in ("held", "mismatch", "conflict"):
                     self._held(tx, rec, rows, result)
             changed = False
             for count, row in chunk.counts:

@@ -7,6 +7,7 @@ from tsunagi.oms.store import Tx
 
 
 def upsert_product(tx: Tx, rec: ProductRecord) -> None:
+    tx.memo.clear()
     tx.run("INSERT INTO products (sku, name) VALUES (?, ?) "
            "ON CONFLICT (sku) DO UPDATE SET name = excluded.name", rec.sku, rec.name)
     if rec.components:
@@ -24,13 +25,23 @@ def upsert_product(tx: Tx, rec: ProductRecord) -> None:
 
 def components(tx: Tx, sku: str) -> list[tuple[str, int]]:
     """What one unit of this product takes from stock: itself, or a set's parts."""
-    rows = tx.all("SELECT sku, qty FROM set_components WHERE set_sku = ? ORDER BY sku", sku)
-    return [(r[0], r[1]) for r in rows] or [(sku, 1)]
+    key = ("components", sku)
+    if key not in tx.memo:
+        rows = tx.all("SELECT sku, qty FROM set_components WHERE set_sku = ? ORDER BY sku", sku)
+        tx.memo[key] = [(r[0], r[1]) for r in rows] or [(sku, 1)]
+    return tx.memo[key]
 
 
 def product_for(tx: Tx, shop: str, channel_sku: str) -> str | None:
     """The product a channel's code means in this shop: a mapping for the shop, for all shops,
     or a product whose SKU is the code itself."""
+    key = ("product_for", shop, channel_sku)
+    if key not in tx.memo:
+        tx.memo[key] = _product_for(tx, shop, channel_sku)
+    return tx.memo[key]
+
+
+def _product_for(tx: Tx, shop: str, channel_sku: str) -> str | None:
     row = tx.one("SELECT sku FROM channel_skus WHERE channel_sku = ? AND shop IN (?, '') "
                  "ORDER BY shop DESC LIMIT 1", channel_sku, shop)
     if row:

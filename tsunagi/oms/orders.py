@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import date, datetime
 
 from tsunagi.oms import allocate, catalog, outbox, status
-from tsunagi.oms.records import OrderRecord
+from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx, now
 
 # Statuses an order no longer leaves by re-import.
@@ -16,20 +16,20 @@ FINAL = frozenset({status.SHIPPED, status.CLOSED, status.CANCELLED})
 RELEASING = frozenset({status.AWAITING_STOCK, status.HOLD, status.CANCELLED})
 
 
-def _jsonable(value):
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+_FIELDS = tuple(f.name for f in fields(OrderRecord) if f.name != "lines")
 
 
 def record_data(rec: OrderRecord) -> dict:
-    """The order's details as stored: everything but the lines, which have their own table."""
-    data = _jsonable(asdict(rec))
-    data.pop("lines")
+    """The order's details as stored: everything but the lines, which have their own table.
+    (Shallow on purpose: dataclasses.asdict deep-copies and cost more than the rest of an import.)"""
+    data = {}
+    for name in _FIELDS:
+        value = getattr(rec, name)
+        if isinstance(value, Address):
+            value = dict(value.__dict__)
+        elif isinstance(value, (date, datetime)):
+            value = value.isoformat()
+        data[name] = value
     return data
 
 
@@ -76,14 +76,15 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
 
     A copy from the other way in (mail, or the order CSV) completes it; the first CSV copy confirms it
     (新規受付 → 確認待ち); a copy that disagrees puts it on hold; a cancelled copy cancels it.
-    Returns what happened: created, updated, unchanged, confirmed, cancelled, conflict or mismatch."""
+    Returns what happened: created (held: created but on hold), updated, unchanged, confirmed, cancelled,
+    conflict or mismatch."""
     found = find(tx, rec.shop, rec.order_no)
     if found is None:
         order_id = _insert(tx, rec)
         if rec.channel_status == CANCELLED_AT_CHANNEL:
             set_status(tx, order_id, status.CANCELLED, note=f"{SOURCE_LABEL[rec.source]}でキャンセル済み")
-        else:
-            place(tx, order_id)
+        elif place(tx, order_id) == status.HOLD:
+            return "held"
         return "created"
     order_id, current = found
     seen = "csv_at" if rec.source == "csv" else "mail_at"

@@ -68,6 +68,7 @@ class Tx:
 
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
+        self.memo: dict = {}     # lookups that cannot change while this transaction does not change them
 
     def run(self, sql: str, *params) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)

@@ -114,8 +114,9 @@ def typed(spec: FieldSpec, text: pl.Expr, layout: CsvLayout) -> pl.Expr:
         out = pl.when(t.str.contains(r"^[1-9]\d{8,9}$")).then(pl.lit("0") + t).otherwise(t)
     elif kind == "code":
         out = _half(text).str.strip_chars()
-    else:
-        out = text
+    else:   # one line of text: control characters become spaces, runs of spaces fold (as clean_text)
+        out = text.str.replace_all(r"[\x00-\x1f\x7f\u2028\u2029]+", " ").str.replace_all(r"[ \t\u3000]+", " ") \
+            .str.strip_chars()
     if kind in ("text", "code", "phone", "status"):
         out = pl.when(out == "").then(None).otherwise(out)
     return out.cast(DTYPES.get(kind, pl.String))

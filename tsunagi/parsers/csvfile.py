@@ -165,8 +165,7 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
 
 
 def _address(g: dict, who: str) -> Address:
-    v = {part: g.get(f"{who}.{part}") or "" for part in ADDRESS}
-    v = {k: jp.clean_text(str(x)) for k, x in v.items()}
+    v = {part: g.get(f"{who}.{part}") or "" for part in ADDRESS}     # text already cleaned by polars
     if v["address"] and not v["prefecture"]:
         v["prefecture"], v["address"] = jp.split_prefecture(v["address"])
     return Address(**v)
@@ -182,8 +181,8 @@ def _record(g: dict, shop: str) -> OrderRecord:
         if price is None:
             price = amount // qty if amount is not None else 0
         opts = (g.get("line.options") or [None] * n)[i]
-        lines.append(OrderLine(g["line.sku"][i], jp.clean_text((g.get("line.name") or [""] * n)[i] or ""),
-                               qty, price, (jp.clean_text(opts),) if opts else ()))
+        lines.append(OrderLine(g["line.sku"][i], (g.get("line.name") or [""] * n)[i] or "", qty, price,
+                               (opts,) if opts else ()))
     fees = {k: g.get(k) or 0 for k in ("shipping_fee", "cod_fee", "discount")}
     total = g.get("total")
     if total is None:
@@ -193,4 +192,4 @@ def _record(g: dict, shop: str) -> OrderRecord:
         total=total, buyer=_address(g, "buyer"), ship_to=_address(g, "ship_to"),
         payment_method=g.get("payment_method") or "", delivery_method=g.get("delivery_method") or "",
         requested_date=g.get("requested_date"), requested_time=g.get("requested_time") or "",
-        note=jp.clean_text(g.get("note") or ""), source="csv", channel_status=g.get("status") or "", **fees)
+        note=g.get("note") or "", source="csv", channel_status=g.get("status") or "", **fees)

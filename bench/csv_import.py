@@ -1,0 +1,158 @@
+"""Benchmark: a 1,000,000-row CP932 order CSV (Rakuten RMS column set) imported end to end with
+`tsunagi import`, next to a bare polars.read_csv of the same rows decoded to UTF-8, in the same run.
+
+    python bench/csv_import.py [--rows 1000000] [--lines-per-order 2] [--keep DIR]
+
+Each side runs in its own process, so peak RSS is that process's own (ru_maxrss)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tsunagi.app.csvsamples import EXTRA  # noqa: E402
+from tsunagi.parsers import csvlayout  # noqa: E402
+
+SKUS = 2000
+
+
+def header() -> list[str]:
+    layout = csvlayout.load("rakuten-rms")
+    cols = []
+    for spec in layout.fields.values():
+        cols += [c for c in spec.columns if c not in cols]
+    return cols + [c for c in EXTRA["rakuten-rms"] if c not in cols] + \
+        [c for c in ("消費税合計", "請求金額", "ポイント倍率", "納期情報", "在庫タイプ", "ラッピングタイトル1",
+                     "ラッピング名1", "担当者", "ひとことメモ", "利用端末", "あす楽希望フラグ") if c not in cols]
+
+
+def generate(path: Path, rows: int, per_order: int) -> None:
+    cols = header()
+    fixed = {"ステータス": "発送待ち", "支払方法名": "クレジットカード決済", "配送方法": "宅配便", "お届け時間帯": "14:00～16:00",
+             "注文者姓": "山田", "注文者名": "太郎", "注文者郵便番号1": "100", "注文者郵便番号2": "0001",
+             "注文者住所都道府県": "東京都", "注文者住所郡市区": "千代田区", "注文者住所それ以降の住所": "千代田1-1 サンプル101",
+             "注文者電話番号1": "03", "注文者電話番号2": "1234", "注文者電話番号3": "5678",
+             "注文者メールアドレス": "abc123@pc.fw.rakuten.ne.jp", "送付先姓": "佐藤", "送付先名": "花子",
+             "送付先郵便番号1": "530", "送付先郵便番号2": "0001", "送付先住所都道府県": "大阪府",
+             "送付先住所郡市区": "大阪市北区", "送付先住所それ以降の住所": "梅田1-1-1 ②号棟", "送付先電話番号1": "06",
+             "送付先電話番号2": "1234", "送付先電話番号3": "5678", "送料合計": "0", "代引料合計": "0",
+             "ポイント利用額": "0", "クーポン利用総額": "0", "項目・選択肢": "カラー:ネイビー サイズ:M", "コメント": ""}
+    keys = {n: i for i, n in enumerate(cols)}
+    base = ['"' + fixed.get(c, "") + '"' for c in cols]
+    with open(path, "wb") as out:
+        out.write((",".join(f'"{c}"' for c in cols) + "\r\n").encode("cp932"))
+        buf = []
+        for r in range(rows):
+            o = r // per_order
+            sku = (r * 7919) % SKUS
+            row = base.copy()
+            row[keys["注文番号"]] = f'"402853-{20260101 + (o // 100000) % 28}-{o:010d}"'
+            row[keys["商品明細ID"]] = f'"{r}"'
+            row[keys["注文日時"]] = f'"2026-06-{1 + o % 28:02d} {o % 24:02d}:{o % 60:02d}:{(o * 7) % 60:02d}"'
+            row[keys["合計金額"]] = f'"{per_order * 1280:,}"'
+            row[keys["商品番号"]] = f'"sku-{sku:05d}"'
+            row[keys["商品名"]] = f'"サンプル商品 {sku} 髙品質①"'
+            row[keys["個数"]] = '"1"'
+            row[keys["単価"]] = '"1280"'
+            buf.append(",".join(row))
+            if len(buf) == 10000:
+                out.write(("\r\n".join(buf) + "\r\n").encode("cp932"))
+                buf = []
+        if buf:
+            out.write(("\r\n".join(buf) + "\r\n").encode("cp932"))
+
+
+def run_child(code: str, *args: str) -> dict:
+    """Run a measurement in a fresh process; it prints a JSON line with its own peak RSS."""
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"child failed:\n{out.stdout}\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+BARE = r"""
+import json, resource, sys, time
+import polars as pl
+data = open(sys.argv[1], "rb").read()
+t = time.perf_counter()
+frame = pl.read_csv(data, infer_schema=False)
+elapsed = time.perf_counter() - t
+print(json.dumps({"seconds": elapsed, "rows": frame.height, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+IMPORT = r"""
+import json, resource, sys, time, io, contextlib
+from tsunagi.app import cli
+t = time.perf_counter()
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    rc = cli.main(["-c", sys.argv[1], "import", sys.argv[2], "--shop", "rakuten", "--layout", "rakuten-rms"])
+elapsed = time.perf_counter() - t
+print(buf.getvalue(), file=sys.stderr)
+print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def setup_shop(folder: Path) -> Path:
+    config = folder / "config.toml"
+    config.write_text(f"""data_dir = "var"
+locations = ["本店倉庫"]
+[smtp]
+listen = "127.0.0.1:0"
+[[shop]]
+id = "rakuten"
+cart = "rakuten"
+order_mail_to = ["r@orders.example.jp"]
+order_csv = {{ layout = "rakuten-rms" }}
+stock_feed = {{ layout = "rakuten-normal-item" }}
+""", encoding="utf-8")
+    (folder / "products.csv").write_text("sku,name\n" + "".join(f"sku-{i:05d},商品{i}\n" for i in range(SKUS)))
+    (folder / "counts.csv").write_text("sku,location,lot,qty\n" + "".join(f"sku-{i:05d},本店倉庫,,100000\n"
+                                                                          for i in range(SKUS)))
+    for cmd in (["products", "import", str(folder / "products.csv")], ["stock", "import", str(folder / "counts.csv")]):
+        subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config), *cmd], check=True, cwd=ROOT,
+                       capture_output=True)
+    return config
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--lines-per-order", type=int, default=2)
+    ap.add_argument("--keep")
+    args = ap.parse_args()
+    folder = Path(args.keep or tempfile.mkdtemp(prefix="tsunagi-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    src = folder / "rakuten-orders.csv"
+    t = time.perf_counter()
+    generate(src, args.rows, args.lines_per_order)
+    print(f"generated {args.rows:,} rows, {src.stat().st_size / 1e6:.0f} MB CP932 in {time.perf_counter() - t:.0f} s")
+    utf8 = folder / "rakuten-orders.utf8.csv"
+    utf8.write_bytes(src.read_bytes().decode("cp932").encode("utf-8"))
+    bare = run_child(BARE, str(utf8))
+    config = setup_shop(folder)
+    imported = run_child(IMPORT, str(config), str(src))
+    ratio = imported["seconds"] / bare["seconds"]
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}")
+    print(f"bare polars.read_csv (UTF-8): {bare['seconds']:.2f} s  {args.rows / bare['seconds']:,.0f} rows/s  "
+          f"peak RSS {bare['rss_mb']:.0f} MB")
+    print(f"tsunagi import (CP932, end to end): {imported['seconds']:.2f} s  {args.rows / imported['seconds']:,.0f} rows/s  "
+          f"peak RSS {imported['rss_mb']:.0f} MB  (exit {imported['rc']})")
+    print(f"ratio import/bare: {ratio:.1f}x  (aim: <= 5x, peak RSS < 1536 MB)")
+    if not args.keep:
+        import shutil
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()
