@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import codecs
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -74,24 +74,45 @@ def generate(path: Path, rows: int, per_order: int) -> None:
 
 def run_child(code: str, *args: str) -> dict:
     """Run a measurement in a fresh process; it prints a JSON line with its own peak RSS."""
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", PEAK + code, *args], capture_output=True, text=True, cwd=ROOT)
     if out.returncode not in (0, 1):
         raise SystemExit(f"child failed:\n{out.stdout}\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child would report its parent's size.
+PEAK = "def peak_mb():\n    return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024\n"
+
 BARE = r"""
-import json, resource, sys, time
+import json, sys, time
 import polars as pl
 data = open(sys.argv[1], "rb").read()
 t = time.perf_counter()
 frame = pl.read_csv(data, infer_schema=False)
 elapsed = time.perf_counter() - t
-print(json.dumps({"seconds": elapsed, "rows": frame.height, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": elapsed, "rows": frame.height, "rss_mb": peak_mb()}))
+"""
+
+PARSE = r"""
+import json, sys, time
+from pathlib import Path
+from tsunagi.parsers import csvlayout
+from tsunagi.parsers.csvfile import parse_file
+t = time.perf_counter()
+orders = 0
+with open(sys.argv[1], "rb") as fh:
+    decoded, chunks = parse_file(fh, csvlayout.load("rakuten-rms"), "rakuten", Path(sys.argv[1] + ".scratch"))
+    decode = time.perf_counter() - t
+    for chunk in chunks:
+        orders += len(chunk.orders)
+elapsed = time.perf_counter() - t
+Path(sys.argv[1] + ".scratch").unlink()
+print(json.dumps({"seconds": elapsed, "decode": decode, "orders": orders,
+                  "rss_mb": peak_mb()}))
 """
 
 IMPORT = r"""
-import json, resource, sys, time, io, contextlib
+import json, sys, time, io, contextlib
 from tsunagi.app import cli
 t = time.perf_counter()
 buf = io.StringIO()
@@ -99,7 +120,7 @@ with contextlib.redirect_stdout(buf):
     rc = cli.main(["-c", sys.argv[1], "import", sys.argv[2], "--shop", "rakuten", "--layout", "rakuten-rms"])
 elapsed = time.perf_counter() - t
 print(buf.getvalue(), file=sys.stderr)
-print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb()}))
 """
 
 
@@ -138,14 +159,21 @@ def main() -> None:
     generate(src, args.rows, args.lines_per_order)
     print(f"generated {args.rows:,} rows, {src.stat().st_size / 1e6:.0f} MB CP932 in {time.perf_counter() - t:.0f} s")
     utf8 = folder / "rakuten-orders.utf8.csv"
-    utf8.write_bytes(src.read_bytes().decode("cp932").encode("utf-8"))
+    with open(src, "rb") as fin, open(utf8, "wb") as fout:     # streaming: this process stays small
+        decoder = codecs.getincrementaldecoder("cp932")()
+        while block := fin.read(8 << 20):
+            fout.write(decoder.decode(block).encode("utf-8"))
     bare = run_child(BARE, str(utf8))
+    parsed = run_child(PARSE, str(src))
     config = setup_shop(folder)
     imported = run_child(IMPORT, str(config), str(src))
     ratio = imported["seconds"] / bare["seconds"]
     print(f"machine: {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}")
     print(f"bare polars.read_csv (UTF-8): {bare['seconds']:.2f} s  {args.rows / bare['seconds']:,.0f} rows/s  "
           f"peak RSS {bare['rss_mb']:.0f} MB")
+    print(f"tsunagi parse only (no store): decode CP932 + checks {parsed['decode']:.2f} s "
+          f"({parsed['decode'] / bare['seconds']:.1f}x); decode + parse to {parsed['orders']:,} OrderRecords "
+          f"{parsed['seconds']:.2f} s ({parsed['seconds'] / bare['seconds']:.1f}x), peak RSS {parsed['rss_mb']:.0f} MB")
     print(f"tsunagi import (CP932, end to end): {imported['seconds']:.2f} s  {args.rows / imported['seconds']:,.0f} rows/s  "
           f"peak RSS {imported['rss_mb']:.0f} MB  (exit {imported['rc']})")
     print(f"ratio import/bare: {ratio:.1f}x  (aim: <= 5x, peak RSS < 1536 MB)")

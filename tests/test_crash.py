@@ -105,3 +105,59 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_each_mail_once(tmp_
             "JOIN ledger l ON l.sku = s.sku AND l.location = s.location AND l.lot = s.lot GROUP BY s.sku, s.location, s.lot"):
         assert (on_hand, res) == (l_on, l_res), sku           # the ledger sums to the figures
     assert spool.failed() == []
+
+
+def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_path):
+    """Mails and order CSVs for the same orders, the daemon killed at random: at the end every order
+    exists once, those in a CSV are confirmed, and stock is reserved exactly once for each."""
+    config_path = write_config(tmp_path, sync="FULL")
+    port = free_port()
+    config_path.write_text(config_path.read_text(encoding="utf-8").replace(
+        'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8")
+    seed(config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\nitem-b,本店倉庫,1,100000\n")
+    from tsunagi.app.csvsamples import order_csv
+    orders = [SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)])
+              for n in range(400)]
+    mails = [(o.order_no, order_mail("rakuten", o, RAKUTEN_TO)) for o in orders[:200]]
+    files = [order_csv("rakuten-rms", orders[i:i + 40]) for i in range(0, 400, 40)]
+    cfg = config_mod.load(config_path)
+    drop = cfg.spool_dir / "drop" / "rakuten"
+    acked: set[str] = set()
+    stop = threading.Event()
+    proc = start(config_path)
+    wait_for(lambda: listening(port), timeout=30)
+    threads = [threading.Thread(target=sender, args=(port, mails[i::2], acked, stop)) for i in range(2)]
+    for t in threads:
+        t.start()
+    rng = random.Random(7)
+    kills = 0
+    try:
+        for n, data in enumerate(files):
+            (drop / f"orders-{n:02d}.csv.part").write_bytes(data)
+            os.rename(drop / f"orders-{n:02d}.csv.part", drop / f"orders-{n:02d}.csv")
+            time.sleep(rng.uniform(0.02, 0.2))
+            if n % 3 == 1:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+                kills += 1
+                proc = start(config_path)
+                wait_for(lambda: listening(port), timeout=30)
+        for t in threads:
+            t.join(timeout=240)
+        spool = Spool(cfg.spool_dir)
+        wait_for(lambda: not list(drop.iterdir()) and not spool.waiting() and not any(spool.dir("cur").iterdir()),
+                 timeout=120)
+    finally:
+        stop.set()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert kills >= 3 and len(acked) == 200
+    tx = Store(cfg.db_path).read()
+    rows = tx.all("SELECT order_no, status FROM orders")
+    assert len(rows) == len({r[0] for r in rows}) == 400
+    assert {r[1] for r in rows} == {"confirm"}
+    assert tx.value("SELECT COUNT(*) FROM order_lines") == 800
+    reserved = dict(tx.all("SELECT sku, SUM(reserved) FROM stock GROUP BY sku"))
+    assert reserved == {"item-a": 400, "item-b": 800}
+    assert tx.value("SELECT COUNT(*) FROM orders WHERE mail_at IS NOT NULL") == 200
+    assert spool.failed() == []

@@ -11,6 +11,7 @@ from pathlib import Path
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.app.daemon import start_in_thread
+from tsunagi.app.csvsamples import order_csv
 from tsunagi.app.samples import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 
@@ -29,13 +30,18 @@ TS-010,本店倉庫,,3
 """
 
 
+RAKUTEN_FIRST = SampleOrder("402853-20260612-0220534167", [
+    Item("TS-001", "つなぎ マグカップ 白", 2, 1650, ("カラー:白",)), Item("TS-010", "コースター", 1, 880)],
+    requested_date=date(2026, 6, 15), requested_time="午前中")
+# Only in the order CSV: the mail never came (listed by `tsunagi orders --mail-missing` after a while).
+RAKUTEN_CSV_ONLY = SampleOrder("402853-20260612-0220534170", [Item("TS-002", "つなぎ マグカップ 黒", 1, 1650)])
+
+
 def sample_mails(cfg) -> list[tuple[str, bytes, str]]:
     to = {s.id: s.order_mail_to[0] for s in cfg.shops}
     return [
-        ("楽天 (ISO-2022-JP)", order_mail("rakuten", SampleOrder("402853-20260612-0220534167", [
-            Item("TS-001", "つなぎ マグカップ 白", 2, 1650, ("カラー:白",)), Item("TS-010", "コースター", 1, 880)],
-            requested_date=date(2026, 6, 15), requested_time="午前中"), to["rakuten"],
-            charset="iso-2022-jp", cte="7bit"), to["rakuten"]),
+        ("楽天 (ISO-2022-JP)", order_mail("rakuten", RAKUTEN_FIRST, to["rakuten"], charset="iso-2022-jp",
+                                          cte="7bit"), to["rakuten"]),
         ("Yahoo! (転送, 添付)", order_mail("yahoo", SampleOrder("sample-store-10000123", [
             Item("mug-pair:set", "マグカップ2個セット", 1, 3000)], payment="代金引換", cod_fee=330),
             to["yahoo"], forward="attached"), to["yahoo"]),
@@ -79,6 +85,13 @@ def run_demo(keep: bool = False) -> int:
             except smtplib.SMTPRecipientsRefused as exc:
                 code, msg = exc.recipients["nobody@orders.example.jp"]
                 print(f"   unknown recipient: {code} {msg.decode()}")
+        _wait_idle(spool)
+        print("== dropping the Rakuten RMS order CSV (CP932) into spool/drop/rakuten/")
+        drop = spool.dir("drop") / "rakuten" / "rakuten-orders-20260612.csv"
+        drop.write_bytes(order_csv("rakuten-rms", [RAKUTEN_FIRST, RAKUTEN_CSV_ONLY]))
+        end = time.time() + 10
+        while drop.exists() and time.time() < end:
+            time.sleep(0.05)
         _wait_idle(spool)
         time.sleep((cfg.feed_coalesce_ms + 800) / 1000)
     finally:

@@ -14,6 +14,7 @@ from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.feeds")
 CONSUMER = "stock-feed"
+BATCH = 20000          # outbox events read per pass
 FIELDS = ("code", "subcode", "channel_sku", "sku", "name", "qty", "location")
 
 
@@ -49,14 +50,17 @@ class FeedWriter:
 
         Files are renamed into ready/ before the transaction commits: a crash in between writes the
         same absolute figures again on restart, which a channel takes harmlessly; nothing is lost."""
-        with self.store.transaction() as tx:
-            events = outbox.pending(tx, CONSUMER, outbox.STOCK)
-            if not events:
-                return []
-            products = catalog.affected_products(tx, {key for _, key, _ in events})
-            written = [p for t in self.targets if (p := self._shop_file(tx, t, products))]
-            outbox.advance(tx, CONSUMER, events[-1][0])
-        return written
+        written: list[Path] = []
+        while True:    # in bounded passes: a big import leaves millions of events behind it
+            with self.store.transaction() as tx:
+                events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
+                if not events:
+                    return written
+                products = catalog.affected_products(tx, {key for _, key, _ in events})
+                written += [p for t in self.targets if (p := self._shop_file(tx, t, products))]
+                outbox.advance(tx, CONSUMER, events[-1][0])
+            if len(events) < BATCH:
+                return written
 
     def _shop_file(self, tx: Tx, target: FeedTarget, products: set[str]) -> Path | None:
         codes = catalog.channel_codes(tx, target.shop, products)

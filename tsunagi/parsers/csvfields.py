@@ -146,12 +146,18 @@ def type_frame(frame: pl.DataFrame, layout: CsvLayout, specs: dict[str, FieldSpe
         [t.alias(f"_t:{n}") for n, t in texts.items()])
     values = {n: typed(spec, pl.col(f"_t:{n}"), layout) for n, spec in specs.items()}
     base = base.with_columns([v.alias(n) for n, v in values.items()])
-    problems, masks = [], []
-    for name, spec in specs.items():
-        for mask, message in problem_checks(spec, pl.col(f"_t:{name}"), pl.col(name)):
-            masks.append(mask)
-            for row, value in base.filter(mask).select("_row", f"_t:{name}").iter_rows():
-                problems.append(RowProblem(row, name, value, f"行 {row}: {message} ({value!r})"))
-    bad = pl.any_horizontal(masks) if masks else pl.lit(False)
-    out = base.select(pl.col("_row").cast(pl.Int64), *[pl.col(n) for n in specs], bad.alias("_bad"))
+    checks = [(name, mask, message) for name, spec in specs.items()
+              for mask, message in problem_checks(spec, pl.col(f"_t:{name}"), pl.col(name))]
+    flags = base.select([m.alias(f"_m{i}") for i, (_, m, _) in enumerate(checks)]) if checks else None
+    problems = []
+    if flags is not None:
+        hits = flags.sum().row(0)          # one pass for every check; rows are looked at only on a hit
+        for i, (name, _, message) in enumerate(checks):
+            if hits[i]:
+                for row, value in base.filter(flags[f"_m{i}"]).select("_row", f"_t:{name}").iter_rows():
+                    problems.append(RowProblem(row, name, value, f"行 {row}: {message} ({value!r})"))
+        bad = flags.select(pl.any_horizontal(pl.all()).alias("_bad"))["_bad"]
+    else:
+        bad = pl.Series("_bad", [False] * base.height)
+    out = base.select(pl.col("_row").cast(pl.Int64), *[pl.col(n) for n in specs]).with_columns(bad)
     return out, problems
