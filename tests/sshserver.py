@@ -28,6 +28,8 @@ def keygen(path: Path) -> str:
 
 class SshServer:
     def __init__(self, root: Path):
+        if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
+            raise RuntimeError("the SFTP tests need OpenSSH: apt-get install openssh-server (.ci/run does)")
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         self.host_key = root / "host_ed25519"

@@ -202,3 +202,36 @@ class _anything:
 
     def __exit__(self, kind, exc, tb):
         return kind is not None and issubclass(kind, (SftpError, OSError, EOFError))
+
+
+def test_a_password_comes_only_from_the_named_environment_variable(site, monkeypatch):
+    text = site.config_path.read_text(encoding="utf-8").replace(
+        f'key_file = "{site.sshd.user_key}"', 'password_env = "TSUNAGI_TEST_SFTP_PASSWORD"')
+    site.config_path.write_text(text, encoding="utf-8")
+    monkeypatch.delenv("TSUNAGI_TEST_SFTP_PASSWORD", raising=False)
+    cfg = config_mod.load(site.config_path)
+    with pytest.raises(SftpError, match="TSUNAGI_TEST_SFTP_PASSWORD"):
+        run_endpoint(cfg, site.spool, cfg.endpoint("rms"))
+    monkeypatch.setenv("TSUNAGI_TEST_SFTP_PASSWORD", "wrong")
+    with pytest.raises(SftpError):          # the server takes keys only: refused, with the server's reason
+        run_endpoint(cfg, site.spool, cfg.endpoint("rms"))
+
+
+def test_the_daemon_pulls_on_its_schedule_and_applies_what_it_pulled(site):
+    from tests.conftest import Running, wait_for
+    text = site.config_path.read_text(encoding="utf-8").replace("timeout = 10\n", "timeout = 10\nevery_minutes = 0.01\n")
+    site.config_path.write_text(text, encoding="utf-8")
+    (site.remote / "out" / "scheduled.csv").write_bytes(_orders_csv(3, first=50))
+    running = Running(site.config_path)
+    try:
+        wait_for(lambda: len(site.orders()) == 3, timeout=20)
+        wait_for(lambda: os.listdir(site.remote / "done") == ["scheduled.csv"], timeout=10)
+    finally:
+        running.stop()
+
+
+def test_an_endpoint_without_key_or_password_is_a_config_error(site, capsys):
+    text = site.config_path.read_text(encoding="utf-8").replace(f'key_file = "{site.sshd.user_key}"\n', "")
+    site.config_path.write_text(text, encoding="utf-8")
+    assert site.cli("check") == 2
+    assert "sftp[0].key_file" in capsys.readouterr().err
