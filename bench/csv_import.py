@@ -126,7 +126,7 @@ print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb()}))
 
 def setup_shop(folder: Path) -> Path:
     config = folder / "config.toml"
-    config.write_text(f"""data_dir = "var"
+    config.write_text("""data_dir = "var"
 locations = ["本店倉庫"]
 [smtp]
 listen = "127.0.0.1:0"
@@ -134,8 +134,8 @@ listen = "127.0.0.1:0"
 id = "rakuten"
 cart = "rakuten"
 order_mail_to = ["r@orders.example.jp"]
-order_csv = {{ layout = "rakuten-rms" }}
-stock_feed = {{ layout = "rakuten-normal-item" }}
+order_csv = { layout = "rakuten-rms" }
+stock_feed = { layout = "rakuten-normal-item" }
 """, encoding="utf-8")
     (folder / "products.csv").write_text("sku,name\n" + "".join(f"sku-{i:05d},商品{i}\n" for i in range(SKUS)))
     (folder / "counts.csv").write_text("sku,location,lot,qty\n" + "".join(f"sku-{i:05d},本店倉庫,,100000\n"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 
-import pytest
 
 from tests.conftest import RAKUTEN_TO
 from tsunagi.app.samples import Item, SampleOrder, build_mail, order_mail, rakuten_body

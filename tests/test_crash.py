@@ -33,6 +33,14 @@ def start(config_path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def kill_and_restart(proc: subprocess.Popen, config_path, port: int) -> subprocess.Popen:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc = start(config_path)
+    wait_for(lambda: listening(port), timeout=30)
+    return proc
+
+
 def listening(port: int) -> bool:
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -76,11 +84,8 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_each_mail_once(tmp_
     try:
         while kills < KILLS and any(t.is_alive() for t in threads):
             time.sleep(rng.uniform(0.05, 0.4))
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+            proc = kill_and_restart(proc, config_path, port)
             kills += 1
-            proc = start(config_path)
-            wait_for(lambda: listening(port), timeout=30)
         for t in threads:
             t.join(timeout=240)
         assert len(acked) == MAILS, f"only {len(acked)} of {MAILS} mails got 250"
@@ -137,11 +142,8 @@ def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_
             os.rename(drop / f"orders-{n:02d}.csv.part", drop / f"orders-{n:02d}.csv")
             time.sleep(rng.uniform(0.02, 0.2))
             if n % 3 == 1:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
+                proc = kill_and_restart(proc, config_path, port)
                 kills += 1
-                proc = start(config_path)
-                wait_for(lambda: listening(port), timeout=30)
         for t in threads:
             t.join(timeout=240)
         spool = Spool(cfg.spool_dir)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import RAKUTEN_TO, wait_for
+from tests.conftest import RAKUTEN_TO
 from tsunagi.app import cli
 from tsunagi.app.csvsamples import order_csv, stock_csv
 from tsunagi.app.samples import Item, SampleOrder, order_mail

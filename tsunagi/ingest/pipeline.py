@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
-from tsunagi.ingest.spool import Item, Spool
+from tsunagi.ingest.spool import Item, Spool, sha256_file
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied
@@ -18,14 +18,6 @@ from tsunagi.parsers.ordermail import parse_order_mail, spec_for
 
 log = logging.getLogger("tsunagi.pipeline")
 DUPLICATE = "duplicate (already applied)"
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -64,7 +56,7 @@ class Pipeline:
     def process_file(self, item: Item, progress: Progress | None = None) -> str:
         """A claimed CSV item: applied chunk by chunk; rows refused are listed in its report."""
         try:
-            if _sha256_of(item.data_path) != item.meta.get("sha256", ""):
+            if sha256_file(item.data_path) != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
                                  stage="spool", kind="corrupt")
             if already_applied(self.store.read(), item.meta["sha256"]):

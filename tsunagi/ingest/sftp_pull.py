@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import logging
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import paramiko
 
-from tsunagi.ingest.spool import Spool, new_id
+from tsunagi.ingest.spool import Spool, new_id, sha256_file
 from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.sftp")
@@ -53,14 +52,6 @@ class PulledFiles:
         self.keys.add((name, size, sha256))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def pull(sftp, endpoint: str, remote_dir: str, pattern: str, spool: Spool, pulled: PulledFiles, meta: dict,
          after: str = "move", processed_dir: str = "") -> PullResult:
     """One pass over remote_dir. Each file is durable in new/ before the remote copy is touched."""
@@ -76,7 +67,7 @@ def pull(sftp, endpoint: str, remote_dir: str, pattern: str, spool: Spool, pulle
             size = tmp.stat().st_size
             if size != attr.st_size:
                 raise OSError(f"downloaded {size} bytes, the server listed {attr.st_size}; tried again next run")
-            sha = _sha256(tmp)
+            sha = sha256_file(tmp)
             if pulled.seen(attr.filename, size, sha):
                 tmp.unlink()
                 result.already.append(attr.filename)

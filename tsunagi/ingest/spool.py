@@ -53,6 +53,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def new_id() -> str:
     """Ids sort by time: 20261122T140501.123456-<random>."""
     return f"{datetime.now(JST):%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
