@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tsunagi.outbound.layouts import available_layouts
+from tsunagi.outbound.layouts import available_layouts, load_layout
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
@@ -29,6 +29,29 @@ class OrderCsv:
 
 
 @dataclass
+class ShopShipping:
+    """How a shop's channel names map to tsunagi's: delivery → a carrier service, payment → prepaid or
+    cod, time slot → a canonical slot (午前中, 12-14, 14-16, 16-18, 18-20, 19-21, 18-21)."""
+    delivery: dict[str, str] = field(default_factory=dict)
+    payment: dict[str, str] = field(default_factory=dict)
+    time: dict[str, str] = field(default_factory=dict)
+    auto_ready: bool = True          # 確認待ち → 印刷待ち as soon as the mapping allows
+    confirm_layout: str = ""         # outbound/layouts/confirm/<name>.toml; "" = no confirmation file
+
+
+@dataclass
+class Carrier:
+    name: str
+    layout: str
+    result_layouts: list[str]
+    shipper: dict
+    account: dict = field(default_factory=dict)
+    merge: bool = False
+    every_minutes: float = 0.0
+    at: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Shop:
     id: str
     name: str
@@ -37,6 +60,7 @@ class Shop:
     stock_feed: StockFeed | None = None
     mail_specs: list[str] = field(default_factory=list)
     order_csv: OrderCsv | None = None
+    shipping: ShopShipping | None = None
 
 
 @dataclass
@@ -90,6 +114,24 @@ class Config:
     mail_within_minutes: float = 60.0
     drop_stable_seconds: float = 2.0
     sftp: list[SftpEndpoint] = field(default_factory=list)
+    carriers: list[Carrier] = field(default_factory=list)
+
+    def carrier(self, name: str) -> Carrier:
+        for c in self.carriers:
+            if c.name == name:
+                return c
+        raise ConfigError(f"{self.path}: no [[carrier]] {name!r} "
+                          f"(carriers: {', '.join(c.name for c in self.carriers) or 'none'})")
+
+    def carrier_for_service(self, service: str) -> Carrier | None:
+        """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
+        for c in self.carriers:
+            if service in load_layout("label", c.layout).tables.get("service", {}):
+                return c
+        return None
+
+    def drop_targets(self) -> set[str]:
+        return {s.id for s in self.shops} | {c.name for c in self.carriers}
 
     def csv_layout(self, name: str) -> csvlayout.CsvLayout:
         return csvlayout.load(name, self.csv_layout_dirs, self.csv_inline)
@@ -99,6 +141,9 @@ class Config:
         stock layouts (told apart by the header)."""
         if meta.get("layout"):
             return [self.csv_layout(meta["layout"])]
+        carrier = meta.get("carrier") or meta.get("shop")
+        if carrier in {c.name for c in self.carriers}:
+            return [self.csv_layout(n) for n in self.carrier(carrier).result_layouts]
         names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
         return [self.csv_layout(n) for n in names + self.stock_layouts]
 
@@ -131,8 +176,11 @@ class Config:
         return None
 
 
-TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp"}
-SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv"}
+TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp", "carrier"}
+SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv", "shipping"}
+CARRIER_KEYS = {"name", "layout", "result_layouts", "shipper", "account", "merge", "every_minutes", "at"}
+SHIPPING_KEYS = {"delivery", "payment", "time", "auto_ready", "confirm_layout"}
+TIME_SLOTS = {"", "午前中", "12-14", "14-16", "16-18", "18-20", "19-21", "18-21", "20-21"}
 CSV_KEYS = {"layout_dir", "stock_layouts", "mail_within_minutes", "drop_stable_seconds"}
 SFTP_KEYS = {"name", "host", "port", "user", "key_file", "password_env", "known_hosts", "every_minutes", "at",
              "pull", "push", "timeout"}
@@ -197,8 +245,11 @@ def load(path: Path | str) -> Config:
     if not shops:
         r.fail("shop", "at least one [[shop]] is needed")
     _csv(r, raw, cfg)
+    for n, table in enumerate(r.get(raw, "carrier", list, "", [])):
+        cfg.carriers.append(_carrier(r, cfg, table, f"carrier[{n}]."))
     for n, table in enumerate(shops):
         cfg.shops.append(_shop(r, table, f"shop[{n}]."))
+        _shipping(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
     _check_unique(r, cfg)
     for n, shop in enumerate(cfg.shops):
         if shop.order_csv:
@@ -206,6 +257,58 @@ def load(path: Path | str) -> Config:
     for n, table in enumerate(r.get(raw, "sftp", list, "", [])):
         cfg.sftp.append(_sftp(r, cfg, table, f"sftp[{n}]."))
     return cfg
+
+
+def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
+    if not isinstance(table, dict):
+        r.fail(where.rstrip("."), "must be a table ([[carrier]])")
+    r.unknown(table, CARRIER_KEYS, where)
+    name = r.get(table, "name", str, where, required=True)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+        r.fail(where + "name", f"{name!r}: use lower-case letters, digits, - and _ (it names folders)")
+    layout = r.get(table, "layout", str, where, required=True)
+    if layout not in available_layouts("label"):
+        r.fail(where + "layout", f"unknown label layout {layout!r} (known: {', '.join(available_layouts('label'))})")
+    shipper = r.get(table, "shipper", dict, where, required=True)
+    r.unknown(shipper, {"name", "postal_code", "address", "phone"}, where + "shipper.")
+    for key in ("name", "postal_code", "address", "phone"):
+        r.get(shipper, key, str, where + "shipper.", required=True)
+    carrier = Carrier(name=name, layout=layout,
+                      result_layouts=[str(x) for x in r.get(table, "result_layouts", list, where, [])],
+                      shipper=shipper, account={k: str(v) for k, v in r.get(table, "account", dict, where, {}).items()},
+                      merge=bool(r.get(table, "merge", bool, where, False)),
+                      every_minutes=float(r.get(table, "every_minutes", (int, float), where, 0)),
+                      at=[str(t) for t in r.get(table, "at", list, where, [])])
+    for n, result in enumerate(carrier.result_layouts):
+        _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
+    return carrier
+
+
+def _shipping(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> None:
+    raw = r.get(table, "shipping", dict, where, None)
+    if raw is None:
+        return
+    where += "shipping."
+    r.unknown(raw, SHIPPING_KEYS, where)
+    maps = {k: {str(a): str(b) for a, b in r.get(raw, k, dict, where, {}).items()}
+            for k in ("delivery", "payment", "time")}
+    for channel_name, service in maps["delivery"].items():
+        if cfg.carrier_for_service(service) is None:
+            offered = sorted({s for c in cfg.carriers for s in load_layout("label", c.layout).tables.get("service", {})})
+            r.fail(where + "delivery", f"{channel_name!r} = {service!r}: no [[carrier]] offers {service!r} "
+                                       f"(offered: {', '.join(offered) or 'none: add a [[carrier]]'})")
+    for channel_name, kind in maps["payment"].items():
+        if kind not in ("prepaid", "cod"):
+            r.fail(where + "payment", f"{channel_name!r} = {kind!r}: use prepaid or cod")
+    for channel_name, slot in maps["time"].items():
+        if slot not in TIME_SLOTS:
+            r.fail(where + "time", f"{channel_name!r} = {slot!r}: use one of "
+                                   f"{', '.join(sorted(TIME_SLOTS - {''}))}, or an empty string for none")
+    confirm = r.get(raw, "confirm_layout", str, where, "")
+    if confirm and confirm not in available_layouts("confirm"):
+        r.fail(where + "confirm_layout", f"unknown layout {confirm!r} (known: {', '.join(available_layouts('confirm'))})")
+    shop.shipping = ShopShipping(maps["delivery"], maps["payment"], maps["time"],
+                                 bool(r.get(raw, "auto_ready", bool, where, True)), confirm)
 
 
 def _layout(r: _Reader, cfg: Config, name: str, where: str, kind: str) -> None:
@@ -266,8 +369,8 @@ def _sftp(r: _Reader, cfg: Config, table, where: str) -> SftpEndpoint:
                            layout=r.get(pull, "layout", str, where + "pull.", ""),
                            after=r.get(pull, "after", str, where + "pull.", "move"),
                            processed_dir=r.get(pull, "processed_dir", str, where + "pull.", ""))
-        if ep.pull.into not in {s.id for s in cfg.shops}:
-            r.fail(where + "pull.into", f"{ep.pull.into!r} is not a shop id")
+        if ep.pull.into not in cfg.drop_targets():
+            r.fail(where + "pull.into", f"{ep.pull.into!r} is not a shop id or a carrier name")
         if ep.pull.after not in ("move", "delete"):
             r.fail(where + "pull.after", "must be move or delete")
         if ep.pull.after == "move" and not ep.pull.processed_dir:

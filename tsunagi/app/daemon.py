@@ -10,6 +10,7 @@ import signal
 import threading
 from pathlib import Path
 
+from tsunagi.app import shipflow
 from tsunagi.app.config import Config
 from tsunagi.app.transfers import Scheduler
 from tsunagi.ingest.csvimport import CsvImporter
@@ -52,7 +53,8 @@ def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
-                        csv=CsvImporter(spool, store, cfg.csv_layouts_for))
+                        csv=CsvImporter(spool, store, cfg.csv_layouts_for),
+                        after=lambda: shipflow.ready_orders(cfg, store))
     return spool, store, pipeline
 
 
@@ -94,7 +96,7 @@ class Daemon:
             if any(o.startswith(("order", "csv")) for o in outcomes.values()):
                 self.stock_changed.set()
 
-    def _feed_loop(self, writer: FeedWriter) -> None:
+    def _feed_loop(self, writer: FeedWriter, confirms) -> None:
         coalesce = self.cfg.feed_coalesce_ms / 1000
         while not self.stopping.is_set():
             if self.stock_changed.wait(FEED_POLL_SECONDS):
@@ -102,8 +104,9 @@ class Daemon:
                 self.stock_changed.clear()
             try:
                 writer.flush()
+                confirms.flush()
             except Exception:
-                log.exception("stock feed failed; retrying")
+                log.exception("stock feed or shipment confirmation failed; retrying")
                 self.stopping.wait(1)
 
     def _drop_loop(self, drops: DropFolders) -> None:
@@ -126,14 +129,15 @@ class Daemon:
         server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
                                                 cfg.smtp_host, cfg.smtp_port)
         self.port = server.sockets[0].getsockname()[1]
-        drops = DropFolders(spool, {s.id for s in cfg.shops}, self.items.put, cfg.drop_stable_seconds)
+        drops = DropFolders(spool, cfg.drop_targets(), self.items.put, cfg.drop_stable_seconds)
         taken = drops.take_all()      # dropped while we were down: complete by now
         log.info("start-up: %d dropped files taken", len(taken))
         drops.start()
-        scheduler = Scheduler(cfg, spool, self.items.put, self.stopping)
+        scheduler = Scheduler(cfg, spool, store, self.items.put, self.stopping)
         self.scheduler = scheduler
         threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),
-                   threading.Thread(target=self._feed_loop, args=(writer,), name="feeds", daemon=True),
+                   threading.Thread(target=self._feed_loop, name="feeds", daemon=True,
+                                    args=(writer, shipflow.confirm_writer(cfg, spool, store))),
                    threading.Thread(target=self._drop_loop, args=(drops,), name="drops", daemon=True),
                    threading.Thread(target=scheduler.run, name="sftp", daemon=True)]
         for t in threads:

@@ -5,11 +5,14 @@ import logging
 import threading
 from datetime import datetime
 
+from tsunagi.app import shipflow
 from tsunagi.app.config import Config, SftpEndpoint
 from tsunagi.app.schedule import next_run
 from tsunagi.app.sftpconn import SftpError, session
 from tsunagi.ingest.sftp_pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
+from tsunagi.oms.store import Store
+from tsunagi.outbound import labels
 from tsunagi.outbound.sftp_push import push
 from tsunagi.parsers.japanese import JST
 
@@ -35,25 +38,37 @@ def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
 
 
 class Scheduler:
-    """One thread: runs each endpoint when it is due; a failure is logged and tried at the next time."""
+    """One thread: runs each SFTP endpoint and each carrier's label export when due; a failure is
+    logged and tried again at the next time."""
 
-    def __init__(self, cfg: Config, spool: Spool, on_items, stopping: threading.Event):
+    def __init__(self, cfg: Config, spool: Spool, store: Store, on_items, stopping: threading.Event):
         self.cfg = cfg
         self.spool = spool
+        self.store = store
         self.on_items = on_items
         self.stopping = stopping
+        self.jobs = [(f"sftp:{ep.name}", ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.sftp]
+        self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
+                      for c in cfg.carriers]
         start = datetime.now(JST)
-        self.due = {ep.name: next_run(start, ep.every_minutes, ep.at) for ep in cfg.sftp}
+        self.due = {name: next_run(start, every, at) for name, every, at, _ in self.jobs}
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            now = datetime.now(JST)
-            for ep in self.cfg.sftp:
-                when = self.due.get(ep.name)
-                if when is not None and when <= now:
-                    self.run_one(ep)
-                    self.due[ep.name] = next_run(datetime.now(JST), ep.every_minutes, ep.at)
+            for name, every, at, job in self.jobs:
+                when = self.due.get(name)
+                if when is not None and when <= datetime.now(JST):
+                    try:
+                        job()
+                    except Exception:
+                        log.exception("%s: unexpected error", name)
+                    self.due[name] = next_run(datetime.now(JST), every, at)
             self.stopping.wait(1.0)
+
+    def export(self, carrier: str) -> None:
+        result = labels.export(self.store, self.spool.dir("outbox"), shipflow.label_target(self.cfg, carrier))
+        for held in result.held:
+            log.warning("labels %s: order held: %s", carrier, held)
 
     def run_one(self, ep: SftpEndpoint) -> dict | None:
         try:
@@ -61,9 +76,8 @@ class Scheduler:
         except SftpError as exc:
             log.error("%s", exc)
             return None
-        except Exception:
-            log.exception("sftp %s: unexpected error", ep.name)
-            return None
         if out.get("pulled"):
             self.on_items(out["pulled"])
+        if out.get("sent"):
+            shipflow.confirmations_sent(self.store, out["sent"])
         return out

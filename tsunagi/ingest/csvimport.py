@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, orders, status
+from tsunagi.oms import counting, orders, shipping, status
 from tsunagi.oms.store import Store, record_applied
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
@@ -102,7 +102,13 @@ class CsvImporter:
                 result.outcomes[outcome] += 1
                 if outcome in ("held", "mismatch", "conflict"):
                     self._held(tx, rec, rows, result)
-            changed = False
+            for res, row in chunk.results:
+                try:
+                    with tx.savepoint():
+                        result.outcomes[shipping.apply_result(tx, res)] += 1
+                except shipping.ShippingError as exc:
+                    result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
+            changed = bool(chunk.results)
             for count, row in chunk.counts:
                 try:
                     changed |= counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True)

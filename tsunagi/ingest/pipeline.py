@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
 from tsunagi.ingest.spool import Item, Spool, sha256_file
@@ -27,6 +28,7 @@ class Pipeline:
     shop_specs: dict[str, list[str]]          # shop id -> the carts whose mail specs it reads
     spec_dir: Path = SPEC_DIR
     csv: CsvImporter | None = None
+    after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
 
@@ -51,6 +53,8 @@ class Pipeline:
             for item, rec in parsed:
                 result = results[item.id] if isinstance(rec, OrderRecord) else rec
                 outcomes[item.id] = self._file(item, result)
+        if outcomes and self.after:
+            self.after()
         return outcomes
 
     def process_file(self, item: Item, progress: Progress | None = None) -> str:
@@ -72,7 +76,10 @@ class Pipeline:
         if result.refused_rows and not result.outcomes:
             return self._file(item, dict(result.report(), message=f"どの行も取り込めませんでした ({result.refused_rows} 行)"))
         self.last_csv = result
-        return self._file(item, summary, result.report() if result.problems else None)
+        outcome = self._file(item, summary, result.report() if result.problems else None)
+        if self.after:
+            self.after()
+        return outcome
 
     def _read(self, item: Item):
         """The record; or the outcome of a duplicate, known without parsing it again;

@@ -8,8 +8,9 @@ from tsunagi.oms.store import Tx
 
 def upsert_product(tx: Tx, rec: ProductRecord) -> None:
     tx.memo.clear()
-    tx.run("INSERT INTO products (sku, name) VALUES (?, ?) "
-           "ON CONFLICT (sku) DO UPDATE SET name = excluded.name", rec.sku, rec.name)
+    tx.run("INSERT INTO products (sku, name, tags) VALUES (?, ?, ?) "
+           "ON CONFLICT (sku) DO UPDATE SET name = excluded.name, tags = excluded.tags",
+           rec.sku, rec.name, " ".join(rec.tags))
     if rec.components:
         tx.run("DELETE FROM set_components WHERE set_sku = ?", rec.sku)
         for sku, qty in rec.components:
@@ -71,3 +72,7 @@ def channel_codes(tx: Tx, shop: str, products: set[str]) -> dict[str, str]:
         elif tx.one("SELECT 1 FROM products WHERE sku = ?", product):
             out[product] = product
     return out
+
+
+def tags(tx: Tx, sku: str) -> set[str]:
+    return set((tx.value("SELECT tags FROM products WHERE sku = ?", sku, default="") or "").split())

@@ -7,6 +7,7 @@ from tsunagi.oms.store import Tx, now
 
 STOCK = "stock"     # key: a SKU whose free stock may have changed
 ORDER = "order"     # key: an order id whose status changed; payload: from, to
+SHIPMENT = "shipment"   # key: an order id whose tracking numbers were set or changed
 
 
 def emit(tx: Tx, topic: str, key: str, payload: dict | None = None) -> None:

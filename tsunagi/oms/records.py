@@ -67,3 +67,13 @@ class ProductRecord:
     components: tuple[tuple[str, int], ...] = ()   # (sku, qty) for a set
     channel_sku: str = ""
     shop: str = ""          # "" = the channel code holds for every shop
+    tags: tuple[str, ...] = ()   # e.g. "wms" (warehouse-managed), "fragile" (packaging)
+
+
+@dataclass(frozen=True)
+class ShipmentResult:
+    """What a carrier or warehouse reports for one of our shipments, keyed by お客様管理番号."""
+    key: str
+    tracking: tuple[str, ...] = ()
+    ship_date: date | None = None
+    state: str = "shipped"      # shipped; from a WMS also "in_process" or "cancelled"

@@ -53,6 +53,20 @@ CREATE TABLE IF NOT EXISTS outbox (
     payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS outbox_by_topic ON outbox (topic, id);
 CREATE TABLE IF NOT EXISTS consumers (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shipments (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, carrier TEXT NOT NULL, state TEXT NOT NULL,
+    location TEXT NOT NULL DEFAULT '', exported_at TEXT NOT NULL, file TEXT NOT NULL DEFAULT '',
+    tracking TEXT NOT NULL DEFAULT '', ship_date TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS shipment_orders (
+    shipment_id INTEGER NOT NULL, order_id INTEGER NOT NULL, PRIMARY KEY (shipment_id, order_id));
+CREATE INDEX IF NOT EXISTS shipment_orders_by_order ON shipment_orders (order_id);
+CREATE TABLE IF NOT EXISTS confirmations (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, tracking TEXT NOT NULL,
+    file TEXT NOT NULL, written_at TEXT NOT NULL, pushed_at TEXT);
+CREATE INDEX IF NOT EXISTS confirmations_by_file ON confirmations (file);
+CREATE TABLE IF NOT EXISTS wms_orders (
+    order_id INTEGER NOT NULL, wms TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, wms));
 CREATE TABLE IF NOT EXISTS feed_state (
     shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
     PRIMARY KEY (shop, channel_sku));
@@ -146,7 +160,8 @@ class Store:
 
 
 # Columns added after a table was first created: (table, column, type), added where missing.
-LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"))
+LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"),
+                 ("products", "tags", "TEXT NOT NULL DEFAULT ''"))
 
 
 def _add_columns(tx: Tx) -> None:

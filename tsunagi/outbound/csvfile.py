@@ -16,19 +16,30 @@ CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "
 def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
     """The whole file as bytes. Values a row lacks come from the layout's constants."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
-    data = {f"c{i}": [(row.get(col.field, "") if col.field else col.value) or None for row in rows]
+    data = {f"c{i}": [_cut((row.get(col.field, "") if col.field else col.value), col.max_bytes, layout.encoding)
+                       or None for row in rows]
             for i, col in enumerate(layout.columns)}
     frame = pl.DataFrame(data, schema={k: pl.String for k in data})
     body = frame.write_csv(separator=layout.delimiter, include_header=False,
                            quote_style=layout.quote, line_terminator=layout.newline)
     head = pl.DataFrame({f"c{i}": [c.header] for i, c in enumerate(layout.columns)}).write_csv(
         separator=layout.delimiter, include_header=False, quote_style=layout.quote,
-        line_terminator=layout.newline)
+        line_terminator=layout.newline) if layout.header else ""
     pre = "".join(layout.delimiter.join(row) + layout.newline for row in layout.preamble)
     text = pre + head + body
     if layout.encoding == "cp932":
         text = text.translate(CP932_FIXES)
     return text.encode(layout.encoding)
+
+
+def _cut(value: str, limit: int, encoding: str) -> str:
+    """At most `limit` bytes in the file's encoding, never half a character."""
+    if not limit or not value:
+        return value
+    codec = "cp932" if encoding == "cp932" else encoding
+    while len(value.translate(CP932_FIXES).encode(codec, errors="replace")) > limit:
+        value = value[:-1]
+    return value
 
 
 def encodable(layout: Layout, value: str) -> bool:

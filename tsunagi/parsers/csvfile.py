@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
 import polars as pl
 
-from tsunagi.oms.records import Address, OrderLine, OrderRecord, StockRecord
+from tsunagi.oms.records import Address, OrderLine, OrderRecord, ShipmentResult, StockRecord
 from tsunagi.parsers import japanese as jp
 from tsunagi.parsers.csvfields import LABELS, RowProblem, check_header, matches, type_frame
 from tsunagi.parsers.csvlayout import ADDRESS, CsvLayout, FieldSpec
@@ -24,6 +25,7 @@ class Chunk:
     rows: int
     orders: list[tuple[OrderRecord, list[int]]] = field(default_factory=list)
     counts: list[tuple[StockRecord, int]] = field(default_factory=list)
+    results: list[tuple[ShipmentResult, int]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
 
 
@@ -70,10 +72,12 @@ def read_sample(path: Path) -> bytes:
 
 def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tuple[Decoded, Iterator[Chunk]]:
     """Decode and check the whole file first (encoding, quotes, header), then yield its chunks."""
-    decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows)
+    decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
         return decoded, _stock_chunks(decoded, layout)
+    if layout.kind == "results":
+        return decoded, _result_chunks(decoded, layout)
     return decoded, _order_chunks(decoded, layout, shop)
 
 
@@ -85,6 +89,31 @@ def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
         for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
             chunk.counts.append((StockRecord(row["sku"], (row["location"] if has["location"] else "") or "main",
                                              (row["lot"] if has["lot"] else "") or "", row["qty"]), row["_row"]))
+        yield chunk
+
+
+def valid_tracking(number: str, rule: str) -> bool:
+    """12 digits; with "mod7" the last is the remainder of the first eleven divided by 7 (7DR)."""
+    if not re.fullmatch(r"\d{12}", number):
+        return False
+    return rule != "mod7" or int(number[:11]) % 7 == int(number[11])
+
+
+def _result_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
+    """Carrier or warehouse results: one ShipmentResult a row, tracking numbers checked."""
+    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        out, problems = type_frame(frame, layout, layout.fields, first_row)
+        chunk = Chunk(first_row, frame.height, problems=problems)
+        for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
+            numbers = [n.replace("-", "") for n in re.split(r"[,、\s]+", row.get("tracking") or "") if n]
+            wrong = [n for n in numbers if not valid_tracking(n, layout.check_digit)]
+            if wrong:
+                chunk.problems.append(RowProblem(row["_row"], "tracking", wrong[0],
+                                                 f"行 {row['_row']}: 伝票番号 {wrong[0]} が正しくありません "
+                                                 f"(12桁{'、チェックディジット' if layout.check_digit else ''})"))
+                continue
+            chunk.results.append((ShipmentResult(row["key"], tuple(numbers), row.get("ship_date"),
+                                                 row.get("state") or "shipped"), row["_row"]))
         yield chunk
 
 

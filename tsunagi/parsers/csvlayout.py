@@ -20,11 +20,14 @@ ORDER_FIELDS = {
 LINE_FIELDS = {"line.sku": "code", "line.name": "text", "line.qty": "int", "line.unit_price": "amount",
                "line.amount": "amount", "line.options": "text"}
 STOCK_FIELDS = {"sku": "code", "location": "text", "lot": "text", "qty": "int"}
-REQUIRED = {"orders": ("order_no", "ordered_at", "line.sku", "line.qty"), "stock": ("sku", "qty")}
+RESULT_FIELDS = {"key": "code", "tracking": "text", "ship_date": "date", "state": "status"}
+KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS}
+REQUIRED = {"orders": ("order_no", "ordered_at", "line.sku", "line.qty"), "stock": ("sku", "qty"),
+            "results": ("key",)}
 SPEC_KEYS = {"column", "columns", "sep", "value", "type", "required", "default", "map", "split", "index",
              "formats", "none"}
 TOP_KEYS = {"title", "kind", "encoding", "delimiter", "skip_rows", "rows", "max_items", "fields",
-            "detect", "quote", "timezone"}
+            "detect", "quote", "timezone", "header", "check_digit"}
 
 
 class LayoutError(ValueError):
@@ -67,6 +70,8 @@ class CsvLayout:
     quote: str = '"'
     timezone: str = "JST"             # naive times in the file are in this zone: JST or UTC
     path: str = ""
+    header: bool = True               # False: no header row; columns are named by number, "1", "2", …
+    check_digit: str = ""             # "mod7": a tracking number's last digit is the rest mod 7
 
     @property
     def columns_needed(self) -> set[str]:
@@ -131,7 +136,7 @@ def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
         raise LayoutError(f"{where}: {sorted(extra)[0]}: unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
     kind = data.get("kind", "orders")
     if kind not in REQUIRED:
-        raise LayoutError(f"{where}: kind: {kind!r} (use orders or stock)")
+        raise LayoutError(f"{where}: kind: {kind!r} (use orders, stock or results)")
     encoding = str(data.get("encoding", "auto")).lower()
     if encoding not in ENCODINGS:
         raise LayoutError(f"{where}: encoding: {encoding!r} (use one of {', '.join(sorted(ENCODINGS))})")
@@ -141,7 +146,7 @@ def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
     delimiter = data.get("delimiter", ",")
     if len(delimiter) != 1:
         raise LayoutError(f"{where}: delimiter: must be one character (\"\\t\" for tab), not {delimiter!r}")
-    known = {**ORDER_FIELDS, **LINE_FIELDS} if kind == "orders" else STOCK_FIELDS
+    known = {**ORDER_FIELDS, **LINE_FIELDS} if kind == "orders" else KNOWN[kind]
     fields = {}
     for fname, raw in _flatten(data.get("fields", {})).items():
         spec = _field(where, fname, raw, known)
@@ -160,7 +165,8 @@ def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
     return CsvLayout(name=name, title=str(data.get("title", name)), kind=kind, encoding=ENCODINGS[encoding],
                      delimiter=delimiter, skip_rows=int(data.get("skip_rows", 0)), rows=rows,
                      max_items=max_items, fields=fields, detect=tuple(data.get("detect", ())),
-                     quote=str(data.get("quote", '"')), timezone=timezone, path=where)
+                     quote=str(data.get("quote", '"')), timezone=timezone, path=where,
+                     header=bool(data.get("header", True)), check_digit=str(data.get("check_digit", "")))
 
 
 def load(name: str, extra_dirs: tuple[Path, ...] = (), inline: dict | None = None) -> CsvLayout:

@@ -89,7 +89,8 @@ def _decode(decoder, block: bytes, final: bool, consumed: int, codec: str) -> st
                          f"another encoding or damaged", stage="decode", kind="encoding") from None
 
 
-def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip_rows: int) -> Decoded:
+def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip_rows: int,
+                   has_header: bool = True) -> Decoded:
     """Decode the whole file once, streaming, before anything is applied: a wrong encoding or an
     unclosed quote is found here and named by byte offset."""
     sample = src.read(SAMPLE)
@@ -103,7 +104,7 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
             text = pending + _decode(decoder, block, final, consumed, codec)
             consumed += len(block)
             if header is None:
-                header, text, data_start = _take_header(text, final, delimiter, skip_rows, out)
+                header, text, data_start = _take_header(text, final, delimiter, skip_rows, out, has_header)
                 written = data_start
                 if header is None:
                     if final:
@@ -123,11 +124,12 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
             if final:
                 break
             block = src.read(BLOCK)
-    return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 2)
+    return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 1 + has_header)
 
 
-def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out) -> tuple:
-    """Skip the preamble lines and read the header; (None, text, 0) until enough text has arrived."""
+def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out, has_header: bool = True) -> tuple:
+    """Skip the preamble lines and read the header; (None, text, 0) until enough text has arrived.
+    A file without a header row gets its columns named by number ("1", "2", …) from its first row."""
     lines = text.split("\n", skip_rows + 1)
     if len(lines) <= skip_rows + 1 and not final:
         return None, text, 0
@@ -135,11 +137,14 @@ def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out) ->
     head = lines[skip_rows].rstrip("\r")
     if not head.strip():
         raise ParseError(f"row {skip_rows + 1}: the header row is empty", stage="csv", kind="no_header")
-    header = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head], delimiter=delimiter))]
-    prefix = "\n".join(lines[:skip_rows + 1]) + "\n"
+    names = [h.strip().lstrip("\ufeff") for h in next(csv.reader([head], delimiter=delimiter))]
+    kept = skip_rows + 1 if has_header else skip_rows
+    prefix = "".join(line + "\n" for line in lines[:kept])
     encoded = prefix.encode("utf-8")
     out.write(encoded)
-    return header, lines[skip_rows + 1], len(encoded)
+    if not has_header:
+        return [str(n) for n in range(1, len(names) + 1)], "\n".join(lines[skip_rows:]), len(encoded)
+    return names, lines[skip_rows + 1], len(encoded)
 
 
 def frames(decoded: Decoded, delimiter: str, quote: str = '"') -> Iterator[tuple[int, pl.DataFrame]]:

@@ -47,7 +47,7 @@ def _components(text: str, row: int) -> tuple[tuple[str, int], ...]:
 
 
 def parse_products(data: bytes) -> tuple[list[ProductRecord], list[str]]:
-    """Columns: sku, name; optional components ('A*2;B'), channel_sku, shop."""
+    """Columns: sku, name; optional components ('A*2;B'), channel_sku, shop, tags ('wms;fragile')."""
     frame = _frame(data, ("sku", "name"))
     records, problems = [], []
     for n, row in enumerate(frame.iter_rows(named=True), 2):
@@ -60,8 +60,10 @@ def parse_products(data: bytes) -> tuple[list[ProductRecord], list[str]]:
         except ValueError as exc:
             problems.append(str(exc))
             continue
+        tags = tuple(t for t in re.split(r"[;|\s]+", jp.clean_text(row.get("tags") or "")) if t)
         records.append(ProductRecord(sku, jp.clean_text(row["name"] or ""), parts,
-                                     jp.clean_text(row.get("channel_sku") or ""), jp.clean_text(row.get("shop") or "")))
+                                     jp.clean_text(row.get("channel_sku") or ""), jp.clean_text(row.get("shop") or ""),
+                                     tags))
     return records, problems
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,6 +16,7 @@ class Column:
     header: str
     field: str = ""       # a value the writer supplies (e.g. code, subcode, qty)
     value: str = ""       # or a constant
+    max_bytes: int = 0    # cut to this many bytes in the file's encoding (carriers count bytes)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,10 @@ class Layout:
     extension: str
     preamble: tuple[tuple[str, ...], ...]   # rows written before the header
     columns: tuple[Column, ...]
+    tables: dict = field(default_factory=dict, compare=False, hash=False)   # code tables ([service], [time], …)
+    header: bool = True
+    max_rows: int = 0     # rows per file (0 = all in one)
+    date_format: str = "%Y/%m/%d"
 
 
 def available_layouts(kind: str) -> list[str]:
@@ -49,16 +54,35 @@ def load_layout(kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
     quote = data.get("quote", "necessary")
     if quote not in QUOTING:
         raise ValueError(f"{where}: quote {quote!r} (use one of {', '.join(QUOTING)})")
-    columns = []
-    for n, col in enumerate(data.get("column", [])):
-        if "header" not in col or ("field" in col) == ("value" in col):
-            raise ValueError(f"{where}: column[{n}]: give header and either field or value")
-        if fields and col.get("field") and col["field"] not in fields:
-            raise ValueError(f"{where}: column[{n}].field {col['field']!r} (known: {', '.join(fields)})")
-        columns.append(Column(col["header"], col.get("field", ""), str(col.get("value", ""))))
+    columns = [_column(where, n, col) for n, col in enumerate(data.get("column", []))]
+    # The compact form for long layouts: columns = [["header", "field" or "=constant" or "", max_bytes], …]
+    columns += [_compact(where, n, col) for n, col in enumerate(data.get("columns", []))]
+    for n, col in enumerate(columns):
+        if fields and col.field and col.field not in fields:
+            raise ValueError(f"{where}: column {n + 1} ({col.header}): field {col.field!r} (known: {', '.join(fields)})")
     if not columns:
         raise ValueError(f"{where}: no [[column]]")
+    known = {"title", "encoding", "delimiter", "newline", "quote", "extension", "preamble", "column", "columns",
+             "header", "max_rows", "date_format"}
     return Layout(name=name, title=data.get("title", name), encoding=encoding,
                   delimiter=data.get("delimiter", ","), newline=data.get("newline", "\r\n"),
                   quote=quote, extension=data.get("extension", "csv"),
-                  preamble=tuple(tuple(row) for row in data.get("preamble", [])), columns=tuple(columns))
+                  preamble=tuple(tuple(row) for row in data.get("preamble", [])), columns=tuple(columns),
+                  tables={k: v for k, v in data.items() if k not in known and isinstance(v, dict)},
+                  header=bool(data.get("header", True)), max_rows=int(data.get("max_rows", 0)),
+                  date_format=str(data.get("date_format", "%Y/%m/%d")))
+
+
+def _column(where: str, n: int, col: dict) -> Column:
+    if "header" not in col or ("field" in col) == ("value" in col):
+        raise ValueError(f"{where}: column[{n}]: give header and either field or value")
+    return Column(col["header"], col.get("field", ""), str(col.get("value", "")), int(col.get("max_bytes", 0)))
+
+
+def _compact(where: str, n: int, col: list) -> Column:
+    if not isinstance(col, list) or not 1 <= len(col) <= 3:
+        raise ValueError(f"{where}: columns[{n}]: write [\"header\", \"field\" or \"=constant\", max_bytes]")
+    header, spec, limit = (list(col) + ["", 0])[:3]
+    if str(spec).startswith("="):
+        return Column(str(header), "", str(spec)[1:], int(limit))
+    return Column(str(header), str(spec), "", int(limit))

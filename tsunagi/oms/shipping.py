@@ -1,0 +1,195 @@
+"""Shipping: orders made ready with a shipping plan, grouped into shipments, shipped by results, closed."""
+from __future__ import annotations
+
+import json
+
+from tsunagi.oms import outbox, status
+from tsunagi.oms.orders import set_status
+from tsunagi.oms.records import ShipmentResult
+from tsunagi.oms.stock import move
+from tsunagi.oms.store import Tx, now
+
+LIVE = ("exported", "shipped")          # shipment states that count (a cancelled one does not)
+
+
+class ShippingError(ValueError):
+    """A result that cannot be applied: the message says which shipment or order and why."""
+
+
+def _data(tx: Tx, order_id: int) -> dict:
+    return json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+
+
+def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> str:
+    """確認待ち → 印刷待ち with the shipping plan (carrier, delivery, payment, time), or 保留 naming the
+    channel's delivery/payment/time name that has no mapping (never a guess)."""
+    current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+    if current != status.CONFIRM:
+        return current
+    if problem:
+        set_status(tx, order_id, status.HOLD, hold_kind="unmapped", note=problem)
+        return status.HOLD
+    data = _data(tx, order_id)
+    data["shipping"] = plan
+    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
+           now(), order_id)
+    set_status(tx, order_id, status.READY, note=f"配送 {plan['carrier']} {plan['delivery']}")
+    return status.READY
+
+
+def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
+    """Ready orders for this carrier that are in no live shipment yet, oldest first."""
+    out = []
+    for order_id, order_shop, data in tx.all(
+            "SELECT id, shop, data FROM orders WHERE status = ? ORDER BY ordered_at, id", status.READY):
+        if shop and order_shop != shop:
+            continue
+        if (json.loads(data).get("shipping") or {}).get("carrier") != carrier:
+            continue
+        if tx.one("SELECT 1 FROM shipment_orders so JOIN shipments s ON s.id = so.shipment_id "
+                  "WHERE so.order_id = ? AND s.state IN (?, ?)", order_id, *LIVE) is None:
+            out.append(order_id)
+    return out
+
+
+def _locations(tx: Tx, order_id: int) -> list[str]:
+    return [r[0] for r in tx.all(
+        "SELECT DISTINCT r.location FROM reservations r LEFT JOIN locations l ON l.location = r.location "
+        "WHERE r.order_id = ? ORDER BY COALESCE(l.priority, 1000000), r.location", order_id)]
+
+
+def _merge_key(tx: Tx, order_id: int) -> tuple | None:
+    """Orders that may share one parcel (同梱): same shop, recipient, service and day; prepaid only,
+    since a COD parcel collects one order's amount."""
+    shop, data = tx.one("SELECT shop, data FROM orders WHERE id = ?", order_id)
+    data = json.loads(data)
+    plan = data.get("shipping") or {}
+    if plan.get("payment") != "prepaid":
+        return None
+    st = data.get("ship_to") or {}
+    return (shop, st.get("name"), st.get("postal_code"), st.get("address"), st.get("phone"),
+            plan.get("delivery"), plan.get("time"), data.get("requested_date"))
+
+
+def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = False) -> list[dict]:
+    """Shipments for these orders: one per order; one per stock location when an order's stock sits in
+    several (分割, keys -1, -2, …); one for several orders to the same recipient when merging (同梱)."""
+    groups: list[tuple[list[int], str, str]] = []       # (orders, location, key)
+    merged: dict[tuple, list[int]] = {}
+    for order_id in order_ids:
+        locations = _locations(tx, order_id)
+        if len(locations) > 1:
+            groups += [([order_id], loc, f"T{order_id:08d}-{n}") for n, loc in enumerate(locations, 1)]
+            continue
+        key = _merge_key(tx, order_id) if merge else None
+        if key is not None and key in merged:
+            merged[key].append(order_id)
+            continue
+        groups.append(([order_id], "", f"T{order_id:08d}"))
+        if key is not None:
+            merged[key] = groups[-1][0]
+    out, stamp = [], now()
+    for members, location, key in groups:
+        shipment_id = tx.one(
+            "INSERT INTO shipments (key, carrier, state, location, exported_at) VALUES (?, ?, 'exported', ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET carrier = excluded.carrier, state = 'exported', "
+            "location = excluded.location, exported_at = excluded.exported_at, tracking = '', ship_date = '' "
+            "RETURNING id", key, carrier, location, stamp)[0]
+        tx.many("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [(shipment_id, o) for o in members])
+        out.append({"id": shipment_id, "key": key, "orders": members, "location": location})
+    return out
+
+
+def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:
+    tx.many("UPDATE shipments SET file = ? WHERE id = ?", [(name, i) for i in shipment_ids])
+
+
+def _consume(tx: Tx, order_id: int) -> None:
+    """Shipping takes the reserved units out of stock: on hand and reserved both go down."""
+    for sku, location, lot, qty in tx.all(
+            "SELECT sku, location, lot, qty FROM reservations WHERE order_id = ?", order_id):
+        move(tx, sku, location, lot, -qty, -qty, "ship", f"order:{order_id}")
+    tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
+
+
+def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
+    """All tracking numbers of an order's live shipments, and the latest ship date."""
+    numbers, dates = [], []
+    for tracking, ship_date in tx.all(
+            "SELECT s.tracking, s.ship_date FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+            "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE):
+        numbers += [t for t in tracking.split(",") if t and t not in numbers]
+        dates.append(ship_date)
+    return numbers, max(dates, default="")
+
+
+def apply_result(tx: Tx, rec: ShipmentResult) -> str:
+    """A carrier's (or warehouse's) result for one shipment: its orders are shipped once every
+    shipment they are in has shipped. A changed tracking number on a shipped order is confirmed again."""
+    row = tx.one("SELECT id, state, tracking FROM shipments WHERE key = ?", rec.key)
+    if row is None:
+        raise ShippingError(f"お客様管理番号 {rec.key} の出荷データがありません")
+    shipment_id, state, old = row
+    if state == "cancelled":
+        raise ShippingError(f"お客様管理番号 {rec.key} の出荷は取り消し済みです")
+    tracking = ",".join(rec.tracking)
+    if state == "shipped" and old == tracking:
+        return "unchanged"
+    tx.run("UPDATE shipments SET state = 'shipped', tracking = ?, ship_date = ? WHERE id = ?",
+           tracking, rec.ship_date.isoformat() if rec.ship_date else now()[:10], shipment_id)
+    outcome = "partial"
+    for (order_id,) in tx.all("SELECT order_id FROM shipment_orders WHERE shipment_id = ?", shipment_id):
+        outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped") or outcome
+    return outcome
+
+
+def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> str | None:
+    current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+    if current in (status.SHIPPED, status.CLOSED):
+        if changed:
+            tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
+                   order_id, now(), current, current, f"追跡番号の変更: {tracking}")
+            outbox.emit(tx, outbox.SHIPMENT, str(order_id), {"reconfirm": True})
+            return "tracking_changed"
+        return None
+    if current != status.READY:
+        raise ShippingError(f"注文 (id {order_id}) は {status.label(current)} のため出荷済みにできません")
+    waiting = tx.value("SELECT COUNT(*) FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                       "WHERE so.order_id = ? AND s.state = 'exported'", order_id)
+    if waiting:
+        return None
+    _consume(tx, order_id)
+    numbers, _ = tracking_of(tx, order_id)
+    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")
+    outbox.emit(tx, outbox.SHIPMENT, str(order_id), {})
+    return "shipped"
+
+
+def record_confirmation(tx: Tx, order_id: int, shop: str, tracking: str, file: str) -> None:
+    tx.run("INSERT INTO confirmations (order_id, shop, tracking, file, written_at) VALUES (?, ?, ?, ?, ?)",
+           order_id, shop, tracking, file, now())
+
+
+def close(tx: Tx, order_ids: list[int], note: str) -> int:
+    """出荷確定済 → 請求済 once the channel has its confirmation."""
+    closed = 0
+    for order_id in order_ids:
+        if tx.value("SELECT status FROM orders WHERE id = ?", order_id) == status.SHIPPED:
+            set_status(tx, order_id, status.CLOSED, note=note)
+            closed += 1
+    return closed
+
+
+def confirmation_pushed(tx: Tx, file: str) -> int:
+    """The channel took the confirmation file: its orders are closed."""
+    ids = [r[0] for r in tx.all("SELECT order_id FROM confirmations WHERE file = ? AND pushed_at IS NULL", file)]
+    tx.run("UPDATE confirmations SET pushed_at = ? WHERE file = ?", now(), file)
+    return close(tx, ids, f"出荷通知 {file} を送信")
+
+
+def shipments_of(tx: Tx, order_id: int) -> list[dict]:
+    return [{"key": r[0], "carrier": r[1], "state": r[2], "location": r[3], "tracking": r[4], "ship_date": r[5],
+             "file": r[6]} for r in tx.all(
+        "SELECT s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, s.file FROM shipments s "
+        "JOIN shipment_orders so ON so.shipment_id = s.id WHERE so.order_id = ? ORDER BY s.key", order_id)]

@@ -1,0 +1,85 @@
+"""Shipment confirmations: each shipped order (or changed tracking) told to its channel in its format."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from tsunagi.oms import outbox, shipping
+from tsunagi.oms.store import Store, Tx
+from tsunagi.outbound import csvfile
+from tsunagi.outbound.layouts import load_layout
+from tsunagi.parsers.japanese import JST
+
+log = logging.getLogger("tsunagi.confirm")
+CONSUMER = "ship-confirm"
+
+
+@dataclass
+class ConfirmTarget:
+    shop: str
+    layout: str            # "" = the channel takes no file: the order is closed when shipped
+    pushed: bool = False   # a push endpoint takes outbox/<shop>/: close when it was sent, not when written
+
+
+class ConfirmWriter:
+    def __init__(self, store: Store, outbox_dir: Path, targets: list[ConfirmTarget]):
+        self.store = store
+        self.outbox_dir = outbox_dir
+        self.targets = {t.shop: t for t in targets}
+        for t in targets:
+            if t.layout:
+                load_layout("confirm", t.layout)
+
+    def flush(self) -> list[Path]:
+        """Consume shipment events: one file per shop with all its orders to confirm, then close them
+        (unless a push will). Written before the commit: a crash re-writes it, which channels take."""
+        written = []
+        with self.store.transaction() as tx:
+            events = outbox.pending(tx, CONSUMER, outbox.SHIPMENT)
+            if not events:
+                return []
+            by_shop: dict[str, list[int]] = {}
+            for _, key, _ in events:
+                order_id = int(key)
+                shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
+                if order_id not in by_shop.setdefault(shop, []):
+                    by_shop[shop].append(order_id)
+            for shop, ids in sorted(by_shop.items()):
+                target = self.targets.get(shop) or ConfirmTarget(shop, "")
+                path = self._file(tx, target, ids) if target.layout else None
+                if path:
+                    written.append(path)
+                if not target.pushed or path is None:
+                    shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
+            outbox.advance(tx, CONSUMER, events[-1][0])
+        return written
+
+    def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
+        layout = load_layout("confirm", target.layout)
+        rows = [row for order_id in ids if (row := confirm_row(tx, order_id, layout))]
+        if not rows:
+            return None
+        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        name = f"{target.shop}-shipconfirm-{stamp}.{layout.extension}"
+        path = csvfile.write_atomically(self.outbox_dir / target.shop, name, csvfile.render(layout, rows))
+        for order_id, row in zip(ids, rows):
+            shipping.record_confirmation(tx, order_id, target.shop, row["tracking_all"], name)
+        log.info("shop %s: shipment confirmation %s (%d orders)", target.shop, name, len(rows))
+        return path
+
+
+def confirm_row(tx: Tx, order_id: int, layout) -> dict[str, str] | None:
+    order_no, data = tx.one("SELECT order_no, data FROM orders WHERE id = ?", order_id)
+    data = json.loads(data)
+    numbers, ship_date = shipping.tracking_of(tx, order_id)
+    plan = data.get("shipping") or {}
+    carrier = layout.tables.get("carrier", {}).get(plan.get("delivery", ""), {})
+    when = date.fromisoformat(ship_date) if ship_date else datetime.now(JST).date()
+    return {"order_no": order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
+            "tracking2": numbers[1] if len(numbers) > 1 else "", "ship_date": when.strftime(layout.date_format),
+            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.get("carrier", "")),
+            "ship_method": carrier.get("method", plan.get("delivery", "")),
+            "cod_method": layout.tables.get("cod", {}).get(plan.get("payment", ""), "")}

@@ -1,0 +1,161 @@
+"""Carrier label files: ready orders grouped into shipments, written in the carrier's layout."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from tsunagi.oms import shipping, status
+from tsunagi.oms.orders import set_status
+from tsunagi.oms.store import Store, Tx
+from tsunagi.outbound import csvfile
+from tsunagi.outbound.carrierchars import for_carrier
+from tsunagi.outbound.layouts import Layout, load_layout
+from tsunagi.parsers.japanese import JST
+
+# Fields whose text goes on the label and must be in JIS X 0208.
+TEXT_FIELDS = {"name": "お届け先名", "address1": "お届け先住所", "address2": "お届け先住所", "address3": "お届け先住所",
+               "address4": "お届け先住所", "item1": "品名", "item2": "品名"}
+
+
+@dataclass
+class Shipper:
+    name: str
+    postal_code: str
+    address: str
+    phone: str
+
+
+@dataclass
+class CarrierTarget:
+    name: str                         # outbox/<name>/, and the carrier named in orders' shipping plans
+    layout: str                       # outbound/layouts/label/<layout>.toml
+    shipper: Shipper
+    account: dict = field(default_factory=dict)     # values for account.* columns (請求先顧客コード, …)
+    merge: bool = False               # 同梱: one parcel for orders to the same recipient
+
+
+@dataclass
+class ExportResult:
+    files: list[Path] = field(default_factory=list)
+    shipments: int = 0
+    orders: int = 0
+    held: list[str] = field(default_factory=list)     # "order_no: reason" for orders held instead
+
+
+def split_bytes(text: str, limits: list[int]) -> list[str]:
+    """An address cut into lines of at most these many CP932 bytes; the last line takes the rest."""
+    out, rest = [], text
+    for n, limit in enumerate(limits):
+        if n == len(limits) - 1:
+            out.append(rest)
+            break
+        line = ""
+        for ch in rest:
+            if len((line + ch).encode("cp932", errors="replace")) > limit:
+                break
+            line += ch
+        out.append(line)
+        rest = rest[len(line):].lstrip()
+    return out + [""] * (4 - len(out))
+
+
+def _items(tx: Tx, shipment: dict) -> list[str]:
+    """Product names in the parcel: a split shipment names only what its location holds."""
+    names: list[str] = []
+    for order_id in shipment["orders"]:
+        sql = ("SELECT DISTINCT COALESCE(p.name, l.name) FROM order_lines l LEFT JOIN products p ON p.sku = l.sku "
+               "WHERE l.order_id = ?")
+        params: list = [order_id]
+        if shipment["location"]:
+            sql += " AND l.sku IN (SELECT sku FROM reservations WHERE order_id = ? AND location = ?)"
+            params += [order_id, shipment["location"]]
+        names += [r[0] for r in tx.all(sql + " ORDER BY l.line_no", *params) if r[0] not in names]
+    return names
+
+
+def label_row(tx: Tx, shipment: dict, layout: Layout, target: CarrierTarget, ship_date: date) -> dict[str, str]:
+    """The canonical label fields of one shipment; the layout picks and places them."""
+    order_no, total, data = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", shipment["orders"][0])
+    data = json.loads(data)
+    plan, st = data["shipping"], data.get("ship_to") or {}
+    if not st.get("name"):
+        st = data.get("buyer") or {}
+    # cash on delivery is collected once: on the order's only parcel, or the first of a split
+    first_parcel = "-" not in shipment["key"] or shipment["key"].endswith("-1")
+    cod = plan["payment"] == "cod" and first_parcel
+    service = layout.tables.get("service", {}).get(plan["delivery"], {})
+    amount = sum(tx.value("SELECT total FROM orders WHERE id = ?", o) for o in shipment["orders"]) if cod else 0
+    address = split_bytes(f"{st.get('prefecture', '')}{st.get('address', '')}",
+                          list(layout.tables.get("address", {}).get("split", [64, 32])))
+    names = _items(tx, shipment)
+    item1 = names[0] + (" 他" if len(names) > 2 else "") if names else "雑貨"
+    shipper = split_bytes(f"{target.shipper.address}", list(layout.tables.get("address", {}).get("split", [64, 32])))
+    row = {
+        "key": shipment["key"], "order_no": order_no, "slip": service.get(plan["payment"], service.get("prepaid", "")),
+        "payment_code": layout.tables.get("payment", {}).get(plan["payment"], ""),
+        "cool": layout.tables.get("cool", {}).get(plan.get("cool", ""), ""),
+        "ship_date": ship_date.strftime(layout.date_format),
+        "delivery_date": date.fromisoformat(data["requested_date"]).strftime(layout.date_format)
+        if data.get("requested_date") else "",
+        "time": layout.tables.get("time", {}).get(plan.get("time", ""), ""),
+        "phone": st.get("phone") or "", "postal": st.get("postal_code") or "", "name": st.get("name") or "",
+        "address1": address[0], "address2": address[1], "address3": address[2], "address4": address[3],
+        "honorific": "様", "email": (data.get("buyer") or {}).get("email") or "",
+        "shipper_name": target.shipper.name, "shipper_postal": target.shipper.postal_code,
+        "shipper_phone": target.shipper.phone, "shipper_address1": shipper[0], "shipper_address2": shipper[1],
+        "item1": item1, "item2": names[1] if len(names) > 1 else "",
+        "cod_amount": str(amount) if amount else "", "cod_tax": str(amount * 10 // 110) if amount else "",
+    }
+    row.update({f"account.{k}": str(v) for k, v in target.account.items()})
+    return row
+
+
+def _check_text(row: dict[str, str]) -> str:
+    """Map every label text to what the carrier takes; the first character that cannot be, named."""
+    problems = []
+    for name, label in TEXT_FIELDS.items():
+        row[name], bad = for_carrier(row[name])
+        if bad:
+            problems.append(f"{label}の「{''.join(dict.fromkeys(bad))}」")
+    return "、".join(problems)
+
+
+def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None = None,
+           ship_date: date | None = None) -> ExportResult:
+    """One label file (or several, where the carrier takes few rows a file) for every ready order of
+    this carrier that has no live shipment; written before the transaction commits, like the feeds."""
+    layout = load_layout("label", target.layout)
+    ship_date = ship_date or datetime.now(JST).date()
+    result = ExportResult()
+    with store.transaction() as tx:
+        shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop), target.merge)
+        rows, kept = [], []
+        for shipment in shipments:
+            row = label_row(tx, shipment, layout, target, ship_date)
+            problem = _check_text(row)
+            if problem:
+                _hold(tx, shipment, f"送り状に使えない文字: {problem} (住所録を直してから tsunagi ship ready)")
+                result.held.append(f"{row['order_no']}: {problem}")
+                continue
+            rows.append(row)
+            kept.append(shipment)
+        per_file = layout.max_rows or len(rows) or 1
+        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        for n in range(0, len(rows), per_file):
+            suffix = f"-{n // per_file + 1}" if len(rows) > per_file else ""
+            name = f"{target.name}-labels-{stamp}{suffix}.{layout.extension}"
+            result.files.append(csvfile.write_atomically(outbox / target.name, name,
+                                                         csvfile.render(layout, rows[n:n + per_file])))
+            shipping.set_file(tx, [s["id"] for s in kept[n:n + per_file]], name)
+        result.shipments = len(kept)
+        result.orders = len({o for s in kept for o in s["orders"]})
+    return result
+
+
+def _hold(tx: Tx, shipment: dict, note: str) -> None:
+    tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment["id"])
+    for order_id in shipment["orders"]:
+        if tx.value("SELECT status FROM orders WHERE id = ?", order_id) == status.READY:
+            set_status(tx, order_id, status.HOLD, hold_kind="label_chars", note=note)
