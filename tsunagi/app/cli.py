@@ -8,15 +8,17 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tsunagi.app import config as config_mod
+from tsunagi.app import shipflow
 from tsunagi.app.daemon import AlreadyRunning, feed_writer, open_parts, run_forever, take_lock
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
 from tsunagi.oms.store import Store
+from tsunagi.outbound import labels
 from tsunagi.app.sftpconn import SftpError
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.parsers.csvfile import parse_file
@@ -179,6 +181,8 @@ def cmd_order(args) -> int:
           f"指定: {v['requested_date'] or '-'} {v['requested_time']}")
     for line in v["lines"]:
         print(f"  {line['channel_sku']:<16} {line['name'][:30]:<30} {line['qty']:>3} × {line['unit_price']:,}円")
+    for sh in v["shipments"]:
+        print(f"出荷 {sh['key']} {sh['carrier']} {sh['state']} {sh['tracking'] or '-'} {sh['ship_date']} {sh['file']}")
     print(f"送料 {v['shipping_fee']:,}円  代引料 {v['cod_fee']:,}円  値引 {v['discount']:,}円  合計 {v['total']:,}円")
     for h in v["history"]:
         print(f"  {h['at'][:19]} {status.label(h['from']) or '-'} → {status.label(h['to'])} {h['note']}")
@@ -235,12 +239,19 @@ def cmd_spool_show(args) -> int:
 def cmd_import(args) -> int:
     """One CSV applied here and now, with progress on a terminal and a summary at the end."""
     cfg = _config(args)
-    cfg.shop(args.shop)
+    if args.carrier:
+        cfg.carrier(args.carrier)
+    elif args.shop:
+        cfg.shop(args.shop)
+    else:
+        print("say whose file it is: --shop SHOP (orders, stock) or --carrier CARRIER (tracking numbers)",
+              file=sys.stderr)
+        return 2
     if args.layout:
         cfg.csv_layout(args.layout)      # an unknown layout is refused before anything is spooled
     spool, store, pipeline = open_parts(cfg)
-    meta = {"source": "import", "kind": "csv", "shop": args.shop, "file": str(Path(args.file).resolve()),
-            **({"layout": args.layout} if args.layout else {})}
+    meta = {"source": "import", "kind": "csv", "shop": args.shop or "", "file": str(Path(args.file).resolve()),
+            **({"carrier": args.carrier} if args.carrier else {}), **({"layout": args.layout} if args.layout else {})}
     with open(args.file, "rb") as fh:
         item = spool.put_file(fh, meta, ".csv", into="cur")
     bar = _ProgressBar() if sys.stderr.isatty() else None
@@ -319,6 +330,50 @@ def _check_layout(cfg, name: str, sample: Path, shop: str) -> int:
     return 0
 
 
+def cmd_ship_ready(args) -> int:
+    cfg = _config(args)
+    counts = shipflow.ready_orders(cfg, _store(cfg), args.shop, only_auto=False)
+    print(f"印刷待ち: {counts.get(status.READY, 0)}  保留: {counts.get(status.HOLD, 0)}")
+    return 0
+
+
+def cmd_ship_export(args) -> int:
+    cfg = _config(args)
+    target = shipflow.label_target(cfg, args.carrier)
+    spool, store = Spool(cfg.spool_dir), _store(cfg)
+    shipflow.ready_orders(cfg, store, args.shop)
+    day = date.fromisoformat(args.date) if args.date else None
+    result = labels.export(store, spool.dir("outbox"), target, args.shop, day)
+    for path in result.files:
+        print(f"{path.relative_to(cfg.data_dir)}")
+    print(f"{args.carrier}: {result.shipments} shipments for {result.orders} orders")
+    for held in result.held:
+        print(f"  保留: {held}", file=sys.stderr)
+    return 1 if result.held else 0
+
+
+def cmd_ship_confirm(args) -> int:
+    cfg = _config(args)
+    spool, store = Spool(cfg.spool_dir), _store(cfg)
+    for path in shipflow.confirm_writer(cfg, spool, store).flush():
+        print(f"{path.relative_to(cfg.data_dir)}")
+    return 0
+
+
+def cmd_ship_mismatch(args) -> int:
+    cfg = _config(args)
+    tx = _store(cfg).read()
+    rows = queries.ship_mismatch(tx, args.shop)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        print(f"{r['shop']:<10} {r['order_no']:<28} {status.label(r['status']):<6} tsunagi {r['total']:>9,}円  "
+              f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total']:+,}円")
+    print(f"({len(rows)} orders)")
+    return 0
+
+
 def cmd_sftp_run(args) -> int:
     cfg = _config(args)
     ep = cfg.endpoint(args.endpoint)
@@ -331,6 +386,10 @@ def cmd_sftp_run(args) -> int:
     for key in ("pulled", "already_pulled", "sent"):
         if key in out:
             print(f"{key}: {len(out[key])} {' '.join(out[key])}")
+    if out.get("sent"):
+        closed = shipflow.confirmations_sent(_store(cfg), out["sent"])
+        if closed:
+            print(f"{closed} orders closed (請求済): their shipment confirmation was delivered")
     errors = out.get("pull_errors", []) + out.get("push_errors", [])
     for e in errors:
         print(f"  problem: {e}", file=sys.stderr)
@@ -398,9 +457,25 @@ def build_parser() -> argparse.ArgumentParser:
     ck.set_defaults(func=cmd_check)
     imp = sub.add_parser("import", help="apply one order or stock CSV now")
     imp.add_argument("file")
-    imp.add_argument("--shop", required=True)
+    imp.add_argument("--shop", help="the shop whose order or stock file it is")
+    imp.add_argument("--carrier", help="the carrier (or WMS) whose result file it is: tracking numbers")
     imp.add_argument("--layout", help="the file's layout (default: chosen by its header)")
     imp.set_defaults(func=cmd_import)
+    sh = sub.add_parser("ship", help="labels, tracking, confirmations").add_subparsers(dest="sub", required=True)
+    shr = sh.add_parser("ready", help="確認待ち → 印刷待ち by the shops' mappings (or hold naming what is unmapped)")
+    shr.add_argument("--shop")
+    shr.set_defaults(func=cmd_ship_ready)
+    she = sh.add_parser("export", help="write the label file of a carrier for its ready orders")
+    she.add_argument("carrier")
+    she.add_argument("--shop")
+    she.add_argument("--date", help="出荷予定日 YYYY-MM-DD (default: today)")
+    she.set_defaults(func=cmd_ship_export)
+    shc = sh.add_parser("confirm", help="write shipment confirmations for shipped orders now")
+    shc.set_defaults(func=cmd_ship_confirm)
+    shm = sh.add_parser("mismatch", help="shipped orders whose total differs from the channel's latest data")
+    shm.add_argument("--shop")
+    shm.add_argument("--json", action="store_true")
+    shm.set_defaults(func=cmd_ship_mismatch)
     sf = sub.add_parser("sftp").add_subparsers(dest="sub", required=True)
     sfr = sf.add_parser("run", help="run one endpoint's pull and push now")
     sfr.add_argument("endpoint")

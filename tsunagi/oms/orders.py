@@ -91,6 +91,8 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     data, total, first_seen = tx.one(f"SELECT data, total, {seen} IS NULL FROM orders WHERE id = ?", order_id)
     old = json.loads(data)
     merged = _fill_blanks(old, record_data(rec))
+    if rec.source == "csv" and rec.total:
+        merged["channel_total"] = rec.total       # the channel's latest word (refunds, coupons): ship mismatch
     tx.run(f"UPDATE orders SET data = ?, updated_at = ?, {seen} = COALESCE({seen}, ?) WHERE id = ?",
            json.dumps(merged, ensure_ascii=False), now(), now(), order_id)
     if rec.channel_status == CANCELLED_AT_CHANNEL:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms import status
+from tsunagi.oms import shipping, status
 from tsunagi.oms.store import Tx
 
 
@@ -29,6 +29,7 @@ def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
                      for r in tx.all("SELECT sku, location, lot, qty FROM reservations WHERE order_id = ? "
                                      "ORDER BY sku, location, lot", order_id)],
     }
+    view["shipments"] = shipping.shipments_of(tx, order_id)
     if history:
         view["history"] = [{"at": r[0], "from": r[1], "to": r[2], "note": r[3]} for r in tx.all(
             "SELECT at, from_status, to_status, note FROM order_history WHERE order_id = ? ORDER BY id",
@@ -69,4 +70,17 @@ def mail_missing(tx: Tx, cutoffs: dict[str, str]) -> list[int]:
         out += [r[0] for r in tx.all(
             "SELECT id FROM orders WHERE shop = ? AND csv_at IS NOT NULL AND mail_at IS NULL "
             "AND csv_at < ? ORDER BY ordered_at, id", shop, cutoff)]
+    return out
+
+
+def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
+    """Shipped or closed orders whose total differs from the total in the channel's latest order data."""
+    out = []
+    for shop_id, order_no, code, total, data in tx.all(
+            "SELECT shop, order_no, status, total, data FROM orders WHERE status IN (?, ?) ORDER BY ordered_at, id",
+            status.SHIPPED, status.CLOSED):
+        channel_total = json.loads(data).get("channel_total")
+        if (shop is None or shop_id == shop) and channel_total is not None and channel_total != total:
+            out.append({"shop": shop_id, "order_no": order_no, "status": code, "total": total,
+                        "channel_total": channel_total})
     return out

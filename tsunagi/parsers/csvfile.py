@@ -41,6 +41,8 @@ def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
     if len(lines) <= layout.skip_rows:
         return None
     row = next(csv.reader([lines[layout.skip_rows].rstrip("\r")], delimiter=layout.delimiter), [])
+    if not layout.header:
+        return [str(n) for n in range(1, len(row) + 1)]
     return [h.strip().lstrip("\ufeff") for h in row]
 
 

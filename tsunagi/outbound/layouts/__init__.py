@@ -82,7 +82,7 @@ def _column(where: str, n: int, col: dict) -> Column:
 def _compact(where: str, n: int, col: list) -> Column:
     if not isinstance(col, list) or not 1 <= len(col) <= 3:
         raise ValueError(f"{where}: columns[{n}]: write [\"header\", \"field\" or \"=constant\", max_bytes]")
-    header, spec, limit = (list(col) + ["", 0])[:3]
+    header, spec, limit = col[0], col[1] if len(col) > 1 else "", col[2] if len(col) > 2 else 0
     if str(spec).startswith("="):
         return Column(str(header), "", str(spec)[1:], int(limit))
     return Column(str(header), str(spec), "", int(limit))
