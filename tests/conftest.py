@@ -134,3 +134,13 @@ def running(config_path):
     r = Running(config_path)
     yield r
     r.stop()
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on loopback with its own host and user keys (tests/sshserver.py)."""
+    from tests.sshserver import SshServer
+    server = SshServer(tmp_path_factory.mktemp("sshd"))
+    server.start()
+    yield server
+    server.stop()

@@ -62,8 +62,9 @@ LogLevel ERROR
         return path
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config())], stderr=open(self.root / "sshd.log", "ab"),
-                                     start_new_session=True)
+        with open(self.root / "sshd.log", "ab") as log:
+            self.proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(self.config())], stderr=log,
+                                         start_new_session=True)
         end = time.time() + 10
         while time.time() < end:
             try:

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import seed, write_config
-from tests.sshserver import Relay, SshServer, keygen
+from tests.sshserver import Relay, keygen
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.app.csvsamples import order_csv
@@ -18,14 +18,6 @@ from tsunagi.app.transfers import run_endpoint
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tsunagi.parsers.japanese import JST
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    server = SshServer(tmp_path_factory.mktemp("sshd"))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -205,6 +205,37 @@ def cmd_spool_list(args) -> int:
     return 0
 
 
+def _one_order(cfg, shop: str, order_no: str):
+    store = _store(cfg)
+    order_id = queries.find_order(store.read(), shop, order_no)
+    if order_id is None:
+        raise ValueError(f"no order {order_no} in shop {shop}")
+    return store, order_id
+
+
+def cmd_order_set(args) -> int:
+    cfg = _config(args)
+    store, order_id = _one_order(cfg, args.shop, args.order_no)
+    changes = dict(pair.split("=", 1) for pair in args.changes if "=" in pair)
+    if len(changes) != len(args.changes):
+        raise ValueError("write each change as field=value, e.g. ship_to.name=\"高橋 花子\"")
+    with store.transaction() as tx:
+        orders.edit(tx, order_id, changes)
+    print(f"{args.order_no}: {', '.join(changes)} updated")
+    return 0
+
+
+def cmd_order_release(args) -> int:
+    cfg = _config(args)
+    store, order_id = _one_order(cfg, args.shop, args.order_no)
+    with store.transaction() as tx:
+        placed = orders.release(tx, order_id)
+    shipflow.ready_orders(cfg, store, args.shop)
+    now_status = store.read().value("SELECT status FROM orders WHERE id = ?", order_id)
+    print(f"{args.order_no}: {status.label(placed)} → {status.label(now_status)}")
+    return 0
+
+
 def cmd_spool_show(args) -> int:
     cfg = _config(args)
     found = Spool(cfg.spool_dir).find(args.id)
@@ -504,6 +535,15 @@ def build_parser() -> argparse.ArgumentParser:
     one.add_argument("order_no")
     one.add_argument("--json", action="store_true")
     one.set_defaults(func=cmd_order)
+    oe = sub.add_parser("order-set", help="correct an order's buyer or recipient: ship_to.name=… ship_to.address=…")
+    oe.add_argument("shop")
+    oe.add_argument("order_no")
+    oe.add_argument("changes", nargs="+")
+    oe.set_defaults(func=cmd_order_set)
+    orl = sub.add_parser("order-release", help="lift a hold after fixing its cause: the order is placed again")
+    orl.add_argument("shop")
+    orl.add_argument("order_no")
+    orl.set_defaults(func=cmd_order_release)
     sp = sub.add_parser("spool").add_subparsers(dest="sub", required=True)
     sp.add_parser("list", help="waiting and failed items").set_defaults(func=cmd_spool_list)
     ss = sp.add_parser("show", help="one item: where it is, and its reason or row report")

@@ -5,13 +5,14 @@ import json
 
 from tsunagi.app.config import Config, Shop
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import shipping, status
+from tsunagi.oms import orders, shipping, status
 from tsunagi.oms.store import Store
 from tsunagi.outbound.confirmations import ConfirmTarget, ConfirmWriter
 from tsunagi.outbound.labels import CarrierTarget, Shipper
 from tsunagi.outbound.layouts import load_layout
 
 SETTING = "([[shop]] shipping の {table} に追加)"
+RETRIED_HOLDS = ("unmapped", "label_chars")   # holds a changed mapping or a corrected address can lift
 
 
 def plan_for(cfg: Config, shop: Shop, data: dict) -> tuple[dict | None, str]:
@@ -42,13 +43,26 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
     counts = {status.READY: 0, status.HOLD: 0}
     if not shops:
         return counts
+    mail_only = {s.id for s in cfg.shops if not s.order_csv}     # no order CSV will confirm: the mail does
     with store.transaction() as tx:
-        for order_id, shop, data in tx.all("SELECT id, shop, data FROM orders WHERE status = ? ORDER BY ordered_at, id",
-                                           status.CONFIRM):
-            if shop in shops:
-                plan, problem = plan_for(cfg, shops[shop], json.loads(data))
-                outcome = shipping.make_ready(tx, order_id, plan, problem)
-                counts[outcome] = counts.get(outcome, 0) + 1
+        for order_id, shop, code, hold_kind in tx.all(
+                "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
+                status.CONFIRM, status.NEW, status.HOLD):
+            if shop not in shops:
+                continue
+            if code == status.HOLD:
+                if hold_kind not in RETRIED_HOLDS or orders.place(tx, order_id) == status.HOLD:
+                    continue
+                code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+            if code == status.NEW and shop in mail_only:
+                orders.set_status(tx, order_id, status.CONFIRM, note="受注メールで確認 (受注CSVなし)")
+                code = status.CONFIRM
+            if code != status.CONFIRM:
+                continue
+            data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+            plan, problem = plan_for(cfg, shops[shop], data)
+            outcome = shipping.make_ready(tx, order_id, plan, problem)
+            counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
 

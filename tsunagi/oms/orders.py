@@ -184,3 +184,30 @@ def retry_waiting(tx: Tx) -> int:
         if place(tx, order_id) in (status.NEW, status.CONFIRM):
             placed += 1
     return placed
+
+
+EDITABLE = {f"{who}.{part}" for who in ("buyer", "ship_to")
+            for part in ("name", "postal_code", "prefecture", "address", "phone", "email")}
+
+
+def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
+    """Correct the buyer's or recipient's details (a typo, a character no carrier takes), with history."""
+    unknown = sorted(set(changes) - EDITABLE)
+    if unknown:
+        raise ValueError(f"cannot edit {unknown[0]} (editable: {', '.join(sorted(EDITABLE))})")
+    data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+    for key, value in changes.items():
+        who, part = key.split(".")
+        data.setdefault(who, {})[part] = value
+    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
+           now(), order_id)
+    current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+    tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
+           order_id, now(), current, current, "修正: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def release(tx: Tx, order_id: int) -> str:
+    """Lift a hold after a person has looked at it: the order is placed again (reserve, or wait)."""
+    if tx.value("SELECT status FROM orders WHERE id = ?", order_id) != status.HOLD:
+        raise ValueError("the order is not on hold (保留ではありません)")
+    return place(tx, order_id)

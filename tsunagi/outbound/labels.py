@@ -56,7 +56,9 @@ def split_bytes(text: str, limits: list[int]) -> list[str]:
             if len((line + ch).encode("cp932", errors="replace")) > limit:
                 break
             line += ch
-        out.append(line)
+        if len(line) < len(rest) and " " in line.strip():   # break at a space rather than inside a word
+            line = line[:line.rstrip().rindex(" ")]
+        out.append(line.rstrip())
         rest = rest[len(line):].lstrip()
     return out + [""] * (4 - len(out))
 
@@ -112,13 +114,19 @@ def label_row(tx: Tx, shipment: dict, layout: Layout, target: CarrierTarget, shi
     return row
 
 
-def _check_text(row: dict[str, str]) -> str:
-    """Map every label text to what the carrier takes; the first character that cannot be, named."""
+def _check_text(row: dict[str, str], layout: Layout) -> str:
+    """Map every label text to what the carrier takes. A character that cannot be, or a name or address
+    longer than the carrier's fields, is named: a label never loses part of an address silently."""
     problems = []
     for name, label in TEXT_FIELDS.items():
         row[name], bad = for_carrier(row[name])
         if bad:
             problems.append(f"{label}の「{''.join(dict.fromkeys(bad))}」")
+    for col in layout.columns:
+        if col.field in TEXT_FIELDS and not col.field.startswith("item") and col.max_bytes:
+            size = len(row[col.field].encode("cp932", errors="replace"))
+            if size > col.max_bytes:
+                problems.append(f"{TEXT_FIELDS[col.field]}が長すぎます ({col.header} {size}バイト、上限 {col.max_bytes})")
     return "、".join(problems)
 
 
@@ -134,9 +142,9 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
         rows, kept = [], []
         for shipment in shipments:
             row = label_row(tx, shipment, layout, target, ship_date)
-            problem = _check_text(row)
+            problem = _check_text(row, layout)
             if problem:
-                _hold(tx, shipment, f"送り状に使えない文字: {problem} (住所録を直してから tsunagi ship ready)")
+                _hold(tx, shipment, f"送り状に書けません: {problem} (tsunagi order-set で直してから tsunagi ship ready)")
                 result.held.append(f"{row['order_no']}: {problem}")
                 continue
             rows.append(row)

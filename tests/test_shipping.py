@@ -1,0 +1,298 @@
+"""Shipping: label files byte for byte, mapping gaps, carrier text, results with tracking numbers, split
+and merged parcels, confirmations to channels, closing, and re-confirmation of a changed number."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import seed, write_config
+from tsunagi.app import cli
+from tsunagi.app.csvsamples import order_csv
+from tsunagi.app.samples import Item, Person, SampleOrder
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms.store import Store
+
+GOLDEN = Path(__file__).parent / "golden"
+SHIPPER = ('shipper = { name = "つなぎ商店", postal_code = "100-0001", address = "東京都千代田区千代田1-1 '
+           'つなぎビル3F", phone = "03-1234-5678" }')
+SERVICE = {"yamato-b2": "宅急便", "sagawa-ehiden2": "飛脚宅配便", "sagawa-ehiden3": "飛脚宅配便",
+           "japanpost-yupurir": "ゆうパック", "japanpost-clickpost": "クリックポスト"}
+RESULTS = {"yamato-b2": '["yamato-b2-result", "yamato-b2-result-noheader"]',
+           "sagawa-ehiden2": '["sagawa-ehiden2-result"]'}
+
+
+def assert_golden(name: str, data: bytes) -> None:
+    """Byte for byte. TSUNAGI_WRITE_GOLDEN=1 rewrites the copy after a deliberate layout change
+    (then read the diff before committing it)."""
+    if os.environ.get("TSUNAGI_WRITE_GOLDEN"):
+        (GOLDEN / name).write_bytes(data)
+    assert data == (GOLDEN / name).read_bytes()
+
+
+def mod7(eleven: str) -> str:
+    return eleven + str(int(eleven) % 7)
+
+
+class ShipSite:
+    """A shop on Rakuten whose orders ship with one carrier; commands run as the operator runs them."""
+
+    def __init__(self, folder: Path, capsys, layout: str = "yamato-b2", merge: bool = False, confirm: str = "rakuten-shipping"):
+        self.folder, self.capsys, self.layout = folder, capsys, layout
+        self.config_path = write_config(folder)
+        service = SERVICE[layout]
+        cod = '"代金引換" = "cod", ' if layout != "japanpost-clickpost" else ""
+        times = '"午前中" = "午前中", "14:00～16:00" = "14-16"' if layout != "japanpost-clickpost" else ""
+        text = self.config_path.read_text(encoding="utf-8").replace(
+            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }',
+            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }\n'
+            f'shipping = {{ delivery = {{ "宅配便" = "{service}" }}, payment = {{ {cod}"クレジットカード" = "prepaid" }}, '
+            f'time = {{ {times} }}, confirm_layout = "{confirm}" }}')
+        text += f"""
+[[carrier]]
+name = "carrier"
+layout = "{layout}"
+result_layouts = {RESULTS.get(layout, '["tracking-generic"]')}
+{SHIPPER}
+account = {{ billing_code = "012345678901", freight_no = "01", customer_code = "123456789012" }}
+merge = {str(merge).lower()}
+"""
+        self.config_path.write_text(text, encoding="utf-8")
+        seed(self.config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,10\nitem-b,本店倉庫,1,10\n"
+                                      "item-c,本店倉庫,1,1\nitem-c,外部倉庫,1,5\n")
+        self.spool = Spool(folder / "var" / "spool")
+
+    def cli(self, *args) -> int:
+        return cli.main(["-c", str(self.config_path), *args])
+
+    def orders_csv(self, orders, name="orders.csv", **kw) -> int:
+        (self.folder / name).write_bytes(order_csv("rakuten-rms", orders, **kw))
+        return self.cli("import", str(self.folder / name), "--shop", "rakuten")
+
+    def export(self) -> list[Path]:
+        self.capsys.readouterr()
+        self.cli("ship", "export", "carrier", "--date", "2026-06-13")
+        return sorted((self.spool.dir("outbox") / "carrier" / "ready").glob("*"))
+
+    def results(self, rows: list[str], name="result.csv") -> int:
+        (self.folder / name).write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
+        return self.cli("import", str(self.folder / name), "--carrier", "carrier")
+
+    def status(self, o: SampleOrder) -> str:
+        return Store(self.folder / "var" / "tsunagi.db").read().value(
+            "SELECT status FROM orders WHERE order_no = ?", o.order_no)
+
+    def view(self, o: SampleOrder) -> dict:
+        self.capsys.readouterr()
+        self.cli("order", "rakuten", o.order_no, "--json")
+        return json.loads(self.capsys.readouterr().out)
+
+    def confirmations(self) -> list[Path]:
+        return sorted((self.spool.dir("outbox") / "rakuten" / "ready").glob("*shipconfirm*"))
+
+
+def order(n: int, *items: Item, **kw) -> SampleOrder:
+    return SampleOrder(f"402853-20260612-{n:010d}", list(items) or [Item("item-a", "商品A", 1, 1000)], **kw)
+
+
+LONG = Person("佐藤 髙志", "060-0001", "北海道札幌市中央区北一条西二丁目1番地 ファーストタワー23階 ①号室", "011-123-4567", "")
+
+
+def golden_orders(layout: str) -> list[SampleOrder]:
+    if layout == "japanpost-clickpost":
+        return [order(1, Item("item-a", "つなぎ マグカップ 白", 2, 1650)), order(2, ship_to=LONG)]
+    return [order(1, Item("item-a", "つなぎ マグカップ 白", 2, 1650), Item("item-b", "コースター", 1, 880),
+                  requested_date=date(2026, 6, 15), requested_time="午前中"),
+            order(2, Item("item-b", "コースター", 1, 880), payment="代金引換", cod_fee=330),
+            order(3, ship_to=LONG, requested_time="14:00～16:00")]
+
+
+@pytest.mark.parametrize("layout", sorted(SERVICE))
+def test_label_files_match_their_golden_copies_byte_for_byte(layout, tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys, layout)
+    site.orders_csv(golden_orders(layout))
+    files = site.export()
+    assert len(files) == 1
+    data = files[0].read_bytes()
+    assert_golden(f"{layout}.csv", data)
+    body = data.decode("cp932").split("\r\n", 1)[1]
+    assert "高志" in body and "髙" not in body and "①" not in body and "(1)号室" in body.replace(",", "")
+
+
+def test_b2_codes_dates_cod_amount_and_byte_limits(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    site.orders_csv(golden_orders("yamato-b2"))
+    rows = [r.split(",") for r in site.export()[0].read_bytes().decode("cp932").split("\r\n")[1:] if r]
+    assert all(len(r) == 95 for r in rows)
+    first, cod, long = rows
+    assert first[:8] == ["T00000001", "0", "0", "", "2026/06/13", "2026/06/15", "0812", ""]
+    assert cod[1] == "2" and cod[33:35] == ["1710", "155"]    # コレクト: total with postage and fee, and its tax
+    assert long[6] == "1416"
+    assert len(long[11].encode("cp932")) <= 64 and long[12]           # the rest of the address spills over
+    assert first[39] == "012345678901" and first[41] == "01" and first[32] == "402853-20260612-0000000001"
+
+
+def test_an_unmapped_delivery_name_puts_the_order_on_hold_until_it_is_mapped(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(5, delivery="メール便")
+    site.orders_csv([o])
+    v = site.view(o)
+    assert v["status"] == "hold" and "配送方法「メール便」の紐づけがありません" in v["hold_reason"]
+    assert site.export() == []
+    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
+    site.config_path.write_text(text, encoding="utf-8")
+    assert site.cli("ship", "ready") == 0
+    assert site.status(o) == "ready"
+    assert site.export()[0].read_bytes().decode("cp932").split("\r\n")[1].split(",")[1] == "7"   # ネコポス
+
+
+def test_an_unmapped_time_slot_or_payment_is_named_too(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    a, b = order(6, requested_time="20:00～21:00"), order(7, payment="後払い")
+    site.orders_csv([a, b])
+    assert "配達時間帯「20:00～21:00」" in site.view(a)["hold_reason"]
+    assert "支払方法「後払い」" in site.view(b)["hold_reason"]
+
+
+def test_a_name_no_carrier_can_print_holds_the_order_and_a_correction_releases_it(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(8, ship_to=Person("𪚲田 花子", "530-0001", "大阪府大阪市北区梅田1-1-1", "06-1234-5678", ""))
+    site.orders_csv([o], encoding="utf-8")
+    assert site.export() == []
+    v = site.view(o)
+    assert v["status"] == "hold" and "お届け先名の「𪚲」" in v["hold_reason"] and "order-set" in v["hold_reason"]
+    assert site.cli("order-set", "rakuten", o.order_no, "ship_to.name=柳田 花子") == 0
+    assert site.cli("ship", "ready") == 0
+    assert "柳田 花子" in site.export()[0].read_bytes().decode("cp932")
+
+
+def test_an_address_longer_than_the_carriers_fields_is_held_not_cut(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys, "sagawa-ehiden2")
+    o = order(9, ship_to=Person("山田 花子", "530-0001", "大阪府大阪市北区梅田一丁目一番一号 大阪駅前第一ビル二十三階 株式会社つなぎ物流センター 出荷場宛て", "06-1234-5678", ""))
+    site.orders_csv([o])
+    assert site.export() == []
+    assert "お届け先住所が長すぎます" in site.view(o)["hold_reason"]
+
+
+def test_round_trip_labels_tracking_shipped_confirmation_closed(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    a, b = order(1, Item("item-a", "A", 2, 1000)), order(2, Item("item-b", "B", 1, 500))
+    site.orders_csv([a, b])
+    site.export()
+    t1, t2 = mod7("12345678901"), mod7("22345678901")
+    assert site.results([f"T00000001,0,0,{t1[:4]}-{t1[4:8]}-{t1[8:]},2026/06/13", f"T00000002,0,0,{t2},2026/06/14"]) == 0
+    assert site.status(a) == site.status(b) == "shipped"
+    assert site.view(a)["shipments"][0]["tracking"] == t1
+    stock = Store(tmp_path / "var" / "tsunagi.db").read().all("SELECT sku, on_hand, reserved FROM stock WHERE sku IN ('item-a','item-b') ORDER BY sku")
+    assert stock == [("item-a", 8, 0), ("item-b", 9, 0)]              # shipping took the units out
+    assert site.cli("ship", "confirm") == 0
+    [confirm] = site.confirmations()
+    assert_golden("rakuten-shipping.csv", confirm.read_bytes())
+    assert site.status(a) == site.status(b) == "closed"
+
+
+def test_a_wrong_tracking_number_or_unknown_key_is_reported_for_its_row(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    site.orders_csv([order(1)])
+    site.export()
+    assert site.results(["T00000001,0,0,123456789012,2026/06/13", "T99999999,0,0," + mod7("12345678901") + ",2026/06/13"]) == 1
+    report = next(iter(site.spool.find(p.name[:-12])[1] for p in site.spool.dir("failed").glob("*.reason.json")))
+    messages = [p["message"] for p in report["problems"]]
+    assert any("行 1: 伝票番号 123456789012 が正しくありません" in m for m in messages)
+    assert any("行 2: お客様管理番号 T99999999 の出荷データがありません" in m for m in messages)
+
+
+def test_an_order_split_over_two_locations_ships_when_both_parcels_have(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(1, Item("item-c", "C", 3, 100))       # 1 in 本店倉庫, 2 in 外部倉庫
+    site.orders_csv([o])
+    rows = site.export()[0].read_bytes().decode("cp932").split("\r\n")[1:3]
+    assert [r.split(",")[0] for r in rows] == ["T00000001-1", "T00000001-2"]
+    site.results([f"T00000001-1,0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
+    assert site.status(o) == "ready"
+    site.results([f"T00000001-2,0,0,{mod7('12345678902')},2026/06/13"], "r2.csv")
+    assert site.status(o) == "shipped"
+    assert [s["tracking"] for s in site.view(o)["shipments"]] == [mod7("12345678901"), mod7("12345678902")]
+
+
+def test_orders_to_the_same_recipient_share_one_parcel_when_merging(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys, merge=True)
+    a, b, c = order(1), order(2, Item("item-b", "B", 1, 500)), order(3, payment="代金引換")
+    site.orders_csv([a, b, c])
+    rows = [r for r in site.export()[0].read_bytes().decode("cp932").split("\r\n")[1:] if r]
+    assert [r.split(",")[0] for r in rows] == ["T00000001", "T00000003"]      # COD parcels are never merged
+    site.results([f"T00000001,0,0,{mod7('32345678901')},2026/06/13"])
+    assert site.status(a) == site.status(b) == "shipped" and site.status(c) == "ready"
+
+
+def test_a_changed_tracking_number_sends_a_new_confirmation(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(1)
+    site.orders_csv([o])
+    site.export()
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
+    site.cli("ship", "confirm")
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"], "r1-again.csv")   # same: nothing new
+    site.cli("ship", "confirm")
+    assert len(site.confirmations()) == 1
+    site.results([f"T00000001,0,0,{mod7('42345678901')},2026/06/13"], "r2.csv")
+    site.cli("ship", "confirm")
+    files = site.confirmations()
+    assert len(files) == 2 and mod7("42345678901") in files[1].read_bytes().decode("cp932")
+    assert site.status(o) == "closed"
+
+
+def test_amazon_confirmation_has_its_three_header_rows_and_tabs(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys, confirm="amazon-ship-confirm")
+    site.orders_csv([order(1)])
+    site.export()
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"])
+    site.cli("ship", "confirm")
+    lines = site.confirmations()[0].read_bytes().decode("cp932").split("\r\n")
+    assert lines[0].startswith("TemplateType=OrderFulfillment\tVersion=2011.1102\t")
+    assert lines[2].split("\t") == ["order-id", "order-item-id", "quantity", "ship-date", "carrier-code",
+                                    "carrier-name", "tracking-number", "ship-method", "cod-collection-method"]
+    assert lines[3].split("\t") == ["402853-20260612-0000000001", "", "", "2026-06-13", "Yamato Transport",
+                                    "ヤマト運輸", mod7("12345678901"), "宅急便", ""]
+
+
+def test_with_a_push_endpoint_the_order_closes_only_when_the_confirmation_is_sent(tmp_path, capsys, sshd):
+    site = ShipSite(tmp_path, capsys)
+    remote = tmp_path / "remote-in"
+    remote.mkdir()
+    text = site.config_path.read_text(encoding="utf-8") + f"""
+[[sftp]]
+name = "rms"
+host = "127.0.0.1"
+port = {sshd.port}
+user = "{sshd.user}"
+key_file = "{sshd.user_key}"
+known_hosts = "{sshd.known_hosts(tmp_path / 'known_hosts')}"
+push = {{ remote_dir = "{remote}", source = "rakuten", pattern = "*shipconfirm*" }}
+"""
+    site.config_path.write_text(text, encoding="utf-8")
+    o = order(1)
+    site.orders_csv([o])
+    site.export()
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"])
+    site.cli("ship", "confirm")
+    assert site.status(o) == "shipped"
+    assert site.cli("sftp", "run", "rms") == 0
+    assert len(os.listdir(remote)) == 1 and site.status(o) == "closed"
+
+
+def test_ship_mismatch_lists_shipped_orders_whose_channel_total_changed(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(1, Item("item-a", "A", 2, 1000))
+    site.orders_csv([o])
+    site.export()
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"])
+    refunded = order(1, Item("item-a", "A", 2, 1000), total_override=1800)
+    site.orders_csv([refunded], "later.csv")
+    capsys.readouterr()
+    assert site.cli("ship", "mismatch", "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"shop": "rakuten", "order_no": o.order_no, "status": "shipped", "total": 2500, "channel_total": 1800}]
