@@ -18,7 +18,7 @@ from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
 from tsunagi.oms.store import Store
-from tsunagi.outbound import labels
+from tsunagi.outbound import labels, wms
 from tsunagi.app.sftpconn import SftpError
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.parsers.csvfile import parse_file
@@ -271,7 +271,8 @@ def cmd_import(args) -> int:
     """One CSV applied here and now, with progress on a terminal and a summary at the end."""
     cfg = _config(args)
     if args.carrier:
-        cfg.carrier(args.carrier)
+        if args.carrier not in {w.name for w in cfg.warehouses}:
+            cfg.carrier(args.carrier)        # an unknown name is refused with the known ones listed
     elif args.shop:
         cfg.shop(args.shop)
     else:
@@ -405,6 +406,17 @@ def cmd_ship_mismatch(args) -> int:
     return 0
 
 
+def cmd_wms_send(args) -> int:
+    cfg = _config(args)
+    spool, store = Spool(cfg.spool_dir), _store(cfg)
+    shipflow.ready_orders(cfg, store)
+    result = wms.send(store, spool.dir("outbox"), shipflow.wms_target(cfg, args.name))
+    for path in result.files:
+        print(f"{path.relative_to(cfg.data_dir)}")
+    print(f"{args.name}: {result.instructed} orders instructed, {result.cancelled} cancels")
+    return 0
+
+
 def cmd_sftp_run(args) -> int:
     cfg = _config(args)
     ep = cfg.endpoint(args.endpoint)
@@ -489,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import", help="apply one order or stock CSV now")
     imp.add_argument("file")
     imp.add_argument("--shop", help="the shop whose order or stock file it is")
-    imp.add_argument("--carrier", help="the carrier (or WMS) whose result file it is: tracking numbers")
+    imp.add_argument("--carrier", help="the carrier or warehouse whose file it is (results, warehouse stock)")
     imp.add_argument("--layout", help="the file's layout (default: chosen by its header)")
     imp.set_defaults(func=cmd_import)
     sh = sub.add_parser("ship", help="labels, tracking, confirmations").add_subparsers(dest="sub", required=True)
@@ -507,6 +519,10 @@ def build_parser() -> argparse.ArgumentParser:
     shm.add_argument("--shop")
     shm.add_argument("--json", action="store_true")
     shm.set_defaults(func=cmd_ship_mismatch)
+    wm = sub.add_parser("wms", help="warehouse exchange").add_subparsers(dest="sub", required=True)
+    wms_send = wm.add_parser("send", help="write the warehouse's new shipping instructions and cancels now")
+    wms_send.add_argument("name")
+    wms_send.set_defaults(func=cmd_wms_send)
     sf = sub.add_parser("sftp").add_subparsers(dest="sub", required=True)
     sfr = sf.add_parser("run", help="run one endpoint's pull and push now")
     sfr.add_argument("endpoint")

@@ -1,6 +1,7 @@
 """Reading config.toml: every mistake names the file, the key and what is wrong, before anything starts."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -48,6 +49,21 @@ class Carrier:
     account: dict = field(default_factory=dict)
     merge: bool = False
     every_minutes: float = 0.0
+    at: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Wms:
+    name: str
+    location: str                    # the stock location this warehouse's snapshots set
+    statuses: list[str]
+    tag: str = "wms"
+    packaging_tags: list[str] = field(default_factory=list)
+    layout: str = "wms-instruction"
+    cancel_layout: str = "wms-cancel"
+    result_layouts: list[str] = field(default_factory=lambda: ["wms-result"])
+    stock_layout: str = "wms-stock"
+    every_minutes: float = 5.0
     at: list[str] = field(default_factory=list)
 
 
@@ -115,6 +131,13 @@ class Config:
     drop_stable_seconds: float = 2.0
     sftp: list[SftpEndpoint] = field(default_factory=list)
     carriers: list[Carrier] = field(default_factory=list)
+    warehouses: list[Wms] = field(default_factory=list)
+
+    def wms(self, name: str) -> Wms:
+        for w in self.warehouses:
+            if w.name == name:
+                return w
+        raise ConfigError(f"{self.path}: no [[wms]] {name!r} (warehouses: {', '.join(w.name for w in self.warehouses) or 'none'})")
 
     def carrier(self, name: str) -> Carrier:
         for c in self.carriers:
@@ -131,7 +154,7 @@ class Config:
         return None
 
     def drop_targets(self) -> set[str]:
-        return {s.id for s in self.shops} | {c.name for c in self.carriers}
+        return {s.id for s in self.shops} | {c.name for c in self.carriers} | {w.name for w in self.warehouses}
 
     def csv_layout(self, name: str) -> csvlayout.CsvLayout:
         return csvlayout.load(name, self.csv_layout_dirs, self.csv_inline)
@@ -144,6 +167,12 @@ class Config:
         carrier = meta.get("carrier") or meta.get("shop")
         if carrier in {c.name for c in self.carriers}:
             return [self.csv_layout(n) for n in self.carrier(carrier).result_layouts]
+        if carrier in {w.name for w in self.warehouses}:
+            w = self.wms(carrier)
+            stock = self.csv_layout(w.stock_layout)
+            here = csvlayout.FieldSpec(name="location", type="text", value=w.location)   # its own location, always
+            stock = dataclasses.replace(stock, fields={**stock.fields, "location": here})
+            return [self.csv_layout(n) for n in w.result_layouts] + [stock]
         names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
         return [self.csv_layout(n) for n in names + self.stock_layouts]
 
@@ -176,7 +205,9 @@ class Config:
         return None
 
 
-TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp", "carrier"}
+TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp", "carrier", "wms"}
+WMS_KEYS = {"name", "location", "statuses", "tag", "packaging_tags", "layout", "cancel_layout", "result_layouts",
+            "stock_layout", "every_minutes", "at"}
 SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv", "shipping"}
 CARRIER_KEYS = {"name", "layout", "result_layouts", "shipper", "account", "merge", "every_minutes", "at"}
 SHIPPING_KEYS = {"delivery", "payment", "time", "auto_ready", "confirm_layout"}
@@ -247,6 +278,8 @@ def load(path: Path | str) -> Config:
     _csv(r, raw, cfg)
     for n, table in enumerate(r.get(raw, "carrier", list, "", [])):
         cfg.carriers.append(_carrier(r, cfg, table, f"carrier[{n}]."))
+    for n, table in enumerate(r.get(raw, "wms", list, "", [])):
+        cfg.warehouses.append(_wms(r, cfg, table, f"wms[{n}]."))
     for n, table in enumerate(shops):
         cfg.shops.append(_shop(r, table, f"shop[{n}]."))
         _shipping(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
@@ -282,6 +315,35 @@ def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
     for n, result in enumerate(carrier.result_layouts):
         _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
     return carrier
+
+
+def _wms(r: _Reader, cfg: Config, table, where: str) -> Wms:
+    if not isinstance(table, dict):
+        r.fail(where.rstrip("."), "must be a table ([[wms]])")
+    r.unknown(table, WMS_KEYS, where)
+    name = r.get(table, "name", str, where, required=True)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
+        r.fail(where + "name", f"{name!r}: use lower-case letters, digits, - and _ (it names folders)")
+    statuses = [str(x) for x in r.get(table, "statuses", list, where, ["ready"])]
+    for st in statuses:
+        if st not in ("confirm", "payment", "ready"):
+            r.fail(where + "statuses", f"{st!r}: instruct orders in confirm, payment or ready")
+    w = Wms(name=name, location=r.get(table, "location", str, where, required=True), statuses=statuses,
+            tag=r.get(table, "tag", str, where, "wms"),
+            packaging_tags=[str(x) for x in r.get(table, "packaging_tags", list, where, [])],
+            layout=r.get(table, "layout", str, where, "wms-instruction"),
+            cancel_layout=r.get(table, "cancel_layout", str, where, "wms-cancel"),
+            result_layouts=[str(x) for x in r.get(table, "result_layouts", list, where, ["wms-result"])],
+            stock_layout=r.get(table, "stock_layout", str, where, "wms-stock"),
+            every_minutes=float(r.get(table, "every_minutes", (int, float), where, 5)),
+            at=[str(t) for t in r.get(table, "at", list, where, [])])
+    for key in ("layout", "cancel_layout"):
+        if getattr(w, key) not in available_layouts("wms"):
+            r.fail(where + key, f"unknown layout {getattr(w, key)!r} (known: {', '.join(available_layouts('wms'))})")
+    for n, result in enumerate(w.result_layouts):
+        _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
+    _layout(r, cfg, w.stock_layout, where + "stock_layout", "stock")
+    return w
 
 
 def _shipping(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> None:

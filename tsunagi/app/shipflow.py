@@ -10,6 +10,7 @@ from tsunagi.oms.store import Store
 from tsunagi.outbound.confirmations import ConfirmTarget, ConfirmWriter
 from tsunagi.outbound.labels import CarrierTarget, Shipper
 from tsunagi.outbound.layouts import load_layout
+from tsunagi.outbound.wms import WmsTarget
 
 SETTING = "([[shop]] shipping の {table} に追加)"
 RETRIED_HOLDS = ("unmapped", "label_chars")   # holds a changed mapping or a corrected address can lift
@@ -81,3 +82,8 @@ def confirmations_sent(store: Store, names: list[str]) -> int:
     """Files a push delivered: orders confirmed in them are closed (請求済)."""
     with store.transaction() as tx:
         return sum(shipping.confirmation_pushed(tx, name) for name in names)
+
+
+def wms_target(cfg: Config, name: str) -> WmsTarget:
+    w = cfg.wms(name)
+    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout)

@@ -12,7 +12,7 @@ from tsunagi.app.sftpconn import SftpError, session
 from tsunagi.ingest.sftp_pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
-from tsunagi.outbound import labels
+from tsunagi.outbound import labels, wms
 from tsunagi.outbound.sftp_push import push
 from tsunagi.parsers.japanese import JST
 
@@ -50,6 +50,8 @@ class Scheduler:
         self.jobs = [(f"sftp:{ep.name}", ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.sftp]
         self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
                       for c in cfg.carriers]
+        self.jobs += [(f"wms:{w.name}", w.every_minutes, w.at, lambda w=w: self.instruct(w.name))
+                      for w in cfg.warehouses]
         start = datetime.now(JST)
         self.due = {name: next_run(start, every, at) for name, every, at, _ in self.jobs}
 
@@ -64,6 +66,9 @@ class Scheduler:
                         log.exception("%s: unexpected error", name)
                     self.due[name] = next_run(datetime.now(JST), every, at)
             self.stopping.wait(1.0)
+
+    def instruct(self, name: str) -> None:
+        wms.send(self.store, self.spool.dir("outbox"), shipflow.wms_target(self.cfg, name))
 
     def export(self, carrier: str) -> None:
         result = labels.export(self.store, self.spool.dir("outbox"), shipflow.label_target(self.cfg, carrier))

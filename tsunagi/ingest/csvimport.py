@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, orders, shipping, status
+from tsunagi.oms import counting, orders, shipping, status, wms
 from tsunagi.oms.store import Store, record_applied
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
@@ -94,6 +94,10 @@ class CsvImporter:
                 try:
                     with tx.savepoint():
                         outcome = orders.apply_order(tx, rec)
+                except orders.OrderLocked as exc:
+                    result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")
+                                        for r in rows]
+                    continue
                 except Exception as exc:   # a bug in one order must not lose the rest of the file
                     log.exception("order %s: unexpected error", rec.order_no)
                     result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: {type(exc).__name__}: {exc}")
@@ -105,8 +109,8 @@ class CsvImporter:
             for res, row in chunk.results:
                 try:
                     with tx.savepoint():
-                        result.outcomes[shipping.apply_result(tx, res)] += 1
-                except shipping.ShippingError as exc:
+                        result.outcomes[wms.apply_result(tx, res)] += 1
+                except (shipping.ShippingError, orders.OrderLocked) as exc:
                     result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
             changed = bool(chunk.results)
             for count, row in chunk.counts:

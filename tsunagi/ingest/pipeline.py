@@ -114,6 +114,8 @@ class Pipeline:
                         outcome = f"order {result}: {record.shop} {record.order_no}"
                         record_applied(tx, sha, item.id, outcome)
                         results[item.id] = outcome
+                except orders.OrderLocked as exc:
+                    results[item.id] = {"stage": "apply", "kind": "locked", "message": str(exc)}
                 except Exception as exc:
                     log.exception("item %s: unexpected error while applying", item.id)
                     results[item.id] = {"stage": "apply", "kind": "error",

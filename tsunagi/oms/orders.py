@@ -10,6 +10,10 @@ from tsunagi.oms import allocate, catalog, outbox, status
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx, now
 
+class OrderLocked(ValueError):
+    """A status change refused while a warehouse is working on the order."""
+
+
 # Statuses an order no longer leaves by re-import.
 FINAL = frozenset({status.SHIPPED, status.CLOSED, status.CANCELLED})
 # Entering these gives the order's reserved stock back (shipping consumes it instead).
@@ -54,6 +58,11 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
     if current == to and (to != status.HOLD or reason == note):
         return
+    if to not in (status.SHIPPED, status.CLOSED):
+        busy = tx.value("SELECT wms FROM wms_orders WHERE order_id = ? AND state = 'in_process'", order_id)
+        if busy:
+            raise OrderLocked(f"倉庫 {busy} で作業中のため{status.label(to)}にできません (倉庫に連絡し、"
+                              f"倉庫の取消または出荷の報告を待ってください)")
     if to in RELEASING:
         allocate.release(tx, order_id, f"release:{to}")
     tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",

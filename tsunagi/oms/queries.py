@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms import shipping, status
+from tsunagi.oms import shipping, status, wms
 from tsunagi.oms.store import Tx
 
 
@@ -30,6 +30,7 @@ def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
                                      "ORDER BY sku, location, lot", order_id)],
     }
     view["shipments"] = shipping.shipments_of(tx, order_id)
+    view["warehouse"] = wms.state_of(tx, order_id)
     if history:
         view["history"] = [{"at": r[0], "from": r[1], "to": r[2], "note": r[3]} for r in tx.all(
             "SELECT at, from_status, to_status, note FROM order_history WHERE order_id = ? ORDER BY id",

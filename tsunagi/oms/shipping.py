@@ -37,8 +37,20 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
     return status.READY
 
 
+def uncovered(tx: Tx, order_id: int) -> set[str] | None:
+    """The SKUs of an order no live shipment covers yet: None when all are (a shipment without a SKU
+    list covers the whole order; a warehouse instruction covers only its SKUs)."""
+    skus = {r[0] for r in tx.all("SELECT sku FROM order_lines WHERE order_id = ?", order_id)}
+    for (covered,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                             "WHERE so.order_id = ? AND s.state IN (?, ?)", order_id, *LIVE):
+        if not covered:
+            return None
+        skus -= set(covered.split(","))
+    return skus or None
+
+
 def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
-    """Ready orders for this carrier that are in no live shipment yet, oldest first."""
+    """Ready orders for this carrier with lines no live shipment covers yet, oldest first."""
     out = []
     for order_id, order_shop, data in tx.all(
             "SELECT id, shop, data FROM orders WHERE status = ? ORDER BY ordered_at, id", status.READY):
@@ -46,8 +58,7 @@ def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
             continue
         if (json.loads(data).get("shipping") or {}).get("carrier") != carrier:
             continue
-        if tx.one("SELECT 1 FROM shipment_orders so JOIN shipments s ON s.id = so.shipment_id "
-                  "WHERE so.order_id = ? AND s.state IN (?, ?)", order_id, *LIVE) is None:
+        if uncovered(tx, order_id) is not None:
             out.append(order_id)
     return out
 
@@ -77,6 +88,9 @@ def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = Fal
     groups: list[tuple[list[int], str, str]] = []       # (orders, location, key)
     merged: dict[tuple, list[int]] = {}
     for order_id in order_ids:
+        if partial(tx, order_id):     # a warehouse has part of it: this parcel is the rest, alone
+            groups.append(([order_id], "", f"T{order_id:08d}"))
+            continue
         locations = _locations(tx, order_id)
         if len(locations) > 1:
             groups += [([order_id], loc, f"T{order_id:08d}-{n}") for n, loc in enumerate(locations, 1)]
@@ -88,17 +102,29 @@ def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = Fal
         groups.append(([order_id], "", f"T{order_id:08d}"))
         if key is not None:
             merged[key] = groups[-1][0]
-    out, stamp = [], now()
+    out = []
     for members, location, key in groups:
-        shipment_id = tx.one(
-            "INSERT INTO shipments (key, carrier, state, location, exported_at) VALUES (?, ?, 'exported', ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET carrier = excluded.carrier, state = 'exported', "
-            "location = excluded.location, exported_at = excluded.exported_at, tracking = '', ship_date = '' "
-            "RETURNING id", key, carrier, location, stamp)[0]
+        rest = uncovered(tx, members[0]) if partial(tx, members[0]) else None
+        skus = ",".join(sorted(rest)) if rest else ""
+        shipment_id = new_shipment(tx, key, carrier, location, skus)
         tx.many("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(shipment_id, o) for o in members])
-        out.append({"id": shipment_id, "key": key, "orders": members, "location": location})
+        out.append({"id": shipment_id, "key": key, "orders": members, "location": location, "skus": skus})
     return out
+
+
+def partial(tx: Tx, order_id: int) -> bool:
+    return tx.one("SELECT 1 FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                  "WHERE so.order_id = ? AND s.state IN (?, ?) AND s.skus <> ''", order_id, *LIVE) is not None
+
+
+def new_shipment(tx: Tx, key: str, carrier: str, location: str = "", skus: str = "") -> int:
+    """A shipment under this key (a re-export after a cancelled one takes the key again)."""
+    return tx.one(
+        "INSERT INTO shipments (key, carrier, state, location, exported_at, skus) VALUES (?, ?, 'exported', ?, ?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET carrier = excluded.carrier, state = 'exported', location = excluded.location, "
+        "exported_at = excluded.exported_at, tracking = '', ship_date = '', skus = excluded.skus "
+        "RETURNING id", key, carrier, location, now(), skus)[0]
 
 
 def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:

@@ -161,7 +161,8 @@ class Store:
 
 # Columns added after a table was first created: (table, column, type), added where missing.
 LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"),
-                 ("products", "tags", "TEXT NOT NULL DEFAULT ''"))
+                 ("products", "tags", "TEXT NOT NULL DEFAULT ''"),
+                 ("shipments", "skus", "TEXT NOT NULL DEFAULT ''"))
 
 
 def _add_columns(tx: Tx) -> None:

@@ -73,6 +73,10 @@ def _items(tx: Tx, shipment: dict) -> list[str]:
         if shipment["location"]:
             sql += " AND l.sku IN (SELECT sku FROM reservations WHERE order_id = ? AND location = ?)"
             params += [order_id, shipment["location"]]
+        if shipment.get("skus"):      # the rest of an order a warehouse ships in part
+            skus = shipment["skus"].split(",")
+            sql += f" AND l.sku IN ({','.join('?' * len(skus))})"
+            params += skus
         names += [r[0] for r in tx.all(sql + " ORDER BY l.line_no", *params) if r[0] not in names]
     return names
 

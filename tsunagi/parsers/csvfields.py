@@ -142,8 +142,10 @@ def type_frame(frame: pl.DataFrame, layout: CsvLayout, specs: dict[str, FieldSpe
     """Canonical typed columns (named by field) plus _row and _bad; and each failing row's problem."""
     header = set(frame.columns)
     texts = {name: raw(spec, header) for name, spec in specs.items()}
-    base = frame.with_row_index("_row", offset=first_row).with_columns(
-        [t.alias(f"_t:{n}") for n, t in texts.items()])
+    base = frame.with_row_index("_row", offset=first_row)
+    if frame.width:   # an empty line (a spreadsheet's trailing one) is no row at all
+        base = base.filter(~pl.all_horizontal([pl.col(c).str.strip_chars() == "" for c in frame.columns]))
+    base = base.with_columns([t.alias(f"_t:{n}") for n, t in texts.items()])
     values = {n: typed(spec, pl.col(f"_t:{n}"), layout) for n, spec in specs.items()}
     base = base.with_columns([v.alias(n) for n, v in values.items()])
     checks = [(name, mask, message) for name, spec in specs.items()

@@ -1,0 +1,115 @@
+"""Warehouse exchange: instructions for tagged lines, results, cancels after instruction, the in-process
+lock, and stock snapshots for the warehouse's location."""
+from __future__ import annotations
+
+from tests.test_shipping import ShipSite, mod7, order
+from tsunagi.app.csvsamples import order_csv
+from tsunagi.app.samples import Item
+from tsunagi.oms.store import Store
+
+PRODUCTS = """sku,name,components,channel_sku,shop,tags
+item-a,商品A,,,,wms fragile
+item-b,商品B,,,,
+item-c,商品C,,,,wms
+set-ab,AとBのセット,item-a*1;item-b*2,,,
+"""
+
+
+class WmsSite(ShipSite):
+    def __init__(self, folder, capsys):
+        super().__init__(folder, capsys)
+        text = self.config_path.read_text(encoding="utf-8") + """
+[[wms]]
+name = "logi"
+location = "外部倉庫"
+statuses = ["ready"]
+tag = "wms"
+packaging_tags = ["fragile"]
+"""
+        self.config_path.write_text(text, encoding="utf-8")
+        (folder / "products.csv").write_text(PRODUCTS, encoding="utf-8")
+        assert self.cli("products", "import", str(folder / "products.csv")) == 0
+
+    def send(self) -> list[str]:
+        self.cli("wms", "send", "logi")
+        return sorted(p.name for p in (self.spool.dir("outbox") / "logi" / "ready").glob("*"))
+
+    def lines(self, name: str) -> list[list[str]]:
+        data = (self.spool.dir("outbox") / "logi" / "ready" / name).read_bytes().decode("cp932")
+        return [[c.strip('"') for c in r.split('","')] for r in data.split("\r\n")[1:] if r]
+
+    def wms_results(self, rows: list[str], name="wms.csv") -> int:
+        (self.folder / name).write_bytes(("出荷指示番号,状態,追跡番号,出荷日\r\n" + "\r\n".join(rows) + "\r\n").encode("cp932"))
+        return self.cli("import", str(self.folder / name), "--carrier", "logi")
+
+
+def test_only_tagged_lines_are_instructed_with_their_packaging_and_the_rest_goes_on_a_label(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    whole, mixed = order(1, Item("item-c", "C", 1, 100)), order(2, Item("item-a", "A", 1, 100), Item("item-b", "B", 2, 50))
+    site.orders_csv([whole, mixed])
+    [name] = site.send()
+    rows = site.lines(name)
+    assert [(r[0], r[13], r[15], r[16]) for r in rows] == [("W00000001", "item-c", "1", ""), ("W00000002", "item-a", "1", "fragile")]
+    label = site.export()[0].read_bytes().decode("cp932").split("\r\n")[1:]
+    assert [r.split(",")[0] for r in label if r] == ["T00000002"]          # only the mixed order's other line
+    assert "商品B" in label[0] and "商品A" not in label[0]
+    assert site.send() == [name]                                          # nothing is instructed twice
+
+
+def test_a_warehouse_result_ships_the_order_and_a_mixed_order_waits_for_both_parcels(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    whole, mixed = order(1, Item("item-c", "C", 1, 100)), order(2, Item("item-a", "A", 1, 100), Item("item-b", "B", 2, 50))
+    site.orders_csv([whole, mixed])
+    site.send()
+    site.export()
+    assert site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13",
+                             f"W00000002,出荷済,{mod7('52345678902')},2026/06/13"]) == 0
+    assert site.status(whole) == "shipped" and site.status(mixed) == "ready"
+    site.results([f"T00000002,0,0,{mod7('62345678901')},2026/06/13"])
+    assert site.status(mixed) == "shipped"
+    assert site.view(mixed)["warehouse"][0]["state"] == "shipped"
+
+
+def test_a_cancellation_after_instruction_sends_a_cancel_and_the_order_is_never_instructed_again(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = order(1, Item("item-c", "C", 1, 100))
+    site.orders_csv([o])
+    site.send()
+    site.orders_csv([o], "cancel.csv", status="キャンセル確定")
+    assert site.status(o) == "cancelled"
+    files = site.send()
+    cancel = [f for f in files if "cancel" in f]
+    assert cancel and site.lines(cancel[0]) == [["W00000001", "402853-20260612-0000000001", "キャンセル"]]
+    assert site.wms_results(["W00000001,キャンセル済,,"]) == 0
+    assert site.view(o)["warehouse"][0]["state"] == "cancelled"
+    with Store(tmp_path / "var" / "tsunagi.db").transaction() as tx:     # whatever happens to it later
+        tx.run("UPDATE orders SET status = 'ready' WHERE order_no = ?", o.order_no)
+    assert site.send() == files
+
+
+def test_while_the_warehouse_works_on_an_order_status_changes_are_refused(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = order(1, Item("item-c", "C", 1, 100))
+    site.orders_csv([o])
+    site.send()
+    assert site.wms_results(["W00000001,作業中,,"]) == 0
+    assert site.orders_csv([o], "cancel.csv", status="キャンセル確定") == 1
+    assert site.status(o) == "ready"
+    [report] = site.spool.failed()                 # its only row was refused: the file is quarantined
+    assert "倉庫 logi で作業中のためキャンセルにできません" in report["problems"][0]["message"]
+    assert site.wms_results([f"W00000001,出荷済,{mod7('72345678901')},2026/06/13"], "shipped.csv") == 0
+    assert site.status(o) == "shipped"
+
+
+def test_a_warehouse_stock_snapshot_sets_its_location_absolutely(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    snapshot = "商品コード,倉庫,ロット,在庫数\r\nitem-a,どこか,1,42\r\nitem-c,,1,7\r\n".encode("cp932")
+    (tmp_path / "snap.csv").write_bytes(snapshot)
+    for _ in range(2):
+        assert site.cli("import", str(tmp_path / "snap.csv"), "--carrier", "logi") == 0
+        (tmp_path / "snap.csv").write_bytes(snapshot + b"\r\n")         # another file, the same counts
+    tx = Store(tmp_path / "var" / "tsunagi.db").read()
+    assert tx.all("SELECT sku, on_hand FROM stock WHERE location = '外部倉庫' ORDER BY sku") == [("item-a", 42), ("item-c", 7)]
+    assert tx.value("SELECT on_hand FROM stock WHERE sku = 'item-a' AND location = '外部倉庫' AND lot = '1'") == 42
+    assert tx.value("SELECT on_hand FROM stock WHERE sku = 'item-a' AND location = '本店倉庫'") == 10
+    assert tx.value("SELECT COUNT(*) FROM ledger WHERE cause = 'count' AND location = '外部倉庫' AND sku = 'item-a'") == 1

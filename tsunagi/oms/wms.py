@@ -1,0 +1,79 @@
+"""Warehouse (WMS) exchange: instructions for warehouse-tagged lines, cancels, locks while in process."""
+from __future__ import annotations
+
+from tsunagi.oms import catalog, shipping, status
+from tsunagi.oms.records import ShipmentResult
+from tsunagi.oms.store import Tx, now
+
+# A warehouse state an order never leaves for another instruction: once told, never told again.
+STATES = ("instructed", "in_process", "cancel_requested", "cancelled", "shipped")
+
+
+def to_instruct(tx: Tx, wms: str, statuses: list[str], tag: str) -> list[tuple[int, list[str]]]:
+    """Orders in the given statuses never sent to this warehouse, with their SKUs that carry the tag."""
+    out = []
+    marks = ",".join("?" * len(statuses))
+    for (order_id,) in tx.all(f"SELECT id FROM orders WHERE status IN ({marks}) AND id NOT IN "
+                              "(SELECT order_id FROM wms_orders WHERE wms = ?) ORDER BY ordered_at, id", *statuses, wms):
+        skus = [sku for (sku,) in tx.all("SELECT DISTINCT sku FROM order_lines WHERE order_id = ? AND sku <> '' "
+                                         "ORDER BY sku", order_id) if tag in catalog.tags(tx, sku)]
+        if skus:
+            out.append((order_id, skus))
+    return out
+
+
+def instruct(tx: Tx, wms: str, order_id: int, skus: list[str]) -> str:
+    """Record the instruction as a shipment of those SKUs (its number is the key results come back by)."""
+    all_skus = {r[0] for r in tx.all("SELECT sku FROM order_lines WHERE order_id = ?", order_id)}
+    key = f"W{order_id:08d}"
+    shipment_id = shipping.new_shipment(tx, key, wms, "", "" if set(skus) >= all_skus else ",".join(skus))
+    tx.run("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+           shipment_id, order_id)
+    tx.run("INSERT INTO wms_orders (order_id, wms, state, updated_at) VALUES (?, ?, 'instructed', ?)",
+           order_id, wms, now())
+    return key
+
+
+def to_cancel(tx: Tx, wms: str) -> list[int]:
+    """Orders cancelled in tsunagi after the warehouse was told to ship them."""
+    return [r[0] for r in tx.all(
+        "SELECT w.order_id FROM wms_orders w JOIN orders o ON o.id = w.order_id "
+        "WHERE w.wms = ? AND w.state = 'instructed' AND o.status = ? ORDER BY w.order_id", wms, status.CANCELLED)]
+
+
+def cancel_sent(tx: Tx, wms: str, order_id: int) -> None:
+    _set(tx, wms, order_id, "cancel_requested")
+
+
+def _set(tx: Tx, wms: str, order_id: int, state: str) -> None:
+    tx.run("UPDATE wms_orders SET state = ?, updated_at = ? WHERE order_id = ? AND wms = ?", state, now(), order_id, wms)
+
+
+def apply_result(tx: Tx, rec: ShipmentResult) -> str:
+    """Any shipment result, a carrier's or a warehouse's: shipped goes through shipping; a warehouse's
+    in-process locks the order against status changes; its cancellation ends the instruction for good."""
+    row = tx.one("SELECT s.id, s.carrier, so.order_id FROM shipments s JOIN shipment_orders so "
+                 "ON so.shipment_id = s.id WHERE s.key = ?", rec.key)
+    instructed = row is not None and tx.one("SELECT 1 FROM wms_orders WHERE order_id = ? AND wms = ?",
+                                            row[2], row[1]) is not None
+    if rec.state == "shipped":
+        outcome = shipping.apply_result(tx, rec)
+        if instructed:
+            _set(tx, row[1], row[2], "shipped")
+        return outcome
+    if not instructed:
+        raise shipping.ShippingError(f"出荷指示番号 {rec.key} は倉庫に指示した注文ではありません")
+    shipment_id, wms, order_id = row
+    if rec.state == "in_process":
+        _set(tx, wms, order_id, "in_process")
+        return "in_process"
+    if rec.state == "cancelled":
+        _set(tx, wms, order_id, "cancelled")
+        tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment_id)
+        return "wms_cancelled"
+    raise shipping.ShippingError(f"出荷指示番号 {rec.key}: 状態 {rec.state!r} を解釈できません")
+
+
+def state_of(tx: Tx, order_id: int) -> list[dict]:
+    return [{"wms": r[0], "state": r[1], "updated_at": r[2]} for r in tx.all(
+        "SELECT wms, state, updated_at FROM wms_orders WHERE order_id = ? ORDER BY wms", order_id)]
