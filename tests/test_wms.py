@@ -3,7 +3,6 @@ lock, and stock snapshots for the warehouse's location."""
 from __future__ import annotations
 
 from tests.test_shipping import ShipSite, mod7, order
-from tsunagi.app.csvsamples import order_csv
 from tsunagi.app.samples import Item
 from tsunagi.oms.store import Store
 

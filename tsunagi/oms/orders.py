@@ -58,7 +58,7 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
     if current == to and (to != status.HOLD or reason == note):
         return
-    if to not in (status.SHIPPED, status.CLOSED):
+    if to not in (status.SHIPPED, status.CLOSED) and _any_in_process(tx):
         busy = tx.value("SELECT wms FROM wms_orders WHERE order_id = ? AND state = 'in_process'", order_id)
         if busy:
             raise OrderLocked(f"倉庫 {busy} で作業中のため{status.label(to)}にできません (倉庫に連絡し、"
@@ -74,6 +74,13 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
 
 CANCELLED_AT_CHANNEL = "cancelled"   # OrderRecord.channel_status of an order the channel cancelled
 SOURCE_LABEL = {"mail": "メール", "csv": "受注CSV"}
+
+
+def _any_in_process(tx: Tx) -> bool:
+    """Whether any warehouse works on any order (asked once a transaction; wms clears it on change)."""
+    if "wms_in_process" not in tx.memo:
+        tx.memo["wms_in_process"] = tx.one("SELECT 1 FROM wms_orders WHERE state = 'in_process' LIMIT 1") is not None
+    return tx.memo["wms_in_process"]
 
 
 def _line_keys(lines) -> list[tuple[str, int]]:

@@ -31,8 +31,8 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
         return status.HOLD
     data = _data(tx, order_id)
     data["shipping"] = plan
-    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
-           now(), order_id)
+    tx.run("UPDATE orders SET data = ?, carrier = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
+           plan["carrier"], now(), order_id)
     set_status(tx, order_id, status.READY, note=f"配送 {plan['carrier']} {plan['delivery']}")
     return status.READY
 
@@ -51,16 +51,14 @@ def uncovered(tx: Tx, order_id: int) -> set[str] | None:
 
 def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
     """Ready orders for this carrier with lines no live shipment covers yet, oldest first."""
-    out = []
-    for order_id, order_shop, data in tx.all(
-            "SELECT id, shop, data FROM orders WHERE status = ? ORDER BY ordered_at, id", status.READY):
-        if shop and order_shop != shop:
-            continue
-        if (json.loads(data).get("shipping") or {}).get("carrier") != carrier:
-            continue
-        if uncovered(tx, order_id) is not None:
-            out.append(order_id)
-    return out
+    sql = ("SELECT o.id, EXISTS (SELECT 1 FROM shipment_orders so JOIN shipments s ON s.id = so.shipment_id "
+           "WHERE so.order_id = o.id AND s.state IN (?, ?)) FROM orders o WHERE o.status = ? AND o.carrier = ?")
+    params = [*LIVE, status.READY, carrier]
+    if shop:
+        sql += " AND o.shop = ?"
+        params.append(shop)
+    return [order_id for order_id, shipped_part in tx.all(sql + " ORDER BY o.ordered_at, o.id", *params)
+            if not shipped_part or uncovered(tx, order_id) is not None]
 
 
 def _locations(tx: Tx, order_id: int) -> list[str]:

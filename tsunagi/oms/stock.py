@@ -11,13 +11,18 @@ from tsunagi.oms.store import Tx, now
 def move(tx: Tx, sku: str, location: str, lot: str, d_on_hand: int, d_reserved: int,
          cause: str, ref: str) -> None:
     """The only writer of stock figures: the row, its ledger line and the outbox event together."""
-    tx.run("INSERT INTO stock (sku, location, lot, on_hand, reserved) VALUES (?, ?, ?, 0, 0) "
-           "ON CONFLICT (sku, location, lot) DO NOTHING", sku, location, lot)
-    tx.run("UPDATE stock SET on_hand = on_hand + ?, reserved = reserved + ? "
-           "WHERE sku = ? AND location = ? AND lot = ?", d_on_hand, d_reserved, sku, location, lot)
+    if tx.run("UPDATE stock SET on_hand = on_hand + ?, reserved = reserved + ? WHERE sku = ? AND location = ? "
+              "AND lot = ?", d_on_hand, d_reserved, sku, location, lot).rowcount == 0:
+        tx.run("INSERT INTO stock (sku, location, lot, on_hand, reserved) VALUES (?, ?, ?, ?, ?)",
+               sku, location, lot, d_on_hand, d_reserved)
     tx.run("INSERT INTO ledger (at, sku, location, lot, d_on_hand, d_reserved, cause, ref) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", now(), sku, location, lot, d_on_hand, d_reserved, cause, ref)
-    outbox.emit(tx, outbox.STOCK, sku)
+    # One event a SKU a transaction is all a consumer needs (they commit together); a rolled-back
+    # savepoint clears the memo, so its events are written again by what follows.
+    emitted = tx.memo.setdefault("stock_emitted", set())
+    if sku not in emitted:
+        outbox.emit(tx, outbox.STOCK, sku)
+        emitted.add(sku)
 
 
 def slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int]:

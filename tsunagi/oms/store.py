@@ -105,6 +105,7 @@ class Tx:
         except BaseException:
             self._conn.execute("ROLLBACK TO item")
             self._conn.execute("RELEASE item")
+            self.memo.clear()      # what was looked up or noted inside may have been rolled back
             raise
         self._conn.execute("RELEASE item")
 
@@ -162,7 +163,8 @@ class Store:
 # Columns added after a table was first created: (table, column, type), added where missing.
 LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"),
                  ("products", "tags", "TEXT NOT NULL DEFAULT ''"),
-                 ("shipments", "skus", "TEXT NOT NULL DEFAULT ''"))
+                 ("shipments", "skus", "TEXT NOT NULL DEFAULT ''"),
+                 ("orders", "carrier", "TEXT NOT NULL DEFAULT ''"))
 
 
 def _add_columns(tx: Tx) -> None:

@@ -46,16 +46,18 @@ def cancel_sent(tx: Tx, wms: str, order_id: int) -> None:
 
 
 def _set(tx: Tx, wms: str, order_id: int, state: str) -> None:
+    tx.memo.pop("wms_in_process", None)
     tx.run("UPDATE wms_orders SET state = ?, updated_at = ? WHERE order_id = ? AND wms = ?", state, now(), order_id, wms)
 
 
 def apply_result(tx: Tx, rec: ShipmentResult) -> str:
     """Any shipment result, a carrier's or a warehouse's: shipped goes through shipping; a warehouse's
     in-process locks the order against status changes; its cancellation ends the instruction for good."""
-    row = tx.one("SELECT s.id, s.carrier, so.order_id FROM shipments s JOIN shipment_orders so "
-                 "ON so.shipment_id = s.id WHERE s.key = ?", rec.key)
-    instructed = row is not None and tx.one("SELECT 1 FROM wms_orders WHERE order_id = ? AND wms = ?",
-                                            row[2], row[1]) is not None
+    row = tx.one("SELECT s.id, s.carrier, so.order_id, w.state FROM shipments s JOIN shipment_orders so "
+                 "ON so.shipment_id = s.id LEFT JOIN wms_orders w ON w.order_id = so.order_id AND w.wms = s.carrier "
+                 "WHERE s.key = ?", rec.key)
+    instructed = row is not None and row[3] is not None
+    row = row[:3] if row else None
     if rec.state == "shipped":
         outcome = shipping.apply_result(tx, rec)
         if instructed:

@@ -16,9 +16,12 @@ CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "
 def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
     """The whole file as bytes. Values a row lacks come from the layout's constants."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
-    data = {f"c{i}": [_cut((row.get(col.field, "") if col.field else col.value), col.max_bytes, layout.encoding)
-                       or None for row in rows]
-            for i, col in enumerate(layout.columns)}
+    data = {}
+    for i, col in enumerate(layout.columns):
+        values = [row.get(col.field, "") for row in rows] if col.field else [col.value] * len(rows)
+        if col.max_bytes:
+            values = [_cut(v, col.max_bytes, layout.encoding) for v in values]
+        data[f"c{i}"] = [v or None for v in values]
     frame = pl.DataFrame(data, schema={k: pl.String for k in data})
     body = frame.write_csv(separator=layout.delimiter, include_header=False,
                            quote_style=layout.quote, line_terminator=layout.newline)
@@ -34,7 +37,7 @@ def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
 
 def _cut(value: str, limit: int, encoding: str) -> str:
     """At most `limit` bytes in the file's encoding, never half a character."""
-    if not limit or not value:
+    if not limit or len(value) * 2 <= limit:      # no character takes more than 2 bytes in CP932
         return value
     codec = "cp932" if encoding == "cp932" else encoding
     while len(value.translate(CP932_FIXES).encode(codec, errors="replace")) > limit:

@@ -46,6 +46,8 @@ class ExportResult:
 
 def split_bytes(text: str, limits: list[int]) -> list[str]:
     """An address cut into lines of at most these many CP932 bytes; the last line takes the rest."""
+    if len(text.encode("cp932", errors="replace")) <= limits[0]:
+        return [text] + [""] * 3
     out, rest = [], text
     for n, limit in enumerate(limits):
         if n == len(limits) - 1:
