@@ -65,10 +65,11 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
                               f"倉庫の取消または出荷の報告を待ってください)")
     if to in RELEASING:
         allocate.release(tx, order_id, f"release:{to}")
+    stamp = now()
     tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
-           to, hold_kind if to == status.HOLD else "", note if to == status.HOLD else "", now(), order_id)
+           to, hold_kind if to == status.HOLD else "", note if to == status.HOLD else "", stamp, order_id)
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-           order_id, now(), current, to, note)
+           order_id, stamp, current, to, note)
     outbox.emit(tx, outbox.ORDER, str(order_id), {"from": current, "to": to, "note": note})
 
 

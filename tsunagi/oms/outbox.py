@@ -7,7 +7,7 @@ from tsunagi.oms.store import Tx, now
 
 STOCK = "stock"     # key: a SKU whose free stock may have changed
 ORDER = "order"     # key: an order id whose status changed; payload: from, to
-SHIPMENT = "shipment"   # key: an order id whose tracking numbers were set or changed
+SHIPMENT = "shipment"   # key: an order id whose tracking numbers changed after it shipped
 
 
 def emit(tx: Tx, topic: str, key: str, payload: dict | None = None) -> None:
@@ -19,10 +19,11 @@ def cursor(tx: Tx, consumer: str) -> int:
     return tx.value("SELECT last_id FROM consumers WHERE name = ?", consumer, default=0)
 
 
-def pending(tx: Tx, consumer: str, topic: str, limit: int = 100000) -> list[tuple[int, str, dict]]:
-    """Events after the consumer's cursor: (id, key, payload)."""
-    rows = tx.all("SELECT id, key, payload FROM outbox WHERE topic = ? AND id > ? ORDER BY id LIMIT ?",
-                  topic, cursor(tx, consumer), limit)
+def pending(tx: Tx, consumer: str, topic: str | tuple[str, ...], limit: int = 100000) -> list[tuple[int, str, dict]]:
+    """Events of the topic(s) after the consumer's cursor: (id, key, payload)."""
+    topics = (topic,) if isinstance(topic, str) else topic
+    rows = tx.all(f"SELECT id, key, payload FROM outbox WHERE topic IN ({','.join('?' * len(topics))}) AND id > ? "
+                  "ORDER BY id LIMIT ?", *topics, cursor(tx, consumer), limit)
     return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
 

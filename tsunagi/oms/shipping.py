@@ -148,10 +148,11 @@ def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
     return numbers, max(dates, default="")
 
 
-def apply_result(tx: Tx, rec: ShipmentResult) -> str:
+def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
     """A carrier's (or warehouse's) result for one shipment: its orders are shipped once every
-    shipment they are in has shipped. A changed tracking number on a shipped order is confirmed again."""
-    row = tx.one("SELECT id, state, tracking FROM shipments WHERE key = ?", rec.key)
+    shipment they are in has shipped. A changed tracking number on a shipped order is confirmed again.
+    row: the shipment's (id, state, tracking) where the caller has already read it."""
+    row = row or tx.one("SELECT id, state, tracking FROM shipments WHERE key = ?", rec.key)
     if row is None:
         raise ShippingError(f"お客様管理番号 {rec.key} の出荷データがありません")
     shipment_id, state, old = row
@@ -179,14 +180,13 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
         return None
     if current != status.READY:
         raise ShippingError(f"注文 (id {order_id}) は {status.label(current)} のため出荷済みにできません")
-    waiting = tx.value("SELECT COUNT(*) FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
-                       "WHERE so.order_id = ? AND s.state = 'exported'", order_id)
-    if waiting:
-        return None
+    parcels = tx.all("SELECT s.state, s.tracking FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                     "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
+    if any(state == "exported" for state, _ in parcels):
+        return None       # another parcel of this order is still on its way out
     _consume(tx, order_id)
-    numbers, _ = tracking_of(tx, order_id)
-    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")
-    outbox.emit(tx, outbox.SHIPMENT, str(order_id), {})
+    numbers = list(dict.fromkeys(t for _, tracking in parcels for t in tracking.split(",") if t))
+    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")   # its event confirms it
     return "shipped"
 
 

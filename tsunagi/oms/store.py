@@ -135,6 +135,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA cache_size=-65536")    # 64 MB: imports touch orders, lines and stock at random
             self._local.conn = conn
         return conn
 

@@ -53,13 +53,13 @@ def _set(tx: Tx, wms: str, order_id: int, state: str) -> None:
 def apply_result(tx: Tx, rec: ShipmentResult) -> str:
     """Any shipment result, a carrier's or a warehouse's: shipped goes through shipping; a warehouse's
     in-process locks the order against status changes; its cancellation ends the instruction for good."""
-    row = tx.one("SELECT s.id, s.carrier, so.order_id, w.state FROM shipments s JOIN shipment_orders so "
-                 "ON so.shipment_id = s.id LEFT JOIN wms_orders w ON w.order_id = so.order_id AND w.wms = s.carrier "
-                 "WHERE s.key = ?", rec.key)
-    instructed = row is not None and row[3] is not None
-    row = row[:3] if row else None
+    found = tx.one("SELECT s.id, s.carrier, so.order_id, w.state, s.state, s.tracking FROM shipments s "
+                   "JOIN shipment_orders so ON so.shipment_id = s.id LEFT JOIN wms_orders w ON w.order_id = so.order_id "
+                   "AND w.wms = s.carrier WHERE s.key = ?", rec.key)
+    instructed = found is not None and found[3] is not None
+    row = found[:3] if found else None
     if rec.state == "shipped":
-        outcome = shipping.apply_result(tx, rec)
+        outcome = shipping.apply_result(tx, rec, (found[0], found[4], found[5]) if found else None)
         if instructed:
             _set(tx, row[1], row[2], "shipped")
         return outcome

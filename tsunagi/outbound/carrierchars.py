@@ -28,12 +28,11 @@ def _jis(ch: str) -> bool:
 def for_carrier(text: str) -> tuple[str, list[str]]:
     """(text a carrier takes, characters that could not be mapped). The map comes first (①→(1),
     髙→高, 𠮷→吉), then compatibility forms (NFKC: 塚→塚); what is left is reported, not dropped."""
-    text = text.translate(CP932_FIXES)
     try:
         text.encode("cp932").decode("shift_jis")      # the usual case, all at once
         return text, []
     except UnicodeError:
-        pass
+        text = text.translate(CP932_FIXES)
     table = _table()
     out, bad = [], []
     for ch in text:

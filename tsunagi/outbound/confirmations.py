@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from tsunagi.oms import outbox, shipping
+from tsunagi.oms import outbox, shipping, status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
@@ -38,16 +38,18 @@ class ConfirmWriter:
         (unless a push will). Written before the commit: a crash re-writes it, which channels take."""
         written = []
         with self.store.transaction() as tx:
-            events = outbox.pending(tx, CONSUMER, outbox.SHIPMENT)
+            events = outbox.pending(tx, CONSUMER, (outbox.ORDER, outbox.SHIPMENT))
             if not events:
                 return []
             by_shop: dict[str, list[int]] = {}
-            for _, key, _ in events:
+            for _, key, payload in events:
+                if "reconfirm" not in payload and payload.get("to") != status.SHIPPED:
+                    continue       # an order event that is not a shipment
                 order_id = int(key)
                 shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
                 if order_id not in by_shop.setdefault(shop, []):
                     by_shop[shop].append(order_id)
-            for shop, ids in sorted(by_shop.items()):
+            for shop, ids in sorted(by_shop.items()):  # (an order shipped and changed in one pass: once)
                 target = self.targets.get(shop) or ConfirmTarget(shop, "")
                 path = self._file(tx, target, ids) if target.layout else None
                 if path:
