@@ -40,7 +40,8 @@ def mod7(eleven: str) -> str:
 class ShipSite:
     """A shop on Rakuten whose orders ship with one carrier; commands run as the operator runs them."""
 
-    def __init__(self, folder: Path, capsys, layout: str = "yamato-b2", merge: bool = False, confirm: str = "rakuten-shipping"):
+    def __init__(self, folder: Path, capsys, layout: str = "yamato-b2", merge: bool = False,
+                 confirm: str = "rakuten-shipping", csv_settings: str = ""):
         self.folder, self.capsys, self.layout = folder, capsys, layout
         self.config_path = write_config(folder)
         service = SERVICE[layout]
@@ -51,6 +52,7 @@ class ShipSite:
             'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }\n'
             f'shipping = {{ delivery = {{ "宅配便" = "{service}" }}, payment = {{ {cod}"クレジットカード" = "prepaid" }}, '
             f'time = {{ {times} }}, confirm_layout = "{confirm}" }}')
+        text = text.replace("[csv]\n", "[csv]\n" + csv_settings)
         text += f"""
 [[carrier]]
 name = "carrier"
@@ -296,3 +298,25 @@ def test_ship_mismatch_lists_shipped_orders_whose_channel_total_changed(tmp_path
     assert site.cli("ship", "mismatch", "--json") == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"shop": "rakuten", "order_no": o.order_no, "status": "shipped", "total": 2500, "channel_total": 1800}]
+
+
+def test_a_channel_without_a_shipped_layout_gets_its_confirmation_from_a_layout_of_the_shops_own(tmp_path, capsys):
+    folder = tmp_path / "layouts" / "confirm"
+    folder.mkdir(parents=True)
+    (folder / "my-cart-ship.toml").write_text("""
+title = "自社カート 発送済み"
+encoding = "utf-8"
+newline = "\\n"
+quote = "never"
+date_format = "%Y%m%d"
+columns = [["受注番号", "order_no"], ["伝票番号", "tracking_all"], ["運送会社", "carrier_name"], ["発送日", "ship_date"]]
+[carrier]
+"宅急便" = { name = "ヤマト運輸" }
+""", encoding="utf-8")
+    site = ShipSite(tmp_path, capsys, confirm="my-cart-ship", csv_settings='layout_dir = "layouts"\n')
+    site.orders_csv([order(1)])
+    site.export()
+    site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"])
+    site.cli("ship", "confirm")
+    assert site.confirmations()[0].read_text(encoding="utf-8") == (
+        f"受注番号,伝票番号,運送会社,発送日\n402853-20260612-0000000001,{mod7('12345678901')},ヤマト運輸,20260613\n")

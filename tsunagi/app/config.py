@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tsunagi.outbound.layouts import available_layouts, load_layout
+from tsunagi.outbound.layouts import available_layouts, load_layout, use_dirs
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
@@ -391,6 +391,7 @@ def _csv(r: _Reader, raw: dict, cfg: Config) -> None:
         if not folder.is_dir():
             r.fail("csv.layout_dir", f"{folder} is not a folder")
         cfg.csv_layout_dirs = (folder,)
+    use_dirs(cfg.csv_layout_dirs)     # label/, confirm/, wms/, stock/ under it hold outbound layouts
     cfg.csv_inline = r.get(raw, "csv_layout", dict, "", {})
     cfg.stock_layouts = [str(x) for x in r.get(table, "stock_layouts", list, "csv.", cfg.stock_layouts)]
     for n, name in enumerate(cfg.stock_layouts):

@@ -36,13 +36,23 @@ class Layout:
     date_format: str = "%Y/%m/%d"
 
 
+# A shop's own layouts (<dir>/<kind>/<name>.toml), found before the shipped ones; set from config.
+USER_DIRS: list[Path] = []
+
+
+def use_dirs(dirs) -> None:
+    USER_DIRS[:] = [Path(d) for d in dirs]
+    load_layout.cache_clear()
+
+
 def available_layouts(kind: str) -> list[str]:
-    return sorted(p.stem for p in (LAYOUT_DIR / kind).glob("*.toml"))
+    return sorted({p.stem for d in (*USER_DIRS, LAYOUT_DIR) for p in (Path(d) / kind).glob("*.toml")})
 
 
 @lru_cache(maxsize=None)
 def load_layout(kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
-    path = LAYOUT_DIR / kind / f"{name}.toml"
+    path = next((p for d in (*USER_DIRS, LAYOUT_DIR) if (p := Path(d) / kind / f"{name}.toml").exists()),
+                LAYOUT_DIR / kind / f"{name}.toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
