@@ -292,13 +292,29 @@ def load(path: Path | str) -> Config:
     return cfg
 
 
-def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
+def _named_table(r: _Reader, table, where: str, kind: str, keys: set[str]) -> str:
+    """A [[kind]] table with known keys only, and a name fit for a folder; returns the name."""
     if not isinstance(table, dict):
-        r.fail(where.rstrip("."), "must be a table ([[carrier]])")
-    r.unknown(table, CARRIER_KEYS, where)
+        r.fail(where.rstrip("."), f"must be a table ([[{kind}]])")
+    r.unknown(table, keys, where)
     name = r.get(table, "name", str, where, required=True)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
         r.fail(where + "name", f"{name!r}: use lower-case letters, digits, - and _ (it names folders)")
+    return name
+
+
+def _schedule(r: _Reader, table: dict, where: str, every: float = 0) -> tuple[float, list[str]]:
+    """every_minutes and/or at = ["HH:MM", …]."""
+    minutes = float(r.get(table, "every_minutes", (int, float), where, every))
+    times = [str(t) for t in r.get(table, "at", list, where, [])]
+    for t in times:
+        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", t):
+            r.fail(where + "at", f"{t!r}: times of day are HH:MM")
+    return minutes, times
+
+
+def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
+    name = _named_table(r, table, where, "carrier", CARRIER_KEYS)
     layout = r.get(table, "layout", str, where, required=True)
     if layout not in available_layouts("label"):
         r.fail(where + "layout", f"unknown label layout {layout!r} (known: {', '.join(available_layouts('label'))})")
@@ -309,21 +325,15 @@ def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
     carrier = Carrier(name=name, layout=layout,
                       result_layouts=[str(x) for x in r.get(table, "result_layouts", list, where, [])],
                       shipper=shipper, account={k: str(v) for k, v in r.get(table, "account", dict, where, {}).items()},
-                      merge=bool(r.get(table, "merge", bool, where, False)),
-                      every_minutes=float(r.get(table, "every_minutes", (int, float), where, 0)),
-                      at=[str(t) for t in r.get(table, "at", list, where, [])])
+                      merge=bool(r.get(table, "merge", bool, where, False)))
+    carrier.every_minutes, carrier.at = _schedule(r, table, where)
     for n, result in enumerate(carrier.result_layouts):
         _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
     return carrier
 
 
 def _wms(r: _Reader, cfg: Config, table, where: str) -> Wms:
-    if not isinstance(table, dict):
-        r.fail(where.rstrip("."), "must be a table ([[wms]])")
-    r.unknown(table, WMS_KEYS, where)
-    name = r.get(table, "name", str, where, required=True)
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,39}", name):
-        r.fail(where + "name", f"{name!r}: use lower-case letters, digits, - and _ (it names folders)")
+    name = _named_table(r, table, where, "wms", WMS_KEYS)
     statuses = [str(x) for x in r.get(table, "statuses", list, where, ["ready"])]
     for st in statuses:
         if st not in ("confirm", "payment", "ready"):
@@ -334,9 +344,8 @@ def _wms(r: _Reader, cfg: Config, table, where: str) -> Wms:
             layout=r.get(table, "layout", str, where, "wms-instruction"),
             cancel_layout=r.get(table, "cancel_layout", str, where, "wms-cancel"),
             result_layouts=[str(x) for x in r.get(table, "result_layouts", list, where, ["wms-result"])],
-            stock_layout=r.get(table, "stock_layout", str, where, "wms-stock"),
-            every_minutes=float(r.get(table, "every_minutes", (int, float), where, 5)),
-            at=[str(t) for t in r.get(table, "at", list, where, [])])
+            stock_layout=r.get(table, "stock_layout", str, where, "wms-stock"))
+    w.every_minutes, w.at = _schedule(r, table, where, every=5)
     for key in ("layout", "cancel_layout"):
         if getattr(w, key) not in available_layouts("wms"):
             r.fail(where + key, f"unknown layout {getattr(w, key)!r} (known: {', '.join(available_layouts('wms'))})")
@@ -401,28 +410,21 @@ def _csv(r: _Reader, raw: dict, cfg: Config) -> None:
 
 
 def _sftp(r: _Reader, cfg: Config, table, where: str) -> SftpEndpoint:
-    if not isinstance(table, dict):
-        r.fail(where.rstrip("."), "must be a table ([[sftp]])")
-    r.unknown(table, SFTP_KEYS, where)
+    name = _named_table(r, table, where, "sftp", SFTP_KEYS)
     base = cfg.path.parent
 
     def path(key: str, required: bool = False) -> Path | None:
         value = r.get(table, key, str, where, None, required)
         return None if value is None else (Path(value) if Path(value).is_absolute() else base / value)
 
-    ep = SftpEndpoint(name=r.get(table, "name", str, where, required=True),
-                      host=r.get(table, "host", str, where, required=True),
+    ep = SftpEndpoint(name=name, host=r.get(table, "host", str, where, required=True),
                       user=r.get(table, "user", str, where, required=True),
                       known_hosts=path("known_hosts", True), port=r.get(table, "port", int, where, 22),
                       key_file=path("key_file"), password_env=r.get(table, "password_env", str, where, ""),
-                      every_minutes=float(r.get(table, "every_minutes", (int, float), where, 0)),
-                      at=[str(t) for t in r.get(table, "at", list, where, [])],
                       timeout=float(r.get(table, "timeout", (int, float), where, 30)))
+    ep.every_minutes, ep.at = _schedule(r, table, where)
     if ep.key_file is None and not ep.password_env:
         r.fail(where + "key_file", "give key_file, or password_env naming an environment variable with the password")
-    for t in ep.at:
-        if not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", t):
-            r.fail(where + "at", f"{t!r}: times of day are HH:MM")
     pull = r.get(table, "pull", dict, where, None)
     if pull is not None:
         r.unknown(pull, {"remote_dir", "into", "pattern", "layout", "after", "processed_dir"}, where + "pull.")

@@ -97,6 +97,11 @@ def run_demo(keep: bool = False) -> int:
     finally:
         daemon.stop()
         thread.join(timeout=10)
+    print("\n== tsunagi ship export yamato  (the confirmed Rakuten orders become a B2 Cloud file)")
+    cli.main(conf + ["ship", "export", "yamato"])
+    for path in sorted(spool.dir("outbox").glob("yamato/ready/*.csv")):
+        rows = path.read_bytes().decode("cp932").split("\r\n")
+        print("\n".join(",".join(r.split(",")[:16]) + ",…" for r in rows if r))
     print("\n== tsunagi orders")
     cli.main(conf + ["orders"])
     print("\n== tsunagi stock")
