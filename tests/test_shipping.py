@@ -320,3 +320,44 @@ columns = [["受注番号", "order_no"], ["伝票番号", "tracking_all"], ["運
     site.cli("ship", "confirm")
     assert site.confirmations()[0].read_text(encoding="utf-8") == (
         f"受注番号,伝票番号,運送会社,発送日\n402853-20260612-0000000001,{mod7('12345678901')},ヤマト運輸,20260613\n")
+
+
+def _recover(site: ShipSite) -> dict:
+    from tsunagi.outbound import csvfile
+    with Store(site.folder / "var" / "tsunagi.db").transaction() as tx:
+        return csvfile.recover_pending(tx, site.spool.dir("outbox"))
+
+
+def test_a_crash_after_the_commit_publishes_the_label_file_at_start_up_once(tmp_path, capsys, monkeypatch):
+    from tsunagi.outbound import csvfile
+    site = ShipSite(tmp_path, capsys)
+    site.orders_csv([order(1), order(2)])
+
+    def crash(paths):
+        raise SystemExit("killed after the commit, before the file reached ready/")
+    monkeypatch.setattr(csvfile, "publish", crash)
+    with pytest.raises(SystemExit):
+        site.cli("ship", "export", "carrier")
+    monkeypatch.undo()
+    assert site.export() == []                         # the orders are in a recorded shipment already
+    assert _recover(site) == {"published": 1, "removed": 0}
+    files = sorted((site.spool.dir("outbox") / "carrier" / "ready").glob("*"))
+    assert len(files) == 1 and files[0].read_bytes().decode("cp932").count("\r\nT0000000") == 2
+    assert site.export() == files
+
+
+def test_a_crash_before_the_commit_leaves_no_label_file_and_the_orders_are_exported_again(tmp_path, capsys, monkeypatch):
+    from tsunagi.oms import shipping
+    site = ShipSite(tmp_path, capsys)
+    site.orders_csv([order(1)])
+
+    def crash(tx, ids, name):
+        raise SystemExit("killed before the commit")
+    monkeypatch.setattr(shipping, "set_file", crash)
+    with pytest.raises(SystemExit):
+        site.cli("ship", "export", "carrier")
+    monkeypatch.undo()
+    assert len(list((site.spool.dir("outbox") / "carrier" / "tmp").glob("*"))) == 1
+    assert _recover(site) == {"published": 0, "removed": 1}
+    files = site.export()
+    assert len(files) == 1 and "T00000001" in files[0].read_bytes().decode("cp932")

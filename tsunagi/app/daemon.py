@@ -20,6 +20,7 @@ from tsunagi.ingest.smtp import IntakeHandler, make_server
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import stock
 from tsunagi.oms.store import Store
+from tsunagi.outbound import csvfile
 from tsunagi.outbound.feeds import FeedTarget, FeedWriter
 
 log = logging.getLogger("tsunagi.daemon")
@@ -122,6 +123,8 @@ class Daemon:
         lock = take_lock(cfg.data_dir)
         spool, store, pipeline = open_parts(cfg)
         recovered = spool.recover(max_tmp_age=0)
+        with store.transaction() as tx:
+            recovered.update(csvfile.recover_pending(tx, spool.dir("outbox")))
         log.info("start-up recovery: %s", recovered)
         writer = feed_writer(cfg, spool, store)
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),

@@ -67,6 +67,8 @@ CREATE INDEX IF NOT EXISTS confirmations_by_file ON confirmations (file);
 CREATE TABLE IF NOT EXISTS wms_orders (
     order_id INTEGER NOT NULL, wms TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (order_id, wms));
+CREATE TABLE IF NOT EXISTS outbound_files (
+    folder TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (folder, name));
 CREATE TABLE IF NOT EXISTS feed_state (
     shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
     PRIMARY KEY (shop, channel_sku));

@@ -35,8 +35,8 @@ class ConfirmWriter:
 
     def flush(self) -> list[Path]:
         """Consume shipment events: one file per shop with all its orders to confirm, then close them
-        (unless a push will). Written before the commit: a crash re-writes it, which channels take."""
-        written = []
+        (unless a push will). The file reaches ready/ once the transaction that recorded it commits."""
+        written: list[Path] = []
         with self.store.transaction() as tx:
             events = outbox.pending(tx, CONSUMER, (outbox.ORDER, outbox.SHIPMENT))
             if not events:
@@ -57,6 +57,7 @@ class ConfirmWriter:
                 if not target.pushed or path is None:
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])
+        csvfile.publish(written)
         return written
 
     def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
@@ -66,7 +67,7 @@ class ConfirmWriter:
             return None
         stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
         name = f"{target.shop}-shipconfirm-{stamp}.{layout.extension}"
-        path = csvfile.write_atomically(self.outbox_dir / target.shop, name, csvfile.render(layout, rows))
+        path = csvfile.write_pending(tx, self.outbox_dir / target.shop, name, csvfile.render(layout, rows))
         for order_id, row in zip(ids, rows):
             shipping.record_confirmation(tx, order_id, target.shop, row["tracking_all"], name)
         log.info("shop %s: shipment confirmation %s (%d orders)", target.shop, name, len(rows))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
+from tsunagi.oms.store import now as _now
+
 from tsunagi.outbound.layouts import Layout
 
 # Characters CP932 cannot take but carts and carriers show as these (the wave-dash family and friends).
@@ -72,3 +74,48 @@ def write_atomically(folder: Path, name: str, data: bytes) -> Path:
     finally:
         os.close(fd)
     return ready / name
+
+
+# Files whose writing is an effect of a transaction (labels, confirmations, warehouse instructions) go
+# to tmp/ first, are recorded in that transaction, and reach ready/ only after it commits; at start-up
+# recovery finishes the recorded ones and removes the rest, so a crash never sends one twice or loses one.
+
+def write_pending(tx, folder: Path, name: str, data: bytes) -> Path:
+    """tmp/<name>, fsync'd, and recorded in the caller's transaction; publish() after the commit."""
+    tmp_dir = folder / "tmp"
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    with open(tmp_dir / name, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tx.run("INSERT INTO outbound_files (folder, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+           folder.name, name, _now())
+    return folder / "ready" / name
+
+
+def publish(paths: list[Path]) -> None:
+    """After the commit: tmp/ → ready/ for files written with write_pending."""
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.rename(path.parent.parent / "tmp" / path.name, path)
+    for folder in {p.parent for p in paths}:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def recover_pending(tx, outbox: Path) -> dict[str, int]:
+    """At start-up: files in outbox/*/tmp/ whose transaction committed go to ready/, the others go."""
+    counts = {"published": 0, "removed": 0}
+    for tmp in outbox.glob("*/tmp/*"):
+        recorded = tx.one("SELECT 1 FROM outbound_files WHERE folder = ? AND name = ?",
+                          tmp.parent.parent.name, tmp.name) is not None
+        if recorded:
+            publish([tmp.parent.parent / "ready" / tmp.name])
+            counts["published"] += 1
+        else:
+            tmp.unlink()
+            counts["removed"] += 1
+    return counts

@@ -143,6 +143,7 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
     layout = load_layout("label", target.layout)
     ship_date = ship_date or datetime.now(JST).date()
     result = ExportResult()
+    pending = []
     with store.transaction() as tx:
         shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop), target.merge)
         rows, kept = [], []
@@ -160,11 +161,13 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
         for n in range(0, len(rows), per_file):
             suffix = f"-{n // per_file + 1}" if len(rows) > per_file else ""
             name = f"{target.name}-labels-{stamp}{suffix}.{layout.extension}"
-            result.files.append(csvfile.write_atomically(outbox / target.name, name,
-                                                         csvfile.render(layout, rows[n:n + per_file])))
+            pending.append(csvfile.write_pending(tx, outbox / target.name, name,
+                                                 csvfile.render(layout, rows[n:n + per_file])))
             shipping.set_file(tx, [s["id"] for s in kept[n:n + per_file]], name)
         result.shipments = len(kept)
         result.orders = len({o for s in kept for o in s["orders"]})
+    csvfile.publish(pending)
+    result.files = pending
     return result
 
 

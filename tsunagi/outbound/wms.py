@@ -31,9 +31,10 @@ class WmsResult:
 
 
 def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
-    """New instructions and cancels, each kind in one file, recorded in the same transaction."""
+    """New instructions and cancels, each kind in one file, published once the transaction commits."""
     result = WmsResult()
     stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+    folder = outbox / target.name
     with store.transaction() as tx:
         rows = []
         for order_id, skus in wms.to_instruct(tx, target.name, target.statuses, target.tag):
@@ -42,8 +43,8 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
             result.instructed += 1
         if rows:
             layout = load_layout("wms", target.layout)
-            result.files.append(csvfile.write_atomically(outbox / target.name, f"{target.name}-instructions-{stamp}."
-                                                         f"{layout.extension}", csvfile.render(layout, rows)))
+            result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-instructions-{stamp}."
+                                                      f"{layout.extension}", csvfile.render(layout, rows)))
         cancels = []
         for order_id in wms.to_cancel(tx, target.name):
             cancels.append({"key": f"W{order_id:08d}", "order_no": tx.value("SELECT order_no FROM orders WHERE id = ?",
@@ -51,9 +52,10 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
             wms.cancel_sent(tx, target.name, order_id)
         if cancels:
             layout = load_layout("wms", target.cancel_layout)
-            result.files.append(csvfile.write_atomically(outbox / target.name, f"{target.name}-cancel-{stamp}."
-                                                         f"{layout.extension}", csvfile.render(layout, cancels)))
+            result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-cancel-{stamp}."
+                                                      f"{layout.extension}", csvfile.render(layout, cancels)))
             result.cancelled = len(cancels)
+    csvfile.publish(result.files)
     return result
 
 
