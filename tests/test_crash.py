@@ -163,3 +163,54 @@ def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_
     assert reserved == {"item-a": 400, "item-b": 800}
     assert tx.value("SELECT COUNT(*) FROM orders WHERE mail_at IS NOT NULL") == 200
     assert spool.failed() == []
+
+
+def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, capsys):
+    """Label export done, then the carrier's result files dropped while the daemon is killed at random:
+    every order shipped once, its units taken out of stock once, the ledger summing to the figures."""
+    from tests.test_shipping import ShipSite, mod7, order
+    site = ShipSite(tmp_path, capsys)
+    port = free_port()
+    site.config_path.write_text(site.config_path.read_text(encoding="utf-8").replace(
+        'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"').replace('synchronous = "NORMAL"', 'synchronous = "FULL"'),
+        encoding="utf-8")
+    with Store(tmp_path / "var" / "tsunagi.db").transaction() as tx:
+        tx.run("UPDATE stock SET on_hand = 100000 WHERE sku = 'item-a'")
+        tx.run("INSERT INTO ledger (at, sku, location, lot, d_on_hand, d_reserved, cause, ref) "
+               "SELECT '2026-01-01', sku, location, lot, 100000 - 10, 0, 'count', 'test' FROM stock WHERE sku = 'item-a'")
+    orders = [order(n, Item("item-a", "A", 2, 100)) for n in range(1, 201)]
+    site.orders_csv(orders)
+    assert len(site.export()) == 1
+    drop = site.spool.dir("drop") / "carrier"
+    proc = start(site.config_path)
+    wait_for(lambda: listening(port), timeout=30)
+    rng = random.Random(11)
+    kills = 0
+    try:
+        for n in range(0, 200, 20):
+            rows = [f"T{k:08d},0,0,{mod7(str(10_000_000_000 + k))},2026/06/13" for k in range(n + 1, n + 21)]
+            (drop / f".r{n}.part").write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
+            os.rename(drop / f".r{n}.part", drop / f"result-{n:03d}.csv")
+            time.sleep(rng.uniform(0.02, 0.2))
+            if n % 60 == 20:
+                proc = kill_and_restart(proc, site.config_path, port)
+                kills += 1
+        wait_for(lambda: not list(drop.iterdir()) and not site.spool.waiting()
+                 and not any(site.spool.dir("cur").iterdir()), timeout=120)
+        wait_for(lambda: Store(tmp_path / "var" / "tsunagi.db").read().value(
+            "SELECT COUNT(*) FROM orders WHERE status = 'closed'") == 200, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert kills >= 3
+    tx = Store(tmp_path / "var" / "tsunagi.db").read()
+    assert tx.value("SELECT SUM(on_hand) FROM stock WHERE sku = 'item-a'") == 100000 - 400
+    assert tx.value("SELECT SUM(reserved) FROM stock WHERE sku = 'item-a'") == 0
+    assert tx.value("SELECT COUNT(*) FROM order_history WHERE to_status = 'shipped'") == 200
+    for sku, on_hand, res, l_on, l_res in tx.all(
+            "SELECT s.sku, s.on_hand, s.reserved, SUM(l.d_on_hand), SUM(l.d_reserved) FROM stock s JOIN ledger l "
+            "ON l.sku = s.sku AND l.location = s.location AND l.lot = s.lot GROUP BY s.sku, s.location, s.lot"):
+        assert (on_hand, res) == (l_on, l_res), sku
+    confirmed = tx.all("SELECT order_id, COUNT(*) FROM confirmations GROUP BY order_id")
+    assert len(confirmed) == 200 and {n for _, n in confirmed} == {1}   # each confirmed exactly once
+    assert site.spool.failed() == []
