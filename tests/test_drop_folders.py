@@ -27,7 +27,7 @@ def test_a_file_dropped_in_a_shops_folder_is_applied_and_removed(running):
     (_drop(running) / "orders.csv").write_bytes(order_csv("rakuten-rms", [_order(1)]))
     wait_for(lambda: _status(running, 1) == "confirm")
     wait_for(lambda: not list(_drop(running).iterdir()))
-    done = list(running.spool.dir("done").glob("*/*.meta.json"))
+    done = wait_for(lambda: list(running.spool.dir("done").glob("*/*.meta.json")))   # filed after the commit
     meta = json.loads(done[0].read_text())
     assert meta["source"] == "drop" and meta["shop"] == "rakuten" and meta["file"] == "orders.csv"
 

@@ -160,10 +160,15 @@ class Spool:
         dest = self.dir("done") / datetime.now(JST).strftime("%Y-%m-%d")
         if report:
             dest.mkdir(parents=True, exist_ok=True)
-            path = dest / f"{item.id}.reason.json"
-            path.unlink(missing_ok=True)
-            _fsync_write(path, json.dumps(dict(report, id=item.id), ensure_ascii=False, indent=2).encode())
+            self._write_reason(dest, item.id, dict(report, id=item.id))
         self._move(item, dest)
+
+    def _write_reason(self, folder: Path, item_id: str, reason: dict) -> None:
+        """Whole or not at all: written in tmp/, then renamed beside the item (readers never see half)."""
+        tmp = self.dir("tmp") / f"{item_id}.reason.json"
+        tmp.unlink(missing_ok=True)
+        _fsync_write(tmp, json.dumps(reason, ensure_ascii=False, indent=2).encode())
+        os.rename(tmp, folder / f"{item_id}.reason.json")
 
     def find(self, item_id: str) -> tuple[Item, dict | None] | None:
         """An item wherever it is now, with its reason or report if it has one."""
@@ -179,9 +184,7 @@ class Spool:
         """Quarantine with <id>.reason.json; the reason is durable before the item leaves cur/."""
         reason = dict(reason, id=item.id, failed_at=datetime.now(JST).isoformat(),
                       source=item.meta.get("source", ""), shop=item.meta.get("shop", ""))
-        path = self.dir("failed") / f"{item.id}.reason.json"
-        path.unlink(missing_ok=True)
-        _fsync_write(path, json.dumps(reason, ensure_ascii=False, indent=2).encode())
+        self._write_reason(self.dir("failed"), item.id, reason)
         self._move(item, self.dir("failed"))
 
     def retry(self, item_id: str) -> Item:
