@@ -19,6 +19,7 @@ from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
 from tsunagi.oms.store import Store
 from tsunagi.outbound import labels, wms
+from tsunagi.outbound.layouts import load_layout
 from tsunagi.app.sftpconn import SftpError
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.parsers.csvfile import parse_file
@@ -70,6 +71,16 @@ def cmd_check(args) -> int:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
     print(f"stock CSV layouts: {', '.join(cfg.stock_layouts)}")
+    for c in cfg.carriers:
+        services = ", ".join(load_layout("label", c.layout).tables.get("service", {}))
+        print(f"carrier {c.name}: labels {c.layout} ({services}); results {', '.join(c.result_layouts) or '-'}")
+    for w in cfg.warehouses:
+        print(f"wms {w.name}: location {w.location}, lines tagged {w.tag!r} of orders in {', '.join(w.statuses)}")
+    for shop in cfg.shops:
+        if shop.shipping:
+            print(f"shop {shop.id}: shipping {len(shop.shipping.delivery)} delivery / {len(shop.shipping.payment)} "
+                  f"payment / {len(shop.shipping.time)} time names mapped; confirmation "
+                  f"{shop.shipping.confirm_layout or '(none)'}")
     for ep in cfg.sftp:
         when = f"every {ep.every_minutes:g} min" if ep.every_minutes else ""
         when += (" " if when else "") + (f"at {', '.join(ep.at)}" if ep.at else "")
