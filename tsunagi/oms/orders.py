@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import fields
 from datetime import date, datetime
 
-from tsunagi.oms import allocate, catalog, outbox, status
+from tsunagi.oms import allocate, catalog, mailq, outbox, status
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx, now
 
@@ -71,6 +71,7 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
            order_id, stamp, current, to, note)
     outbox.emit(tx, outbox.ORDER, str(order_id), {"from": current, "to": to, "note": note})
+    mailq.on_status(tx, order_id, to)
 
 
 CANCELLED_AT_CHANNEL = "cancelled"   # OrderRecord.channel_status of an order the channel cancelled

@@ -67,6 +67,19 @@ CREATE INDEX IF NOT EXISTS confirmations_by_file ON confirmations (file);
 CREATE TABLE IF NOT EXISTS wms_orders (
     order_id INTEGER NOT NULL, wms TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (order_id, wms));
+CREATE TABLE IF NOT EXISTS mail_stages (
+    shop TEXT NOT NULL, stage TEXT NOT NULL, enabled_at TEXT NOT NULL, settings TEXT NOT NULL,
+    PRIMARY KEY (shop, stage));
+CREATE TABLE IF NOT EXISTS mails (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, stage TEXT NOT NULL,
+    state TEXT NOT NULL, to_addr TEXT NOT NULL DEFAULT '', due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    message_id TEXT NOT NULL DEFAULT '', answer TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, resend INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX IF NOT EXISTS mails_once ON mails (order_id, stage) WHERE resend = 0;
+CREATE INDEX IF NOT EXISTS mails_due ON mails (state, due_at);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,
+    sent_at TEXT);
 CREATE TABLE IF NOT EXISTS outbound_files (
     folder TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (folder, name));
 CREATE TABLE IF NOT EXISTS feed_state (

@@ -1,0 +1,119 @@
+"""A rendered mail as MIME bytes: encoded headers, UTF-8 or ISO-2022-JP body, no way to inject a header."""
+from __future__ import annotations
+
+import base64
+import re
+import secrets
+import time
+import unicodedata
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+
+
+class BadAddress(ValueError):
+    """A recipient that cannot be sent to; the mail is rejected with this reason."""
+
+
+@dataclass
+class Outgoing:
+    subject: str
+    text: str
+    html: str | None
+    from_name: str
+    from_addr: str
+    to: str
+    reply_to: str = ""
+    bcc: str = ""
+    charset: str = "utf-8"        # or "iso-2022-jp" for old mail clients
+
+
+def one_line(value: str) -> str:
+    """A header value: every control character (CR, LF, NUL, …) becomes a space."""
+    return _CONTROL.sub(" ", value).strip()
+
+
+def check_address(value: str) -> str:
+    address = value.strip()
+    if _CONTROL.search(value.strip()) or not ADDRESS.fullmatch(address) or ".." in address:
+        raise BadAddress(f"宛先のメールアドレスが正しくありません: {value!r}")
+    return address
+
+
+def message_id(domain: str) -> str:
+    return f"<{time.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(8)}@{domain}>"
+
+
+def encode_iso2022jp(text: str, errors: str = "strict") -> bytes:
+    """ISO-2022-JP as Japanese mailers write it (CP50220: via CP932, so ① and ㈱ survive)."""
+    out = bytearray()
+    in_jis = False
+    for ch in text:
+        b = ch.encode("cp932", errors)
+        if len(b) == 1 and b[0] < 0x80:
+            if in_jis:
+                out += b"\x1b(B"
+                in_jis = False
+            out += b
+            continue
+        if len(b) == 1:  # half-width katakana: written full-width, as CP50220 does
+            b = unicodedata.normalize("NFKC", ch).encode("cp932", errors)
+        if not in_jis:
+            out += b"\x1b$B"
+            in_jis = True
+        s1, s2 = b[0], b[1]
+        j1 = (s1 - (0x70 if s1 <= 0x9F else 0xB0)) * 2
+        if s2 >= 0x9F:
+            j2 = s2 - 0x7E
+        else:
+            j1 -= 1
+            j2 = s2 - (0x1F if s2 <= 0x7E else 0x20)
+        out += bytes((j1, j2))
+    if in_jis:
+        out += b"\x1b(B"
+    return bytes(out)
+
+
+def _jis_word(value: str) -> str:
+    return f"=?ISO-2022-JP?B?{base64.b64encode(encode_iso2022jp(value)).decode()}?="
+
+
+def build(mail: Outgoing, msg_id: str) -> tuple[bytes, str]:
+    """(the message as bytes for SMTP, the charset used). ISO-2022-JP falls back to UTF-8 for a mail
+    whose text it cannot carry (a character outside CP932), rather than lose a character."""
+    to = check_address(mail.to)
+    charset = mail.charset
+    if charset == "iso-2022-jp":
+        try:
+            for part in (mail.subject, mail.text, mail.from_name):
+                encode_iso2022jp(part)
+        except UnicodeEncodeError:
+            charset = "utf-8"
+    msg = EmailMessage(policy=SMTP)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = msg_id
+    msg["MIME-Version"] = "1.0"
+    if charset == "iso-2022-jp":
+        msg["From"] = f"{_jis_word(one_line(mail.from_name))} <{check_address(mail.from_addr)}>"
+        msg["Subject"] = _jis_word(one_line(mail.subject))
+    else:
+        msg["From"] = Address(display_name=one_line(mail.from_name), addr_spec=check_address(mail.from_addr))
+        msg["Subject"] = one_line(mail.subject)
+    msg["To"] = to
+    if mail.reply_to:
+        msg["Reply-To"] = check_address(mail.reply_to)
+    body = mail.text.replace("\r\n", "\n")
+    if charset == "iso-2022-jp":
+        msg.set_content(encode_iso2022jp(body.replace("\n", "\r\n")), maintype="text", subtype="plain", cte="7bit")
+        msg.replace_header("Content-Type", 'text/plain; charset="ISO-2022-JP"')
+    else:
+        msg.set_content(body, charset="utf-8", cte="base64")
+    if mail.html is not None:
+        msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="base64")
+    return msg.as_bytes(), charset
