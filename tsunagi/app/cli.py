@@ -12,12 +12,14 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from tsunagi.app import config as config_mod
-from tsunagi.app import shipflow
+from tsunagi.app import notifyflow, shipflow
 from tsunagi.app.daemon import AlreadyRunning, feed_writer, open_parts, run_forever, take_lock
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, status, stock
-from tsunagi.oms.store import Store
+from tsunagi.oms import mailq
+from tsunagi.oms.store import Store, now
+from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
 from tsunagi.outbound import labels, wms
 from tsunagi.outbound.layouts import load_layout
 from tsunagi.app.sftpconn import SftpError
@@ -36,7 +38,9 @@ def _config(args) -> config_mod.Config:
 
 
 def _store(cfg) -> Store:
-    return Store(cfg.db_path, cfg.store_synchronous)
+    store = Store(cfg.db_path, cfg.store_synchronous)
+    notifyflow.sync_stages(cfg, store)      # a status change made here queues mails like the daemon's
+    return store
 
 
 def _print_json(value) -> None:
@@ -71,6 +75,8 @@ def cmd_check(args) -> int:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
     print(f"stock CSV layouts: {', '.join(cfg.stock_layouts)}")
+    if not _check_templates(cfg):
+        return 1
     for c in cfg.carriers:
         services = ", ".join(load_layout("label", c.layout).tables.get("service", {}))
         print(f"carrier {c.name}: labels {c.layout} ({services}); results {', '.join(c.result_layouts) or '-'}")
@@ -94,6 +100,24 @@ def cmd_check(args) -> int:
     feed_writer(cfg, spool, store)
     print(f"{cfg.path}: OK ({len(cfg.shops)} shops, data in {cfg.data_dir})")
     return 0
+
+
+def _check_templates(cfg) -> bool:
+    """Render every enabled stage of every shop against a sample order: a missing variable fails here,
+    not in a buyer's mailbox."""
+    ok = True
+    for shop in cfg.shops:
+        if not shop.mail:
+            continue
+        templates = notifyflow.templates_for(shop)
+        for stage in shop.mail.stages:
+            try:
+                rendered = templates.render(stage, notifyflow.sample_context(cfg, shop, stage))
+                print(f"shop {shop.id}: mail {stage} OK ({rendered.subject})")
+            except Exception as exc:   # jinja2's errors, a missing file: each named with its stage
+                print(f"shop {shop.id}: mail {stage}: {type(exc).__name__}: {exc}", file=sys.stderr)
+                ok = False
+    return ok
 
 
 def _import_report(kind: str, done: int, changed: int, problems: list[str]) -> int:
@@ -428,6 +452,59 @@ def cmd_wms_send(args) -> int:
     return 0
 
 
+def _stage(name: str) -> str:
+    if name not in STAGES:
+        raise ValueError(f"stage {name!r}: use one of {', '.join(STAGES)}")
+    return name
+
+
+def cmd_mail_preview(args) -> int:
+    cfg = _config(args)
+    shop = cfg.shop(args.shop)
+    store, order_id = _one_order(cfg, args.shop, args.order_no)
+    tx = store.read()
+    context = notifyflow.context(cfg, tx, order_id, _stage(args.stage))
+    rendered = notifyflow.templates_for(shop).render(args.stage, context)
+    sender = shop.mail
+    print(f"From: {sender.sender_name if sender else shop.name} <{sender.sender if sender else '-'}>")
+    print(f"To: {context['buyer'].get('email') or '(no address)'}")
+    print(f"Subject: {rendered.subject}\n")
+    print(rendered.text, end="" if rendered.text.endswith("\n") else "\n")
+    if rendered.html is not None:
+        print(f"\n--- HTML part ({len(rendered.html)} characters) ---\n{rendered.html}")
+    return 0
+
+
+def cmd_mail_log(args) -> int:
+    cfg = _config(args)
+    tx = _store(cfg).read()
+    order_id = queries.find_order(tx, args.shop, args.order) if args.order and args.shop else None
+    if args.order and order_id is None:
+        raise ValueError(f"no order {args.order} in shop {args.shop} (give --shop with --order)")
+    rows = mailq.log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
+    if args.json:
+        _print_json(rows)
+        return 0
+    for r in rows:
+        resend = " (再送)" if r["resend"] else ""
+        print(f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}{resend:<5} "
+              f"{r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}")
+    print(f"({len(rows)} mails)")
+    return 0
+
+
+def cmd_mail_resend(args) -> int:
+    cfg = _config(args)
+    if not (cfg.shop(args.shop).mail):
+        raise ValueError(f"shop {args.shop} sends no mails ([shop.mail] is not set)")
+    store, order_id = _one_order(cfg, args.shop, args.order_no)
+    with store.transaction() as tx:
+        mailq.queue(tx, order_id, args.shop, _stage(args.stage), now(), to_addr=args.to or "", resend=True)
+    print(f"{args.order_no}: {STAGE_LABELS[args.stage]} mail queued again"
+          + (f" to {args.to}" if args.to else "") + " (recorded as a resend)")
+    return 0
+
+
 def cmd_sftp_run(args) -> int:
     cfg = _config(args)
     ep = cfg.endpoint(args.endpoint)
@@ -534,6 +611,24 @@ def build_parser() -> argparse.ArgumentParser:
     wms_send = wm.add_parser("send", help="write the warehouse's new shipping instructions and cancels now")
     wms_send.add_argument("name")
     wms_send.set_defaults(func=cmd_wms_send)
+    ml = sub.add_parser("mail", help="buyer mails").add_subparsers(dest="sub", required=True)
+    mp = ml.add_parser("preview", help="print a stage's mail for an order, rendered")
+    mp.add_argument("shop")
+    mp.add_argument("order_no")
+    mp.add_argument("stage", help="purchase, shipment or post_purchase")
+    mp.set_defaults(func=cmd_mail_preview)
+    mlog = ml.add_parser("log", help="mails sent, waiting, failed or uncertain")
+    mlog.add_argument("--shop")
+    mlog.add_argument("--order")
+    mlog.add_argument("--uncertain", action="store_true", help="only those a crash left undecided")
+    mlog.add_argument("--json", action="store_true")
+    mlog.set_defaults(func=cmd_mail_log)
+    mr = ml.add_parser("resend", help="send one mail again on purpose (recorded as a resend)")
+    mr.add_argument("shop")
+    mr.add_argument("order_no")
+    mr.add_argument("stage")
+    mr.add_argument("--to", help="another address (the buyer's was wrong)")
+    mr.set_defaults(func=cmd_mail_resend)
     sf = sub.add_parser("sftp").add_subparsers(dest="sub", required=True)
     sfr = sf.add_parser("run", help="run one endpoint's pull and push now")
     sfr.add_argument("endpoint")

@@ -68,6 +68,39 @@ class Wms:
 
 
 @dataclass
+class ShopMail:
+    """A shop's buyer mails: sender, signature, templates, and which stages go out when."""
+    sender: str
+    sender_name: str
+    reply_to: str = ""
+    bcc: str = ""
+    signature: str = ""
+    template_dir: Path | None = None
+    charset: str = "utf-8"
+    stages: dict[str, dict] = field(default_factory=dict)   # stage -> settings, enabled ones only
+
+
+@dataclass
+class Relay:
+    host: str
+    port: int = 587
+    security: str = "starttls"       # starttls, tls (implicit) or none
+    user: str = ""
+    password_env: str = ""
+    timeout: float = 30.0
+    message_id_domain: str = "tsunagi.invalid"
+
+
+@dataclass
+class Alerts:
+    to: list[str]
+    sender: str
+    digest_minutes: float = 15.0
+    failing_minutes: float = 30.0      # an SFTP endpoint or the relay failing this long is reported
+    feed_stale_minutes: float = 60.0   # a stock feed file not delivered this long is reported
+
+
+@dataclass
 class Shop:
     id: str
     name: str
@@ -77,6 +110,7 @@ class Shop:
     mail_specs: list[str] = field(default_factory=list)
     order_csv: OrderCsv | None = None
     shipping: ShopShipping | None = None
+    mail: ShopMail | None = None
 
 
 @dataclass
@@ -132,6 +166,8 @@ class Config:
     sftp: list[SftpEndpoint] = field(default_factory=list)
     carriers: list[Carrier] = field(default_factory=list)
     warehouses: list[Wms] = field(default_factory=list)
+    relay: Relay | None = None
+    alerts: Alerts | None = None
 
     def wms(self, name: str) -> Wms:
         for w in self.warehouses:
@@ -205,10 +241,13 @@ class Config:
         return None
 
 
-TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp", "carrier", "wms"}
+TOP_KEYS = {"data_dir", "smtp", "shop", "locations", "stock_feed", "store", "csv", "csv_layout", "sftp", "carrier", "wms",
+            "relay", "alerts"}
+MAIL_KEYS = {"sender", "sender_name", "reply_to", "bcc", "signature", "template_dir", "charset", "purchase",
+             "shipment", "post_purchase"}
 WMS_KEYS = {"name", "location", "statuses", "tag", "packaging_tags", "layout", "cancel_layout", "result_layouts",
             "stock_layout", "every_minutes", "at"}
-SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv", "shipping"}
+SHOP_KEYS = {"id", "name", "cart", "order_mail_to", "stock_feed", "mail_specs", "order_csv", "shipping", "mail"}
 CARRIER_KEYS = {"name", "layout", "result_layouts", "shipper", "account", "merge", "every_minutes", "at"}
 SHIPPING_KEYS = {"delivery", "payment", "time", "auto_ready", "confirm_layout"}
 TIME_SLOTS = {"", "午前中", "12-14", "14-16", "16-18", "18-20", "19-21", "18-21", "20-21"}
@@ -280,9 +319,11 @@ def load(path: Path | str) -> Config:
         cfg.carriers.append(_carrier(r, cfg, table, f"carrier[{n}]."))
     for n, table in enumerate(r.get(raw, "wms", list, "", [])):
         cfg.warehouses.append(_wms(r, cfg, table, f"wms[{n}]."))
+    _relay_and_alerts(r, raw, cfg)
     for n, table in enumerate(shops):
         cfg.shops.append(_shop(r, table, f"shop[{n}]."))
         _shipping(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
+        _mail(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
     _check_unique(r, cfg)
     for n, shop in enumerate(cfg.shops):
         if shop.order_csv:
@@ -353,6 +394,84 @@ def _wms(r: _Reader, cfg: Config, table, where: str) -> Wms:
         _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
     _layout(r, cfg, w.stock_layout, where + "stock_layout", "stock")
     return w
+
+
+def _address(r: _Reader, table: dict, key: str, where: str, required: bool = False) -> str:
+    value = r.get(table, key, str, where, "", required)
+    if value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+        r.fail(where + key, f"{value!r} is not a mail address")
+    return value
+
+
+def _relay_and_alerts(r: _Reader, raw: dict, cfg: Config) -> None:
+    relay = r.get(raw, "relay", dict, "", None)
+    if relay is not None:
+        r.unknown(relay, {"host", "port", "security", "user", "password_env", "timeout", "message_id_domain"}, "relay.")
+        cfg.relay = Relay(host=r.get(relay, "host", str, "relay.", required=True),
+                          port=r.get(relay, "port", int, "relay.", 587),
+                          security=r.get(relay, "security", str, "relay.", "starttls"),
+                          user=r.get(relay, "user", str, "relay.", ""),
+                          password_env=r.get(relay, "password_env", str, "relay.", ""),
+                          timeout=float(r.get(relay, "timeout", (int, float), "relay.", 30)),
+                          message_id_domain=r.get(relay, "message_id_domain", str, "relay.", "tsunagi.invalid"))
+        if cfg.relay.security not in ("starttls", "tls", "none"):
+            r.fail("relay.security", f"{cfg.relay.security!r}: use starttls, tls or none")
+        if cfg.relay.user and not cfg.relay.password_env:
+            r.fail("relay.password_env", "with relay.user, name the environment variable that holds the password")
+    alerts = r.get(raw, "alerts", dict, "", None)
+    if alerts is not None:
+        r.unknown(alerts, {"to", "sender", "digest_minutes", "failing_minutes", "feed_stale_minutes"}, "alerts.")
+        to = [str(a) for a in r.get(alerts, "to", list, "alerts.", required=True)]
+        for a in to:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", a):
+                r.fail("alerts.to", f"{a!r} is not a mail address")
+        cfg.alerts = Alerts(to=to, sender=_address(r, alerts, "sender", "alerts.", required=True),
+                            digest_minutes=float(r.get(alerts, "digest_minutes", (int, float), "alerts.", 15)),
+                            failing_minutes=float(r.get(alerts, "failing_minutes", (int, float), "alerts.", 30)),
+                            feed_stale_minutes=float(r.get(alerts, "feed_stale_minutes", (int, float), "alerts.", 60)))
+        if cfg.relay is None:
+            r.fail("alerts", "alerts are mailed through [relay]: add it")
+
+
+def _mail(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> None:
+    raw = r.get(table, "mail", dict, where, None)
+    if raw is None:
+        return
+    where += "mail."
+    r.unknown(raw, MAIL_KEYS, where)
+    if cfg.relay is None:
+        r.fail(where.rstrip("."), "buyer mails are sent through [relay]: add it")
+    folder = r.get(raw, "template_dir", str, where, "")
+    path = (Path(folder) if Path(folder).is_absolute() else cfg.path.parent / folder) if folder else None
+    if path is not None and not path.is_dir():
+        r.fail(where + "template_dir", f"{path} is not a folder")
+    charset = r.get(raw, "charset", str, where, "utf-8").lower()
+    if charset not in ("utf-8", "iso-2022-jp"):
+        r.fail(where + "charset", f"{charset!r}: use utf-8 or iso-2022-jp")
+    stages: dict[str, dict] = {}
+    for stage in ("purchase", "shipment", "post_purchase"):
+        settings = r.get(raw, stage, dict, where, None)
+        if settings is None:
+            continue
+        r.unknown(settings, {"enabled", "statuses", "days", "hours"}, f"{where}{stage}.")
+        if not r.get(settings, "enabled", bool, f"{where}{stage}.", True):
+            continue
+        out: dict = {}
+        if stage == "purchase":
+            # whichever comes first: 新規受付 for a mail order, 確認待ち for one first seen in an order CSV
+            out["statuses"] = [str(x) for x in r.get(settings, "statuses", list, f"{where}{stage}.", ["new", "confirm"])]
+        if stage == "post_purchase":
+            out["days"] = r.get(settings, "days", int, f"{where}{stage}.", 7)
+            hours = r.get(settings, "hours", list, f"{where}{stage}.", [9, 20])
+            if len(hours) != 2 or not all(isinstance(h, int) and 0 <= h <= 24 for h in hours) or hours[0] >= hours[1]:
+                r.fail(f"{where}{stage}.hours", f"{hours!r}: give [from, to] hours of the day, e.g. [9, 20]")
+            out["hours"] = hours
+        stages[stage] = out
+    shop.mail = ShopMail(sender=_address(r, raw, "sender", where, required=True),
+                         sender_name=r.get(raw, "sender_name", str, where, shop.name),
+                         reply_to=_address(r, raw, "reply_to", where), bcc=_address(r, raw, "bcc", where),
+                         signature=r.get(raw, "signature", str, where, ""), template_dir=path, charset=charset,
+                         stages=stages)
 
 
 def _shipping(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> None:

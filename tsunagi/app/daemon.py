@@ -10,7 +10,7 @@ import signal
 import threading
 from pathlib import Path
 
-from tsunagi.app import shipflow
+from tsunagi.app import notifyflow, shipflow
 from tsunagi.app.config import Config
 from tsunagi.app.transfers import Scheduler
 from tsunagi.ingest.csvimport import CsvImporter
@@ -21,11 +21,13 @@ from tsunagi.ingest.spool import Spool
 from tsunagi.oms import stock
 from tsunagi.oms.store import Store
 from tsunagi.outbound import csvfile
+from tsunagi.outbound.mailer import recover as mailer_recover
 from tsunagi.outbound.feeds import FeedTarget, FeedWriter
 
 log = logging.getLogger("tsunagi.daemon")
 RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
 FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
+MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 
 
 class AlreadyRunning(Exception):
@@ -53,10 +55,20 @@ def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
     store = Store(cfg.db_path, cfg.store_synchronous)
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
+    notifyflow.sync_stages(cfg, store)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for),
                         after=lambda: shipflow.ready_orders(cfg, store))
+    alerts = notifyflow.alerts(cfg, store, spool.dir("outbox"))
+    if alerts:
+        pipeline.on_failed = lambda item, reason: _alert_failed(alerts, item, reason)
     return spool, store, pipeline
+
+
+def _alert_failed(alerts, item, reason: dict) -> None:
+    if reason.get("kind") not in ("not_an_order", "duplicate"):
+        alerts.record("failed", f"取り込めませんでした: {item.meta.get('shop', '')} {item.meta.get('file', '') or item.id}",
+                      f"[{reason.get('kind')}] {reason.get('message')}\n詳しく: tsunagi spool show {item.id}")
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
@@ -110,6 +122,22 @@ class Daemon:
                 log.exception("stock feed or shipment confirmation failed; retrying")
                 self.stopping.wait(1)
 
+    def _mail_loop(self, mailer, alerts) -> None:
+        """Buyer mails as they fall due, and the operator's digest; a failing relay only delays them."""
+        while not self.stopping.wait(MAIL_POLL_SECONDS):
+            try:
+                while mailer and mailer.send_due():
+                    pass
+                if alerts:
+                    if mailer and mailer.failing_since:
+                        alerts.failed("メール中継サーバ", "購入者へのメールを送れません", "tsunagi mail log")
+                    elif mailer:
+                        alerts.recovered("メール中継サーバ")
+                    alerts.collect()
+                    alerts.flush()
+            except Exception:
+                log.exception("mail sending failed; retrying")
+
     def _drop_loop(self, drops: DropFolders) -> None:
         """Events take files at once; this sweep takes what no event announced (network shares)."""
         while not self.stopping.wait(RESCAN_SECONDS):
@@ -136,13 +164,20 @@ class Daemon:
         taken = drops.take_all()      # dropped while we were down: complete by now
         log.info("start-up: %d dropped files taken", len(taken))
         drops.start()
-        scheduler = Scheduler(cfg, spool, store, self.items.put, self.stopping)
+        alerts = notifyflow.alerts(cfg, store, spool.dir("outbox"))
+        mailer = notifyflow.mailer(cfg, store)
+        if mailer:
+            uncertain = mailer_recover(store)
+            if uncertain:
+                log.warning("%d buyer mails left uncertain by a crash: tsunagi mail log --uncertain", uncertain)
+        scheduler = Scheduler(cfg, spool, store, self.items.put, self.stopping, alerts)
         self.scheduler = scheduler
         threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),
                    threading.Thread(target=self._feed_loop, name="feeds", daemon=True,
                                     args=(writer, shipflow.confirm_writer(cfg, spool, store))),
                    threading.Thread(target=self._drop_loop, args=(drops,), name="drops", daemon=True),
-                   threading.Thread(target=scheduler.run, name="sftp", daemon=True)]
+                   threading.Thread(target=scheduler.run, name="sftp", daemon=True),
+                   threading.Thread(target=self._mail_loop, args=(mailer, alerts), name="mail", daemon=True)]
         for t in threads:
             t.start()
         log.info("tsunagi listening on %s:%d for %d shops", cfg.smtp_host, self.port, len(cfg.shops))

@@ -41,7 +41,8 @@ class Scheduler:
     """One thread: runs each SFTP endpoint and each carrier's label export when due; a failure is
     logged and tried again at the next time."""
 
-    def __init__(self, cfg: Config, spool: Spool, store: Store, on_items, stopping: threading.Event):
+    def __init__(self, cfg: Config, spool: Spool, store: Store, on_items, stopping: threading.Event, alerts=None):
+        self.alerts = alerts
         self.cfg = cfg
         self.spool = spool
         self.store = store
@@ -80,7 +81,11 @@ class Scheduler:
             out = run_endpoint(self.cfg, self.spool, ep)
         except SftpError as exc:
             log.error("%s", exc)
+            if self.alerts:
+                self.alerts.failed(f"SFTP {ep.name}", str(exc), f"tsunagi sftp run {ep.name}")
             return None
+        if self.alerts:
+            self.alerts.recovered(f"SFTP {ep.name}")
         if out.get("pulled"):
             self.on_items(out["pulled"])
         if out.get("sent"):

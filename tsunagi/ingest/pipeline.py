@@ -29,6 +29,7 @@ class Pipeline:
     spec_dir: Path = SPEC_DIR
     csv: CsvImporter | None = None
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
+    on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
 
@@ -130,6 +131,8 @@ class Pipeline:
             self.counts[kind] += 1
             level = logging.INFO if kind == "not_an_order" else logging.WARNING
             log.log(level, "item %s -> failed/: %s", item.id, result.get("message"))
+            if self.on_failed:
+                self.on_failed(item, result)
             return kind
         self.spool.done(item, report)
         self.counts[result.split(":")[0]] += 1

@@ -42,7 +42,7 @@ def on_status(tx: Tx, order_id: int, to: str) -> None:
         return
     shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
     purchase = stages.get((shop, "purchase"))
-    if purchase and to in purchase[1].get("statuses", [status.NEW]):
+    if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
         queue(tx, order_id, shop, "purchase", now())
     if to == status.SHIPPED:
         if (shop, "shipment") in stages:

@@ -20,6 +20,7 @@ def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
         "shipping_fee": data.get("shipping_fee", 0), "cod_fee": data.get("cod_fee", 0),
         "discount": data.get("discount", 0), "total": total, "source": source,
         "hold_reason": hold_reason, "hold_kind": hold_kind, "mail_at": mail_at, "csv_at": csv_at,
+        "shipping": data.get("shipping") or {},
         "channel_status": data.get("channel_status", ""),
         "lines": [{"sku": r[0] or None, "channel_sku": r[1], "name": r[2], "options": json.loads(r[3]),
                    "qty": r[4], "unit_price": r[5]}

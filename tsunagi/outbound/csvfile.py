@@ -11,7 +11,7 @@ from tsunagi.oms.store import now as _now
 from tsunagi.outbound.layouts import Layout
 
 # Characters CP932 cannot take but carts and carriers show as these (the wave-dash family and friends).
-CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d",
+CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u2014": "\u2015",
                              "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2", "\u00a0": " "})
 
 

@@ -9,8 +9,12 @@ import unicodedata
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import SMTP, compat32
 from email.utils import formatdate
+
+from tsunagi.outbound.csvfile import CP932_FIXES
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -54,7 +58,7 @@ def encode_iso2022jp(text: str, errors: str = "strict") -> bytes:
     """ISO-2022-JP as Japanese mailers write it (CP50220: via CP932, so ① and ㈱ survive)."""
     out = bytearray()
     in_jis = False
-    for ch in text:
+    for ch in text.translate(CP932_FIXES):
         b = ch.encode("cp932", errors)
         if len(b) == 1 and b[0] < 0x80:
             if in_jis:
@@ -95,25 +99,41 @@ def build(mail: Outgoing, msg_id: str) -> tuple[bytes, str]:
                 encode_iso2022jp(part)
         except UnicodeEncodeError:
             charset = "utf-8"
+    if charset == "iso-2022-jp":
+        return _build_jis(mail, to, msg_id), charset
     msg = EmailMessage(policy=SMTP)
     msg["Date"] = formatdate(localtime=True)
     msg["Message-ID"] = msg_id
     msg["MIME-Version"] = "1.0"
-    if charset == "iso-2022-jp":
-        msg["From"] = f"{_jis_word(one_line(mail.from_name))} <{check_address(mail.from_addr)}>"
-        msg["Subject"] = _jis_word(one_line(mail.subject))
-    else:
-        msg["From"] = Address(display_name=one_line(mail.from_name), addr_spec=check_address(mail.from_addr))
-        msg["Subject"] = one_line(mail.subject)
+    msg["From"] = Address(display_name=one_line(mail.from_name), addr_spec=check_address(mail.from_addr))
+    msg["Subject"] = one_line(mail.subject)
     msg["To"] = to
     if mail.reply_to:
         msg["Reply-To"] = check_address(mail.reply_to)
-    body = mail.text.replace("\r\n", "\n")
-    if charset == "iso-2022-jp":
-        msg.set_content(encode_iso2022jp(body.replace("\n", "\r\n")), maintype="text", subtype="plain", cte="7bit")
-        msg.replace_header("Content-Type", 'text/plain; charset="ISO-2022-JP"')
-    else:
-        msg.set_content(body, charset="utf-8", cte="base64")
+    msg.set_content(mail.text.replace("\r\n", "\n"), charset="utf-8", cte="base64")
     if mail.html is not None:
         msg.add_alternative(mail.html, subtype="html", charset="utf-8", cte="base64")
     return msg.as_bytes(), charset
+
+
+def _build_jis(mail: Outgoing, to: str, msg_id: str) -> bytes:
+    """ISO-2022-JP (CP50220) text and headers, as old Japanese mail clients want; with the legacy
+    email API, which keeps our encoded words as they are (the modern one re-encodes them as UTF-8)."""
+    text = MIMEText("", "plain")
+    text.set_payload(encode_iso2022jp(mail.text.replace("\r\n", "\n").replace("\n", "\r\n")).decode("ascii"))
+    text.replace_header("Content-Type", 'text/plain; charset="ISO-2022-JP"')
+    text.replace_header("Content-Transfer-Encoding", "7bit")
+    if mail.html is None:
+        msg = text
+    else:
+        msg = MIMEMultipart("alternative")
+        msg.attach(text)
+        msg.attach(MIMEText(mail.html, "html", "utf-8"))
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = msg_id
+    msg["From"] = f"{_jis_word(one_line(mail.from_name))} <{check_address(mail.from_addr)}>"
+    msg["Subject"] = _jis_word(one_line(mail.subject))
+    msg["To"] = to
+    if mail.reply_to:
+        msg["Reply-To"] = check_address(mail.reply_to)
+    return msg.as_bytes(policy=compat32.clone(linesep="\r\n"))

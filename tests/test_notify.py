@@ -1,0 +1,333 @@
+"""Buyer mails and operator alerts through real SMTP servers on loopback: exact MIME, once each, retries,
+rejections, uncertainty, no backfill, templates that cannot have holes."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+
+from tests.conftest import EC_TO, RAKUTEN_TO, seed, write_config
+from tests.smtpsinks import Sink
+from tests.test_shipping import mod7
+from tsunagi.app import cli
+from tsunagi.app import config as config_mod
+from tsunagi.app import notifyflow
+from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
+from tsunagi.app.csvsamples import order_csv
+from tsunagi.oms.store import Store
+from tsunagi.parsers.japanese import JST
+from tsunagi.parsers.mailmsg import decode_iso2022jp
+
+
+@pytest.fixture
+def sink():
+    s = Sink().start()
+    yield s
+    s.stop()
+
+
+STAGES = ('purchase = { statuses = ["new", "confirm"] }\nshipment = {}\n'
+          'post_purchase = { days = 7, hours = [0, 24] }')
+
+
+class MailSite:
+    def __init__(self, folder, capsys, port: int, charset="utf-8", stages=STAGES, extra=""):
+        self.folder, self.capsys = folder, capsys
+        self.config_path = write_config(folder)
+        text = self.config_path.read_text(encoding="utf-8")
+        relay = (f'[relay]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
+                 f'message_id_domain = "mail.tsunagi.example"\n{extra}\n')
+        text = text.replace("[[shop]]", relay + "[[shop]]", 1)
+        for to in (RAKUTEN_TO, EC_TO):      # Rakuten's order mail has no buyer address; EC-CUBE's has
+            text = text.replace(f'order_mail_to = ["{to}"]', f'order_mail_to = ["{to}"]\n' + self._mail_table(charset, stages), 1)
+        self.config_path.write_text(text, encoding="utf-8")
+        seed(self.config_path)
+        self.cfg = config_mod.load(self.config_path)
+        self.store = Store(folder / "var" / "tsunagi.db")
+
+    @staticmethod
+    def _mail_table(charset: str, stages: str) -> str:
+        lines = ['sender = "shop@example.jp"', 'sender_name = "テスト楽天店 (つなぎ)"', 'reply_to = "support@example.jp"',
+                 'signature = "――――\\nテスト楽天店"', f'charset = "{charset}"']
+        return "mail = { " + ", ".join(lines + [s for s in stages.split("\n") if s]) + " }"
+
+    def cli(self, *args) -> int:
+        return cli.main(["-c", str(self.config_path), *args])
+
+    def mail_order(self, o: SampleOrder) -> None:
+        path = self.folder / f"{o.order_no}.eml"
+        path.write_bytes(order_mail("ec-cube", o, EC_TO))
+        assert self.cli("ingest", str(path), "--shop", "ec") == 0
+
+    def send(self) -> int:
+        mailer = notifyflow.mailer(self.cfg, self.store)
+        total = 0
+        while n := mailer.send_due():
+            total += n
+        return total
+
+    def log(self, *args) -> list[dict]:
+        self.capsys.readouterr()
+        assert self.cli("mail", "log", "--json", *args) == 0
+        return json.loads(self.capsys.readouterr().out)
+
+
+def order(n: int, **kw) -> SampleOrder:
+    kw.setdefault("buyer", Person("山田 太郎", "100-0001", "東京都千代田区千代田1-1", "03-1234-5678", "taro@example.jp"))
+    return SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品Ａ①", 2, 1280)], **kw)
+
+
+def body_text(msg) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    raw = part.get_payload(decode=True)
+    charset = part.get_content_charset()
+    return decode_iso2022jp(raw) if charset == "iso-2022-jp" else raw.decode(charset)
+
+
+def test_a_new_order_gets_its_purchase_mail_once_with_encoded_headers(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    site.mail_order(order(1))
+    assert site.send() == 1 and site.send() == 0
+    [(mail_from, rcpts, raw)] = sink.messages
+    msg = sink.handler.parsed()[0]
+    assert mail_from == "shop@example.jp" and rcpts == ["taro@example.jp"]
+    assert msg["Subject"] == "【テスト自社サイト】ご注文ありがとうございます（注文番号 402853-20260612-0000000001）"
+    assert msg["From"].addresses[0].display_name == "テスト楽天店 (つなぎ)"
+    assert b"=?utf-8?" in raw.split(b"\r\n\r\n")[0].lower()          # non-ASCII headers are RFC 2047 words
+    assert msg["Reply-To"] == "support@example.jp" and msg["Date"] and msg["To"] == "taro@example.jp"
+    assert msg["Message-ID"].endswith("@mail.tsunagi.example>")
+    text = body_text(msg)
+    assert "山田太郎 様" in text and "商品A①（item-a）" in text and "1,280円 × 2 ＝ 2,560円" in text
+    [entry] = site.log()
+    assert entry["state"] == "sent" and entry["message_id"] == msg["Message-ID"] and entry["answer"].startswith("250")
+
+
+def test_iso_2022_jp_for_old_mail_clients(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port, charset="iso-2022-jp")
+    site.mail_order(order(2))
+    site.send()
+    msg = sink.handler.parsed()[0]
+    assert msg.get_body(preferencelist=("plain",)).get_content_charset() == "iso-2022-jp"
+    assert b"=?ISO-2022-JP?B?" in sink.messages[0][2]
+    assert "商品A①" in body_text(msg)                                  # CP50220: ① survives
+    assert "注文番号 402853-20260612-0000000002" in str(msg["Subject"])
+
+
+def _ship(site: MailSite, o: SampleOrder, ship_date: str = "2026/06/13") -> None:
+    text = site.config_path.read_text(encoding="utf-8")
+    if "[[carrier]]" not in text:
+        text = text.replace('order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }',
+                            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }\n'
+                            'shipping = { delivery = { "宅配便" = "宅急便" }, payment = { "クレジットカード" = "prepaid" } }')
+        text += ('\n[[carrier]]\nname = "yamato"\nlayout = "yamato-b2"\nresult_layouts = ["yamato-b2-result-noheader"]\n'
+                 'shipper = { name = "つなぎ商店", postal_code = "100-0001", address = "東京都千代田区", phone = "03-1234-5678" }\n')
+        site.config_path.write_text(text, encoding="utf-8")
+        site.cfg = config_mod.load(site.config_path)
+    (site.folder / f"{o.order_no}.csv").write_bytes(order_csv("rakuten-rms", [o]))
+    assert site.cli("import", str(site.folder / f"{o.order_no}.csv"), "--shop", "rakuten") == 0
+    site.cli("ship", "export", "yamato")
+    oid = site.store.read().value("SELECT id FROM orders WHERE order_no = ?", o.order_no)
+    (site.folder / "r.csv").write_bytes(f"T{oid:08d},0,0,{mod7('12345678901')},{ship_date}\r\n".encode())
+    assert site.cli("import", str(site.folder / "r.csv"), "--carrier", "yamato") == 0
+
+
+def test_shipment_mail_carries_the_tracking_number_link_and_an_escaped_html_part(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(3, ship_to=Person("<b>山田</b> 花子", "530-0001", "大阪府大阪市北区梅田1-1-1", "06-1234-5678", ""))
+    _ship(site, o)
+    site.send()
+    shipment = [m for m in sink.handler.parsed() if "発送しました" in m["Subject"]]
+    assert len(shipment) == 1
+    msg = shipment[0]
+    assert msg.get_content_type() == "multipart/alternative"
+    text = body_text(msg)
+    assert mod7("12345678901") in text and "ヤマト運輸" in text
+    assert f"https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&number01={mod7('12345678901')}" in text
+    html = msg.get_body(preferencelist=("html",)).get_content()
+    assert "&lt;b&gt;山田&lt;/b&gt;" in html and "<b>山田</b>" not in html
+
+
+def test_no_backfill_a_stage_enabled_later_mails_only_orders_that_reach_it_afterwards(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port, stages='purchase = { statuses = ["new", "confirm"] }')
+    _ship(site, order(4))
+    site.send()
+    text = site.config_path.read_text(encoding="utf-8").replace(
+        'purchase = { statuses = ["new", "confirm"] } }',
+        'purchase = { statuses = ["new", "confirm"] }, shipment = {}, post_purchase = { days = 0 } }')
+    site.config_path.write_text(text, encoding="utf-8")
+    site.cfg = config_mod.load(site.config_path)
+    _ship(site, order(5), ship_date=datetime.now(JST).strftime("%Y/%m/%d"))
+    site.send()
+    stages = sorted((r["order_no"][-1], r["stage"]) for r in site.log())
+    assert stages == [("4", "purchase"), ("5", "post_purchase"), ("5", "purchase"), ("5", "shipment")]
+
+
+def test_an_old_ship_date_gets_no_post_purchase_mail(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    _ship(site, order(6), ship_date="2020/01/10")
+    assert [r["stage"] for r in site.log()] == ["purchase", "shipment"]
+
+
+def test_post_purchase_waits_its_days(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    _ship(site, order(7), ship_date=datetime.now(JST).strftime("%Y/%m/%d"))
+    site.send()
+    assert {r["stage"]: r["state"] for r in site.log()} == {"purchase": "sent", "shipment": "sent", "post_purchase": "queued"}
+    with site.store.transaction() as tx:       # a week later
+        tx.run("UPDATE mails SET due_at = ? WHERE stage = 'post_purchase'", (datetime.now(JST) - timedelta(minutes=1)).isoformat())
+    site.send()
+    assert {r["stage"]: r["state"] for r in site.log()}["post_purchase"] == "sent"
+    assert "レビュー" in body_text(sink.handler.parsed()[-1])
+
+
+def test_a_temporary_refusal_is_retried_with_back_off_and_sent_once(tmp_path, capsys):
+    sink = Sink(tempfails=2).start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        site.mail_order(order(8))
+        site.send()
+        [entry] = site.log()
+        assert entry["state"] == "queued" and entry["attempts"] == 1 and entry["answer"].startswith("451")
+        assert entry["due_at"] > datetime.now(JST).isoformat()            # backed off
+        for _ in range(2):
+            with site.store.transaction() as tx:
+                tx.run("UPDATE mails SET due_at = ?", (datetime.now(JST) - timedelta(seconds=1)).isoformat())
+            site.send()
+        assert site.log()[0]["state"] == "sent" and len(sink.messages) == 1
+    finally:
+        sink.stop()
+
+
+def test_a_permanent_refusal_rejects_the_mail(tmp_path, capsys):
+    sink = Sink(mode="reject").start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        site.mail_order(order(9))
+        site.send()
+        [entry] = site.log()
+        assert entry["state"] == "rejected" and entry["answer"].startswith("550")
+    finally:
+        sink.stop()
+
+
+def test_a_connection_dropped_after_data_leaves_the_mail_uncertain_and_not_resent(tmp_path, capsys):
+    sink = Sink(mode="drop").start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        site.mail_order(order(10))
+        site.send()
+        site.send()
+        assert len(sink.messages) == 1
+        [entry] = site.log("--uncertain")
+        assert entry["state"] == "uncertain" and "no answer" in entry["answer"]
+    finally:
+        sink.stop()
+
+
+def test_a_crash_while_handing_over_leaves_it_uncertain_at_start_up(tmp_path, capsys, sink):
+    from tsunagi.outbound import mailer as mailer_mod
+    site = MailSite(tmp_path, capsys, sink.port)
+    site.mail_order(order(11))
+    with site.store.transaction() as tx:
+        tx.run("UPDATE mails SET state = 'sending'")        # as a SIGKILL mid-hand-over leaves it
+    assert mailer_mod.recover(site.store) == 1
+    assert site.send() == 0 and sink.messages == []
+    assert site.log("--uncertain")[0]["state"] == "uncertain"
+
+
+def test_a_bad_buyer_address_is_rejected_with_the_reason(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(12, buyer=Person("山田", "100-0001", "東京都千代田区", "03-1234-5678", "taro@@example"))
+    site.mail_order(o)
+    site.send()
+    [entry] = site.log()
+    assert entry["state"] == "rejected" and "メールアドレスが正しくありません" in entry["answer"] and sink.messages == []
+
+
+def test_a_name_with_line_breaks_never_makes_a_header(tmp_path, capsys, sink):
+    from tsunagi.outbound.mailbuild import Outgoing, build
+    data, _ = build(Outgoing("件名\r\nBcc: evil@example.com", "本文", None, "店\r\nX-Evil: 1", "shop@example.jp",
+                             "taro@example.jp"), "<1@x>")
+    head = data.split(b"\r\n\r\n")[0]
+    assert b"\r\nBcc:" not in head and b"\r\nX-Evil:" not in head
+    with pytest.raises(ValueError):
+        build(Outgoing("s", "b", None, "n", "shop@example.jp", "taro@example.jp\r\nBcc: evil@example.com"), "<2@x>")
+
+
+def test_a_cancelled_order_gets_no_further_mails(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(13)
+    site.mail_order(o)
+    (tmp_path / "c.csv").write_bytes(order_csv("ec-cube", [o], status="キャンセル"))
+    site.cli("import", str(tmp_path / "c.csv"), "--shop", "ec")
+    site.send()
+    assert site.log()[0]["state"] == "cancelled" and sink.messages == []
+
+
+def test_resend_to_a_corrected_address_is_recorded_as_a_resend(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(14)
+    site.mail_order(o)
+    site.send()
+    assert site.cli("mail", "resend", "ec", o.order_no, "purchase", "--to", "taro.new@example.jp") == 0
+    site.send()
+    log = site.log()
+    assert [(r["state"], r["resend"], r["to"]) for r in log] == [("sent", 0, ""), ("sent", 1, "taro.new@example.jp")]
+    assert sink.messages[1][1] == ["taro.new@example.jp"]
+
+
+def test_preview_prints_the_rendered_mail(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    site.mail_order(order(15))
+    capsys.readouterr()
+    assert site.cli("mail", "preview", "ec", order(15).order_no, "purchase") == 0
+    out = capsys.readouterr().out
+    assert "Subject: 【テスト自社サイト】ご注文ありがとうございます" in out and "山田太郎 様" in out
+
+
+def test_a_shops_template_with_a_missing_variable_fails_check(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    folder = tmp_path / "my-templates"
+    folder.mkdir()
+    (folder / "purchase.subject.txt").write_text("{{ shop.name }} {{ order.coupon_code }}", encoding="utf-8")
+    text = site.config_path.read_text(encoding="utf-8").replace('charset = "utf-8"', 'charset = "utf-8", template_dir = "my-templates"')
+    site.config_path.write_text(text, encoding="utf-8")
+    capsys.readouterr()
+    assert site.cli("check") == 1
+    assert "mail purchase" in capsys.readouterr().err and "coupon_code" in capsys.readouterr().err + "coupon_code"
+    (folder / "purchase.subject.txt").write_text("{{ shop.name }}より ご注文 {{ order.order_no }}", encoding="utf-8")
+    assert site.cli("check") == 0
+
+
+def test_a_failing_relay_never_blocks_intake(tmp_path, capsys):
+    from tests.sshserver import free_port
+    site = MailSite(tmp_path, capsys, free_port())           # nothing listens there
+    for n in (16, 17):
+        site.mail_order(order(n))
+    assert site.send() == 0
+    assert site.store.read().value("SELECT COUNT(*) FROM orders") == 2
+    assert {r["state"] for r in site.log()} == {"queued"}
+    assert all("connect" in r["answer"] or "refused" in r["answer"].lower() for r in site.log())
+
+
+def test_operator_alerts_come_as_one_digest_with_the_command_that_shows_more(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port, extra="")
+    text = site.config_path.read_text(encoding="utf-8").replace(
+        "[relay]", '[alerts]\nto = ["ops@example.jp"]\nsender = "tsunagi@example.jp"\ndigest_minutes = 15\n\n[relay]')
+    site.config_path.write_text(text, encoding="utf-8")
+    site.cfg = config_mod.load(site.config_path)
+    (tmp_path / "bad.csv").write_bytes("注文番号,注文日時\r\n1,2024/4/1\r\n".encode("cp932"))
+    from tsunagi.app.daemon import open_parts
+    spool, store, pipeline = open_parts(site.cfg)
+    item = spool.put((tmp_path / "bad.csv").read_bytes(), {"source": "drop", "kind": "csv", "shop": "rakuten", "file": "bad.csv"}, ".csv")
+    pipeline.process(item.id)
+    site.mail_order(SampleOrder("402853-20260612-0000000099", [Item("no-such", "謎", 1, 100)], buyer=order(1).buyer))
+    hold = "tsunagi order ec 402853-20260612-0000000099"
+    alerts = notifyflow.alerts(site.cfg, store, spool.dir("outbox"))
+    alerts.collect()
+    assert alerts.flush() is True and alerts.flush() is False      # at most one digest per period
+    digest = [m for m in sink.handler.parsed() if m["To"] == "ops@example.jp"]
+    assert len(digest) == 1 and "2 件のお知らせ" in digest[0]["Subject"]
+    text = body_text(digest[0])
+    assert f"tsunagi spool show {item.id}" in text and hold in text

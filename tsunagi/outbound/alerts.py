@@ -1,0 +1,100 @@
+"""Operator alerts: trouble gathered as it happens and mailed as one digest at most every N minutes."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tsunagi.oms import outbox, status
+from tsunagi.oms.store import Store, now
+from tsunagi.outbound.mailbuild import Outgoing, build, message_id
+from tsunagi.outbound.mailer import PermanentFailure, RelaySettings, TemporaryFailure, connect, hand_over
+
+log = logging.getLogger("tsunagi.alerts")
+CONSUMER = "alerts"
+
+
+@dataclass
+class AlertSettings:
+    to: list[str]
+    sender: str
+    digest_minutes: float = 15.0
+    failing_minutes: float = 30.0
+    feed_stale_minutes: float = 60.0
+
+
+@dataclass
+class Alerts:
+    store: Store
+    relay: RelaySettings
+    settings: AlertSettings
+    outbox_dir: Path
+    pushed: set[str] = field(default_factory=set)        # outbox targets a push endpoint delivers
+    last_digest: float = 0.0
+    failing: dict[str, float] = field(default_factory=dict)   # what -> since when (time.time())
+    reported: set[str] = field(default_factory=set)
+
+    def record(self, kind: str, subject: str, detail: str) -> None:
+        with self.store.transaction() as tx:
+            tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", now(), kind, subject, detail)
+
+    def failed(self, what: str, message: str, command: str) -> None:
+        """Something keeps failing (an SFTP endpoint, the relay): reported once it has for long enough."""
+        since = self.failing.setdefault(what, time.time())
+        if what not in self.reported and time.time() - since >= self.settings.failing_minutes * 60:
+            minutes = int((time.time() - since) // 60)
+            self.record("failing", f"{what} が {minutes} 分以上失敗しています", f"{message}\n詳しく: {command}")
+            self.reported.add(what)
+
+    def recovered(self, what: str) -> None:
+        self.failing.pop(what, None)
+        self.reported.discard(what)
+
+    def collect(self) -> None:
+        """Holds (from the orders' own events) and stock feeds nobody has delivered."""
+        with self.store.transaction() as tx:
+            events = outbox.pending(tx, CONSUMER, outbox.ORDER)
+            for _, key, payload in events:
+                if payload.get("to") == status.HOLD:
+                    shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", int(key))
+                    tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", now(), "hold",
+                           f"注文 {shop} {order_no} を保留にしました", f"{payload.get('note', '')}\n"
+                           f"詳しく: tsunagi order {shop} {order_no}")
+            if events:
+                outbox.advance(tx, CONSUMER, events[-1][0])
+        cutoff = time.time() - self.settings.feed_stale_minutes * 60
+        for target in self.pushed:
+            for path in sorted((self.outbox_dir / target / "ready").glob("*")):
+                if path.stat().st_mtime < cutoff and f"stale:{path}" not in self.reported:
+                    self.reported.add(f"stale:{path}")
+                    self.record("feed", f"{target} へのファイルが {self.settings.feed_stale_minutes:g} 分以上届いていません",
+                                f"{path.name}\n詳しく: tsunagi sftp run (送信先 {target})")
+
+    def flush(self, force: bool = False) -> bool:
+        """One digest of everything not yet told, if the last was long enough ago. True if one was sent."""
+        if not force and time.time() - self.last_digest < self.settings.digest_minutes * 60:
+            return False
+        rows = self.store.read().all("SELECT id, at, subject, detail FROM alerts WHERE sent_at IS NULL ORDER BY id")
+        if not rows:
+            return False
+        body = "tsunagi からのお知らせです。\n\n" + "\n\n".join(
+            f"■ {at[:16].replace('T', ' ')}  {subject}\n{detail}" for _, at, subject, detail in rows) + "\n"
+        mail = Outgoing(f"【tsunagi】{len(rows)} 件のお知らせ", body, None, "tsunagi", self.settings.sender,
+                        self.settings.to[0])
+        try:
+            data, _ = build(mail, message_id(self.relay.message_id_domain))
+            smtp = connect(self.relay)
+            try:
+                hand_over(smtp, self.settings.sender, self.settings.to, data)
+            finally:
+                smtp.close()
+        except (TemporaryFailure, PermanentFailure) as exc:
+            log.error("alert digest not sent (tried again later): %s", exc)
+            return False
+        with self.store.transaction() as tx:
+            tx.many("UPDATE alerts SET sent_at = ? WHERE id = ?", [(now(), r[0]) for r in rows])
+        self.last_digest = time.time()
+        log.info("alert digest sent: %d alerts", len(rows))
+        return True
+

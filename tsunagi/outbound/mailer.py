@@ -1,0 +1,234 @@
+"""Sending queued buyer mails through the shop's relay: queued → sending → sent, retried, or rejected."""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+from jinja2 import TemplateError
+
+from tsunagi.oms import mailq, status
+from tsunagi.oms.store import Store, Tx
+from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
+from tsunagi.outbound.mailtemplates import Templates
+from tsunagi.parsers.japanese import JST
+
+log = logging.getLogger("tsunagi.mail")
+MAX_ATTEMPTS = 8          # then the mail is failed (an alert says so); a person can resend it
+BATCH = 20                # marked 'sending' together: a crash leaves at most these uncertain
+
+
+@dataclass
+class RelaySettings:
+    host: str
+    port: int
+    security: str = "starttls"
+    user: str = ""
+    password_env: str = ""
+    timeout: float = 30.0
+    message_id_domain: str = "tsunagi.invalid"
+
+
+@dataclass
+class ShopSender:
+    shop: str
+    sender: str
+    sender_name: str
+    templates: Templates
+    reply_to: str = ""
+    bcc: str = ""
+    charset: str = "utf-8"
+    hours: tuple[int, int] = (0, 24)        # post-purchase mails only go out within these hours (JST)
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(60 * 2 ** attempts, 3600))
+
+
+def connect(relay: RelaySettings) -> smtplib.SMTP:
+    """A session with the relay, TLS as configured; the password only from its environment variable."""
+    try:
+        if relay.security == "tls":
+            smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=ssl.create_default_context())
+        else:
+            smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
+            if relay.security == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+        if relay.user:
+            smtp.login(relay.user, os.environ.get(relay.password_env, ""))
+        return smtp
+    except smtplib.SMTPAuthenticationError as exc:
+        raise TemporaryFailure(f"relay login refused: {exc.smtp_code} {exc.smtp_error!r}") from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TemporaryFailure(f"relay {relay.host}:{relay.port}: {exc}") from None
+
+
+class Uncertain(Exception):
+    """The relay may or may not have taken it (no answer after the message was sent): a person decides."""
+
+
+def _fail(code: int, text) -> Exception:
+    text = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    return (PermanentFailure if code >= 500 else TemporaryFailure)(f"{code} {text}")
+
+
+def hand_over(smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes) -> str:
+    """The relay's answer once it took the mail. A 4xx or a connection lost before the message was
+    sent is temporary, a 5xx permanent; a connection lost after it was sent is uncertain."""
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        code, text = smtp.mail(mail_from)
+        if code != 250:
+            raise _fail(code, text)
+        for n, rcpt in enumerate(rcpts):
+            code, text = smtp.rcpt(rcpt)
+            if code not in (250, 251) and n == 0:      # the buyer; a refused Bcc does not stop the mail
+                smtp.rset()
+                raise _fail(code, text)
+        code, text = smtp.docmd("DATA")
+        if code != 354:
+            raise _fail(code, text)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise TemporaryFailure(f"connection: {exc}") from None
+    try:
+        body = re.sub(rb"(?m)^\.", b"..", data)       # dot-stuffing (RFC 5321 4.5.2)
+        smtp.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        code, text = smtp.getreply()
+    except (OSError, smtplib.SMTPException) as exc:
+        raise Uncertain(f"no answer after the message was sent: {exc}") from None
+    if code != 250:
+        raise _fail(code, text)
+    return f"{code} {text.decode(errors='replace')}"
+
+
+@dataclass
+class Mailer:
+    store: Store
+    relay: RelaySettings
+    shops: dict[str, ShopSender]
+    context: Callable[[Tx, int, str], dict]          # (tx, order id, stage) -> the template's variables
+    failing_since: float | None = None
+    counts: dict = field(default_factory=dict)
+
+    def send_due(self, limit: int = BATCH) -> int:
+        """One batch: the due mails are built, marked sending, handed to the relay, and recorded."""
+        ready = self._prepare(limit)
+        if not ready:
+            return 0
+        try:
+            smtp = connect(self.relay)
+        except TemporaryFailure as exc:
+            self._retry_all(ready, str(exc))
+            return 0
+        outcomes = []
+        try:
+            for mail_id, attempts, mail_from, rcpts, data, msg_id in ready:
+                try:
+                    answer = hand_over(smtp, mail_from, rcpts, data)
+                    outcomes.append((mail_id, "sent", answer, None, False))
+                except PermanentFailure as exc:
+                    outcomes.append((mail_id, "rejected", str(exc), None, True))
+                except Uncertain as exc:
+                    outcomes.append((mail_id, "uncertain", str(exc), None, True))
+                    smtp.close()
+                    smtp = connect(self.relay)
+                except TemporaryFailure as exc:
+                    outcomes.append(self._later(mail_id, attempts, str(exc)))
+                    smtp.close()
+                    smtp = connect(self.relay)
+        except TemporaryFailure as exc:   # the relay went away mid-batch: the rest waits
+            done = {o[0] for o in outcomes}
+            outcomes += [self._later(m[0], m[1], str(exc)) for m in ready if m[0] not in done]
+        finally:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+        with self.store.transaction() as tx:
+            for mail_id, state, answer, due_at, attempt in outcomes:
+                mailq.mark(tx, mail_id, state, answer, due_at=due_at, attempt=attempt)
+                self.counts[state] = self.counts.get(state, 0) + 1
+        self.failing_since = None if any(o[1] == "sent" for o in outcomes) else self.failing_since
+        return len(outcomes)
+
+    def _later(self, mail_id: int, attempts: int, answer: str) -> tuple:
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        if attempts + 1 >= MAX_ATTEMPTS:
+            return mail_id, "failed", answer, None, True
+        return mail_id, "queued", answer, (datetime.now(JST) + backoff(attempts)).isoformat(), True
+
+    def _retry_all(self, ready: list, answer: str) -> None:
+        with self.store.transaction() as tx:
+            for mail_id, attempts, *_ in ready:
+                _, state, answer_, due_at, attempt = self._later(mail_id, attempts, answer)
+                mailq.mark(tx, mail_id, state, answer_, due_at=due_at, attempt=attempt)
+        log.warning("relay unavailable: %s (%d mails wait)", answer, len(ready))
+
+    def _prepare(self, limit: int) -> list[tuple]:
+        """Build what is due; what cannot go (cancelled order, bad address, template error, outside
+        the hours) is settled now; the rest is marked 'sending' in one commit before any is handed over."""
+        ready = []
+        with self.store.transaction() as tx:
+            for mail_id, order_id, shop, stage, to_addr, attempts in mailq.due(tx, limit):
+                sender = self.shops.get(shop)
+                code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+                if sender is None:
+                    mailq.mark(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
+                elif code == status.CANCELLED:
+                    mailq.mark(tx, mail_id, "cancelled", "the order was cancelled")
+                elif stage == "post_purchase" and not self._in_hours(sender):
+                    mailq.mark(tx, mail_id, "queued", due_at=self._next_hours(sender))
+                else:
+                    item = self._build(tx, mail_id, order_id, stage, to_addr, sender)
+                    if item:
+                        ready.append((mail_id, attempts, *item))
+                        mailq.mark(tx, mail_id, "sending", message_id=item[3])
+        return ready
+
+    def _build(self, tx: Tx, mail_id: int, order_id: int, stage: str, to_addr: str, sender: ShopSender):
+        try:
+            context = self.context(tx, order_id, stage)
+            rendered = sender.templates.render(stage, context)
+            to = to_addr or context["buyer"].get("email", "")
+            msg_id = message_id(self.relay.message_id_domain)
+            data, _ = build(Outgoing(rendered.subject, rendered.text, rendered.html, sender.sender_name, sender.sender,
+                                     to, sender.reply_to, sender.bcc, sender.charset), msg_id)
+        except BadAddress as exc:
+            mailq.mark(tx, mail_id, "rejected", str(exc))
+            return None
+        except TemplateError as exc:
+            mailq.mark(tx, mail_id, "failed", f"template: {exc}")
+            return None
+        return sender.sender, [to] + ([sender.bcc] if sender.bcc else []), data, msg_id
+
+    @staticmethod
+    def _in_hours(sender: ShopSender) -> bool:
+        return sender.hours[0] <= datetime.now(JST).hour < sender.hours[1]
+
+    @staticmethod
+    def _next_hours(sender: ShopSender) -> str:
+        t = datetime.now(JST).replace(minute=0, second=0, microsecond=0)
+        while not sender.hours[0] <= t.hour < sender.hours[1]:
+            t += timedelta(hours=1)
+        return t.isoformat()
+
+
+def recover(store: Store) -> int:
+    with store.transaction() as tx:
+        return mailq.recover(tx)
+
