@@ -13,7 +13,7 @@ import time
 
 from tests.conftest import RAKUTEN_TO, seed, wait_for, write_config
 from tsunagi.app import config as config_mod
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 
@@ -214,3 +214,70 @@ def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, ca
     confirmed = tx.all("SELECT order_id, COUNT(*) FROM confirmations GROUP BY order_id")
     assert len(confirmed) == 200 and {n for _, n in confirmed} == {1}   # each confirmed exactly once
     assert site.spool.failed() == []
+
+
+def test_sigkill_while_buyer_mails_go_out_sends_each_at_most_once_and_loses_none(tmp_path, capsys):
+    """Orders arrive over SMTP and their purchase mails go to a real relay while the daemon is killed:
+    every order gets one mail, sent exactly once, or is left 'uncertain' for a person (never twice)."""
+    from collections import Counter
+    from tests.conftest import EC_TO
+    from tests.smtpsinks import Sink
+    from tests.test_notify import MailSite
+    relay = Sink().start()
+    try:
+        site = MailSite(tmp_path, capsys, relay.port)
+        port = free_port()
+        site.config_path.write_text(site.config_path.read_text(encoding="utf-8").replace(
+            'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"').replace('synchronous = "NORMAL"', 'synchronous = "FULL"'),
+            encoding="utf-8")
+        (tmp_path / "more.csv").write_text("sku,location,lot,qty\nitem-c,本店倉庫,1,1000\n", encoding="utf-8")
+        assert site.cli("stock", "import", str(tmp_path / "more.csv")) == 0     # every order is placed (新規受付)
+        buyer = Person("山田 太郎", "100-0001", "東京都千代田区千代田1-1", "03-1234-5678", "taro@example.jp")
+        mails = [(f"EC{n:05d}", order_mail("ec-cube", SampleOrder(f"EC{n:05d}", [Item("item-c", "商品C", 1, 100)],
+                                                                   buyer=buyer), EC_TO)) for n in range(120)]
+        acked: set[str] = set()
+        stop = threading.Event()
+        proc = start(site.config_path)
+        wait_for(lambda: listening(port), timeout=30)
+
+        def send_all(batch):
+            for order_no, raw in batch:
+                while not stop.is_set():
+                    try:
+                        with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+                            smtp.sendmail("shop@ec-cube.example.jp", [EC_TO], raw)
+                        acked.add(order_no)
+                        break
+                    except (OSError, smtplib.SMTPException):
+                        time.sleep(0.05)
+        threads = [threading.Thread(target=send_all, args=(mails[i::2],)) for i in range(2)]
+        for t in threads:
+            t.start()
+        rng = random.Random(5)
+        kills = 0
+        try:
+            while kills < 4 and (any(t.is_alive() for t in threads) or kills < 3):
+                time.sleep(rng.uniform(0.2, 0.6))
+                proc = kill_and_restart(proc, site.config_path, port)
+                kills += 1
+            for t in threads:
+                t.join(timeout=120)
+            wait_for(lambda: site.store.read().value(
+                "SELECT COUNT(*) FROM mails WHERE state IN ('queued', 'sending')") == 0
+                and site.store.read().value("SELECT COUNT(*) FROM mails") == 120, timeout=60)
+        finally:
+            stop.set()
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        assert len(acked) == 120 and kills >= 3
+        received = Counter(m["Subject"].split("注文番号 ")[1].rstrip("）") for m in relay.handler.parsed())
+        states = dict(site.store.read().all(
+            "SELECT o.order_no, m.state FROM mails m JOIN orders o ON o.id = m.order_id WHERE m.stage = 'purchase'"))
+        assert len(states) == 120
+        assert all(n == 1 for n in received.values())                       # never twice
+        for order_no, state in states.items():
+            assert state in ("sent", "uncertain"), (order_no, state)
+            if state == "sent":
+                assert received[order_no] == 1, order_no                    # sent means it arrived, once
+    finally:
+        relay.stop()
