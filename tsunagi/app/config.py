@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsunagi.outbound.layouts import available_layouts, load_layout, use_dirs
+from tsunagi.outbound.mailer import RelaySettings
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
@@ -78,17 +79,6 @@ class ShopMail:
     template_dir: Path | None = None
     charset: str = "utf-8"
     stages: dict[str, dict] = field(default_factory=dict)   # stage -> settings, enabled ones only
-
-
-@dataclass
-class Relay:
-    host: str
-    port: int = 587
-    security: str = "starttls"       # starttls, tls (implicit) or none
-    user: str = ""
-    password_env: str = ""
-    timeout: float = 30.0
-    message_id_domain: str = "tsunagi.invalid"
 
 
 @dataclass
@@ -166,7 +156,7 @@ class Config:
     sftp: list[SftpEndpoint] = field(default_factory=list)
     carriers: list[Carrier] = field(default_factory=list)
     warehouses: list[Wms] = field(default_factory=list)
-    relay: Relay | None = None
+    relay: RelaySettings | None = None
     alerts: Alerts | None = None
 
     def wms(self, name: str) -> Wms:
@@ -407,7 +397,7 @@ def _relay_and_alerts(r: _Reader, raw: dict, cfg: Config) -> None:
     relay = r.get(raw, "relay", dict, "", None)
     if relay is not None:
         r.unknown(relay, {"host", "port", "security", "user", "password_env", "timeout", "message_id_domain"}, "relay.")
-        cfg.relay = Relay(host=r.get(relay, "host", str, "relay.", required=True),
+        cfg.relay = RelaySettings(host=r.get(relay, "host", str, "relay.", required=True),
                           port=r.get(relay, "port", int, "relay.", 587),
                           security=r.get(relay, "security", str, "relay.", "starttls"),
                           user=r.get(relay, "user", str, "relay.", ""),

@@ -8,7 +8,7 @@ from tsunagi.oms import mailq, queries, shipping
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.alerts import Alerts, AlertSettings
 from tsunagi.outbound.layouts import load_layout
-from tsunagi.outbound.mailer import Mailer, RelaySettings, ShopSender
+from tsunagi.outbound.mailer import Mailer, ShopSender
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.parsers.japanese import JST
 
@@ -68,18 +68,13 @@ def templates_for(shop: Shop) -> Templates:
     return Templates(shop.mail.template_dir if shop.mail else None)
 
 
-def relay_settings(cfg: Config) -> RelaySettings:
-    r = cfg.relay
-    return RelaySettings(r.host, r.port, r.security, r.user, r.password_env, r.timeout, r.message_id_domain)
-
-
 def mailer(cfg: Config, store: Store) -> Mailer | None:
     if cfg.relay is None:
         return None
     senders = {s.id: ShopSender(s.id, s.mail.sender, s.mail.sender_name, templates_for(s), s.mail.reply_to, s.mail.bcc,
                                 s.mail.charset, tuple(s.mail.stages.get("post_purchase", {}).get("hours", (0, 24))))
                for s in cfg.shops if s.mail}
-    return Mailer(store, relay_settings(cfg), senders, lambda tx, order_id, stage: context(cfg, tx, order_id, stage))
+    return Mailer(store, cfg.relay, senders, lambda tx, order_id, stage: context(cfg, tx, order_id, stage))
 
 
 def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:
@@ -87,5 +82,5 @@ def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:
         return None
     a = cfg.alerts
     pushed = {ep.push.source for ep in cfg.sftp if ep.push}
-    return Alerts(store, relay_settings(cfg), AlertSettings(a.to, a.sender, a.digest_minutes, a.failing_minutes,
+    return Alerts(store, cfg.relay, AlertSettings(a.to, a.sender, a.digest_minutes, a.failing_minutes,
                                                             a.feed_stale_minutes), outbox_dir, pushed)

@@ -8,6 +8,7 @@ import quopri
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from tsunagi.outbound.mailbuild import encode_iso2022jp as _encode_jis
 from tsunagi.parsers.japanese import JST
 
 
@@ -146,33 +147,8 @@ CARTS = {
 
 
 def encode_iso2022jp(text: str) -> bytes:
-    """ISO-2022-JP as Japanese mailers write it (CP50220): via CP932, so ① and ㈱ survive."""
-    out = bytearray()
-    in_jis = False
-    for ch in text:
-        b = ch.encode("cp932", "replace")
-        if len(b) == 1 and b[0] < 0x80:
-            if in_jis:
-                out += b"\x1b(B"
-                in_jis = False
-            out += b
-            continue
-        if len(b) == 1:  # half-width katakana: CP50220 writes them full-width; keep it simple
-            b = __import__("unicodedata").normalize("NFKC", ch).encode("cp932")
-        if not in_jis:
-            out += b"\x1b$B"
-            in_jis = True
-        s1, s2 = b[0], b[1]
-        j1 = (s1 - (0x70 if s1 <= 0x9F else 0xB0)) * 2
-        if s2 >= 0x9F:
-            j2 = s2 - 0x7E
-        else:
-            j1 -= 1
-            j2 = s2 - (0x1F if s2 <= 0x7E else 0x20)
-        out += bytes((j1, j2))
-    if in_jis:
-        out += b"\x1b(B"
-    return bytes(out)
+    """ISO-2022-JP as Japanese mailers write it; a sample may carry a character CP932 lacks (shown as ?)."""
+    return _encode_jis(text, errors="replace")
 
 
 def _encode_body(text: str, charset: str, cte: str) -> tuple[bytes, str]:
