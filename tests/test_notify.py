@@ -331,3 +331,31 @@ def test_operator_alerts_come_as_one_digest_with_the_command_that_shows_more(tmp
     assert len(digest) == 1 and "2 件のお知らせ" in digest[0]["Subject"]
     text = body_text(digest[0])
     assert f"tsunagi spool show {item.id}" in text and hold in text
+
+
+def test_a_relay_or_endpoint_failing_too_long_and_an_undelivered_feed_are_alerted_once(tmp_path, capsys, sink):
+    import os
+    import time as time_mod
+    site = MailSite(tmp_path, capsys, sink.port)
+    text = site.config_path.read_text(encoding="utf-8").replace(
+        "[relay]", '[alerts]\nto = ["ops@example.jp"]\nsender = "tsunagi@example.jp"\nfailing_minutes = 0\n'
+                   'feed_stale_minutes = 0\n\n[relay]')
+    site.config_path.write_text(text, encoding="utf-8")
+    site.cfg = config_mod.load(site.config_path)
+    from tsunagi.app.daemon import open_parts
+    spool, store, _ = open_parts(site.cfg)
+    alerts = notifyflow.alerts(site.cfg, store, spool.dir("outbox"))
+    alerts.pushed = {"rakuten"}
+    ready = spool.dir("outbox") / "rakuten" / "ready"
+    ready.mkdir(parents=True)
+    (ready / "rakuten-stock-1.csv").write_text("x")
+    os.utime(ready / "rakuten-stock-1.csv", (time_mod.time() - 120, time_mod.time() - 120))
+    for _ in range(2):
+        alerts.failed("SFTP rms", "connection refused", "tsunagi sftp run rms")
+        alerts.collect()
+    assert alerts.flush(force=True)
+    text = body_text([m for m in sink.handler.parsed() if m["To"] == "ops@example.jp"][0])
+    assert text.count("SFTP rms が") == 1 and "tsunagi sftp run rms" in text
+    assert "rakuten へのファイルが" in text and "rakuten-stock-1.csv" in text
+    alerts.recovered("SFTP rms")
+    assert not alerts.failing
