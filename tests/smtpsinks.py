@@ -2,8 +2,11 @@
 answers 451 a few times before 250, one that drops the connection after DATA, one that refuses."""
 from __future__ import annotations
 
+import datetime
 import email
+import ssl
 import threading
+from pathlib import Path
 from email.policy import default
 
 from aiosmtpd.controller import Controller
@@ -45,10 +48,16 @@ class Handler:
 class Sink:
     """An aiosmtpd server on 127.0.0.1 and a free port, started and stopped by the test."""
 
-    def __init__(self, mode: str = "ok", tempfails: int = 0):
+    def __init__(self, mode: str = "ok", tempfails: int = 0, tls: str = "", cert_dir=None):
         self.handler = Handler(mode, tempfails)
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        kwargs = {}
+        if tls:                      # "starttls" (required before MAIL) or "tls" (implicit, from the start)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self_signed(cert_dir))
+            kwargs = {"tls_context": context, "require_starttls": True} if tls == "starttls" \
+                else {"ssl_context": context}
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def start(self) -> "Sink":
         self.controller.start()
@@ -60,3 +69,27 @@ class Sink:
     @property
     def messages(self):
         return self.handler.messages
+
+
+def self_signed(folder: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 signed by itself: (cert file, key file); the cert is also the CA."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+    cert_file, key_file = Path(folder) / "relay-cert.pem", Path(folder) / "relay-key.pem"
+    if not cert_file.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+                .sign(key, hashes.SHA256()))
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return str(cert_file), str(key_file)

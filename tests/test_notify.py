@@ -359,3 +359,34 @@ def test_a_relay_or_endpoint_failing_too_long_and_an_undelivered_feed_are_alerte
     assert "rakuten へのファイルが" in text and "rakuten-stock-1.csv" in text
     alerts.recovered("SFTP rms")
     assert not alerts.failing
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_mails_go_through_a_relay_speaking_tls_whose_certificate_is_verified(tmp_path, capsys, security):
+    relay = Sink(tls=security, cert_dir=tmp_path).start()
+    try:
+        site = MailSite(tmp_path, capsys, relay.port)
+        text = site.config_path.read_text(encoding="utf-8").replace(
+            'security = "none"', f'security = "{security}"\nca_file = "relay-cert.pem"')
+        site.config_path.write_text(text, encoding="utf-8")
+        site.cfg = config_mod.load(site.config_path)
+        site.mail_order(order(40))
+        site.send()
+        assert site.log()[0]["state"] == "sent" and len(relay.messages) == 1
+    finally:
+        relay.stop()
+
+
+def test_a_relay_whose_certificate_is_not_trusted_is_not_sent_to(tmp_path, capsys):
+    relay = Sink(tls="starttls", cert_dir=tmp_path).start()
+    try:
+        site = MailSite(tmp_path, capsys, relay.port)
+        text = site.config_path.read_text(encoding="utf-8").replace('security = "none"', 'security = "starttls"')
+        site.config_path.write_text(text, encoding="utf-8")
+        site.cfg = config_mod.load(site.config_path)
+        site.mail_order(order(41))
+        site.send()
+        entry = site.log()[0]
+        assert entry["state"] == "queued" and "certificate" in entry["answer"].lower() and relay.messages == []
+    finally:
+        relay.stop()

@@ -396,7 +396,8 @@ def _address(r: _Reader, table: dict, key: str, where: str, required: bool = Fal
 def _relay_and_alerts(r: _Reader, raw: dict, cfg: Config) -> None:
     relay = r.get(raw, "relay", dict, "", None)
     if relay is not None:
-        r.unknown(relay, {"host", "port", "security", "user", "password_env", "timeout", "message_id_domain"}, "relay.")
+        r.unknown(relay, {"host", "port", "security", "user", "password_env", "timeout", "message_id_domain", "ca_file"},
+                  "relay.")
         cfg.relay = RelaySettings(host=r.get(relay, "host", str, "relay.", required=True),
                           port=r.get(relay, "port", int, "relay.", 587),
                           security=r.get(relay, "security", str, "relay.", "starttls"),
@@ -404,6 +405,12 @@ def _relay_and_alerts(r: _Reader, raw: dict, cfg: Config) -> None:
                           password_env=r.get(relay, "password_env", str, "relay.", ""),
                           timeout=float(r.get(relay, "timeout", (int, float), "relay.", 30)),
                           message_id_domain=r.get(relay, "message_id_domain", str, "relay.", "tsunagi.invalid"))
+        ca = r.get(relay, "ca_file", str, "relay.", "")
+        if ca:
+            ca_path = Path(ca) if Path(ca).is_absolute() else cfg.path.parent / ca
+            if not ca_path.is_file():
+                r.fail("relay.ca_file", f"{ca_path} does not exist")
+            cfg.relay.ca_file = str(ca_path)
         if cfg.relay.security not in ("starttls", "tls", "none"):
             r.fail("relay.security", f"{cfg.relay.security!r}: use starttls, tls or none")
         if cfg.relay.user and not cfg.relay.password_env:

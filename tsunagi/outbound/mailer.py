@@ -33,6 +33,7 @@ class RelaySettings:
     password_env: str = ""
     timeout: float = 30.0
     message_id_domain: str = "tsunagi.invalid"
+    ca_file: str = ""          # a private CA the relay's certificate is signed by ("" = the system's)
 
 
 @dataclass
@@ -62,12 +63,13 @@ def backoff(attempts: int) -> timedelta:
 def connect(relay: RelaySettings) -> smtplib.SMTP:
     """A session with the relay, TLS as configured; the password only from its environment variable."""
     try:
+        context = ssl.create_default_context(cafile=relay.ca_file or None)   # the certificate is always verified
         if relay.security == "tls":
-            smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=ssl.create_default_context())
+            smtp = smtplib.SMTP_SSL(relay.host, relay.port, timeout=relay.timeout, context=context)
         else:
             smtp = smtplib.SMTP(relay.host, relay.port, timeout=relay.timeout)
             if relay.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=context)
         if relay.user:
             smtp.login(relay.user, os.environ.get(relay.password_env, ""))
         return smtp
