@@ -390,3 +390,25 @@ def test_a_relay_whose_certificate_is_not_trusted_is_not_sent_to(tmp_path, capsy
         assert entry["state"] == "queued" and "certificate" in entry["answer"].lower() and relay.messages == []
     finally:
         relay.stop()
+
+
+def test_a_mail_waits_for_the_buyer_address_the_order_csv_brings(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(50)
+    path = tmp_path / "r.eml"
+    path.write_bytes(order_mail("rakuten", o, RAKUTEN_TO))         # Rakuten's order mail carries no address
+    assert site.cli("ingest", str(path), "--shop", "rakuten") == 0
+    site.send()
+    [entry] = site.log()
+    assert entry["state"] == "queued" and "メールアドレス待ち" in entry["answer"] and sink.messages == []
+    (tmp_path / "o.csv").write_bytes(order_csv("rakuten-rms", [o]))
+    assert site.cli("import", str(tmp_path / "o.csv"), "--shop", "rakuten") == 0
+    with site.store.transaction() as tx:
+        tx.run("UPDATE mails SET due_at = ?", (datetime.now(JST) - timedelta(seconds=1)).isoformat())
+    site.send()
+    assert site.log()[0]["state"] == "sent" and sink.messages[0][1] == ["taro@example.jp"]
+    with site.store.transaction() as tx:      # a day without an address: rejected, saying why
+        tx.run("UPDATE mails SET state = 'queued', created_at = '2000-01-01T00:00:00+09:00', due_at = '2000-01-01'")
+        tx.run("UPDATE orders SET data = json_set(data, '$.buyer.email', '')")
+    site.send()
+    assert site.log()[0]["state"] == "rejected"

@@ -22,6 +22,8 @@ from tsunagi.parsers.japanese import JST
 log = logging.getLogger("tsunagi.mail")
 MAX_ATTEMPTS = 8          # then the mail is failed (an alert says so); a person can resend it
 BATCH = 20                # marked 'sending' together: a crash leaves at most these uncertain
+ADDRESS_WAIT = timedelta(hours=24)     # how long a mail waits for a buyer address before it is rejected
+ADDRESS_RETRY = timedelta(minutes=10)
 
 
 @dataclass
@@ -207,6 +209,10 @@ class Mailer:
             context = self.context(tx, order_id, stage)
             rendered = sender.templates.render(stage, context)
             to = to_addr or context["buyer"].get("email", "")
+            if not to and self._may_wait(tx, mail_id):
+                mailq.mark(tx, mail_id, "queued", "購入者のメールアドレス待ち (受注CSVなどで届けば送ります)",
+                           due_at=(datetime.now(JST) + ADDRESS_RETRY).isoformat())
+                return None
             msg_id = message_id(self.relay.message_id_domain)
             data, _ = build(Outgoing(rendered.subject, rendered.text, rendered.html, sender.sender_name, sender.sender,
                                      to, sender.reply_to, sender.bcc, sender.charset), msg_id)
@@ -217,6 +223,12 @@ class Mailer:
             mailq.mark(tx, mail_id, "failed", f"template: {exc}")
             return None
         return sender.sender, [to] + ([sender.bcc] if sender.bcc else []), data, msg_id
+
+    @staticmethod
+    def _may_wait(tx: Tx, mail_id: int) -> bool:
+        """A buyer address can still come (Rakuten's order mail has none; its order CSV has)."""
+        created = tx.value("SELECT created_at FROM mails WHERE id = ?", mail_id)
+        return datetime.now(JST) - datetime.fromisoformat(created) < ADDRESS_WAIT
 
     @staticmethod
     def _in_hours(sender: ShopSender) -> bool:
