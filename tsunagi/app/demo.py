@@ -1,8 +1,11 @@
 """`tsunagi demo`: the real daemon on a temporary data dir, fed sample mails over real SMTP."""
 from __future__ import annotations
 
+import email
+import email.policy
 import shutil
 import smtplib
+import socket
 import tempfile
 import time
 from datetime import date
@@ -37,6 +40,28 @@ RAKUTEN_FIRST = SampleOrder("402853-20260612-0220534167", [
 RAKUTEN_CSV_ONLY = SampleOrder("402853-20260612-0220534170", [Item("TS-002", "つなぎ マグカップ 黒", 1, 1650)])
 
 
+class _Relay:
+    """A loopback SMTP server that keeps what it is sent (the demo's stand-in for a mail relay)."""
+
+    def __init__(self):
+        from aiosmtpd.controller import Controller
+        self.messages: list[bytes] = []
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.original_content)
+        return "250 OK"
+
+    def start(self) -> None:
+        self.controller.start()
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+
 def sample_mails(cfg) -> list[tuple[str, bytes, str]]:
     to = {s.id: s.order_mail_to[0] for s in cfg.shops}
     return [
@@ -64,7 +89,10 @@ def _wait_idle(spool: Spool, seconds: float = 10) -> None:
 
 def run_demo(keep: bool = False) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tsunagi-demo-"))
-    (tmp / "config.toml").write_text(CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    relay = _Relay()          # stands in for the shop's mail server: buyer mails land here
+    relay.start()
+    (tmp / "config.toml").write_text(CONFIG.read_text(encoding="utf-8").replace("RELAY_PORT", str(relay.port)),
+                                     encoding="utf-8")
     (tmp / "products.csv").write_text(PRODUCTS, encoding="utf-8")
     (tmp / "stock.csv").write_text(COUNTS, encoding="utf-8")
     conf = ["-c", str(tmp / "config.toml")]
@@ -94,14 +122,23 @@ def run_demo(keep: bool = False) -> int:
             time.sleep(0.05)
         _wait_idle(spool)
         time.sleep((cfg.feed_coalesce_ms + 800) / 1000)
+        end = time.time() + 10
+        while not relay.messages and time.time() < end:
+            time.sleep(0.1)
     finally:
         daemon.stop()
         thread.join(timeout=10)
+        relay.stop()
     print("\n== tsunagi ship export yamato  (the confirmed Rakuten orders become a B2 Cloud file)")
     cli.main(conf + ["ship", "export", "yamato"])
     for path in sorted(spool.dir("outbox").glob("yamato/ready/*.csv")):
         rows = path.read_bytes().decode("cp932").split("\r\n")
         print("\n".join(",".join(r.split(",")[:16]) + ",…" for r in rows if r))
+    print("\n== buyer mails the shop's relay received")
+    for raw in relay.messages:
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        print(f"-- To: {msg['To']}  Subject: {msg['Subject']}")
+        print("\n".join(msg.get_body(preferencelist=("plain",)).get_content().splitlines()[:12]) + "\n…")
     print("\n== tsunagi orders")
     cli.main(conf + ["orders"])
     print("\n== tsunagi stock")
