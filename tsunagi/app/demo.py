@@ -146,8 +146,9 @@ def run_demo(keep: bool = False) -> int:
     print("\n== tsunagi spool list")
     cli.main(conf + ["spool", "list"])
     print("\n== stock feed files (spool/outbox/<shop>/ready/)")
-    for path in sorted(spool.dir("outbox").glob("*/ready/*")):
-        layout = next(s.stock_feed for s in cfg.shops if s.id == path.parent.parent.name)
+    feeds = {s.id: s.stock_feed for s in cfg.shops if s.stock_feed}
+    for path in sorted(p for p in spool.dir("outbox").glob("*/ready/*-stock-*") if p.parent.parent.name in feeds):
+        layout = feeds[path.parent.parent.name]
         encoding = "utf-8" if layout.layout.startswith("shopify") else "cp932"
         print(f"-- {path.relative_to(cfg.data_dir)} ({encoding})")
         print(path.read_bytes().decode(encoding).replace("\r\n", "\n").rstrip())
