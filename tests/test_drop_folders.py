@@ -89,3 +89,14 @@ def test_a_folder_that_is_not_a_shop_is_left_alone(running):
     (stray / "x.csv").write_bytes(b"a,b\n")
     time.sleep(3)
     assert (stray / "x.csv").exists() and not running.failed()
+
+
+def test_a_long_file_does_not_hold_up_orders_arriving_by_mail(running):
+    big = order_csv("rakuten-rms", [SampleOrder(f"402853-20260612-{n:010d}", [Item("item-b", "商品B", 1, 500)])
+                                    for n in range(1000, 9000)])
+    (_drop(running) / "big.csv").write_bytes(big)
+    wait_for(lambda: running.store.read().value("SELECT COUNT(*) FROM orders") > 0, timeout=30)
+    running.send(order_mail("rakuten", _order(5), RAKUTEN_TO))
+    wait_for(lambda: _status(running, 5) is not None, timeout=10)
+    assert running.store.read().value("SELECT COUNT(*) FROM orders") < 8001      # the file was still going
+    wait_for(lambda: running.store.read().value("SELECT COUNT(*) FROM orders") == 8001, timeout=120)

@@ -82,6 +82,7 @@ class Daemon:
         self.cfg = cfg
         self.stopping = threading.Event()
         self.items: queue.Queue[list[str] | None] = queue.Queue()
+        self.files: queue.Queue = queue.Queue()        # claimed CSV items, for the file worker
         self.stock_changed = threading.Event()
         self.ready = threading.Event()
         self.port = cfg.smtp_port
@@ -108,6 +109,22 @@ class Daemon:
             outcomes = pipeline.process_batch(ids)
             if any(o.startswith(("order", "csv")) for o in outcomes.values()):
                 self.stock_changed.set()
+
+    def _file_loop(self, pipeline: Pipeline) -> None:
+        """CSV files, one at a time, beside the mail pipeline: a million-row file does not hold up the
+        orders that arrive by mail meanwhile (they wait at most one short transaction of the file's)."""
+        while not self.stopping.is_set():
+            try:
+                item = self.files.get(timeout=RESCAN_SECONDS)
+            except queue.Empty:
+                continue
+            if item is None:
+                break
+            try:
+                pipeline.process_file(item)
+            except Exception:
+                log.exception("file %s: unexpected error; it is run again at the next start", item.id)
+            self.stock_changed.set()
 
     def _feed_loop(self, writer: FeedWriter, confirms) -> None:
         coalesce = self.cfg.feed_coalesce_ms / 1000
@@ -172,7 +189,9 @@ class Daemon:
                 log.warning("%d buyer mails left uncertain by a crash: tsunagi mail log --uncertain", uncertain)
         scheduler = Scheduler(cfg, spool, store, self.items.put, self.stopping, alerts)
         self.scheduler = scheduler
+        pipeline.hand_off = self.files.put
         threads = [threading.Thread(target=self._pipeline_loop, args=(pipeline,), name="pipeline", daemon=True),
+                   threading.Thread(target=self._file_loop, args=(pipeline,), name="files", daemon=True),
                    threading.Thread(target=self._feed_loop, name="feeds", daemon=True,
                                     args=(writer, shipflow.confirm_writer(cfg, spool, store))),
                    threading.Thread(target=self._drop_loop, args=(drops,), name="drops", daemon=True),
@@ -190,6 +209,7 @@ class Daemon:
             await server.wait_closed()
             drops.stop()
             self.items.put(None)
+            self.files.put(None)
             for t in threads:
                 t.join(timeout=10)
             store.close()

@@ -17,6 +17,7 @@ from tsunagi.parsers.errors import ParseError
 
 log = logging.getLogger("tsunagi.csv")
 MAX_REPORTED = 1000          # rows listed in a report; the count says how many more there were
+ORDERS_PER_COMMIT = 2000     # a big file is applied in transactions of this many orders
 
 Progress = Callable[[int, int], None]   # (rows done, bytes of the file)
 
@@ -86,33 +87,25 @@ class CsvImporter:
         return result.summary(), result
 
     def _apply_chunk(self, chunk, result: CsvResult) -> bool:
-        """One transaction per chunk; each order in its own savepoint. Re-applying a chunk changes
-        nothing (orders are keyed, counts absolute), so a crash part-way is repaired by a re-run."""
+        """A transaction per slice of a chunk's orders (short, so mails applied meanwhile wait little),
+        then one for its results and counts. Each order and result sits in its own savepoint.
+        Re-applying changes nothing (orders are keyed, counts absolute): a crash part-way is repaired
+        by a re-run."""
         result.problems += chunk.problems
+        for n in range(0, len(chunk.orders), ORDERS_PER_COMMIT):
+            with self.store.transaction() as tx:
+                for rec, rows in chunk.orders[n:n + ORDERS_PER_COMMIT]:
+                    self._apply_order(tx, rec, rows, result)
+        changed = bool(chunk.results)
+        if not (chunk.results or chunk.counts):
+            return changed or bool(chunk.orders)
         with self.store.transaction() as tx:
-            for rec, rows in chunk.orders:
-                try:
-                    with tx.savepoint():
-                        outcome = orders.apply_order(tx, rec)
-                except orders.OrderLocked as exc:
-                    result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")
-                                        for r in rows]
-                    continue
-                except Exception as exc:   # a bug in one order must not lose the rest of the file
-                    log.exception("order %s: unexpected error", rec.order_no)
-                    result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: {type(exc).__name__}: {exc}")
-                                        for r in rows]
-                    continue
-                result.outcomes[outcome] += 1
-                if outcome in ("held", "mismatch", "conflict"):
-                    self._held(tx, rec, rows, result)
             for res, row in chunk.results:
                 try:
                     with tx.savepoint():
                         result.outcomes[wms.apply_result(tx, res)] += 1
                 except (shipping.ShippingError, orders.OrderLocked) as exc:
                     result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
-            changed = bool(chunk.results)
             for count, row in chunk.counts:
                 try:
                     changed |= counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True)
@@ -120,6 +113,23 @@ class CsvImporter:
                 except ValueError as exc:
                     result.problems.append(RowProblem(row, "sku", count.sku, f"行 {row}: {exc}"))
         return changed or bool(chunk.orders)
+
+    def _apply_order(self, tx, rec, rows: list[int], result: CsvResult) -> None:
+        try:
+            with tx.savepoint():
+                outcome = orders.apply_order(tx, rec)
+        except orders.OrderLocked as exc:
+            result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")
+                                for r in rows]
+            return
+        except Exception as exc:   # a bug in one order must not lose the rest of the file
+            log.exception("order %s: unexpected error", rec.order_no)
+            result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: {type(exc).__name__}: {exc}")
+                                for r in rows]
+            return
+        result.outcomes[outcome] += 1
+        if outcome in ("held", "mismatch", "conflict"):
+            self._held(tx, rec, rows, result)
 
     @staticmethod
     def _held(tx, rec, rows, result: CsvResult) -> None:

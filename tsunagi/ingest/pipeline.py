@@ -30,6 +30,7 @@ class Pipeline:
     csv: CsvImporter | None = None
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
+    hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
 
@@ -47,8 +48,12 @@ class Pipeline:
         for n in range(0, len(item_ids), size):
             claimed = [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
             for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
-                outcomes[item.id] = self.process_file(item)
                 claimed.remove(item)
+                if self.hand_off:      # a long file must not hold up the mails behind it
+                    self.hand_off(item)
+                    outcomes[item.id] = "csv: handed to the file worker"
+                else:
+                    outcomes[item.id] = self.process_file(item)
             parsed = [(item, self._read(item)) for item in claimed]
             results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
             for item, rec in parsed:
