@@ -47,6 +47,17 @@ def _print_json(value) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
+def _show(args, rows: list[dict], noun: str, line) -> int:
+    """A listing: the stable JSON with --json, else one line a row and the count."""
+    if args.json:
+        _print_json(rows)
+        return 0
+    for row in rows:
+        print(line(row))
+    print(f"({len(rows)} {noun})")
+    return 0
+
+
 def cmd_serve(args) -> int:
     run_forever(_config(args))
     return 0
@@ -185,15 +196,9 @@ def cmd_orders(args) -> int:
     code = status.parse(args.status) if args.status else None
     ids = _gap_ids(cfg, tx, args) if args.unconfirmed or args.mail_missing else queries.order_ids(tx, code, args.shop)
     views = [v for v in (queries.order_view(tx, i) for i in ids) if not code or v["status"] == code]
-    if args.json:
-        _print_json(views)
-        return 0
-    for v in views:
-        hold = f"  [{v['hold_reason']}]" if v["hold_reason"] else ""
-        print(f"{v['shop']:<10} {v['order_no']:<28} {v['status_label']:<6} {v['ordered_at'][:16]} "
-              f"{v['total']:>9,}円 {v['ship_to'].get('name', '')}{hold}")
-    print(f"({len(views)} orders)")
-    return 0
+    return _show(args, views, "orders", lambda v: (
+        f"{v['shop']:<10} {v['order_no']:<28} {v['status_label']:<6} {v['ordered_at'][:16]} "
+        f"{v['total']:>9,}円 {v['ship_to'].get('name', '')}" + (f"  [{v['hold_reason']}]" if v["hold_reason"] else "")))
 
 
 def cmd_order(args) -> int:
@@ -431,14 +436,9 @@ def cmd_ship_mismatch(args) -> int:
     cfg = _config(args)
     tx = _store(cfg).read()
     rows = queries.ship_mismatch(tx, args.shop)
-    if args.json:
-        _print_json(rows)
-        return 0
-    for r in rows:
-        print(f"{r['shop']:<10} {r['order_no']:<28} {status.label(r['status']):<6} tsunagi {r['total']:>9,}円  "
-              f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total']:+,}円")
-    print(f"({len(rows)} orders)")
-    return 0
+    return _show(args, rows, "orders", lambda r: (
+        f"{r['shop']:<10} {r['order_no']:<28} {status.label(r['status']):<6} tsunagi {r['total']:>9,}円  "
+        f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total']:+,}円"))
 
 
 def cmd_wms_send(args) -> int:
@@ -482,15 +482,9 @@ def cmd_mail_log(args) -> int:
     if args.order and order_id is None:
         raise ValueError(f"no order {args.order} in shop {args.shop} (give --shop with --order)")
     rows = mailq.log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
-    if args.json:
-        _print_json(rows)
-        return 0
-    for r in rows:
-        resend = " (再送)" if r["resend"] else ""
-        print(f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}{resend:<5} "
-              f"{r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}")
-    print(f"({len(rows)} mails)")
-    return 0
+    return _show(args, rows, "mails", lambda r: (
+        f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
+        f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
 
 
 def cmd_mail_resend(args) -> int:

@@ -159,18 +159,19 @@ class Config:
     relay: RelaySettings | None = None
     alerts: Alerts | None = None
 
+    def _named(self, items: list, name: str, what: str):
+        """The configured item of that name, or an error listing the names there are."""
+        for item in items:
+            if getattr(item, "id", None) == name or getattr(item, "name", None) == name:
+                return item
+        known = ", ".join(getattr(i, "id", None) or i.name for i in items) or "none"
+        raise ConfigError(f"{self.path}: no {what} {name!r} (known: {known})")
+
     def wms(self, name: str) -> Wms:
-        for w in self.warehouses:
-            if w.name == name:
-                return w
-        raise ConfigError(f"{self.path}: no [[wms]] {name!r} (warehouses: {', '.join(w.name for w in self.warehouses) or 'none'})")
+        return self._named(self.warehouses, name, "[[wms]]")
 
     def carrier(self, name: str) -> Carrier:
-        for c in self.carriers:
-            if c.name == name:
-                return c
-        raise ConfigError(f"{self.path}: no [[carrier]] {name!r} "
-                          f"(carriers: {', '.join(c.name for c in self.carriers) or 'none'})")
+        return self._named(self.carriers, name, "[[carrier]]")
 
     def carrier_for_service(self, service: str) -> Carrier | None:
         """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
@@ -203,11 +204,7 @@ class Config:
         return [self.csv_layout(n) for n in names + self.stock_layouts]
 
     def endpoint(self, name: str) -> SftpEndpoint:
-        for ep in self.sftp:
-            if ep.name == name:
-                return ep
-        raise ConfigError(f"{self.path}: no [[sftp]] endpoint {name!r} "
-                          f"(endpoints: {', '.join(e.name for e in self.sftp) or 'none'})")
+        return self._named(self.sftp, name, "[[sftp]] endpoint")
 
     @property
     def spool_dir(self) -> Path:
@@ -218,10 +215,7 @@ class Config:
         return self.data_dir / "tsunagi.db"
 
     def shop(self, shop_id: str) -> Shop:
-        for shop in self.shops:
-            if shop.id == shop_id:
-                return shop
-        raise ConfigError(f"{self.path}: no shop with id {shop_id!r} (shops: {', '.join(s.id for s in self.shops)})")
+        return self._named(self.shops, shop_id, "shop with id")
 
     def shop_for_recipient(self, address: str) -> Shop | None:
         address = address.lower()

@@ -139,13 +139,14 @@ def _consume(tx: Tx, order_id: int) -> None:
 
 def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
     """All tracking numbers of an order's live shipments, and the latest ship date."""
-    numbers, dates = [], []
-    for tracking, ship_date in tx.all(
-            "SELECT s.tracking, s.ship_date FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
-            "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE):
-        numbers += [t for t in tracking.split(",") if t and t not in numbers]
-        dates.append(ship_date)
-    return numbers, max(dates, default="")
+    rows = tx.all("SELECT s.tracking, s.ship_date FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                  "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
+    return _numbers(tracking for tracking, _ in rows), max((d for _, d in rows), default="")
+
+
+def _numbers(trackings) -> list[str]:
+    """Each parcel's comma-separated numbers, in parcel order, each once."""
+    return list(dict.fromkeys(t for tracking in trackings for t in tracking.split(",") if t))
 
 
 def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
@@ -185,7 +186,7 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
     if any(state == "exported" for state, _ in parcels):
         return None       # another parcel of this order is still on its way out
     _consume(tx, order_id)
-    numbers = list(dict.fromkeys(t for _, tracking in parcels for t in tracking.split(",") if t))
+    numbers = _numbers(tracking for _, tracking in parcels)
     set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")   # its event confirms it
     return "shipped"
 
