@@ -11,7 +11,7 @@ from tsunagi.app.samples import Item, Person, SampleOrder
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.errors import ParseError
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
 
 LAYOUTS = ["rakuten-rms", "yahoo-order", "amazon-unshipped", "shopify-orders", "makeshop", "futureshop",
            "ec-cube", "nextengine-generic"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tsunagi.oms import catalog, counting, orders, stock
 from tsunagi.oms.records import OrderLine, OrderRecord, ProductRecord, StockRecord
 from tsunagi.oms.store import Store
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
 
 T0 = datetime(2026, 6, 1, tzinfo=JST)
 

@@ -7,7 +7,7 @@ import pytest
 
 from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
 from tsunagi.parsers.errors import NotAnOrder, ParseError
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
 from tsunagi.parsers.ordermail import parse_order_mail, spec_for
 
 ORDER_NOS = {"rakuten": "402853-20260612-0220534167", "yahoo": "sample-store-10000123", "ec-cube": "1001"}

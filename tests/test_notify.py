@@ -16,8 +16,8 @@ from tsunagi.app import notifyflow
 from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
 from tsunagi.app.csvsamples import order_csv
 from tsunagi.oms.store import Store
-from tsunagi.parsers.japanese import JST
-from tsunagi.parsers.mailmsg import decode_iso2022jp
+from tsunagi.common.clock import JST
+from tsunagi.common.jcodec import decode_iso2022jp
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from tsunagi.app import config as config_mod
 from tsunagi.app.csvsamples import order_csv
 from tsunagi.app.samples import Item, SampleOrder
 from tsunagi.app.schedule import next_run
-from tsunagi.app.sftpconn import SftpError, session
+from tsunagi.common.sftp import SftpError, session
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
 
 
 @pytest.fixture

@@ -8,26 +8,32 @@ import os
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from tsunagi.app import config as config_mod
 from tsunagi.app import notifyflow, shipflow
-from tsunagi.app.daemon import AlreadyRunning, feed_writer, open_parts, run_forever, take_lock
+from tsunagi.app.daemon import (
+    AlreadyRunning,
+    feed_writer,
+    open_parts,
+    run_forever,
+    take_lock,
+)
+from tsunagi.app.transfers import run_endpoint
+from tsunagi.common import clock
+from tsunagi.common.clock import timestamp
+from tsunagi.common.sftp import SftpError
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import catalog, counting, orders, queries, status, stock
-from tsunagi.oms import mailq
-from tsunagi.oms.store import Store, now
-from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
+from tsunagi.oms import catalog, counting, mailq, orders, queries, status, stock
+from tsunagi.oms.store import Store
 from tsunagi.outbound import labels, wms
 from tsunagi.outbound.layouts import load_layout
-from tsunagi.app.sftpconn import SftpError
-from tsunagi.app.transfers import run_endpoint
+from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.csvlayout import LayoutError
 from tsunagi.parsers.errors import ParseError
-from tsunagi.parsers.japanese import JST
 from tsunagi.parsers.mailspec import load_spec
 from tsunagi.parsers.master import parse_counts, parse_products
 
@@ -180,7 +186,7 @@ def cmd_stock(args) -> int:
 
 def _gap_ids(cfg, tx, args) -> list[int]:
     """Orders missing their other half: mail with no order CSV yet, or order CSV with no mail."""
-    now = datetime.now(JST)
+    now = clock.now()
     shops = [s for s in cfg.shops if not args.shop or s.id == args.shop]
     if args.unconfirmed:
         cutoffs = {s.id: (now - timedelta(hours=s.order_csv.confirm_within_hours)).isoformat()
@@ -493,7 +499,7 @@ def cmd_mail_resend(args) -> int:
         raise ValueError(f"shop {args.shop} sends no mails ([shop.mail] is not set)")
     store, order_id = _one_order(cfg, args.shop, args.order_no)
     with store.transaction() as tx:
-        mailq.queue(tx, order_id, args.shop, _stage(args.stage), now(), to_addr=args.to or "", resend=True)
+        mailq.queue(tx, order_id, args.shop, _stage(args.stage), timestamp(), to_addr=args.to or "", resend=True)
     print(f"{args.order_no}: {STAGE_LABELS[args.stage]} mail queued again"
           + (f" to {args.to}" if args.to else "") + " (recorded as a resend)")
     return 0

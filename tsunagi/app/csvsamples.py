@@ -6,8 +6,8 @@ import io
 from datetime import timedelta, timezone
 
 from tsunagi.app.samples import Person, SampleOrder
+from tsunagi.common.japanese import split_prefecture
 from tsunagi.parsers import csvlayout
-from tsunagi.parsers.japanese import split_prefecture
 
 # How each layout writes a time, and the encoding a real export of it comes in.
 DATE_STYLE = {

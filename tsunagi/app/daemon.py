@@ -21,8 +21,8 @@ from tsunagi.ingest.spool import Spool
 from tsunagi.oms import stock
 from tsunagi.oms.store import Store
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.mailer import recover as mailer_recover
 from tsunagi.outbound.feeds import FeedTarget, FeedWriter
+from tsunagi.outbound.mailer import recover as mailer_recover
 
 log = logging.getLogger("tsunagi.daemon")
 RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
-from tsunagi.app.daemon import start_in_thread
 from tsunagi.app.csvsamples import order_csv
+from tsunagi.app.daemon import start_in_thread
 from tsunagi.app.samples import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from tsunagi.app.config import Config, Shop
+from tsunagi.common.clock import JST
 from tsunagi.oms import mailq, queries, shipping
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.alerts import Alerts, AlertSettings
 from tsunagi.outbound.layouts import load_layout
 from tsunagi.outbound.mailer import Mailer, ShopSender
 from tsunagi.outbound.mailtemplates import Templates
-from tsunagi.parsers.japanese import JST
 
 
 def sync_stages(cfg: Config, store: Store) -> None:

@@ -8,8 +8,8 @@ import quopri
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from tsunagi.outbound.mailbuild import encode_iso2022jp as _encode_jis
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
+from tsunagi.common.jcodec import encode_iso2022jp as _encode_jis
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import JST
 
 
 def next_run(after: datetime, every_minutes: float, at: list[str]) -> datetime | None:

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
 
 from tsunagi.app import shipflow
 from tsunagi.app.config import Config, SftpEndpoint
 from tsunagi.app.schedule import next_run
-from tsunagi.app.sftpconn import SftpError, session
+from tsunagi.common import clock
+from tsunagi.common.sftp import SftpError, session
 from tsunagi.ingest.sftp_pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tsunagi.outbound import labels, wms
 from tsunagi.outbound.sftp_push import push
-from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.sftp")
 
@@ -53,19 +52,19 @@ class Scheduler:
                       for c in cfg.carriers]
         self.jobs += [(f"wms:{w.name}", w.every_minutes, w.at, lambda w=w: self.instruct(w.name))
                       for w in cfg.warehouses]
-        start = datetime.now(JST)
+        start = clock.now()
         self.due = {name: next_run(start, every, at) for name, every, at, _ in self.jobs}
 
     def run(self) -> None:
         while not self.stopping.is_set():
             for name, every, at, job in self.jobs:
                 when = self.due.get(name)
-                if when is not None and when <= datetime.now(JST):
+                if when is not None and when <= clock.now():
                     try:
                         job()
                     except Exception:
                         log.exception("%s: unexpected error", name)
-                    self.due[name] = next_run(datetime.now(JST), every, at)
+                    self.due[name] = next_run(clock.now(), every, at)
             self.stopping.wait(1.0)
 
     def instruct(self, name: str) -> None:

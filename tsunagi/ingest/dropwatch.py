@@ -13,6 +13,7 @@ from typing import Callable
 from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from tsunagi.common.durable import fsync_dir
 from tsunagi.ingest.spool import Spool
 
 log = logging.getLogger("tsunagi.drop")
@@ -94,11 +95,7 @@ class DropFolders:
                 item = self.spool.put_file(fh, {"source": "drop", "kind": "csv", "shop": shop, "file": path.name},
                                            suffix=".csv")
             os.unlink(path)
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_dir(path.parent)
             log.info("drop %s/%s -> spool item %s (%d bytes)", shop, path.name, item.id, item.meta["size"])
             return [item.id]
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from tsunagi.common.durable import sha256_file
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
-from tsunagi.ingest.spool import Item, Spool, sha256_file
+from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied

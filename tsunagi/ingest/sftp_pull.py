@@ -4,16 +4,15 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
-import os
 import stat
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import paramiko
 
-from tsunagi.ingest.spool import Spool, new_id, sha256_file
-from tsunagi.parsers.japanese import JST
+from tsunagi.common import clock
+from tsunagi.common.durable import append_line, sha256_file
+from tsunagi.ingest.spool import Spool, new_id
 
 log = logging.getLogger("tsunagi.sftp")
 
@@ -44,11 +43,8 @@ class PulledFiles:
 
     def add(self, name: str, size: int, sha256: str, item_id: str) -> None:
         line = json.dumps({"name": name, "size": size, "sha256": sha256, "item": item_id,
-                           "at": datetime.now(JST).isoformat()}, ensure_ascii=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+                           "at": clock.now().isoformat()}, ensure_ascii=False) + "\n"
+        append_line(self.path, line)
         self.keys.add((name, size, sha256))
 
 

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
 from typing import Callable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from tsunagi.common import clock
 from tsunagi.ingest.spool import Spool
-from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.smtp")
 
@@ -46,7 +45,7 @@ class IntakeHandler:
                         "mail_from": envelope.mail_from or "", "rcpt_tos": rcpts,
                         "peer": str(session.peer[0]) if session.peer else "",
                         "helo": session.host_name or "",
-                        "received_at": datetime.now(JST).isoformat()}
+                        "received_at": clock.now().isoformat()}
                 item = await loop.run_in_executor(None, self.spool.put, data, meta)
                 ids.append(item.id)
         except OSError as exc:

@@ -7,10 +7,10 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
-from tsunagi.parsers.japanese import JST
+from tsunagi.common import clock
+from tsunagi.common.durable import fsync_dir, write_new
 
 DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox")
 
@@ -34,36 +34,9 @@ class Item:
         return self.data_path.read_bytes()
 
 
-def _fsync_write(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def new_id() -> str:
     """Ids sort by time: 20261122T140501.123456-<random>."""
-    return f"{datetime.now(JST):%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
+    return f"{clock.now():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
 
 
 class Spool:
@@ -81,14 +54,14 @@ class Spool:
         The meta file is renamed last: an item is in new/ only once its .meta.json is."""
         item_id = new_id()
         meta = dict(meta, id=item_id, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-                    suffix=suffix, spooled_at=datetime.now(JST).isoformat())
+                    suffix=suffix, spooled_at=clock.now().isoformat())
         tmp = self.dir("tmp")
-        _fsync_write(tmp / f"{item_id}{suffix}", data)
-        _fsync_write(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
+        write_new(tmp / f"{item_id}{suffix}", data)
+        write_new(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
         new = self.dir("new")
         os.rename(tmp / f"{item_id}{suffix}", new / f"{item_id}{suffix}")
         os.rename(tmp / f"{item_id}.meta.json", new / f"{item_id}.meta.json")
-        _fsync_dir(new)
+        fsync_dir(new)
         return Item(item_id, new, suffix, meta)
 
     def put_file(self, src, meta: dict, suffix: str = ".csv", into: str = "new") -> Item:
@@ -116,14 +89,14 @@ class Spool:
                 size += len(block)
             os.fsync(fh.fileno())
         meta = dict(meta, id=item_id, sha256=digest.hexdigest(), size=size, suffix=suffix,
-                    spooled_at=datetime.now(JST).isoformat())
+                    spooled_at=clock.now().isoformat())
         tmp = self.dir("tmp")
         os.rename(path, tmp / f"{item_id}{suffix}")
-        _fsync_write(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
+        write_new(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())
         dest = self.dir(into)
         os.rename(tmp / f"{item_id}{suffix}", dest / f"{item_id}{suffix}")
         os.rename(tmp / f"{item_id}.meta.json", dest / f"{item_id}.meta.json")
-        _fsync_dir(dest)
+        fsync_dir(dest)
         return Item(item_id, dest, suffix, meta)
 
     def scratch(self, item: Item) -> Path:
@@ -157,7 +130,7 @@ class Spool:
 
     def done(self, item: Item, report: dict | None = None) -> None:
         """Applied. A report (rows refused in a file otherwise applied) goes beside it as <id>.reason.json."""
-        dest = self.dir("done") / datetime.now(JST).strftime("%Y-%m-%d")
+        dest = self.dir("done") / clock.now().strftime("%Y-%m-%d")
         if report:
             dest.mkdir(parents=True, exist_ok=True)
             self._write_reason(dest, item.id, dict(report, id=item.id))
@@ -167,7 +140,7 @@ class Spool:
         """Whole or not at all: written in tmp/, then renamed beside the item (readers never see half)."""
         tmp = self.dir("tmp") / f"{item_id}.reason.json"
         tmp.unlink(missing_ok=True)
-        _fsync_write(tmp, json.dumps(reason, ensure_ascii=False, indent=2).encode())
+        write_new(tmp, json.dumps(reason, ensure_ascii=False, indent=2).encode())
         os.rename(tmp, folder / f"{item_id}.reason.json")
 
     def find(self, item_id: str) -> tuple[Item, dict | None] | None:
@@ -182,7 +155,7 @@ class Spool:
 
     def fail(self, item: Item, reason: dict) -> None:
         """Quarantine with <id>.reason.json; the reason is durable before the item leaves cur/."""
-        reason = dict(reason, id=item.id, failed_at=datetime.now(JST).isoformat(),
+        reason = dict(reason, id=item.id, failed_at=clock.now().isoformat(),
                       source=item.meta.get("source", ""), shop=item.meta.get("shop", ""))
         self._write_reason(self.dir("failed"), item.id, reason)
         self._move(item, self.dir("failed"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import status
-from tsunagi.oms.store import Tx, now
+from tsunagi.oms.store import Tx
 
 STAGES = ("purchase", "shipment", "post_purchase")
 # queued → sending → sent; or queued again (temporary failure, later), failed (gave up), rejected
@@ -24,7 +25,7 @@ def set_stages(tx: Tx, shop: str, stages: dict[str, dict]) -> None:
             continue
         tx.run("INSERT INTO mail_stages (shop, stage, enabled_at, settings) VALUES (?, ?, ?, ?) "
                "ON CONFLICT (shop, stage) DO UPDATE SET settings = excluded.settings",
-               shop, stage, now(), json.dumps(settings, ensure_ascii=False))
+               shop, stage, timestamp(), json.dumps(settings, ensure_ascii=False))
     tx.memo.pop("mail_stages", None)
 
 
@@ -43,37 +44,37 @@ def on_status(tx: Tx, order_id: int, to: str) -> None:
     shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
     purchase = stages.get((shop, "purchase"))
     if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
-        queue(tx, order_id, shop, "purchase", now())
+        queue(tx, order_id, shop, "purchase", timestamp())
     if to == status.SHIPPED:
         if (shop, "shipment") in stages:
-            queue(tx, order_id, shop, "shipment", now())
+            queue(tx, order_id, shop, "shipment", timestamp())
         after = stages.get((shop, "post_purchase"))
         if after:
             shipped = _ship_date(tx, order_id)
             if shipped >= datetime.fromisoformat(after[0]).date():   # an old shipment gets no mail
                 due = datetime.combine(shipped + timedelta(days=int(after[1].get("days", 7))),
-                                       datetime.fromisoformat(now()).timetz())
+                                       datetime.fromisoformat(timestamp()).timetz())
                 queue(tx, order_id, shop, "post_purchase", due.isoformat())
 
 
 def _ship_date(tx: Tx, order_id: int) -> date:
     dates = [r[0] for r in tx.all("SELECT s.ship_date FROM shipments s JOIN shipment_orders so "
                                   "ON so.shipment_id = s.id WHERE so.order_id = ? AND s.ship_date <> ''", order_id)]
-    return date.fromisoformat(max(dates)) if dates else datetime.fromisoformat(now()).date()
+    return date.fromisoformat(max(dates)) if dates else datetime.fromisoformat(timestamp()).date()
 
 
 def queue(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_addr: str = "", resend: bool = False) -> bool:
     """One mail a stage an order (a resend is a separate, recorded one). False if already queued."""
     cur = tx.run("INSERT INTO mails (order_id, shop, stage, state, to_addr, due_at, created_at, updated_at, resend) "
                  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                 order_id, shop, stage, to_addr, due_at, now(), now(), int(resend))
+                 order_id, shop, stage, to_addr, due_at, timestamp(), timestamp(), int(resend))
     return cur.rowcount == 1
 
 
 def due(tx: Tx, limit: int, at: str | None = None) -> list[tuple]:
     """(mail id, order id, shop, stage, to_addr, attempts) of queued mails whose time has come."""
     return tx.all("SELECT id, order_id, shop, stage, to_addr, attempts FROM mails WHERE state = 'queued' "
-                  "AND due_at <= ? ORDER BY due_at, id LIMIT ?", at or now(), limit)
+                  "AND due_at <= ? ORDER BY due_at, id LIMIT ?", at or timestamp(), limit)
 
 
 def mark(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: str = "", due_at: str | None = None,
@@ -81,13 +82,13 @@ def mark(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: str = "
     tx.run("UPDATE mails SET state = ?, answer = CASE WHEN ? = '' THEN answer ELSE ? END, "
            "message_id = CASE WHEN ? = '' THEN message_id ELSE ? END, due_at = COALESCE(?, due_at), "
            "attempts = attempts + ?, updated_at = ? WHERE id = ?",
-           state, answer, answer, message_id, message_id, due_at, int(attempt), now(), mail_id)
+           state, answer, answer, message_id, message_id, due_at, int(attempt), timestamp(), mail_id)
 
 
 def recover(tx: Tx) -> int:
     """At start-up: a mail left 'sending' may or may not have reached the relay: uncertain."""
     return tx.run("UPDATE mails SET state = 'uncertain', answer = 'tsunagi stopped while handing it to the relay', "
-                  "updated_at = ? WHERE state = 'sending'", now()).rowcount
+                  "updated_at = ? WHERE state = 'sending'", timestamp()).rowcount
 
 
 def log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None) -> list[dict]:

@@ -6,9 +6,11 @@ from collections import defaultdict
 from dataclasses import fields
 from datetime import date, datetime
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import allocate, catalog, mailq, outbox, status
 from tsunagi.oms.records import Address, OrderRecord
-from tsunagi.oms.store import Tx, now
+from tsunagi.oms.store import Tx
+
 
 class OrderLocked(ValueError):
     """A status change refused while a warehouse is working on the order."""
@@ -65,7 +67,7 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
                               f"倉庫の取消または出荷の報告を待ってください)")
     if to in RELEASING:
         allocate.release(tx, order_id, f"release:{to}")
-    stamp = now()
+    stamp = timestamp()
     tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
            to, hold_kind if to == status.HOLD else "", note if to == status.HOLD else "", stamp, order_id)
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
@@ -112,7 +114,7 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     if rec.source == "csv" and rec.total:
         merged["channel_total"] = rec.total       # the channel's latest word (refunds, coupons): ship mismatch
     tx.run(f"UPDATE orders SET data = ?, updated_at = ?, {seen} = COALESCE({seen}, ?) WHERE id = ?",
-           json.dumps(merged, ensure_ascii=False), now(), now(), order_id)
+           json.dumps(merged, ensure_ascii=False), timestamp(), timestamp(), order_id)
     if rec.channel_status == CANCELLED_AT_CHANNEL:
         if current in FINAL:
             return "unchanged" if current == status.CANCELLED else "updated"
@@ -151,7 +153,7 @@ def _show(lines: list[tuple[str, int]]) -> str:
 
 
 def _insert(tx: Tx, rec: OrderRecord) -> int:
-    stamp = now()
+    stamp = timestamp()
     seen = "csv_at" if rec.source == "csv" else "mail_at"
     cur = tx.run("INSERT INTO orders (shop, order_no, status, ordered_at, total, source, data, "
                  f"created_at, updated_at, {seen}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
@@ -218,10 +220,10 @@ def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
         who, part = key.split(".")
         data.setdefault(who, {})[part] = value
     tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
-           now(), order_id)
+           timestamp(), order_id)
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-           order_id, now(), current, current, "修正: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+           order_id, timestamp(), current, current, "修正: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 
 def release(tx: Tx, order_id: int) -> str:

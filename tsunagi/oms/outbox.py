@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms.store import Tx, now
+from tsunagi.common.clock import timestamp
+from tsunagi.oms.store import Tx
 
 STOCK = "stock"     # key: a SKU whose free stock may have changed
 ORDER = "order"     # key: an order id whose status changed; payload: from, to
@@ -12,7 +13,7 @@ SHIPMENT = "shipment"   # key: an order id whose tracking numbers changed after 
 
 def emit(tx: Tx, topic: str, key: str, payload: dict | None = None) -> None:
     tx.run("INSERT INTO outbox (at, topic, key, payload) VALUES (?, ?, ?, ?)",
-           now(), topic, key, json.dumps(payload or {}, ensure_ascii=False))
+           timestamp(), topic, key, json.dumps(payload or {}, ensure_ascii=False))
 
 
 def cursor(tx: Tx, consumer: str) -> int:

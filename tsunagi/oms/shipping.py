@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import outbox, status
 from tsunagi.oms.orders import set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
-from tsunagi.oms.store import Tx, now
+from tsunagi.oms.store import Tx
 
 LIVE = ("exported", "shipped")          # shipment states that count (a cancelled one does not)
 
@@ -32,7 +33,7 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
     data = _data(tx, order_id)
     data["shipping"] = plan
     tx.run("UPDATE orders SET data = ?, carrier = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
-           plan["carrier"], now(), order_id)
+           plan["carrier"], timestamp(), order_id)
     set_status(tx, order_id, status.READY, note=f"配送 {plan['carrier']} {plan['delivery']}")
     return status.READY
 
@@ -122,7 +123,7 @@ def new_shipment(tx: Tx, key: str, carrier: str, location: str = "", skus: str =
         "INSERT INTO shipments (key, carrier, state, location, exported_at, skus) VALUES (?, ?, 'exported', ?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET carrier = excluded.carrier, state = 'exported', location = excluded.location, "
         "exported_at = excluded.exported_at, tracking = '', ship_date = '', skus = excluded.skus "
-        "RETURNING id", key, carrier, location, now(), skus)[0]
+        "RETURNING id", key, carrier, location, timestamp(), skus)[0]
 
 
 def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:
@@ -163,7 +164,7 @@ def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
     if state == "shipped" and old == tracking:
         return "unchanged"
     tx.run("UPDATE shipments SET state = 'shipped', tracking = ?, ship_date = ? WHERE id = ?",
-           tracking, rec.ship_date.isoformat() if rec.ship_date else now()[:10], shipment_id)
+           tracking, rec.ship_date.isoformat() if rec.ship_date else timestamp()[:10], shipment_id)
     outcome = "partial"
     for (order_id,) in tx.all("SELECT order_id FROM shipment_orders WHERE shipment_id = ?", shipment_id):
         outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped") or outcome
@@ -175,7 +176,7 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
     if current in (status.SHIPPED, status.CLOSED):
         if changed:
             tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-                   order_id, now(), current, current, f"追跡番号の変更: {tracking}")
+                   order_id, timestamp(), current, current, f"追跡番号の変更: {tracking}")
             outbox.emit(tx, outbox.SHIPMENT, str(order_id), {"reconfirm": True})
             return "tracking_changed"
         return None
@@ -193,7 +194,7 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
 
 def record_confirmation(tx: Tx, order_id: int, shop: str, tracking: str, file: str) -> None:
     tx.run("INSERT INTO confirmations (order_id, shop, tracking, file, written_at) VALUES (?, ?, ?, ?, ?)",
-           order_id, shop, tracking, file, now())
+           order_id, shop, tracking, file, timestamp())
 
 
 def close(tx: Tx, order_ids: list[int], note: str) -> int:
@@ -209,7 +210,7 @@ def close(tx: Tx, order_ids: list[int], note: str) -> int:
 def confirmation_pushed(tx: Tx, file: str) -> int:
     """The channel took the confirmation file: its orders are closed."""
     ids = [r[0] for r in tx.all("SELECT order_id FROM confirmations WHERE file = ? AND pushed_at IS NULL", file)]
-    tx.run("UPDATE confirmations SET pushed_at = ? WHERE file = ?", now(), file)
+    tx.run("UPDATE confirmations SET pushed_at = ? WHERE file = ?", timestamp(), file)
     return close(tx, ids, f"出荷通知 {file} を送信")
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import outbox
 from tsunagi.oms.records import StockRecord
-from tsunagi.oms.store import Tx, now
+from tsunagi.oms.store import Tx
 
 
 def move(tx: Tx, sku: str, location: str, lot: str, d_on_hand: int, d_reserved: int,
@@ -16,7 +17,7 @@ def move(tx: Tx, sku: str, location: str, lot: str, d_on_hand: int, d_reserved: 
         tx.run("INSERT INTO stock (sku, location, lot, on_hand, reserved) VALUES (?, ?, ?, ?, ?)",
                sku, location, lot, d_on_hand, d_reserved)
     tx.run("INSERT INTO ledger (at, sku, location, lot, d_on_hand, d_reserved, cause, ref) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", now(), sku, location, lot, d_on_hand, d_reserved, cause, ref)
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", timestamp(), sku, location, lot, d_on_hand, d_reserved, cause, ref)
     # One event a SKU a transaction is all a consumer needs (they commit together); a rolled-back
     # savepoint clears the memo, so its events are written again by what follows.
     emitted = tx.memo.setdefault("stock_emitted", set())

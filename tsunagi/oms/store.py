@@ -4,11 +4,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from tsunagi.parsers.japanese import JST
+from tsunagi.common.clock import timestamp
 
 # DDL is the one place that knows the dialect; DML elsewhere is plain SQL with ? markers.
 SCHEMA = """
@@ -86,10 +85,6 @@ CREATE TABLE IF NOT EXISTS feed_state (
     shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
     PRIMARY KEY (shop, channel_sku));
 """
-
-
-def now() -> str:
-    return datetime.now(JST).isoformat(timespec="microseconds")
 
 
 class Tx:
@@ -195,4 +190,4 @@ def already_applied(tx: Tx, sha256: str) -> bool:
 
 def record_applied(tx: Tx, sha256: str, item_id: str, outcome: str) -> None:
     tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES (?, ?, ?, ?) "
-           "ON CONFLICT (sha256) DO NOTHING", sha256, item_id, now(), outcome)
+           "ON CONFLICT (sha256) DO NOTHING", sha256, item_id, timestamp(), outcome)

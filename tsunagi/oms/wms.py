@@ -1,9 +1,10 @@
 """Warehouse (WMS) exchange: instructions for warehouse-tagged lines, cancels, locks while in process."""
 from __future__ import annotations
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import catalog, shipping, status
 from tsunagi.oms.records import ShipmentResult
-from tsunagi.oms.store import Tx, now
+from tsunagi.oms.store import Tx
 
 # A warehouse state an order never leaves for another instruction: once told, never told again.
 STATES = ("instructed", "in_process", "cancel_requested", "cancelled", "shipped")
@@ -30,7 +31,7 @@ def instruct(tx: Tx, wms: str, order_id: int, skus: list[str]) -> str:
     tx.run("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
            shipment_id, order_id)
     tx.run("INSERT INTO wms_orders (order_id, wms, state, updated_at) VALUES (?, ?, 'instructed', ?)",
-           order_id, wms, now())
+           order_id, wms, timestamp())
     return key
 
 
@@ -47,7 +48,7 @@ def cancel_sent(tx: Tx, wms: str, order_id: int) -> None:
 
 def _set(tx: Tx, wms: str, order_id: int, state: str) -> None:
     tx.memo.pop("wms_in_process", None)
-    tx.run("UPDATE wms_orders SET state = ?, updated_at = ? WHERE order_id = ? AND wms = ?", state, now(), order_id, wms)
+    tx.run("UPDATE wms_orders SET state = ?, updated_at = ? WHERE order_id = ? AND wms = ?", state, timestamp(), order_id, wms)
 
 
 def apply_result(tx: Tx, rec: ShipmentResult) -> str:

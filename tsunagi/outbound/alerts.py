@@ -6,10 +6,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import outbox, status
-from tsunagi.oms.store import Store, now
+from tsunagi.oms.store import Store
 from tsunagi.outbound.mailbuild import Outgoing, build, message_id
-from tsunagi.outbound.mailer import PermanentFailure, RelaySettings, TemporaryFailure, connect, hand_over
+from tsunagi.outbound.mailer import (
+    PermanentFailure,
+    RelaySettings,
+    TemporaryFailure,
+    connect,
+    hand_over,
+)
 
 log = logging.getLogger("tsunagi.alerts")
 CONSUMER = "alerts"
@@ -37,7 +44,7 @@ class Alerts:
 
     def record(self, kind: str, subject: str, detail: str) -> None:
         with self.store.transaction() as tx:
-            tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", now(), kind, subject, detail)
+            tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", timestamp(), kind, subject, detail)
 
     def failed(self, what: str, message: str, command: str) -> None:
         """Something keeps failing (an SFTP endpoint, the relay): reported once it has for long enough."""
@@ -58,7 +65,7 @@ class Alerts:
             for _, key, payload in events:
                 if payload.get("to") == status.HOLD:
                     shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", int(key))
-                    tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", now(), "hold",
+                    tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", timestamp(), "hold",
                            f"注文 {shop} {order_no} を保留にしました", f"{payload.get('note', '')}\n"
                            f"詳しく: tsunagi order {shop} {order_no}")
             if events:
@@ -93,7 +100,7 @@ class Alerts:
             log.error("alert digest not sent (tried again later): %s", exc)
             return False
         with self.store.transaction() as tx:
-            tx.many("UPDATE alerts SET sent_at = ? WHERE id = ?", [(now(), r[0]) for r in rows])
+            tx.many("UPDATE alerts SET sent_at = ? WHERE id = ?", [(timestamp(), r[0]) for r in rows])
         self.last_digest = time.time()
         log.info("alert digest sent: %d alerts", len(rows))
         return True

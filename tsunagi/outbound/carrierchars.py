@@ -6,7 +6,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-from tsunagi.outbound.csvfile import CP932_FIXES
+from tsunagi.common.jcodec import CP932_FIXES
 
 CHARMAP = Path(__file__).parent / "charmap.toml"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
+from tsunagi.common import clock
 from tsunagi.oms import outbox, shipping, status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
-from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.confirm")
 CONSUMER = "ship-confirm"
@@ -65,7 +65,7 @@ class ConfirmWriter:
         rows = [row for order_id in ids if (row := confirm_row(tx, order_id, layout))]
         if not rows:
             return None
-        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
         name = f"{target.shop}-shipconfirm-{stamp}.{layout.extension}"
         path = csvfile.write_pending(tx, self.outbox_dir / target.shop, name, csvfile.render(layout, rows))
         for order_id, row in zip(ids, rows):
@@ -80,7 +80,7 @@ def confirm_row(tx: Tx, order_id: int, layout) -> dict[str, str] | None:
     numbers, ship_date = shipping.tracking_of(tx, order_id)
     plan = data.get("shipping") or {}
     carrier = layout.tables.get("carrier", {}).get(plan.get("delivery", ""), {})
-    when = date.fromisoformat(ship_date) if ship_date else datetime.now(JST).date()
+    when = date.fromisoformat(ship_date) if ship_date else clock.now().date()
     return {"order_no": order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
             "tracking2": numbers[1] if len(numbers) > 1 else "", "ship_date": when.strftime(layout.date_format),
             "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.get("carrier", "")),

@@ -6,13 +6,10 @@ from pathlib import Path
 
 import polars as pl
 
-from tsunagi.oms.store import now as _now
-
+from tsunagi.common.clock import timestamp
+from tsunagi.common.durable import fsync_dir, move_durably, write_file
+from tsunagi.common.jcodec import CP932_FIXES
 from tsunagi.outbound.layouts import Layout
-
-# Characters CP932 cannot take but carts and carriers show as these (the wave-dash family and friends).
-CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u2014": "\u2015",
-                             "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2", "\u00a0": " "})
 
 
 def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
@@ -62,17 +59,8 @@ def write_atomically(folder: Path, name: str, data: bytes) -> Path:
     tmp_dir, ready = folder / "tmp", folder / "ready"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     ready.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_dir / name
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.rename(tmp, ready / name)
-    fd = os.open(ready, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_file(tmp_dir / name, data)
+    move_durably(tmp_dir / name, ready / name)
     return ready / name
 
 
@@ -84,12 +72,9 @@ def write_pending(tx, folder: Path, name: str, data: bytes) -> Path:
     """tmp/<name>, fsync'd, and recorded in the caller's transaction; publish() after the commit."""
     tmp_dir = folder / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    with open(tmp_dir / name, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_file(tmp_dir / name, data)
     tx.run("INSERT INTO outbound_files (folder, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-           folder.name, name, _now())
+           folder.name, name, timestamp())
     return folder / "ready" / name
 
 
@@ -99,11 +84,7 @@ def publish(paths: list[Path]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path.parent.parent / "tmp" / path.name, path)
     for folder in {p.parent for p in paths}:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(folder)
 
 
 def recover_pending(tx, outbox: Path) -> dict[str, int]:

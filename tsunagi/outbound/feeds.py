@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from tsunagi.common import clock
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import catalog, outbox, stock
-from tsunagi.oms.store import Store, Tx, now
+from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
-from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.feeds")
 CONSUMER = "stock-feed"
@@ -86,11 +86,11 @@ class FeedWriter:
             changes.append((target.shop, code, qty))
         if not rows:
             return None
-        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
         path = csvfile.write_atomically(self.outbox_dir / target.shop,
                                         f"{target.shop}-stock-{stamp}.{layout.extension}",
                                         csvfile.render(layout, rows))
-        stamp_db = now()
+        stamp_db = timestamp()
         for shop, code, qty in changes:
             tx.run("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
                    "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, "

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
+from tsunagi.common import clock
 from tsunagi.oms import shipping, status
 from tsunagi.oms.orders import set_status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.carrierchars import for_carrier
 from tsunagi.outbound.layouts import Layout, load_layout
-from tsunagi.parsers.japanese import JST
 
 # Fields whose text goes on the label and must be in JIS X 0208.
 TEXT_FIELDS = {"name": "お届け先名", "address1": "お届け先住所", "address2": "お届け先住所", "address3": "お届け先住所",
@@ -141,7 +141,7 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
     """One label file (or several, where the carrier takes few rows a file) for every ready order of
     this carrier that has no live shipment; written before the transaction commits, like the feeds."""
     layout = load_layout("label", target.layout)
-    ship_date = ship_date or datetime.now(JST).date()
+    ship_date = ship_date or clock.now().date()
     result = ExportResult()
     pending = []
     with store.transaction() as tx:
@@ -157,7 +157,7 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
             rows.append(row)
             kept.append(shipment)
         per_file = layout.max_rows or len(rows) or 1
-        stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
         for n in range(0, len(rows), per_file):
             suffix = f"-{n // per_file + 1}" if len(rows) > per_file else ""
             name = f"{target.name}-labels-{stamp}{suffix}.{layout.extension}"

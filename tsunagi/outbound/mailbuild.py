@@ -5,7 +5,6 @@ import base64
 import re
 import secrets
 import time
-import unicodedata
 from dataclasses import dataclass
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -14,7 +13,7 @@ from email.mime.text import MIMEText
 from email.policy import SMTP, compat32
 from email.utils import formatdate
 
-from tsunagi.outbound.csvfile import CP932_FIXES
+from tsunagi.common.jcodec import encode_iso2022jp
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -52,36 +51,6 @@ def check_address(value: str) -> str:
 
 def message_id(domain: str) -> str:
     return f"<{time.strftime('%Y%m%d%H%M%S')}.{secrets.token_hex(8)}@{domain}>"
-
-
-def encode_iso2022jp(text: str, errors: str = "strict") -> bytes:
-    """ISO-2022-JP as Japanese mailers write it (CP50220: via CP932, so ① and ㈱ survive)."""
-    out = bytearray()
-    in_jis = False
-    for ch in text.translate(CP932_FIXES):
-        b = ch.encode("cp932", errors)
-        if len(b) == 1 and b[0] < 0x80:
-            if in_jis:
-                out += b"\x1b(B"
-                in_jis = False
-            out += b
-            continue
-        if len(b) == 1:  # half-width katakana: written full-width, as CP50220 does
-            b = unicodedata.normalize("NFKC", ch).encode("cp932", errors)
-        if not in_jis:
-            out += b"\x1b$B"
-            in_jis = True
-        s1, s2 = b[0], b[1]
-        j1 = (s1 - (0x70 if s1 <= 0x9F else 0xB0)) * 2
-        if s2 >= 0x9F:
-            j2 = s2 - 0x7E
-        else:
-            j1 -= 1
-            j2 = s2 - (0x1F if s2 <= 0x7E else 0x20)
-        out += bytes((j1, j2))
-    if in_jis:
-        out += b"\x1b(B"
-    return bytes(out)
 
 
 def _jis_word(value: str) -> str:

@@ -13,11 +13,11 @@ from typing import Callable
 
 from jinja2 import TemplateError
 
+from tsunagi.common import clock
 from tsunagi.oms import mailq, status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
 from tsunagi.outbound.mailtemplates import Templates
-from tsunagi.parsers.japanese import JST
 
 log = logging.getLogger("tsunagi.mail")
 MAX_ATTEMPTS = 8          # then the mail is failed (an alert says so); a person can resend it
@@ -174,7 +174,7 @@ class Mailer:
             self.failing_since = time.time()
         if attempts + 1 >= MAX_ATTEMPTS:
             return mail_id, "failed", answer, None, True
-        return mail_id, "queued", answer, (datetime.now(JST) + backoff(attempts)).isoformat(), True
+        return mail_id, "queued", answer, (clock.now() + backoff(attempts)).isoformat(), True
 
     def _retry_all(self, ready: list, answer: str) -> None:
         with self.store.transaction() as tx:
@@ -211,7 +211,7 @@ class Mailer:
             to = to_addr or context["buyer"].get("email", "")
             if not to and self._may_wait(tx, mail_id):
                 mailq.mark(tx, mail_id, "queued", "購入者のメールアドレス待ち (受注CSVなどで届けば送ります)",
-                           due_at=(datetime.now(JST) + ADDRESS_RETRY).isoformat())
+                           due_at=(clock.now() + ADDRESS_RETRY).isoformat())
                 return None
             msg_id = message_id(self.relay.message_id_domain)
             data, _ = build(Outgoing(rendered.subject, rendered.text, rendered.html, sender.sender_name, sender.sender,
@@ -228,15 +228,15 @@ class Mailer:
     def _may_wait(tx: Tx, mail_id: int) -> bool:
         """A buyer address can still come (Rakuten's order mail has none; its order CSV has)."""
         created = tx.value("SELECT created_at FROM mails WHERE id = ?", mail_id)
-        return datetime.now(JST) - datetime.fromisoformat(created) < ADDRESS_WAIT
+        return clock.now() - datetime.fromisoformat(created) < ADDRESS_WAIT
 
     @staticmethod
     def _in_hours(sender: ShopSender) -> bool:
-        return sender.hours[0] <= datetime.now(JST).hour < sender.hours[1]
+        return sender.hours[0] <= clock.now().hour < sender.hours[1]
 
     @staticmethod
     def _next_hours(sender: ShopSender) -> str:
-        t = datetime.now(JST).replace(minute=0, second=0, microsecond=0)
+        t = clock.now().replace(minute=0, second=0, microsecond=0)
         while not sender.hours[0] <= t.hour < sender.hours[1]:
             t += timedelta(hours=1)
         return t.isoformat()

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
+from tsunagi.common import clock
 from tsunagi.oms import catalog, wms
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
-from tsunagi.parsers.japanese import JST
 
 
 @dataclass
@@ -33,7 +32,7 @@ class WmsResult:
 def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
     """New instructions and cancels, each kind in one file, published once the transaction commits."""
     result = WmsResult()
-    stamp = datetime.now(JST).strftime("%Y%m%dT%H%M%S_%f")
+    stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
     folder = outbox / target.name
     with store.transaction() as tx:
         rows = []

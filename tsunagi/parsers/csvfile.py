@@ -10,11 +10,29 @@ from typing import BinaryIO, Iterator
 
 import polars as pl
 
-from tsunagi.oms.records import Address, OrderLine, OrderRecord, ShipmentResult, StockRecord
-from tsunagi.parsers import japanese as jp
-from tsunagi.parsers.csvfields import LABELS, RowProblem, check_header, matches, type_frame
+from tsunagi.common import japanese as jp
+from tsunagi.oms.records import (
+    Address,
+    OrderLine,
+    OrderRecord,
+    ShipmentResult,
+    StockRecord,
+)
+from tsunagi.parsers.csvfields import (
+    LABELS,
+    RowProblem,
+    check_header,
+    matches,
+    type_frame,
+)
 from tsunagi.parsers.csvlayout import ADDRESS, CsvLayout, FieldSpec
-from tsunagi.parsers.csvread import SAMPLE, Decoded, decode_to_utf8, detect_encoding, frames
+from tsunagi.parsers.csvread import (
+    SAMPLE,
+    Decoded,
+    decode_to_utf8,
+    detect_encoding,
+    frames,
+)
 from tsunagi.parsers.errors import ParseError
 
 

@@ -10,46 +10,19 @@ from typing import BinaryIO, Iterator
 
 import polars as pl
 
+from tsunagi.common import jcodec
 from tsunagi.parsers.errors import ParseError
 
 BLOCK = 8 << 20          # bytes decoded at a time; a chunk handed to polars is about this size
 SAMPLE = 256 << 10
 
 
-def _japanese_score(text: str) -> int:
-    """How much a decoding looks like Japanese: kana and kanji count, half-width kana and odd symbols cost."""
-    score = 0
-    for ch in text:
-        o = ord(ch)
-        if 0x3040 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF:
-            score += 2
-        elif 0xFF61 <= o <= 0xFF9F or 0xE000 <= o <= 0xF8FF or 0x2460 <= o <= 0x24FF:
-            score -= 3
-    return score
-
-
 def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (BOM or valid), else whichever of CP932 and EUC-JP decodes and reads as Japanese."""
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
+    """The sample's encoding (see common.jcodec), or a ParseError naming the byte where each one fails."""
     try:
-        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    scores, where = {}, {}
-    for codec in ("cp932", "euc_jp"):
-        try:
-            text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
-        except UnicodeDecodeError as exc:
-            where[codec] = exc.start
-            continue
-        scores[codec] = _japanese_score(text)
-    if not scores:
-        raise ParseError(f"byte {max(where.values())}: the file is not UTF-8, Shift_JIS (CP932) or EUC-JP "
-                         f"(Shift_JIS fails at byte {where['cp932']}, EUC-JP at byte {where['euc_jp']})",
-                         stage="decode", kind="encoding")
-    return max(scores, key=lambda c: (scores[c], c == "cp932"))
+        return jcodec.detect_encoding(sample)
+    except jcodec.UnknownEncoding as exc:
+        raise ParseError(str(exc), stage="decode", kind="encoding") from None
 
 
 def _record_end(text: str) -> int:

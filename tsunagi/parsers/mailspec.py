@@ -8,8 +8,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsunagi.common import japanese as jp
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
-from tsunagi.parsers import japanese as jp
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
 

@@ -6,8 +6,8 @@ import re
 
 import polars as pl
 
+from tsunagi.common import japanese as jp
 from tsunagi.oms.records import ProductRecord, StockRecord
-from tsunagi.parsers import japanese as jp
 from tsunagi.parsers.errors import ParseError
 
 

@@ -1,14 +1,25 @@
-"""Opening an SFTP session to a configured endpoint, its host key pinned in a known_hosts file."""
+"""An SFTP session to an endpoint, its host key pinned in a known_hosts file (never added on the fly)."""
 from __future__ import annotations
 
 import os
 import socket
 from contextlib import contextmanager
-from typing import Iterator
+from pathlib import Path
+from typing import Iterator, Protocol
 
 import paramiko
 
-from tsunagi.app.config import SftpEndpoint
+
+class SftpEndpoint(Protocol):
+    """What a session needs to know of an endpoint (the config's endpoint section is one)."""
+    name: str
+    host: str
+    port: int
+    user: str
+    known_hosts: Path
+    key_file: Path | None
+    password_env: str
+    timeout: float
 
 
 class SftpError(Exception):

@@ -1,10 +1,10 @@
-"""Normalising Japanese values at the edge: digits, amounts, postcodes, phones, prefectures, dates."""
+"""Japanese values read the same from every source: width, amounts, postcodes, phones, prefectures, dates."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
-JST = timezone(timedelta(hours=9), "JST")
+from tsunagi.common.clock import JST
 
 PREFECTURES = (
     "北海道", "青森県", "岩手県", "宮城県", "秋田県", "山形県", "福島県", "茨城県", "栃木県",
@@ -29,18 +29,18 @@ def clean_text(value: str) -> str:
     return _SPACES.sub(" ", value).strip()
 
 
+# Width folding, one table for mail and CSV alike (parsers/csvfields.py builds its polars twin from it):
+# full-width ASCII to ASCII, the ideographic space to a space, and the dash look-alikes that are never kana
+# to "-". The prolonged sound mark ー is kana (コーヒー) and is kept.
+FOLD_FROM = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000", "\u2010", "\u2011", "\u2012", "\u2013",
+                                                      "\u2015", "\u2212"]
+FOLD_TO = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" ", "-", "-", "-", "-", "-", "-"]
+_FOLD = str.maketrans(dict(zip(FOLD_FROM, FOLD_TO)))
+
+
 def half_width(value: str) -> str:
-    """Full-width digits, letters and signs to half-width (NFKC), keeping kana as they are."""
-    out = []
-    for ch in value:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            out.append(chr(code - 0xFEE0))
-        elif ch == "\u3000":
-            out.append(" ")
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Full-width digits, letters and signs to half-width, keeping kana (and ー) as they are."""
+    return value.translate(_FOLD)
 
 
 def parse_amount(value: str) -> int:

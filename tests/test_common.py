@@ -1,0 +1,49 @@
+"""The ground floor: one width folding for mail and CSV, the clock, durable files."""
+from datetime import timedelta
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsunagi.common import clock, durable
+from tsunagi.common import japanese as jp
+from tsunagi.parsers.csvfields import half_width as polars_half_width
+
+ALPHABET = st.sampled_from(jp.FOLD_FROM + list("コーヒーAa1-ｰｱ髙①〜 \t") + ["\u30fc", "\uff0d", "\u2014"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=ALPHABET, max_size=12), min_size=1, max_size=20))
+def test_polars_twin_folds_width_exactly_as_the_python_normaliser(values):
+    folded = pl.Series(values, dtype=pl.String).to_frame("v").select(polars_half_width(pl.col("v")))["v"].to_list()
+    assert folded == [jp.half_width(v) for v in values]
+
+
+def test_a_katakana_code_keeps_its_prolonged_sound_mark():
+    assert jp.half_width("コーヒーＡ－１") == "コーヒーA-1"
+
+
+def test_shifted_clock_moves_now_and_timestamps(monkeypatch):
+    before = clock.now()
+    clock.set_shift(timedelta(days=2))
+    try:
+        assert clock.now() - before >= timedelta(days=2)
+        assert clock.timestamp().endswith("+09:00")
+    finally:
+        clock.set_shift(timedelta(0))
+
+
+def test_replace_whole_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "report.json"
+    durable.replace_whole(target, b"one")
+    durable.replace_whole(target, b"two")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_nothing_on_the_ground_floor_imports_the_floors_above():
+    from pathlib import Path
+    import tsunagi.common
+    for path in Path(tsunagi.common.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "from tsunagi." not in text.replace("from tsunagi.common", ""), path.name

@@ -1,0 +1,81 @@
+"""Durable files: written and fsync'd, renamed into place with the folder fsync'd, and hashed."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in this folder survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new(path: Path, data: bytes, mode: int = 0o640) -> None:
+    """Create path (it must not exist), write all of data and fsync it."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write path whole (replacing it) and fsync it."""
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def copy_fsynced(src: BinaryIO, path: Path, block: int = 1 << 20) -> tuple[int, str]:
+    """Copy a stream into a new file, fsync'd; returns (size, sha256) of what was written."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "xb") as out:
+        while chunk := src.read(block):
+            out.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    return size, digest.hexdigest()
+
+
+def replace_whole(path: Path, data: bytes) -> None:
+    """A reader sees the old file or the new one, never half: tmp beside it, fsync, rename, folder fsync."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_file(tmp, data)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def move_durably(src: Path, dest: Path) -> None:
+    """Rename src to dest and fsync dest's folder (and src's, when it differs)."""
+    os.rename(src, dest)
+    fsync_dir(dest.parent)
+    if src.parent != dest.parent:
+        fsync_dir(src.parent)
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append one line of text and fsync it (a journal: a line cut by a crash is skipped by its reader)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line if line.endswith("\n") else line + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,165 @@
+"""Japanese codecs: CP932 with its fixes, ISO-2022-JP with the NEC/IBM extensions both ways, detection."""
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+
+# Characters CP932 cannot take but carts and carriers show as these (the wave-dash family and friends).
+CP932_FIXES = str.maketrans({"\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u2014": "\u2015",
+                             "\u00a2": "\uffe0", "\u00a3": "\uffe1", "\u00ac": "\uffe2", "\u00a0": " "})
+
+
+
+class UnknownEncoding(ValueError):
+    """Bytes that read as none of the Japanese encodings; the message names the byte."""
+
+
+# Charset labels that are really Microsoft's supersets in Japanese mail.
+_CHARSET_ALIASES = {
+    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "x-sjis": "cp932",
+    "windows-31j": "cp932", "ms_kanji": "cp932", "cp932": "cp932",
+    "euc-jp": "euc_jis_2004", "x-euc-jp": "euc_jis_2004",
+    "us-ascii": "utf-8", "ascii": "utf-8",
+}
+_ISO2022 = {"iso-2022-jp", "csiso2022jp", "iso-2022-jp-1", "iso-2022-jp-2", "iso-2022-jp-3",
+            "iso-2022-jp-2004", "iso-2022-jp-ms", "cp50220", "cp50221", "cp50222"}
+
+_WESTERN = {"iso-8859-1", "latin-1", "latin1", "windows-1252", "cp1252", "us-ascii", "ascii"}
+
+_ESC = re.compile(rb"\x1b(\$@|\$B|\$\(D|\$\(O|\$\(Q|\(B|\(J|\(I)")
+
+
+def decode_iso2022jp(data: bytes) -> str:
+    """ISO-2022-JP as Japanese mailers send it (CP50221): NEC and IBM extensions included.
+
+    Each two-byte JIS segment is shifted to Shift_JIS and decoded as CP932, which carries
+    ①, ㈱, Ⅲ, 髙 and the rest that Python's iso2022_jp codec rejects.
+    """
+    out: list[str] = []
+    mode = b"(B"
+    pos = 0
+    for m in list(_ESC.finditer(data)) + [None]:
+        end = m.start() if m else len(data)
+        out.append(_decode_segment(data[pos:end], mode))
+        if m:
+            mode, pos = m.group(1), m.end()
+    return "".join(out)
+
+
+def _decode_segment(chunk: bytes, mode: bytes) -> str:
+    if not chunk:
+        return ""
+    if mode == b"(I":
+        return bytes(b | 0x80 for b in chunk).decode("cp932", "replace")
+    if mode.startswith(b"$"):
+        sjis = bytearray()
+        for i in range(0, len(chunk) - 1, 2):
+            sjis += _jis_to_sjis(chunk[i], chunk[i + 1])
+        text = sjis.decode("cp932", "replace")
+        return text + ("\ufffd" if len(chunk) % 2 else "")
+    return chunk.decode("cp932", "replace")
+
+
+def _jis_to_sjis(j1: int, j2: int) -> bytes:
+    if not (0x21 <= j1 <= 0x7E and 0x21 <= j2 <= 0x7E):
+        return b"?"
+    s1 = (j1 + 1) // 2 + (0x70 if j1 <= 0x5E else 0xB0)
+    if j1 % 2:
+        s2 = j2 + (0x1F if j2 <= 0x5F else 0x20)
+    else:
+        s2 = j2 + 0x7E
+    return bytes((s1, s2))
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Decode a body part by its declared charset; undeclared or wrong labels fall back sensibly."""
+    name = (charset or "").strip().lower()
+    if name in _ISO2022 or (not name and b"\x1b$" in data):
+        return decode_iso2022jp(data)
+    if name in _WESTERN and not data.isascii():
+        return _guess_decode(data)  # Japanese mail under a Western label: the label is wrong
+    codec = _CHARSET_ALIASES.get(name, name or "utf-8")
+    try:
+        return data.decode(codec)
+    except (LookupError, UnicodeDecodeError):
+        return _guess_decode(data)
+
+
+def _guess_decode(data: bytes) -> str:
+    """A wrong or unknown charset label: try what Japanese mail really is, in order."""
+    if b"\x1b$" in data:
+        return decode_iso2022jp(data)
+    for codec in ("utf-8", "cp932", "euc_jis_2004"):
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def encode_iso2022jp(text: str, errors: str = "strict") -> bytes:
+    """ISO-2022-JP as Japanese mailers write it (CP50220: via CP932, so ① and ㈱ survive)."""
+    out = bytearray()
+    in_jis = False
+    for ch in text.translate(CP932_FIXES):
+        b = ch.encode("cp932", errors)
+        if len(b) == 1 and b[0] < 0x80:
+            if in_jis:
+                out += b"\x1b(B"
+                in_jis = False
+            out += b
+            continue
+        if len(b) == 1:  # half-width katakana: written full-width, as CP50220 does
+            b = unicodedata.normalize("NFKC", ch).encode("cp932", errors)
+        if not in_jis:
+            out += b"\x1b$B"
+            in_jis = True
+        s1, s2 = b[0], b[1]
+        j1 = (s1 - (0x70 if s1 <= 0x9F else 0xB0)) * 2
+        if s2 >= 0x9F:
+            j2 = s2 - 0x7E
+        else:
+            j1 -= 1
+            j2 = s2 - (0x1F if s2 <= 0x7E else 0x20)
+        out += bytes((j1, j2))
+    if in_jis:
+        out += b"\x1b(B"
+    return bytes(out)
+
+
+def _japanese_score(text: str) -> int:
+    """How much a decoding looks like Japanese: kana and kanji count, half-width kana and odd symbols cost."""
+    score = 0
+    for ch in text:
+        o = ord(ch)
+        if 0x3040 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF:
+            score += 2
+        elif 0xFF61 <= o <= 0xFF9F or 0xE000 <= o <= 0xF8FF or 0x2460 <= o <= 0x24FF:
+            score -= 3
+    return score
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (BOM or valid), else whichever of CP932 and EUC-JP decodes and reads as Japanese."""
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    scores, where = {}, {}
+    for codec in ("cp932", "euc_jp"):
+        try:
+            text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+        except UnicodeDecodeError as exc:
+            where[codec] = exc.start
+            continue
+        scores[codec] = _japanese_score(text)
+    if not scores:
+        raise UnknownEncoding(f"byte {max(where.values())}: the file is not UTF-8, Shift_JIS (CP932) or EUC-JP "
+                              f"(Shift_JIS fails at byte {where['cp932']}, EUC-JP at byte {where['euc_jp']})")
+    return max(scores, key=lambda c: (scores[c], c == "cp932"))
+
+
