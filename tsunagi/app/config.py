@@ -7,13 +7,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsunagi.common.errors import TsunagiError
 from tsunagi.outbound.layouts import available_layouts, load_layout, use_dirs
 from tsunagi.outbound.mailer import RelaySettings
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
 
-class ConfigError(Exception):
+class ConfigError(TsunagiError):
     pass
 
 

@@ -9,6 +9,8 @@ from typing import Iterator, Protocol
 
 import paramiko
 
+from tsunagi.common.errors import TsunagiError
+
 
 class SftpEndpoint(Protocol):
     """What a session needs to know of an endpoint (the config's endpoint section is one)."""
@@ -22,7 +24,7 @@ class SftpEndpoint(Protocol):
     timeout: float
 
 
-class SftpError(Exception):
+class SftpError(TsunagiError):
     """A connection that was refused or failed; the message says what to do."""
 
 

@@ -1,6 +1,8 @@
 """Order statuses: English code names, Japanese labels for the operator."""
 from __future__ import annotations
 
+from tsunagi.common.errors import TsunagiError
+
 NEW = "new"
 CONFIRM = "confirm"
 PAYMENT = "payment"
@@ -33,6 +35,10 @@ def label(code: str) -> str:
     return LABELS.get(code, code)
 
 
+class UnknownStatus(TsunagiError, ValueError):
+    """A status name that is neither a code name nor a label."""
+
+
 def parse(text: str) -> str:
     """Accept a code name or its Japanese label; raise ValueError otherwise."""
     if text in LABELS:
@@ -40,4 +46,4 @@ def parse(text: str) -> str:
     for code, lab in LABELS.items():
         if lab == text:
             return code
-    raise ValueError(f"unknown status {text!r}: use one of {', '.join(ALL)}")
+    raise UnknownStatus(f"unknown status {text!r}: use one of {', '.join(ALL)}")

@@ -5,6 +5,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from tsunagi.common.errors import TsunagiError
+
 LAYOUT_DIR = Path(__file__).parent / "csv"
 ENCODINGS = {"cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932", "utf-8": "utf-8",
              "utf-8-sig": "utf-8-sig", "euc-jp": "euc_jp", "euc_jp": "euc_jp", "auto": "auto"}
@@ -30,7 +32,7 @@ TOP_KEYS = {"title", "kind", "encoding", "delimiter", "skip_rows", "rows", "max_
             "detect", "quote", "timezone", "header", "check_digit"}
 
 
-class LayoutError(ValueError):
+class LayoutError(TsunagiError, ValueError):
     """A layout file that cannot be used; the message names the file and the key."""
 
 

@@ -1,8 +1,10 @@
 """Why an input was refused: a parse problem with where it is, or a mail that is not an order."""
 from __future__ import annotations
 
+from tsunagi.common.errors import TsunagiError
 
-class ParseError(ValueError):
+
+class ParseError(TsunagiError, ValueError):
     """Input that cannot become a record; says the stage, the field and the line."""
 
     def __init__(self, message: str, *, field: str = "", line: int | None = None,

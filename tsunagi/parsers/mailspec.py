@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsunagi.common import japanese as jp
+from tsunagi.common.errors import TsunagiError
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
@@ -53,11 +54,15 @@ class MailSpec:
         return subject_ok and sender_ok
 
 
+class SpecError(TsunagiError, ValueError):
+    """A mail spec file that cannot be used; the message names the file and the key."""
+
+
 def _compile(pattern: str, where: str) -> re.Pattern:
     try:
         return re.compile(pattern, re.MULTILINE)
     except re.error as exc:
-        raise ValueError(f"{where}: bad regular expression {pattern!r}: {exc}") from None
+        raise SpecError(f"{where}: bad regular expression {pattern!r}: {exc}") from None
 
 
 def load_spec(path: Path) -> MailSpec:
@@ -65,11 +70,11 @@ def load_spec(path: Path) -> MailSpec:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise SpecError(f"{path}: {exc}") from None
     where = str(path)
     match = data.get("match", {})
     if not match.get("subject"):
-        raise ValueError(f"{where}: [match] subject: at least one pattern is needed")
+        raise SpecError(f"{where}: [match] subject: at least one pattern is needed")
     sections = {
         name: Section(_compile(s["start"], f"{where}: sections.{name}.start"),
                       _compile(s["end"], f"{where}: sections.{name}.end") if s.get("end") else None)
@@ -78,24 +83,24 @@ def load_spec(path: Path) -> MailSpec:
     fields = data.get("field", {})
     for name, f in fields.items():
         if name not in SCALAR_FIELDS:
-            raise ValueError(f"{where}: field.{name}: unknown field (known: {', '.join(SCALAR_FIELDS)})")
+            raise SpecError(f"{where}: field.{name}: unknown field (known: {', '.join(SCALAR_FIELDS)})")
         f["re"] = _compile(f["find"], f"{where}: field.{name}.find")
         _check_in(f, sections, f"{where}: field.{name}")
     addresses = data.get("address", {})
     for name, a in addresses.items():
         if name not in ("buyer", "ship_to"):
-            raise ValueError(f"{where}: address.{name}: must be buyer or ship_to")
+            raise SpecError(f"{where}: address.{name}: must be buyer or ship_to")
         a["re"] = {p: _compile(a[p], f"{where}: address.{name}.{p}") for p in ADDRESS_PARTS if p in a}
         _check_in(a, sections, f"{where}: address.{name}")
     items = data.get("items", {})
     if not items:
-        raise ValueError(f"{where}: [items] is needed")
+        raise SpecError(f"{where}: [items] is needed")
     _check_in(items, sections, f"{where}: items")
     items["re"] = {k: _compile(items[k], f"{where}: items.{k}")
                    for k in ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
                    if k in items}
     if "start" not in items["re"] and "split" not in items["re"]:
-        raise ValueError(f"{where}: items: give start (a line that begins an item) or split")
+        raise SpecError(f"{where}: items: give start (a line that begins an item) or split")
     return MailSpec(
         cart=data.get("cart", path.stem), title=data.get("title", path.stem),
         subjects=[_compile(p, f"{where}: match.subject") for p in match["subject"]],
@@ -107,7 +112,7 @@ def load_spec(path: Path) -> MailSpec:
 
 def _check_in(table: dict, sections: dict, where: str) -> None:
     if "in" in table and table["in"] not in sections:
-        raise ValueError(f"{where}.in: no section named {table['in']!r}")
+        raise SpecError(f"{where}.in: no section named {table['in']!r}")
 
 
 def available_carts(spec_dir: Path = SPEC_DIR) -> list[str]:

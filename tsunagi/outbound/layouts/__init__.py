@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from tsunagi.common.errors import TsunagiError
+
 LAYOUT_DIR = Path(__file__).parent
 ENCODINGS = {"cp932", "utf-8", "utf-8-sig", "euc_jp"}
 QUOTING = {"necessary": "necessary", "always": "always", "never": "never"}
+
+
+class OutboundLayoutError(TsunagiError, ValueError):
+    """An outbound layout that is unknown or cannot be used; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -56,22 +62,22 @@ def load_layout(kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ValueError(f"no {kind} layout {name!r} (known: {', '.join(available_layouts(kind))})") from None
+        raise OutboundLayoutError(f"no {kind} layout {name!r} (known: {', '.join(available_layouts(kind))})") from None
     where = str(path)
     encoding = data.get("encoding", "cp932").lower()
     if encoding not in ENCODINGS:
-        raise ValueError(f"{where}: encoding {encoding!r} (use one of {', '.join(sorted(ENCODINGS))})")
+        raise OutboundLayoutError(f"{where}: encoding {encoding!r} (use one of {', '.join(sorted(ENCODINGS))})")
     quote = data.get("quote", "necessary")
     if quote not in QUOTING:
-        raise ValueError(f"{where}: quote {quote!r} (use one of {', '.join(QUOTING)})")
+        raise OutboundLayoutError(f"{where}: quote {quote!r} (use one of {', '.join(QUOTING)})")
     columns = [_column(where, n, col) for n, col in enumerate(data.get("column", []))]
     # The compact form for long layouts: columns = [["header", "field" or "=constant" or "", max_bytes], …]
     columns += [_compact(where, n, col) for n, col in enumerate(data.get("columns", []))]
     for n, col in enumerate(columns):
         if fields and col.field and col.field not in fields:
-            raise ValueError(f"{where}: column {n + 1} ({col.header}): field {col.field!r} (known: {', '.join(fields)})")
+            raise OutboundLayoutError(f"{where}: column {n + 1} ({col.header}): field {col.field!r} (known: {', '.join(fields)})")
     if not columns:
-        raise ValueError(f"{where}: no [[column]]")
+        raise OutboundLayoutError(f"{where}: no [[column]]")
     known = {"title", "encoding", "delimiter", "newline", "quote", "extension", "preamble", "column", "columns",
              "header", "max_rows", "date_format"}
     return Layout(name=name, title=data.get("title", name), encoding=encoding,
@@ -85,13 +91,13 @@ def load_layout(kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
 
 def _column(where: str, n: int, col: dict) -> Column:
     if "header" not in col or ("field" in col) == ("value" in col):
-        raise ValueError(f"{where}: column[{n}]: give header and either field or value")
+        raise OutboundLayoutError(f"{where}: column[{n}]: give header and either field or value")
     return Column(col["header"], col.get("field", ""), str(col.get("value", "")), int(col.get("max_bytes", 0)))
 
 
 def _compact(where: str, n: int, col: list) -> Column:
     if not isinstance(col, list) or not 1 <= len(col) <= 3:
-        raise ValueError(f"{where}: columns[{n}]: write [\"header\", \"field\" or \"=constant\", max_bytes]")
+        raise OutboundLayoutError(f"{where}: columns[{n}]: write [\"header\", \"field\" or \"=constant\", max_bytes]")
     header, spec, limit = col[0], col[1] if len(col) > 1 else "", col[2] if len(col) > 2 else 0
     if str(spec).startswith("="):
         return Column(str(header), "", str(spec)[1:], int(limit))
