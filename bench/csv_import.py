@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tsunagi.app.csvsamples import EXTRA  # noqa: E402
+from tsunagi.demo.csvs import EXTRA  # noqa: E402
 from tsunagi.parsers import csvlayout  # noqa: E402
 
 SKUS = 2000

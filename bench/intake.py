@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tsunagi.app.samples import Item, SampleOrder, order_mail  # noqa: E402
+from tsunagi.demo.mails import Item, SampleOrder, order_mail  # noqa: E402
 
 RCPT = "rakuten-7f3k@orders.example.jp"
 PRODUCTS = 50

@@ -26,18 +26,18 @@ sys.path.insert(0, str(ROOT))
 from aiosmtpd.controller import Controller  # noqa: E402
 
 from bench.ship import CONFIG, mod7, tsunagi  # noqa: E402
-from tsunagi.app.csvsamples import order_csv  # noqa: E402
-from tsunagi.app.samples import Item, Person, SampleOrder  # noqa: E402
+from tsunagi.demo.csvs import order_csv  # noqa: E402
+from tsunagi.demo.mails import Item, Person, SampleOrder  # noqa: E402
 
 SEND = r"""
 import json, sys, time
-from tsunagi.app import config, notifyflow
+from tsunagi.app import config, wiring
 from tsunagi.oms.store import Store
 def peak_mb():
     return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) / 1024
 cfg = config.load(sys.argv[1])
 store = Store(cfg.db_path, cfg.store_synchronous)
-mailer = notifyflow.mailer(cfg, store)
+mailer = wiring.mailer(cfg, store)
 t = time.perf_counter()
 sent = 0
 while n := mailer.send_due(limit=int(sys.argv[2])):

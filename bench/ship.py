@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tsunagi.app.csvsamples import order_csv  # noqa: E402
-from tsunagi.app.samples import Item, Person, SampleOrder  # noqa: E402
+from tsunagi.demo.csvs import order_csv  # noqa: E402
+from tsunagi.demo.mails import Item, Person, SampleOrder  # noqa: E402
 
 CONFIG = """data_dir = "var"
 locations = ["本店倉庫"]

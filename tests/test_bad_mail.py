@@ -5,7 +5,7 @@ import base64
 
 
 from tests.conftest import RAKUTEN_TO
-from tsunagi.app.samples import Item, SampleOrder, build_mail, order_mail, rakuten_body
+from tsunagi.demo.mails import Item, SampleOrder, build_mail, order_mail, rakuten_body
 from tsunagi.oms import queries, stock
 
 GOOD = SampleOrder("402853-20260612-0000000100", [Item("item-a", "商品A", 1, 1000)])
@@ -121,7 +121,7 @@ def test_a_spool_file_changed_on_disk_is_refused_as_corrupt(running):
     running.thread.join(timeout=15)
     item = running.spool.put(good("402853-20260612-0000000600"), {"kind": "order_mail", "shop": "rakuten"})
     item.data_path.write_bytes(b"tampered")
-    from tsunagi.app.daemon import open_parts
+    from tsunagi.app.wiring import open_parts
     _, _, pipeline = open_parts(running.cfg)
     assert pipeline.process(item.id) == "corrupt"
     assert running.failed()[0]["kind"] == "corrupt"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import RAKUTEN_TO, write_config
 from tsunagi.app import cli
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 
 

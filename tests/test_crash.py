@@ -13,7 +13,7 @@ import time
 
 from tests.conftest import RAKUTEN_TO, seed, wait_for, write_config
 from tsunagi.app import config as config_mod
-from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
+from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 
@@ -121,7 +121,7 @@ def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_
     config_path.write_text(config_path.read_text(encoding="utf-8").replace(
         'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8")
     seed(config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\nitem-b,本店倉庫,1,100000\n")
-    from tsunagi.app.csvsamples import order_csv
+    from tsunagi.demo.csvs import order_csv
     orders = [SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)])
               for n in range(400)]
     mails = [(o.order_no, order_mail("rakuten", o, RAKUTEN_TO)) for o in orders[:200]]

@@ -6,8 +6,8 @@ from datetime import date, datetime
 
 import pytest
 
-from tsunagi.app.csvsamples import order_csv
-from tsunagi.app.samples import Item, Person, SampleOrder
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, Person, SampleOrder
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.errors import ParseError

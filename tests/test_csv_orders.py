@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import RAKUTEN_TO
 from tsunagi.app import cli
-from tsunagi.app.csvsamples import order_csv, stock_csv
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.demo.csvs import order_csv, stock_csv
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 

@@ -6,8 +6,8 @@ import os
 import time
 
 from tests.conftest import Running, wait_for
-from tsunagi.app.csvsamples import order_csv, stock_csv
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.demo.csvs import order_csv, stock_csv
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tests.conftest import RAKUTEN_TO
 
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 import pytest
 
-from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
+from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.parsers.errors import NotAnOrder, ParseError
 from tsunagi.common.clock import JST
 from tsunagi.parsers.ordermail import parse_order_mail, spec_for
@@ -121,7 +121,7 @@ def test_bounces_and_auto_replies_are_not_orders(mail_from, headers, why):
 
 
 def test_a_vacation_notice_by_subject_is_not_an_order():
-    from tsunagi.app.samples import build_mail
+    from tsunagi.demo.mails import build_mail
     raw = build_mail("休暇中です", "自動応答: 不在のお知らせ", "a@b.jp", "shop@x.jp")
     with pytest.raises(NotAnOrder, match="auto-reply"):
         parse("rakuten", raw)

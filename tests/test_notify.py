@@ -12,9 +12,9 @@ from tests.smtpsinks import Sink
 from tests.test_shipping import mod7
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
-from tsunagi.app import notifyflow
-from tsunagi.app.samples import Item, Person, SampleOrder, order_mail
-from tsunagi.app.csvsamples import order_csv
+from tsunagi.app import wiring
+from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
+from tsunagi.demo.csvs import order_csv
 from tsunagi.oms.store import Store
 from tsunagi.common.clock import JST
 from tsunagi.common.jcodec import decode_iso2022jp
@@ -61,7 +61,7 @@ class MailSite:
         assert self.cli("ingest", str(path), "--shop", "ec") == 0
 
     def send(self) -> int:
-        mailer = notifyflow.mailer(self.cfg, self.store)
+        mailer = wiring.mailer(self.cfg, self.store)
         total = 0
         while n := mailer.send_due():
             total += n
@@ -318,13 +318,13 @@ def test_operator_alerts_come_as_one_digest_with_the_command_that_shows_more(tmp
     site.config_path.write_text(text, encoding="utf-8")
     site.cfg = config_mod.load(site.config_path)
     (tmp_path / "bad.csv").write_bytes("注文番号,注文日時\r\n1,2024/4/1\r\n".encode("cp932"))
-    from tsunagi.app.daemon import open_parts
+    from tsunagi.app.wiring import open_parts
     spool, store, pipeline = open_parts(site.cfg)
     item = spool.put((tmp_path / "bad.csv").read_bytes(), {"source": "drop", "kind": "csv", "shop": "rakuten", "file": "bad.csv"}, ".csv")
     pipeline.process(item.id)
     site.mail_order(SampleOrder("402853-20260612-0000000099", [Item("no-such", "謎", 1, 100)], buyer=order(1).buyer))
     hold = "tsunagi order ec 402853-20260612-0000000099"
-    alerts = notifyflow.alerts(site.cfg, store, spool.dir("outbox"))
+    alerts = wiring.alerts(site.cfg, store, spool.dir("outbox"))
     alerts.collect()
     assert alerts.flush() is True and alerts.flush() is False      # at most one digest per period
     digest = [m for m in sink.handler.parsed() if m["To"] == "ops@example.jp"]
@@ -342,9 +342,9 @@ def test_a_relay_or_endpoint_failing_too_long_and_an_undelivered_feed_are_alerte
                    'feed_stale_minutes = 0\n\n[relay]')
     site.config_path.write_text(text, encoding="utf-8")
     site.cfg = config_mod.load(site.config_path)
-    from tsunagi.app.daemon import open_parts
+    from tsunagi.app.wiring import open_parts
     spool, store, _ = open_parts(site.cfg)
-    alerts = notifyflow.alerts(site.cfg, store, spool.dir("outbox"))
+    alerts = wiring.alerts(site.cfg, store, spool.dir("outbox"))
     alerts.pushed = {"rakuten"}
     ready = spool.dir("outbox") / "rakuten" / "ready"
     ready.mkdir(parents=True)

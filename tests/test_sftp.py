@@ -10,8 +10,8 @@ from tests.conftest import seed, write_config
 from tests.sshserver import Relay, keygen
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
-from tsunagi.app.csvsamples import order_csv
-from tsunagi.app.samples import Item, SampleOrder
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, SampleOrder
 from tsunagi.app.schedule import next_run
 from tsunagi.common.sftp import SftpError, session
 from tsunagi.app.transfers import run_endpoint

@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import seed, write_config
 from tsunagi.app import cli
-from tsunagi.app.csvsamples import order_csv
-from tsunagi.app.samples import Item, Person, SampleOrder
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, Person, SampleOrder
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from tests.conftest import EC_TO, RAKUTEN_TO, YAHOO_TO, Running, wait_for, write_config, seed
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.oms import queries, stock
 
 
@@ -146,7 +146,7 @@ def test_a_re_delivered_mail_is_filed_as_a_duplicate_without_being_parsed_again(
     running.wait_idle()
     running.daemon.stop()
     running.thread.join(timeout=15)
-    from tsunagi.app.daemon import open_parts
+    from tsunagi.app.wiring import open_parts
     _, _, pipeline = open_parts(running.cfg)
     pipeline.shop_specs = {}  # were it parsed again, the shop would be unknown and it would fail
     item = running.spool.put(raw, {"kind": "order_mail", "shop": "rakuten"})

@@ -3,7 +3,7 @@ lock, and stock snapshots for the warehouse's location."""
 from __future__ import annotations
 
 from tests.test_shipping import ShipSite, mod7, order
-from tsunagi.app.samples import Item
+from tsunagi.demo.mails import Item
 from tsunagi.oms.store import Store
 
 PRODUCTS = """sku,name,components,channel_sku,shop,tags

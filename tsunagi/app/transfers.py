@@ -4,8 +4,9 @@ from __future__ import annotations
 import logging
 import threading
 
-from tsunagi.app import shipflow
+from tsunagi.app import wiring
 from tsunagi.app.config import Config, SftpEndpoint
+from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
 from tsunagi.common import clock
 from tsunagi.common.sftp import SftpError, session
@@ -36,17 +37,19 @@ def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
     return out
 
 
-class Scheduler:
-    """One thread: runs each SFTP endpoint and each carrier's label export when due; a failure is
-    logged and tried again at the next time."""
+class Scheduler(Runner):
+    """One thread: runs each SFTP endpoint, carrier label export and warehouse exchange when due; a failure
+    is logged and tried again at the next time."""
+
+    name = "schedule"
 
     def __init__(self, cfg: Config, spool: Spool, store: Store, on_items, stopping: threading.Event, alerts=None):
+        super().__init__(stopping)
         self.alerts = alerts
         self.cfg = cfg
         self.spool = spool
         self.store = store
         self.on_items = on_items
-        self.stopping = stopping
         self.jobs = [(f"sftp:{ep.name}", ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.sftp]
         self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
                       for c in cfg.carriers]
@@ -55,23 +58,22 @@ class Scheduler:
         start = clock.now()
         self.due = {name: next_run(start, every, at) for name, every, at, _ in self.jobs}
 
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            for name, every, at, job in self.jobs:
-                when = self.due.get(name)
-                if when is not None and when <= clock.now():
-                    try:
-                        job()
-                    except Exception:
-                        log.exception("%s: unexpected error", name)
-                    self.due[name] = next_run(clock.now(), every, at)
-            self.stopping.wait(1.0)
+    def run_once(self) -> bool:
+        for name, every, at, job in self.jobs:
+            when = self.due.get(name)
+            if when is not None and when <= clock.now():
+                try:
+                    job()
+                except Exception:      # one job's failure neither stops nor delays the others
+                    log.exception("%s: unexpected error", name)
+                self.due[name] = next_run(clock.now(), every, at)
+        return False
 
     def instruct(self, name: str) -> None:
-        wms.send(self.store, self.spool.dir("outbox"), shipflow.wms_target(self.cfg, name))
+        wms.send(self.store, self.spool.dir("outbox"), wiring.wms_target(self.cfg, name))
 
     def export(self, carrier: str) -> None:
-        result = labels.export(self.store, self.spool.dir("outbox"), shipflow.label_target(self.cfg, carrier))
+        result = labels.export(self.store, self.spool.dir("outbox"), wiring.label_target(self.cfg, carrier))
         for held in result.held:
             log.warning("labels %s: order held: %s", carrier, held)
 
@@ -88,5 +90,5 @@ class Scheduler:
         if out.get("pulled"):
             self.on_items(out["pulled"])
         if out.get("sent"):
-            shipflow.confirmations_sent(self.store, out["sent"])
+            wiring.confirmations_sent(self.store, out["sent"])
         return out

@@ -5,7 +5,7 @@ import csv
 import io
 from datetime import timedelta, timezone
 
-from tsunagi.app.samples import Person, SampleOrder
+from tsunagi.demo.mails import Person, SampleOrder
 from tsunagi.common.japanese import split_prefecture
 from tsunagi.parsers import csvlayout
 

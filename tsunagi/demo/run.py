@@ -11,14 +11,17 @@ import time
 from datetime import date
 from pathlib import Path
 
-from tsunagi.app import cli
 from tsunagi.app import config as config_mod
-from tsunagi.app.csvsamples import order_csv
+from tsunagi.app import wiring
 from tsunagi.app.daemon import start_in_thread
-from tsunagi.app.samples import Item, SampleOrder, order_mail
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
+from tsunagi.oms import catalog, counting, orders, queries, stock
+from tsunagi.outbound import labels
+from tsunagi.parsers.master import parse_counts, parse_products
 
-CONFIG = Path(__file__).with_name("demo_config.toml")
+CONFIG = Path(__file__).with_name("config.toml")
 PRODUCTS = """sku,name,components,channel_sku,shop
 TS-001,つなぎ マグカップ 白,,,
 TS-002,つなぎ マグカップ 黒,,,
@@ -87,51 +90,83 @@ def _wait_idle(spool: Spool, seconds: float = 10) -> None:
         time.sleep(0.05)
 
 
+def load_catalog(cfg) -> None:
+    """The demo shop's products and counts, applied as `tsunagi products import` and `stock import` do."""
+    with wiring.open_store(cfg).transaction() as tx:
+        stock.set_locations(tx, cfg.locations)
+        for rec in parse_products(PRODUCTS.encode())[0]:
+            catalog.upsert_product(tx, rec)
+        for rec in parse_counts(COUNTS.encode())[0]:
+            counting.apply_count(tx, rec, "import:stock.csv")
+        orders.retry_waiting(tx)
+
+
 def run_demo(keep: bool = False) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tsunagi-demo-"))
     relay = _Relay()          # stands in for the shop's mail server: buyer mails land here
     relay.start()
     (tmp / "config.toml").write_text(CONFIG.read_text(encoding="utf-8").replace("RELAY_PORT", str(relay.port)),
                                      encoding="utf-8")
-    (tmp / "products.csv").write_text(PRODUCTS, encoding="utf-8")
-    (tmp / "stock.csv").write_text(COUNTS, encoding="utf-8")
-    conf = ["-c", str(tmp / "config.toml")]
     print(f"== data dir: {tmp}")
-    cli.main(conf + ["products", "import", str(tmp / "products.csv")])
-    cli.main(conf + ["stock", "import", str(tmp / "stock.csv")])
     cfg = config_mod.load(tmp / "config.toml")
+    load_catalog(cfg)
+    try:
+        _run_daemon(cfg, relay)
+    finally:
+        relay.stop()
+    _show(cfg, relay)
+    if not keep:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        print(f"\n(kept {tmp})")
+    return 0
+
+
+def _run_daemon(cfg, relay: _Relay) -> None:
+    """The real daemon: sample mails over SMTP, then the Rakuten order CSV dropped in its folder."""
     daemon, thread = start_in_thread(cfg)
     spool = Spool(cfg.spool_dir)
     try:
         print(f"== daemon listening on 127.0.0.1:{daemon.port}; sending sample mails over SMTP")
-        with smtplib.SMTP("127.0.0.1", daemon.port) as smtp:
-            for label, raw, rcpt in sample_mails(cfg):
-                smtp.sendmail("cart@example.jp", [rcpt], raw)   # raises unless 250
-                print(f"   {label}: 250 accepted")
-            try:
-                smtp.sendmail("cart@example.jp", ["nobody@orders.example.jp"], b"Subject: x\r\n\r\nx\r\n")
-            except smtplib.SMTPRecipientsRefused as exc:
-                code, msg = exc.recipients["nobody@orders.example.jp"]
-                print(f"   unknown recipient: {code} {msg.decode()}")
+        _send_mails(cfg, daemon.port)
         _wait_idle(spool)
         print("== dropping the Rakuten RMS order CSV (CP932) into spool/drop/rakuten/")
         drop = spool.dir("drop") / "rakuten" / "rakuten-orders-20260612.csv"
         drop.write_bytes(order_csv("rakuten-rms", [RAKUTEN_FIRST, RAKUTEN_CSV_ONLY]))
-        end = time.time() + 10
-        while drop.exists() and time.time() < end:
-            time.sleep(0.05)
+        _wait_for(lambda: not drop.exists())
         _wait_idle(spool)
         time.sleep((cfg.feed_coalesce_ms + 800) / 1000)
-        end = time.time() + 10
-        while not relay.messages and time.time() < end:
-            time.sleep(0.1)
+        _wait_for(lambda: relay.messages, 0.1)
     finally:
         daemon.stop()
         thread.join(timeout=10)
-        relay.stop()
+
+
+def _send_mails(cfg, port: int) -> None:
+    with smtplib.SMTP("127.0.0.1", port) as smtp:
+        for label, raw, rcpt in sample_mails(cfg):
+            smtp.sendmail("cart@example.jp", [rcpt], raw)   # raises unless 250
+            print(f"   {label}: 250 accepted")
+        try:
+            smtp.sendmail("cart@example.jp", ["nobody@orders.example.jp"], b"Subject: x\r\n\r\nx\r\n")
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, msg = exc.recipients["nobody@orders.example.jp"]
+            print(f"   unknown recipient: {code} {msg.decode()}")
+
+
+def _wait_for(done, step: float = 0.05, seconds: float = 10) -> None:
+    end = time.time() + seconds
+    while not done() and time.time() < end:
+        time.sleep(step)
+
+
+def _show(cfg, relay: _Relay) -> None:
+    """What the demo did, as the staff would look at it."""
+    spool, store = Spool(cfg.spool_dir), wiring.open_store(cfg)
     print("\n== tsunagi ship export yamato  (the confirmed Rakuten orders become a B2 Cloud file)")
-    cli.main(conf + ["ship", "export", "yamato"])
-    for path in sorted(spool.dir("outbox").glob("yamato/ready/*.csv")):
+    result = labels.export(store, spool.dir("outbox"), wiring.label_target(cfg, "yamato"))
+    for path in result.files:
+        print(f"{path.relative_to(cfg.data_dir)}")
         rows = path.read_bytes().decode("cp932").split("\r\n")
         print("\n".join(",".join(r.split(",")[:16]) + ",…" for r in rows if r))
     print("\n== buyer mails the shop's relay received")
@@ -139,12 +174,31 @@ def run_demo(keep: bool = False) -> int:
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         print(f"-- To: {msg['To']}  Subject: {msg['Subject']}")
         print("\n".join(msg.get_body(preferencelist=("plain",)).get_content().splitlines()[:12]) + "\n…")
+    _show_orders_and_stock(store)
+    _show_spool(spool)
+    _show_feeds(cfg, spool)
+
+
+def _show_orders_and_stock(store) -> None:
+    tx = store.read()
     print("\n== tsunagi orders")
-    cli.main(conf + ["orders"])
+    for v in (queries.order_view(tx, i) for i in queries.order_ids(tx)):
+        print(f"{v['shop']:<10} {v['order_no']:<28} {v['status_label']:<6} {v['total']:>9,}円"
+              + (f"  [{v['hold_reason']}]" if v["hold_reason"] else ""))
     print("\n== tsunagi stock")
-    cli.main(conf + ["stock"])
+    print(f"{'SKU':<20} {'在庫':>6} {'引当':>6} {'フリー':>6}")
+    for r in stock.rows(tx):
+        print(f"{r['sku']:<20} {r['on_hand']:>6} {r['reserved']:>6} {r['free']:>6}")
+
+
+def _show_spool(spool: Spool) -> None:
     print("\n== tsunagi spool list")
-    cli.main(conf + ["spool", "list"])
+    print(f"waiting in new/: {len(spool.waiting())}")
+    for reason in spool.failed():
+        print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {reason.get('message')}")
+
+
+def _show_feeds(cfg, spool: Spool) -> None:
     print("\n== stock feed files (spool/outbox/<shop>/ready/)")
     feeds = {s.id: s.stock_feed for s in cfg.shops if s.stock_feed}
     for path in sorted(p for p in spool.dir("outbox").glob("*/ready/*-stock-*") if p.parent.parent.name in feeds):
@@ -152,8 +206,3 @@ def run_demo(keep: bool = False) -> int:
         encoding = "utf-8" if layout.layout.startswith("shopify") else "cp932"
         print(f"-- {path.relative_to(cfg.data_dir)} ({encoding})")
         print(path.read_bytes().decode(encoding).replace("\r\n", "\n").rstrip())
-    if not keep:
-        shutil.rmtree(tmp, ignore_errors=True)
-    else:
-        print(f"\n(kept {tmp})")
-    return 0

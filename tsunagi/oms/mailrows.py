@@ -1,11 +1,10 @@
-"""The buyer-mail queue: a mail is queued in the transaction that moves its order, exactly once a stage."""
+"""The buyer-mail tables: which stages a shop enabled since when, and each mail's state (outbound's own rows)."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import status
 from tsunagi.oms.store import Tx
 
 STAGES = ("purchase", "shipment", "post_purchase")
@@ -23,44 +22,24 @@ def set_stages(tx: Tx, shop: str, stages: dict[str, dict]) -> None:
         if settings is None:
             tx.run("DELETE FROM mail_stages WHERE shop = ? AND stage = ?", shop, stage)
             continue
+        text = json.dumps(settings, ensure_ascii=False, sort_keys=True)
+        # written only when it changed: a pass that finds the same settings writes nothing
         tx.run("INSERT INTO mail_stages (shop, stage, enabled_at, settings) VALUES (?, ?, ?, ?) "
-               "ON CONFLICT (shop, stage) DO UPDATE SET settings = excluded.settings",
-               shop, stage, timestamp(), json.dumps(settings, ensure_ascii=False))
-    tx.memo.pop("mail_stages", None)
+               "ON CONFLICT (shop, stage) DO UPDATE SET settings = excluded.settings "
+               "WHERE mail_stages.settings <> excluded.settings", shop, stage, timestamp(), text)
 
 
-def _stages(tx: Tx) -> dict[tuple[str, str], tuple[str, dict]]:
-    if "mail_stages" not in tx.memo:
-        tx.memo["mail_stages"] = {(r[0], r[1]): (r[2], json.loads(r[3])) for r in tx.all(
-            "SELECT shop, stage, enabled_at, settings FROM mail_stages")}
-    return tx.memo["mail_stages"]
+def stages(tx: Tx) -> dict[tuple[str, str], tuple[str, dict]]:
+    """(shop, stage) -> (enabled_at, settings) of every enabled stage."""
+    return {(r[0], r[1]): (r[2], json.loads(r[3])) for r in tx.all(
+        "SELECT shop, stage, enabled_at, settings FROM mail_stages")}
 
 
-def on_status(tx: Tx, order_id: int, to: str) -> None:
-    """Called by every status change: queue the stages this change starts, if the shop enabled them."""
-    stages = _stages(tx)
-    if not stages:
-        return
-    shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
-    purchase = stages.get((shop, "purchase"))
-    if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
-        queue(tx, order_id, shop, "purchase", timestamp())
-    if to == status.SHIPPED:
-        if (shop, "shipment") in stages:
-            queue(tx, order_id, shop, "shipment", timestamp())
-        after = stages.get((shop, "post_purchase"))
-        if after:
-            shipped = _ship_date(tx, order_id)
-            if shipped >= datetime.fromisoformat(after[0]).date():   # an old shipment gets no mail
-                due = datetime.combine(shipped + timedelta(days=int(after[1].get("days", 7))),
-                                       datetime.fromisoformat(timestamp()).timetz())
-                queue(tx, order_id, shop, "post_purchase", due.isoformat())
-
-
-def _ship_date(tx: Tx, order_id: int) -> date:
+def ship_date(tx: Tx, order_id: int) -> date | None:
+    """The latest ship date of the order's parcels, if any has one."""
     dates = [r[0] for r in tx.all("SELECT s.ship_date FROM shipments s JOIN shipment_orders so "
                                   "ON so.shipment_id = s.id WHERE so.order_id = ? AND s.ship_date <> ''", order_id)]
-    return date.fromisoformat(max(dates)) if dates else datetime.fromisoformat(timestamp()).date()
+    return date.fromisoformat(max(dates)) if dates else None
 
 
 def queue(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_addr: str = "", resend: bool = False) -> bool:
@@ -102,3 +81,7 @@ def log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str
     keys = ("id", "shop", "order_no", "stage", "state", "to", "due_at", "at", "message_id", "answer", "attempts",
             "resend")
     return [dict(zip(keys, r)) for r in tx.all(sql + " ORDER BY m.id", *params)]
+
+
+def order_shop(tx: Tx, order_id: int) -> str:
+    return tx.value("SELECT shop FROM orders WHERE id = ?", order_id, default="")

@@ -7,12 +7,17 @@ from dataclasses import fields
 from datetime import date, datetime
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import allocate, catalog, mailq, outbox, status
+from tsunagi.common.errors import TsunagiError
+from tsunagi.oms import allocate, catalog, outbox, status
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx
 
 
-class OrderLocked(ValueError):
+class OrderError(TsunagiError, ValueError):
+    """An operation the order's state does not allow; the message says why."""
+
+
+class OrderLocked(OrderError):
     """A status change refused while a warehouse is working on the order."""
 
 
@@ -73,7 +78,6 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
            order_id, stamp, current, to, note)
     outbox.emit(tx, outbox.ORDER, str(order_id), {"from": current, "to": to, "note": note})
-    mailq.on_status(tx, order_id, to)
 
 
 CANCELLED_AT_CHANNEL = "cancelled"   # OrderRecord.channel_status of an order the channel cancelled
@@ -214,7 +218,7 @@ def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
     """Correct the buyer's or recipient's details (a typo, a character no carrier takes), with history."""
     unknown = sorted(set(changes) - EDITABLE)
     if unknown:
-        raise ValueError(f"cannot edit {unknown[0]} (editable: {', '.join(sorted(EDITABLE))})")
+        raise OrderError(f"cannot edit {unknown[0]} (editable: {', '.join(sorted(EDITABLE))})")
     data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
     for key, value in changes.items():
         who, part = key.split(".")
@@ -229,5 +233,5 @@ def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
 def release(tx: Tx, order_id: int) -> str:
     """Lift a hold after a person has looked at it: the order is placed again (reserve, or wait)."""
     if tx.value("SELECT status FROM orders WHERE id = ?", order_id) != status.HOLD:
-        raise ValueError("the order is not on hold (保留ではありません)")
+        raise OrderError("the order is not on hold (保留ではありません)")
     return place(tx, order_id)

@@ -28,6 +28,13 @@ def pending(tx: Tx, consumer: str, topic: str | tuple[str, ...], limit: int = 10
     return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
 
+def events(tx: Tx, consumer: str, topic: str, limit: int) -> list[tuple[int, str, str, dict]]:
+    """Like pending, with each event's time: (id, at, key, payload)."""
+    rows = tx.all("SELECT id, at, key, payload FROM outbox WHERE topic = ? AND id > ? ORDER BY id LIMIT ?",
+                  topic, cursor(tx, consumer), limit)
+    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
 def advance(tx: Tx, consumer: str, last_id: int) -> None:
     """Move the consumer's cursor; done in the same transaction as the consumer's own effects."""
     tx.run("INSERT INTO consumers (name, last_id) VALUES (?, ?) "

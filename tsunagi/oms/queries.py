@@ -86,3 +86,7 @@ def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
             out.append({"shop": shop_id, "order_no": order_no, "status": code, "total": total,
                         "channel_total": channel_total})
     return out
+
+
+def order_status(tx: Tx, order_id: int) -> str:
+    return tx.value("SELECT status FROM orders WHERE id = ?", order_id, default="")

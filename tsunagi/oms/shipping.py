@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from tsunagi.common.clock import timestamp
+from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import outbox, status
 from tsunagi.oms.orders import set_status
 from tsunagi.oms.records import ShipmentResult
@@ -13,11 +14,11 @@ from tsunagi.oms.store import Tx
 LIVE = ("exported", "shipped")          # shipment states that count (a cancelled one does not)
 
 
-class ShippingError(ValueError):
+class ShippingError(TsunagiError, ValueError):
     """A result that cannot be applied: the message says which shipment or order and why."""
 
 
-def _data(tx: Tx, order_id: int) -> dict:
+def order_data(tx: Tx, order_id: int) -> dict:
     return json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
 
 
@@ -30,7 +31,7 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
     if problem:
         set_status(tx, order_id, status.HOLD, hold_kind="unmapped", note=problem)
         return status.HOLD
-    data = _data(tx, order_id)
+    data = order_data(tx, order_id)
     data["shipping"] = plan
     tx.run("UPDATE orders SET data = ?, carrier = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
            plan["carrier"], timestamp(), order_id)

@@ -1,0 +1,98 @@
+"""What every command shares: the configuration, the store, output as lines or JSON, applying now if idle."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from tsunagi.app import config as config_mod
+from tsunagi.app import wiring
+from tsunagi.app.daemon import AlreadyRunning, take_lock
+from tsunagi.common.errors import TsunagiError
+from tsunagi.oms import queries
+from tsunagi.oms.store import Store
+from tsunagi.outbound import mailqueue
+
+
+def config(args: argparse.Namespace) -> config_mod.Config:
+    path = args.config or os.environ.get("TSUNAGI_CONFIG") or "config.toml"
+    return config_mod.load(path)
+
+
+_writers: list[Store] = []
+
+
+def writer(cfg: config_mod.Config) -> Store:
+    """The store for a command that changes something; finish() queues the mails its changes start."""
+    store = wiring.open_store(cfg)
+    _writers.append(store)
+    return store
+
+
+def finish() -> None:
+    """After a command: the buyer mails its status changes start are queued before it returns."""
+    while _writers:
+        mailqueue.drain(_writers.pop())
+
+
+def reader(cfg: config_mod.Config) -> Store:
+    """The store for a command that only reads: it never writes, so it never waits for a writer."""
+    return Store(cfg.db_path, cfg.store_synchronous)
+
+
+def print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def show(args, rows: list[dict], noun: str, line) -> int:
+    """A listing: the stable JSON with --json, else one line a row and the count."""
+    if args.json:
+        print_json(rows)
+        return 0
+    for row in rows:
+        print(line(row))
+    print(f"({len(rows)} {noun})")
+    return 0
+
+
+def order_id(store: Store, shop: str, order_no: str) -> int:
+    found = queries.find_order(store.read(), shop, order_no)
+    if found is None:
+        raise TsunagiError(f"no order {order_no} in shop {shop}")
+    return found
+
+
+def apply_now_if_idle(cfg: config_mod.Config) -> int:
+    """Apply waiting items here unless a daemon owns the spool (then it applies them itself)."""
+    try:
+        lock = take_lock(cfg.data_dir)
+    except AlreadyRunning:
+        print("the daemon is running and will apply it")
+        return 0
+    try:
+        spool, store, pipeline = wiring.open_parts(cfg)
+        spool.recover(max_tmp_age=60)
+        for item_id in spool.waiting():
+            outcome = pipeline.process(item_id)
+            if outcome is not None:
+                print(f"{item_id}: {outcome}")
+        wiring.feed_writer(cfg, spool, store).flush()
+    finally:
+        lock.close()
+    return 0
+
+
+def flush_feeds_if_idle(cfg: config_mod.Config, spool, store) -> None:
+    try:
+        lock = take_lock(cfg.data_dir)
+    except AlreadyRunning:
+        return      # the daemon writes the feeds itself
+    try:
+        wiring.feed_writer(cfg, spool, store).flush()
+    finally:
+        lock.close()
+
+
+def stderr(text: str) -> None:
+    print(text, file=sys.stderr)

@@ -1,0 +1,67 @@
+"""Commands for the catalog and stock: import products, show stock, import counts."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tsunagi.app.commands import base
+from tsunagi.oms import catalog, counting, orders, stock
+from tsunagi.parsers.master import parse_counts, parse_products
+
+
+def register(sub) -> None:
+    products = sub.add_parser("products").add_subparsers(dest="sub", required=True)
+    pi = products.add_parser("import", help="CSV: sku,name[,components,channel_sku,shop]")
+    pi.add_argument("file")
+    pi.set_defaults(func=cmd_products_import)
+    st = sub.add_parser("stock", help="show stock, or import counts")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=cmd_stock)
+    st_sub = st.add_subparsers(dest="sub")
+    si = st_sub.add_parser("import", help="CSV: sku,location,lot,qty (absolute counts)")
+    si.add_argument("file")
+    si.set_defaults(func=cmd_stock_import)
+
+
+def _report(kind: str, done: int, changed: int, problems: list[str]) -> int:
+    for p in problems:
+        base.stderr(f"  {p}")
+    print(f"{kind}: {done} rows applied, {changed} changed, {len(problems)} rows refused")
+    return 1 if problems else 0
+
+
+def cmd_products_import(args) -> int:
+    cfg = base.config(args)
+    records, problems = parse_products(Path(args.file).read_bytes())
+    with base.writer(cfg).transaction() as tx:
+        for rec in records:
+            catalog.upsert_product(tx, rec)
+        placed = orders.retry_waiting(tx)
+    if placed:
+        print(f"{placed} held or waiting orders were placed")
+    return _report("products", len(records), len(records), problems)
+
+
+def cmd_stock_import(args) -> int:
+    cfg = base.config(args)
+    records, problems = parse_counts(Path(args.file).read_bytes())
+    changed = 0
+    ref = f"import:{Path(args.file).name}"
+    with base.writer(cfg).transaction() as tx:
+        stock.set_locations(tx, cfg.locations)
+        for rec in records:
+            changed += counting.apply_count(tx, rec, ref)
+        placed = orders.retry_waiting(tx) if changed else 0
+    if placed:
+        print(f"{placed} orders waiting for stock were placed")
+    return _report("stock", len(records), changed, problems)
+
+
+def cmd_stock(args) -> int:
+    rows = stock.rows(base.reader(base.config(args)).read())
+    if args.json:
+        base.print_json(rows)
+        return 0
+    print(f"{'SKU':<20} {'在庫':>6} {'引当':>6} {'フリー':>6}")
+    for r in rows:
+        print(f"{r['sku']:<20} {r['on_hand']:>6} {r['reserved']:>6} {r['free']:>6}")
+    return 0

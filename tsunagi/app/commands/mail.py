@@ -1,0 +1,78 @@
+"""Commands for buyer mails: preview a stage for an order, the mail log, resend on purpose."""
+from __future__ import annotations
+
+from tsunagi.app import wiring
+from tsunagi.app.commands import base
+from tsunagi.common.clock import timestamp
+from tsunagi.common.errors import TsunagiError
+from tsunagi.oms import mailrows, queries
+from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
+
+
+def register(sub) -> None:
+    ml = sub.add_parser("mail", help="buyer mails").add_subparsers(dest="sub", required=True)
+    mp = ml.add_parser("preview", help="print a stage's mail for an order, rendered")
+    mp.add_argument("shop")
+    mp.add_argument("order_no")
+    mp.add_argument("stage", help="purchase, shipment or post_purchase")
+    mp.set_defaults(func=cmd_mail_preview)
+    mlog = ml.add_parser("log", help="mails sent, waiting, failed or uncertain")
+    mlog.add_argument("--shop")
+    mlog.add_argument("--order")
+    mlog.add_argument("--uncertain", action="store_true", help="only those a crash left undecided")
+    mlog.add_argument("--json", action="store_true")
+    mlog.set_defaults(func=cmd_mail_log)
+    mr = ml.add_parser("resend", help="send one mail again on purpose (recorded as a resend)")
+    mr.add_argument("shop")
+    mr.add_argument("order_no")
+    mr.add_argument("stage")
+    mr.add_argument("--to", help="another address (the buyer's was wrong)")
+    mr.set_defaults(func=cmd_mail_resend)
+
+
+def _stage(name: str) -> str:
+    if name not in STAGES:
+        raise TsunagiError(f"stage {name!r}: use one of {', '.join(STAGES)}")
+    return name
+
+
+def cmd_mail_preview(args) -> int:
+    cfg = base.config(args)
+    shop = cfg.shop(args.shop)
+    store = base.reader(cfg)
+    order_id = base.order_id(store, args.shop, args.order_no)
+    context = wiring.context_source(cfg).context(store.read(), order_id, _stage(args.stage))
+    rendered = wiring.templates_for(shop).render(args.stage, context)
+    sender = shop.mail
+    print(f"From: {sender.sender_name if sender else shop.name} <{sender.sender if sender else '-'}>")
+    print(f"To: {context['buyer'].get('email') or '(no address)'}")
+    print(f"Subject: {rendered.subject}\n")
+    print(rendered.text, end="" if rendered.text.endswith("\n") else "\n")
+    if rendered.html is not None:
+        print(f"\n--- HTML part ({len(rendered.html)} characters) ---\n{rendered.html}")
+    return 0
+
+
+def cmd_mail_log(args) -> int:
+    cfg = base.config(args)
+    tx = base.reader(cfg).read()
+    order_id = queries.find_order(tx, args.shop, args.order) if args.order and args.shop else None
+    if args.order and order_id is None:
+        raise TsunagiError(f"no order {args.order} in shop {args.shop} (give --shop with --order)")
+    rows = mailrows.log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
+    return base.show(args, rows, "mails", lambda r: (
+        f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
+        f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
+
+
+def cmd_mail_resend(args) -> int:
+    cfg = base.config(args)
+    if not cfg.shop(args.shop).mail:
+        raise TsunagiError(f"shop {args.shop} sends no mails ([shop.mail] is not set)")
+    store = base.writer(cfg)
+    order_id = base.order_id(store, args.shop, args.order_no)
+    with store.transaction() as tx:
+        mailrows.queue(tx, order_id, args.shop, _stage(args.stage), timestamp(), to_addr=args.to or "", resend=True)
+    print(f"{args.order_no}: {STAGE_LABELS[args.stage]} mail queued again"
+          + (f" to {args.to}" if args.to else "") + " (recorded as a resend)")
+    return 0

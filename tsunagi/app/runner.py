@@ -1,0 +1,56 @@
+"""The one worker base, in the style of Mailman's runners: one pass, wait, never fatal."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+
+log = logging.getLogger("tsunagi.runner")
+MAX_BACKOFF = 60.0
+
+
+class Runner(ABC):
+    """A worker thread. Subclasses write run_once(); the base catches, logs once, backs off and retries."""
+
+    name = "runner"
+    interval = 1.0          # seconds between passes that found nothing to do
+
+    def __init__(self, stopping: threading.Event):
+        self.stopping = stopping
+        self.finished = False           # set by a pass that was told to end (a queue's None)
+        self.failing_since: float | None = None
+        self.last_error = ""
+        self.backoff = 0.0
+
+    @abstractmethod
+    def run_once(self) -> bool:
+        """One pass. True when the next pass should follow at once (more work, or the pass waited itself)."""
+
+    def run(self) -> None:
+        while not (self.stopping.is_set() or self.finished):
+            try:
+                busy = self.run_once()
+            except Exception as exc:      # never fatal: the next pass tries again after a pause
+                self._failed(exc)
+                self.stopping.wait(self.backoff)
+                continue
+            self._succeeded()
+            if not busy:
+                self.stopping.wait(self.interval)
+
+    def _failed(self, exc: Exception) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        if text != self.last_error:       # the same error again is not logged again
+            log.error("%s: %s (retrying)", self.name, text, exc_info=exc)
+        self.last_error = text
+        self.failing_since = self.failing_since or time.time()
+        self.backoff = min(MAX_BACKOFF, max(1.0, self.backoff * 2))
+
+    def _succeeded(self) -> None:
+        if self.failing_since is not None:
+            log.info("%s: working again after %.0f s", self.name, time.time() - self.failing_since)
+        self.failing_since, self.last_error, self.backoff = None, "", 0.0
+
+    def thread(self) -> threading.Thread:
+        return threading.Thread(target=self.run, name=self.name, daemon=True)

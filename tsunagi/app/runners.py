@@ -1,0 +1,140 @@
+"""The daemon's workers: the pipeline, the file worker, feeds and confirmations, mail, drop folders."""
+from __future__ import annotations
+
+import queue
+import threading
+
+from tsunagi.app.runner import Runner
+from tsunagi.ingest.dropwatch import DropFolders
+from tsunagi.ingest.pipeline import Pipeline
+from tsunagi.outbound.confirmations import ConfirmWriter
+from tsunagi.outbound.feeds import FeedWriter
+
+RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
+FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
+MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
+BATCH = 256              # items applied under one commit
+
+
+class PipelineRunner(Runner):
+    """Mails and small items: what has arrived is applied in one commit; new/ is rescanned for the rest."""
+
+    name = "pipeline"
+
+    def __init__(self, stopping, pipeline: Pipeline, items: queue.Queue, stock_changed: threading.Event):
+        super().__init__(stopping)
+        self.pipeline, self.items, self.stock_changed = pipeline, items, stock_changed
+        self.drained = False
+
+    def run_once(self) -> bool:
+        if not self.drained:              # what start-up recovery put back, first
+            self.pipeline.drain()
+            self.drained = True
+            self.stock_changed.set()
+        ids = self._take()
+        if ids is None:
+            self.finished = True
+            return True
+        outcomes = self.pipeline.process_batch(ids)
+        if any(o.startswith(("order", "csv")) for o in outcomes.values()):
+            self.stock_changed.set()
+        return True
+
+    def _take(self) -> list[str] | None:
+        try:
+            ids = self.items.get(timeout=RESCAN_SECONDS)
+        except queue.Empty:
+            return self.pipeline.spool.waiting()
+        while ids is not None and len(ids) < BATCH:     # take what else has arrived: one commit for the lot
+            try:
+                more = self.items.get_nowait()
+            except queue.Empty:
+                break
+            if more is None:
+                self.finished = True
+                break
+            ids += more
+        return ids
+
+
+class FileRunner(Runner):
+    """CSV files, one at a time, beside the mail pipeline: a million-row file does not hold up the orders
+    that arrive by mail meanwhile (they wait at most one short transaction of the file's)."""
+
+    name = "files"
+
+    def __init__(self, stopping, pipeline: Pipeline, files: queue.Queue, stock_changed: threading.Event):
+        super().__init__(stopping)
+        self.pipeline, self.files, self.stock_changed = pipeline, files, stock_changed
+
+    def run_once(self) -> bool:
+        try:
+            item = self.files.get(timeout=RESCAN_SECONDS)
+        except queue.Empty:
+            return True
+        if item is None:
+            self.finished = True
+            return True
+        try:
+            self.pipeline.process_file(item)
+        finally:
+            self.stock_changed.set()
+        return True
+
+
+class FeedRunner(Runner):
+    """Stock feeds and shipment confirmations, written within a moment of a change."""
+
+    name = "feeds"
+
+    def __init__(self, stopping, writer: FeedWriter, confirms: ConfirmWriter, stock_changed: threading.Event,
+                 coalesce_seconds: float):
+        super().__init__(stopping)
+        self.writer, self.confirms, self.stock_changed = writer, confirms, stock_changed
+        self.coalesce = coalesce_seconds
+
+    def run_once(self) -> bool:
+        if self.stock_changed.wait(FEED_POLL_SECONDS):
+            self.stopping.wait(self.coalesce)      # gather the changes of a burst into one file
+            self.stock_changed.clear()
+        self.writer.flush()
+        self.confirms.flush()
+        return True
+
+
+class MailRunner(Runner):
+    """Buyer mails as they fall due, and the operator's digest; a failing relay only delays them."""
+
+    name = "mail"
+    interval = MAIL_POLL_SECONDS
+
+    def __init__(self, stopping, mailer, alerts):
+        super().__init__(stopping)
+        self.mailer, self.alerts = mailer, alerts
+
+    def run_once(self) -> bool:
+        while self.mailer and self.mailer.send_due():
+            pass
+        if self.alerts:
+            if self.mailer and self.mailer.failing_since:
+                self.alerts.failed("メール中継サーバ", "購入者へのメールを送れません", "tsunagi mail log")
+            elif self.mailer:
+                self.alerts.recovered("メール中継サーバ")
+            self.alerts.collect()
+            self.alerts.flush()
+        return False
+
+
+class DropRunner(Runner):
+    """Events take dropped files at once; this sweep takes what no event announced (network shares)."""
+
+    name = "drops"
+    interval = RESCAN_SECONDS
+
+    def __init__(self, stopping, drops: DropFolders):
+        super().__init__(stopping)
+        self.drops = drops
+
+    def run_once(self) -> bool:
+        self.drops.scan()
+        return False

@@ -1,0 +1,137 @@
+"""Turning the configuration into working parts: store, spool, pipeline, shipping rules, writers, mailer, alerts."""
+from __future__ import annotations
+
+from tsunagi.app.config import Config, Shop
+from tsunagi.ingest.csvimport import CsvImporter
+from tsunagi.ingest.pipeline import Pipeline
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms import shipping, shipplan, stock
+from tsunagi.oms.store import Store
+from tsunagi.outbound import mailqueue
+from tsunagi.outbound.alerts import Alerts, AlertSettings
+from tsunagi.outbound.confirmations import ConfirmTarget, ConfirmWriter
+from tsunagi.outbound.feeds import FeedTarget, FeedWriter
+from tsunagi.outbound.labels import CarrierTarget, Shipper
+from tsunagi.outbound.layouts import load_layout
+from tsunagi.outbound.mailer import Mailer, ShopSender
+from tsunagi.outbound.mailtemplates import Templates
+from tsunagi.outbound.notify import ContextSource
+from tsunagi.outbound.wms import WmsTarget
+
+
+def open_store(cfg: Config) -> Store:
+    """The store for writing, with the shops' mail stages recorded (a status change made now is mailed)."""
+    store = Store(cfg.db_path, cfg.store_synchronous)
+    mailqueue.sync_stages(store, {s.id: (s.mail.stages if s.mail else {}) for s in cfg.shops})
+    return store
+
+
+def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
+    """Spool, store and the pipeline that applies items, as the daemon and the applying commands use them."""
+    spool = Spool(cfg.spool_dir)
+    store = open_store(cfg)
+    with store.transaction() as tx:
+        stock.set_locations(tx, cfg.locations)
+    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
+                        csv=CsvImporter(spool, store, cfg.csv_layouts_for),
+                        after=lambda: after_apply(cfg, store))
+    alerts_ = alerts(cfg, store, spool.dir("outbox"))
+    if alerts_:
+        pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
+    return spool, store, pipeline
+
+
+def after_apply(cfg: Config, store: Store) -> None:
+    """What follows applied items or a command's changes: orders made ready, and the mails their moves start."""
+    ready_orders(cfg, store)
+    mailqueue.drain(store)
+
+
+def _alert_failed(alerts_: Alerts, item, reason: dict) -> None:
+    if reason.get("kind") not in ("not_an_order", "duplicate"):
+        alerts_.record("failed", f"取り込めませんでした: {item.meta.get('shop', '')} {item.meta.get('file', '') or item.id}",
+                       f"[{reason.get('kind')}] {reason.get('message')}\n詳しく: tsunagi spool show {item.id}")
+
+
+def shipping_rules(cfg: Config) -> shipplan.Rules:
+    services = {}
+    for c in cfg.carriers:
+        tables = load_layout("label", c.layout).tables
+        for name, payments in tables.get("service", {}).items():
+            services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
+    shops = {s.id: shipplan.ShopRules(dict(s.shipping.delivery), dict(s.shipping.payment), dict(s.shipping.time),
+                                      s.shipping.auto_ready, confirmed_by_mail=not s.order_csv)
+             for s in cfg.shops if s.shipping}
+    return shipplan.Rules(shops, services)
+
+
+def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_auto: bool = True) -> dict[str, int]:
+    """確認待ち → 印刷待ち (or 保留 naming the missing mapping) by the shops' shipping rules, in one transaction."""
+    rules = shipping_rules(cfg)
+    if not rules.shops:
+        return {}
+    with store.transaction() as tx:
+        return shipplan.ready_orders(tx, rules, shop_id, only_auto)
+
+
+def label_target(cfg: Config, name: str) -> CarrierTarget:
+    c = cfg.carrier(name)
+    return CarrierTarget(c.name, c.layout, Shipper(**c.shipper), dict(c.account), c.merge)
+
+
+def wms_target(cfg: Config, name: str) -> WmsTarget:
+    w = cfg.wms(name)
+    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout)
+
+
+def pushed_targets(cfg: Config) -> set[str]:
+    return {ep.push.source for ep in cfg.sftp if ep.push}
+
+
+def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
+    pushed = pushed_targets(cfg)
+    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed) for s in cfg.shops if s.shipping]
+    return ConfirmWriter(store, spool.dir("outbox"), targets)
+
+
+def confirmations_sent(store: Store, names: list[str]) -> int:
+    """Files a push delivered: orders confirmed in them are closed (請求済)."""
+    with store.transaction() as tx:
+        return sum(shipping.confirmation_pushed(tx, name) for name in names)
+
+
+def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
+    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location)
+               for s in cfg.shops if s.stock_feed]
+    return FeedWriter(store, spool.dir("outbox"), targets)
+
+
+def shop_context(shop: Shop) -> dict:
+    return {"id": shop.id, "name": shop.name, "sender": shop.mail.sender if shop.mail else "",
+            "signature": shop.mail.signature if shop.mail else ""}
+
+
+def context_source(cfg: Config) -> ContextSource:
+    carriers = {c.name: load_layout("label", c.layout).tables.get("carrier_info", {}) for c in cfg.carriers}
+    return ContextSource({s.id: shop_context(s) for s in cfg.shops}, carriers)
+
+
+def templates_for(shop: Shop) -> Templates:
+    return Templates(shop.mail.template_dir if shop.mail else None)
+
+
+def mailer(cfg: Config, store: Store) -> Mailer | None:
+    if cfg.relay is None:
+        return None
+    senders = {s.id: ShopSender(s.id, s.mail.sender, s.mail.sender_name, templates_for(s), s.mail.reply_to, s.mail.bcc,
+                                s.mail.charset, tuple(s.mail.stages.get("post_purchase", {}).get("hours", (0, 24))))
+               for s in cfg.shops if s.mail}
+    return Mailer(store, cfg.relay, senders, context_source(cfg).context)
+
+
+def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:
+    if cfg.alerts is None or cfg.relay is None:
+        return None
+    a = cfg.alerts
+    return Alerts(store, cfg.relay, AlertSettings(a.to, a.sender, a.digest_minutes, a.failing_minutes,
+                                                  a.feed_stale_minutes), outbox_dir, pushed_targets(cfg))

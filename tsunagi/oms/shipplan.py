@@ -1,0 +1,90 @@
+"""Shipping policy: a shop's channel names mapped to a plan (carrier, service, payment, slot), and 確認待ち → 印刷待ち."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tsunagi.oms import orders, shipping, status
+from tsunagi.oms.store import Tx
+
+SETTING = "([[shop]] shipping の {table} に追加)"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A carrier service as the carrier's label layout offers it."""
+    carrier: str
+    payments: frozenset[str]          # prepaid, cod
+    slots: frozenset[str]             # the time slots the carrier takes
+
+
+@dataclass(frozen=True)
+class ShopRules:
+    """One shop's mapping tables: channel name → service, payment kind, time slot."""
+    delivery: dict[str, str] = field(default_factory=dict)
+    payment: dict[str, str] = field(default_factory=dict)
+    time: dict[str, str] = field(default_factory=dict)
+    auto_ready: bool = True           # 確認待ち → 印刷待ち as soon as the mapping allows
+    confirmed_by_mail: bool = False   # no order CSV will confirm this shop's orders: the mail does
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The whole shipping policy, a plain value built from the configuration."""
+    shops: dict[str, ShopRules]
+    services: dict[str, Service]
+
+
+def plan_for(rules: Rules, shop: ShopRules, data: dict) -> tuple[dict | None, str]:
+    """The order's shipping plan, or the name that has no mapping (never a guess)."""
+    delivery_name, payment_name = data.get("delivery_method", ""), data.get("payment_method", "")
+    time_name = data.get("requested_time", "")
+    if delivery_name not in shop.delivery:
+        return None, f"配送方法「{delivery_name}」の紐づけがありません {SETTING.format(table='delivery')}"
+    if payment_name not in shop.payment:
+        return None, f"支払方法「{payment_name}」の紐づけがありません {SETTING.format(table='payment')}"
+    if time_name and time_name not in shop.time:
+        return None, f"配達時間帯「{time_name}」の紐づけがありません {SETTING.format(table='time')}"
+    service_name, payment, slot = shop.delivery[delivery_name], shop.payment[payment_name], shop.time.get(time_name, "")
+    service = rules.services[service_name]
+    if payment not in service.payments:
+        return None, f"{service_name} では代金引換を扱えません (支払方法「{payment_name}」)"
+    if slot and slot not in service.slots:
+        return None, f"{service_name} では配達時間帯「{slot}」を指定できません (「{time_name}」)"
+    return {"carrier": service.carrier, "delivery": service_name, "payment": payment, "time": slot}, ""
+
+
+def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bool = True) -> dict[str, int]:
+    """確認待ち orders of shops with shipping rules become 印刷待ち, or 保留 naming the missing mapping."""
+    shops = {k: s for k, s in rules.shops.items() if (s.auto_ready or not only_auto) and shop_id in (None, k)}
+    counts = {status.READY: 0, status.HOLD: 0}
+    if not shops:
+        return counts
+    for order_id, shop, code, hold_kind in tx.all(
+            "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
+            status.CONFIRM, status.NEW, status.HOLD):
+        if shop not in shops:
+            continue
+        if code == status.HOLD:
+            if not _may_lift(tx, rules, shops[shop], order_id, hold_kind) or orders.place(tx, order_id) == status.HOLD:
+                continue
+            code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+        if code == status.NEW and shops[shop].confirmed_by_mail:
+            orders.set_status(tx, order_id, status.CONFIRM, note="受注メールで確認 (受注CSVなし)")
+            code = status.CONFIRM
+        if code != status.CONFIRM:
+            continue
+        plan, problem = plan_for(rules, shops[shop], shipping.order_data(tx, order_id))
+        outcome = shipping.make_ready(tx, order_id, plan, problem)
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+def _may_lift(tx: Tx, rules: Rules, shop: ShopRules, order_id: int, hold_kind: str) -> bool:
+    """Whether a hold's cause may be gone; a hold whose cause is unchanged is left alone, writing nothing."""
+    if hold_kind == "unmapped":          # a mapping was added: the plan now succeeds
+        return plan_for(rules, shop, shipping.order_data(tx, order_id))[0] is not None
+    if hold_kind == "label_chars":       # the order was corrected (order-set) after it was held
+        held_at = tx.value("SELECT MAX(at) FROM order_history WHERE order_id = ? AND to_status = ? "
+                           "AND from_status <> to_status", order_id, status.HOLD, default="")
+        return tx.value("SELECT updated_at FROM orders WHERE id = ?", order_id) > held_at
+    return False

@@ -1,0 +1,62 @@
+"""The buyer-mail queue: a consumer of the outbox's order events that queues each stage's mail exactly once."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tsunagi.common import clock
+from tsunagi.oms import mailrows, outbox, status
+from tsunagi.oms.store import Store, Tx
+
+CONSUMER = "mails"
+BATCH = 5000
+
+
+def sync_stages(store: Store, shops: dict[str, dict[str, dict]]) -> None:
+    """Record the stages each shop has enabled; a stage enabled now only mails orders reaching it afterwards."""
+    with store.transaction() as tx:
+        for shop, stages in shops.items():
+            mailrows.set_stages(tx, shop, stages)
+
+
+def run(store: Store) -> int:
+    """Queue the mails the order events since the last pass start; returns how many events were read.
+
+    The queued mails and the consumer's cursor commit together, so a crash neither loses nor repeats one."""
+    with store.transaction() as tx:
+        events = outbox.events(tx, CONSUMER, outbox.ORDER, BATCH)
+        if not events:
+            return 0
+        stages = mailrows.stages(tx)
+        for _, at, key, payload in events:
+            if stages:
+                _queue_for(tx, stages, int(key), payload.get("to", ""), at)
+        outbox.advance(tx, CONSUMER, events[-1][0])
+    return len(events)
+
+
+def drain(store: Store) -> None:
+    while run(store) == BATCH:
+        pass
+
+
+def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
+    """The stages this status change starts, for stages the shop had enabled when it happened (no backfill)."""
+    shop = mailrows.order_shop(tx, order_id)
+
+    def enabled(stage: str):
+        found = stages.get((shop, stage))
+        return found if found and found[0] <= at else None
+
+    purchase = enabled("purchase")
+    if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
+        mailrows.queue(tx, order_id, shop, "purchase", at)
+    if to != status.SHIPPED:
+        return
+    if enabled("shipment"):
+        mailrows.queue(tx, order_id, shop, "shipment", at)
+    after = enabled("post_purchase")
+    if after:
+        shipped = mailrows.ship_date(tx, order_id) or clock.today()
+        if shipped >= datetime.fromisoformat(after[0]).date():   # an old shipment gets no mail
+            due = datetime.combine(shipped + timedelta(days=int(after[1].get("days", 7))), clock.now().timetz())
+            mailrows.queue(tx, order_id, shop, "post_purchase", due.isoformat())
