@@ -136,6 +136,22 @@ def running(config_path):
     r.stop()
 
 
+@pytest.fixture
+def later():
+    """Moves this process's clock forward (instead of editing rows' times); back to real time afterwards."""
+    from datetime import timedelta
+    from tsunagi.common import clock
+    total = timedelta(0)
+
+    def move(delta: timedelta) -> None:
+        nonlocal total
+        total += delta
+        clock.set_shift(total)
+
+    yield move
+    clock.set_shift(timedelta(0))
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
     """A real OpenSSH server on loopback with its own host and user keys (tests/sshserver.py)."""

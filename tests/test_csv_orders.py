@@ -2,6 +2,8 @@
 gaps between the two ways in, absolute stock, and the report of refused rows."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import json
 
 import pytest
@@ -123,14 +125,11 @@ def test_a_csv_with_an_order_cancelled_before_we_saw_it_reserves_nothing(shop):
     assert shop.view(o)["status"] == "cancelled" and shop.stock()["item-a"] == (10, 0)
 
 
-def test_gaps_mail_without_csv_and_csv_without_mail_are_listed(shop, config_path):
+def test_gaps_mail_without_csv_and_csv_without_mail_are_listed(shop, later):
     shop.mail(order(7))
     shop.csv(order_csv("rakuten-rms", [order(8)]))
     assert shop.listed("--unconfirmed") == [] and shop.listed("--mail-missing") == []
-    db = Store(config_path.parent / "var" / "tsunagi.db")
-    with db.transaction() as tx:          # as if the windows (1 h, 60 min) had passed
-        tx.run("UPDATE orders SET mail_at = '2000-01-01T00:00:00+09:00' WHERE mail_at IS NOT NULL")
-        tx.run("UPDATE orders SET csv_at = '2000-01-01T00:00:00+09:00' WHERE csv_at IS NOT NULL")
+    later(timedelta(minutes=61))          # past both windows (1 h, 60 min)
     assert shop.listed("--unconfirmed") == [order(7).order_no]
     assert shop.listed("--mail-missing") == [order(8).order_no]
     shop.csv(order_csv("rakuten-rms", [order(7)]), "later.csv")
@@ -238,3 +237,17 @@ def test_a_broken_custom_layout_is_a_config_error_naming_the_key(shop, capsys):
     shop.config_path.write_text(text, encoding="utf-8")
     assert shop.cli("check") == 2
     assert "shop[0].order_csv.layout" in capsys.readouterr().err
+
+
+def test_mail_and_csv_read_a_full_width_katakana_code_as_the_same_sku(shop, tmp_path):
+    (tmp_path / "coffee.csv").write_text("sku,name\nコーヒーA-1,コーヒー豆\n", encoding="utf-8")
+    (tmp_path / "coffee-count.csv").write_text("sku,location,lot,qty\nコーヒーA-1,本店倉庫,1,5\n", encoding="utf-8")
+    assert shop.cli("products", "import", str(tmp_path / "coffee.csv")) == 0
+    assert shop.cli("stock", "import", str(tmp_path / "coffee-count.csv")) == 0
+    o = order(40, Item("コーヒーＡ－１", "コーヒー豆", 1, 1200))
+    shop.mail(o)
+    assert shop.view(o)["lines"][0]["sku"] == "コーヒーA-1"
+    assert shop.csv(order_csv("rakuten-rms", [o])) == 0
+    v = shop.view(o)
+    assert v["status"] == "confirm" and v["lines"][0]["sku"] == "コーヒーA-1"
+    assert shop.stock()["コーヒーA-1"] == (5, 1)

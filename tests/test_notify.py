@@ -169,19 +169,18 @@ def test_an_old_ship_date_gets_no_post_purchase_mail(tmp_path, capsys, sink):
     assert [r["stage"] for r in site.log()] == ["purchase", "shipment"]
 
 
-def test_post_purchase_waits_its_days(tmp_path, capsys, sink):
+def test_post_purchase_waits_its_days(tmp_path, capsys, sink, later):
     site = MailSite(tmp_path, capsys, sink.port)
     _ship(site, order(7), ship_date=datetime.now(JST).strftime("%Y/%m/%d"))
     site.send()
     assert {r["stage"]: r["state"] for r in site.log()} == {"purchase": "sent", "shipment": "sent", "post_purchase": "queued"}
-    with site.store.transaction() as tx:       # a week later
-        tx.run("UPDATE mails SET due_at = ? WHERE stage = 'post_purchase'", (datetime.now(JST) - timedelta(minutes=1)).isoformat())
+    later(timedelta(days=7, minutes=1))
     site.send()
     assert {r["stage"]: r["state"] for r in site.log()}["post_purchase"] == "sent"
     assert "レビュー" in body_text(sink.handler.parsed()[-1])
 
 
-def test_a_temporary_refusal_is_retried_with_back_off_and_sent_once(tmp_path, capsys):
+def test_a_temporary_refusal_is_retried_with_back_off_and_sent_once(tmp_path, capsys, later):
     sink = Sink(tempfails=2).start()
     try:
         site = MailSite(tmp_path, capsys, sink.port)
@@ -191,8 +190,7 @@ def test_a_temporary_refusal_is_retried_with_back_off_and_sent_once(tmp_path, ca
         assert entry["state"] == "queued" and entry["attempts"] == 1 and entry["answer"].startswith("451")
         assert entry["due_at"] > datetime.now(JST).isoformat()            # backed off
         for _ in range(2):
-            with site.store.transaction() as tx:
-                tx.run("UPDATE mails SET due_at = ?", (datetime.now(JST) - timedelta(seconds=1)).isoformat())
+            later(timedelta(hours=1, seconds=1))      # the longest back-off
             site.send()
         assert site.log()[0]["state"] == "sent" and len(sink.messages) == 1
     finally:
@@ -392,7 +390,7 @@ def test_a_relay_whose_certificate_is_not_trusted_is_not_sent_to(tmp_path, capsy
         relay.stop()
 
 
-def test_a_mail_waits_for_the_buyer_address_the_order_csv_brings(tmp_path, capsys, sink):
+def test_a_mail_waits_for_the_buyer_address_the_order_csv_brings(tmp_path, capsys, sink, later):
     site = MailSite(tmp_path, capsys, sink.port)
     o = order(50)
     path = tmp_path / "r.eml"
@@ -403,12 +401,18 @@ def test_a_mail_waits_for_the_buyer_address_the_order_csv_brings(tmp_path, capsy
     assert entry["state"] == "queued" and "メールアドレス待ち" in entry["answer"] and sink.messages == []
     (tmp_path / "o.csv").write_bytes(order_csv("rakuten-rms", [o]))
     assert site.cli("import", str(tmp_path / "o.csv"), "--shop", "rakuten") == 0
-    with site.store.transaction() as tx:
-        tx.run("UPDATE mails SET due_at = ?", (datetime.now(JST) - timedelta(seconds=1)).isoformat())
+    later(timedelta(minutes=10, seconds=1))        # the next look for the address
     site.send()
     assert site.log()[0]["state"] == "sent" and sink.messages[0][1] == ["taro@example.jp"]
-    with site.store.transaction() as tx:      # a day without an address: rejected, saying why
-        tx.run("UPDATE mails SET state = 'queued', created_at = '2000-01-01T00:00:00+09:00', due_at = '2000-01-01'")
-        tx.run("UPDATE orders SET data = json_set(data, '$.buyer.email', '')")
+
+
+def test_a_mail_whose_buyer_address_never_comes_is_rejected_after_a_day(tmp_path, capsys, sink, later):
+    site = MailSite(tmp_path, capsys, sink.port)
+    path = tmp_path / "r.eml"
+    path.write_bytes(order_mail("rakuten", order(51), RAKUTEN_TO))
+    assert site.cli("ingest", str(path), "--shop", "rakuten") == 0
     site.send()
-    assert site.log()[0]["state"] == "rejected"
+    later(timedelta(hours=24, minutes=11))
+    site.send()
+    [entry] = site.log()
+    assert entry["state"] == "rejected" and "メールアドレス" in entry["answer"] and sink.messages == []
