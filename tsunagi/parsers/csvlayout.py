@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsunagi.common.errors import TsunagiError
+from tsunagi.common.schema import validate
+from tsunagi.parsers.layoutfile import FieldTable, LayoutFile
 
 LAYOUT_DIR = Path(__file__).parent / "csv"
-ENCODINGS = {"cp932": "cp932", "shift_jis": "cp932", "sjis": "cp932", "utf-8": "utf-8",
-             "utf-8-sig": "utf-8-sig", "euc-jp": "euc_jp", "euc_jp": "euc_jp", "auto": "auto"}
-TYPES = {"text", "code", "int", "amount", "datetime", "date", "postal", "phone", "status"}
 ADDRESS = ("name", "postal_code", "prefecture", "address", "phone", "email")
 ORDER_FIELDS = {
     "order_no": "code", "ordered_at": "datetime", "total": "amount", "shipping_fee": "amount",
@@ -26,10 +25,6 @@ RESULT_FIELDS = {"key": "code", "tracking": "text", "ship_date": "date", "state"
 KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS}
 REQUIRED = {"orders": ("order_no", "ordered_at", "line.sku", "line.qty"), "stock": ("sku", "qty"),
             "results": ("key",)}
-SPEC_KEYS = {"column", "columns", "sep", "value", "type", "required", "default", "map", "split", "index",
-             "formats", "none"}
-TOP_KEYS = {"title", "kind", "encoding", "delimiter", "skip_rows", "rows", "max_items", "fields",
-            "detect", "quote", "timezone", "header", "check_digit"}
 
 
 class LayoutError(TsunagiError, ValueError):
@@ -103,72 +98,48 @@ def _flatten(table: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def _field(where: str, name: str, raw, known: dict[str, str]) -> FieldSpec:
+def _field(name: str, raw, known: dict[str, str], problems: list[str]) -> FieldSpec | None:
+    """One field's spec, or None with its mistakes added to problems."""
     if name not in known:
-        raise LayoutError(f"{where}: fields.{name}: unknown field (known: {', '.join(sorted(known))})")
-    if isinstance(raw, str):
-        raw = {"column": raw}
-    if not isinstance(raw, dict):
-        raise LayoutError(f"{where}: fields.{name}: give a column name or a table")
-    extra = set(raw) - SPEC_KEYS
-    if extra:
-        raise LayoutError(f"{where}: fields.{name}.{sorted(extra)[0]}: unknown key "
-                          f"(allowed: {', '.join(sorted(SPEC_KEYS))})")
-    columns = [raw["column"]] if "column" in raw else list(raw.get("columns", []))
-    if not columns and "value" not in raw:
-        raise LayoutError(f"{where}: fields.{name}: give column, columns or value")
-    kind = raw.get("type", known[name])
-    if kind not in TYPES:
-        raise LayoutError(f"{where}: fields.{name}.type: {kind!r} (use one of {', '.join(sorted(TYPES))})")
-    mapping = raw.get("map", {})
-    if not isinstance(mapping, dict):
-        raise LayoutError(f"{where}: fields.{name}.map: must be a table of value = value")
-    return FieldSpec(name=name, type=kind, columns=tuple(str(c) for c in columns), sep=str(raw.get("sep", "")),
-                     value=None if "value" not in raw else str(raw["value"]),
-                     required=bool(raw.get("required", False)), default=str(raw.get("default", "")),
-                     map=tuple((str(k), str(v)) for k, v in mapping.items()), split=str(raw.get("split", "")),
-                     index=int(raw.get("index", 0)), formats=tuple(raw.get("formats", ())),
-                     none=tuple(raw.get("none", ())))
+        problems.append(f"fields.{name}: unknown field (known: {', '.join(sorted(known))})")
+        return None
+    table, found = validate(FieldTable, {"column": raw} if isinstance(raw, str) else raw)
+    if table is None:
+        problems.extend(f"fields.{name}.{p}" if not p.startswith("fields") else p for p in found)
+        return None
+    columns = [table.column] if table.column else table.columns
+    if not columns and table.value is None:
+        problems.append(f"fields.{name}: give column, columns or value")
+        return None
+    return FieldSpec(name=name, type=table.type or known[name], columns=tuple(columns), sep=table.sep,
+                     value=None if table.value is None else str(table.value), required=table.required,
+                     default=str(table.default), map=tuple((k, str(v)) for k, v in table.map.items()),
+                     split=table.split, index=table.index, formats=tuple(table.formats), none=tuple(table.none))
 
 
 def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
-    """A layout from its TOML table; every mistake names where and which key."""
-    extra = set(data) - TOP_KEYS
-    if extra:
-        raise LayoutError(f"{where}: {sorted(extra)[0]}: unknown key (allowed: {', '.join(sorted(TOP_KEYS))})")
-    kind = data.get("kind", "orders")
-    if kind not in REQUIRED:
-        raise LayoutError(f"{where}: kind: {kind!r} (use orders, stock or results)")
-    encoding = str(data.get("encoding", "auto")).lower()
-    if encoding not in ENCODINGS:
-        raise LayoutError(f"{where}: encoding: {encoding!r} (use one of {', '.join(sorted(ENCODINGS))})")
-    rows = data.get("rows", "per_line")
-    if rows not in ("per_line", "per_order"):
-        raise LayoutError(f"{where}: rows: {rows!r} (use per_line or per_order)")
-    delimiter = data.get("delimiter", ",")
-    if len(delimiter) != 1:
-        raise LayoutError(f"{where}: delimiter: must be one character (\"\\t\" for tab), not {delimiter!r}")
-    known = {**ORDER_FIELDS, **LINE_FIELDS} if kind == "orders" else KNOWN[kind]
+    """A layout from its TOML table; every mistake names where and which key, all of them at once."""
+    top, problems = validate(LayoutFile, data)
+    if top is None:
+        raise LayoutError("\n".join(f"{where}: {p}" for p in problems))
+    known = {**ORDER_FIELDS, **LINE_FIELDS} if top.kind == "orders" else KNOWN[top.kind]
     fields = {}
-    for fname, raw in _flatten(data.get("fields", {})).items():
-        spec = _field(where, fname, raw, known)
-        if fname in REQUIRED[kind] and "value" not in (raw if isinstance(raw, dict) else {}):
+    for fname, raw in _flatten(top.fields).items():
+        spec = _field(fname, raw, known, problems)
+        if spec and fname in REQUIRED[top.kind] and spec.value is None:
             spec = FieldSpec(**{**spec.__dict__, "required": True})
-        fields[fname] = spec
-    missing = [f for f in REQUIRED[kind] if f not in fields]
-    if missing:
-        raise LayoutError(f"{where}: fields.{missing[0]}: required for a {kind} layout")
-    max_items = int(data.get("max_items", 0))
-    if rows == "per_order" and max_items < 1:
-        raise LayoutError(f"{where}: max_items: a per_order layout numbers its items ({{n}}) up to max_items")
-    timezone = data.get("timezone", "JST")
-    if timezone not in ("JST", "UTC"):
-        raise LayoutError(f"{where}: timezone: {timezone!r} (use JST or UTC)")
-    return CsvLayout(name=name, title=str(data.get("title", name)), kind=kind, encoding=ENCODINGS[encoding],
-                     delimiter=delimiter, skip_rows=int(data.get("skip_rows", 0)), rows=rows,
-                     max_items=max_items, fields=fields, detect=tuple(data.get("detect", ())),
-                     quote=str(data.get("quote", '"')), timezone=timezone, path=where,
-                     header=bool(data.get("header", True)), check_digit=str(data.get("check_digit", "")))
+        if spec:
+            fields[fname] = spec
+    problems += [f"fields.{f}: required for a {top.kind} layout" for f in REQUIRED[top.kind] if f not in fields
+                 and not any(p.startswith(f"fields.{f}") for p in problems)]
+    if top.rows == "per_order" and top.max_items < 1:
+        problems.append("max_items: a per_order layout numbers its items ({n}) up to max_items")
+    if problems:
+        raise LayoutError("\n".join(f"{where}: {p}" for p in problems))
+    return CsvLayout(name=name, title=top.title or name, kind=top.kind, encoding=top.encoding,
+                     delimiter=top.delimiter, skip_rows=top.skip_rows, rows=top.rows, max_items=top.max_items,
+                     fields=fields, detect=tuple(top.detect), quote=top.quote, timezone=top.timezone, path=where,
+                     header=top.header, check_digit=top.check_digit)
 
 
 def load(name: str, extra_dirs: tuple[Path, ...] = (), inline: dict | None = None) -> CsvLayout:

@@ -10,9 +10,11 @@ from pathlib import Path
 
 from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
+from tsunagi.common.schema import read_toml, validate
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
+from tsunagi.parsers.specfile import SpecFile
 
 SPEC_DIR = Path(__file__).parent / "mail"
 
@@ -24,6 +26,7 @@ SCALAR_FIELDS = {
 }
 ADDRESS_PARTS = ("name", "postal", "address", "phone", "email")
 ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "int"}
+ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
 
 
 @dataclass
@@ -58,61 +61,64 @@ class SpecError(TsunagiError, ValueError):
     """A mail spec file that cannot be used; the message names the file and the key."""
 
 
-def _compile(pattern: str, where: str) -> re.Pattern:
-    try:
-        return re.compile(pattern, re.MULTILINE)
-    except re.error as exc:
-        raise SpecError(f"{where}: bad regular expression {pattern!r}: {exc}") from None
+class _Patterns:
+    """Compiles a spec's patterns, collecting every bad one instead of stopping at the first."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+
+    def __call__(self, pattern: str, where: str) -> re.Pattern:
+        try:
+            return re.compile(pattern, re.MULTILINE)
+        except re.error as exc:
+            self.problems.append(f"{where}: bad regular expression {pattern!r}: {exc}")
+            return re.compile("(?!)")      # never matches; the spec is refused anyway
 
 
 def load_spec(path: Path) -> MailSpec:
-    """Read and check a spec file; a mistake names the file and the key."""
+    """Read and check a spec file; every mistake is named with the file and the key, all at once."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = read_toml(path)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: {exc}") from None
-    where = str(path)
-    match = data.get("match", {})
-    if not match.get("subject"):
-        raise SpecError(f"{where}: [match] subject: at least one pattern is needed")
-    sections = {
-        name: Section(_compile(s["start"], f"{where}: sections.{name}.start"),
-                      _compile(s["end"], f"{where}: sections.{name}.end") if s.get("end") else None)
-        for name, s in data.get("sections", {}).items()
-    }
-    fields = data.get("field", {})
-    for name, f in fields.items():
-        if name not in SCALAR_FIELDS:
-            raise SpecError(f"{where}: field.{name}: unknown field (known: {', '.join(SCALAR_FIELDS)})")
-        f["re"] = _compile(f["find"], f"{where}: field.{name}.find")
-        _check_in(f, sections, f"{where}: field.{name}")
-    addresses = data.get("address", {})
-    for name, a in addresses.items():
-        if name not in ("buyer", "ship_to"):
-            raise SpecError(f"{where}: address.{name}: must be buyer or ship_to")
-        a["re"] = {p: _compile(a[p], f"{where}: address.{name}.{p}") for p in ADDRESS_PARTS if p in a}
-        _check_in(a, sections, f"{where}: address.{name}")
-    items = data.get("items", {})
-    if not items:
-        raise SpecError(f"{where}: [items] is needed")
-    _check_in(items, sections, f"{where}: items")
-    items["re"] = {k: _compile(items[k], f"{where}: items.{k}")
-                   for k in ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
-                   if k in items}
-    if "start" not in items["re"] and "split" not in items["re"]:
-        raise SpecError(f"{where}: items: give start (a line that begins an item) or split")
+    spec, problems = validate(SpecFile, data)
+    if spec is None:
+        raise SpecError("\n".join(f"{path}: {p}" for p in problems))
+    compiled = _Patterns()
+    out = _build(spec, path, compiled)
+    problems = compiled.problems + _section_problems(spec)
+    if problems:
+        raise SpecError("\n".join(f"{path}: {p}" for p in problems))
+    return out
+
+
+def _build(spec: SpecFile, path: Path, compiled: _Patterns) -> MailSpec:
+    sections = {name: Section(compiled(s.start, f"sections.{name}.start"),
+                              compiled(s.end, f"sections.{name}.end") if s.end else None)
+                for name, s in spec.sections.items()}
+    fields = {name: {"re": compiled(f.find, f"field.{name}.find"), "in": f.in_, "required": f.required,
+                     **({"type": f.type} if f.type else {})} for name, f in spec.field.items()}
+    addresses = {name: {"in": a.in_, "re": {p: compiled(getattr(a, p), f"address.{name}.{p}")
+                                            for p in ADDRESS_PARTS if getattr(a, p)}}
+                 for name, a in spec.address.items()}
+    items = {"in": spec.items.in_, "re": {k: compiled(getattr(spec.items, k), f"items.{k}") for k in ITEM_PATTERNS
+                                          if getattr(spec.items, k)}}
     return MailSpec(
-        cart=data.get("cart", path.stem), title=data.get("title", path.stem),
-        subjects=[_compile(p, f"{where}: match.subject") for p in match["subject"]],
-        senders=[_compile(p, f"{where}: match.sender") for p in match.get("sender", [])],
+        cart=spec.cart or path.stem, title=spec.title or path.stem,
+        subjects=[compiled(p, "match.subject") for p in spec.match.subject],
+        senders=[compiled(p, "match.sender") for p in spec.match.sender],
         sections=sections, fields=fields, addresses=addresses, items=items,
-        hook=data.get("hook", ""), path=where, none_values=data.get("none_values", ["指定なし", "なし"]),
-    )
+        hook=spec.hook, path=str(path), none_values=spec.none_values)
 
 
-def _check_in(table: dict, sections: dict, where: str) -> None:
-    if "in" in table and table["in"] not in sections:
-        raise SpecError(f"{where}.in: no section named {table['in']!r}")
+def _section_problems(spec: SpecFile) -> list[str]:
+    """Sections named by "in" that the spec does not define, and an item block with no way to start."""
+    named = [(f"field.{n}.in", f.in_) for n, f in spec.field.items()] + \
+            [(f"address.{n}.in", a.in_) for n, a in spec.address.items()] + [("items.in", spec.items.in_)]
+    out = [f"{where}: no section named {name!r}" for where, name in named if name and name not in spec.sections]
+    if not (spec.items.start or spec.items.split):
+        out.append("items: give start (a line that begins an item) or split")
+    return out
 
 
 def available_carts(spec_dir: Path = SPEC_DIR) -> list[str]:
