@@ -1,8 +1,15 @@
-"""The store's promises: numbered migrations that keep every row, and refusal of a newer schema."""
+"""The store's promises: numbered migrations that keep every row, refusal of a newer schema, and
+read-only access that never waits for a writer and never creates anything."""
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -137,3 +144,133 @@ def test_migrations_run_in_order_each_in_its_own_transaction(tmp_path, monkeypat
     assert user_version(path) == 1 and "half_done" not in contents(path)
     monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.v1_schema, v2))
     assert Store(path).version() == 2 and "done" in contents(path)
+
+
+# -- read-only access --------------------------------------------------------------------------------
+
+HOLDER = """
+import sys
+from tsunagi.oms.store import Store
+store = Store(sys.argv[1])
+with store.transaction() as tx:
+    tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES ('x', 'uncommitted', '', '')")
+    print("holding", flush=True)
+    sys.stdin.readline()          # until the test has read
+    raise SystemExit(0)           # leaves without committing: the row never lands
+"""
+
+
+def test_a_read_only_store_answers_at_once_while_another_process_holds_a_write_transaction(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        reader = Store.open_read_only(path)
+        items = reader.read().all("SELECT item_id FROM applied_items")
+        assert time.monotonic() - started < 1.0
+        assert items == []
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+
+
+def test_a_read_only_store_sees_each_new_commit(tmp_path):
+    path = tmp_path / "t.db"
+    writer = Store(path)
+    reader = Store.open_read_only(path)
+    assert reader.read().value("SELECT COUNT(*) FROM applied_items") == 0
+    with writer.transaction() as tx:
+        tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES ('x', 'i', '', '')")
+    assert reader.read().value("SELECT COUNT(*) FROM applied_items") == 1
+
+
+def test_a_read_only_store_reads_a_database_closed_cleanly_without_its_shm_file(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    Store(path).close()
+    assert not Path(f"{path}-shm").exists() and not Path(f"{path}-wal").exists()
+    before = fingerprint(path)
+    reader = Store.open_read_only(path)
+    assert reader.read().all("SELECT order_no FROM orders ORDER BY id") == [("1001",), ("1002",)]
+    reader.close()
+    assert fingerprint(path) == before
+    with Store(path).transaction() as tx:       # whatever SQLite left beside it, a writer still writes
+        tx.run("DELETE FROM applied_items")
+
+
+def test_a_read_only_store_never_creates_a_database(tmp_path):
+    path = tmp_path / "var" / "tsunagi.db"
+    with pytest.raises(StoreError, match="no database at .*: start tsunagi serve once, or run tsunagi import"):
+        Store.open_read_only(path)
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_read_only_store_refuses_to_write(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    reader = Store.open_read_only(path)
+    with pytest.raises(StoreError, match="read-only"):
+        with reader.transaction():
+            pass
+    with pytest.raises(sqlite3.OperationalError):
+        reader.read().run("DELETE FROM orders")
+
+
+def test_a_read_only_store_does_not_migrate_an_older_database_and_says_who_does(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match="has schema 0, this tsunagi reads .*start tsunagi serve"):
+        Store.open_read_only(path)
+    assert fingerprint(path) == before and user_version(path) == 0
+
+
+def test_a_read_only_store_refuses_a_newer_database(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {migrations.LATEST + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="written by a newer tsunagi"):
+        Store.open_read_only(path)
+
+
+READER = """
+import sys
+from tsunagi.oms.store import Store, StoreError
+try:
+    Store.open_read_only(sys.argv[1])
+except StoreError as exc:
+    print(exc)
+"""
+
+
+def as_nobody(*args: str) -> subprocess.CompletedProcess:
+    """Runs python as the unprivileged user nobody, with this tree on its path."""
+    env = {"PYTHONPATH": str(Path(__file__).parents[1]), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([shutil.which("runuser"), "-u", "nobody", "--", "/usr/bin/python3", *args], capture_output=True,
+                          text=True, timeout=60, cwd="/", env=env)
+
+
+def can_read_as_nobody() -> bool:
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("runuser"):
+        return False
+    return os.path.exists("/usr/bin/python3") and as_nobody("-c", "import tsunagi.oms.store").returncode == 0
+
+
+@pytest.mark.skipif(not can_read_as_nobody(), reason="needs root, runuser and a python another user may run")
+def test_a_reader_that_may_not_create_the_shm_file_is_told_why_in_one_line():
+    folder = Path(tempfile.mkdtemp(prefix="tsunagi-ro-"))
+    try:
+        folder.chmod(0o755)          # readable by another user, not writable
+        path = folder / "t.db"
+        Store(path).close()
+        path.chmod(0o644)
+        out = as_nobody("-c", READER, str(path))
+        assert out.stdout.startswith(f"cannot read {path} while no tsunagi has it open"), out.stderr
+        assert out.stdout.count("\n") == 1 and not Path(f"{path}-shm").exists()
+    finally:
+        shutil.rmtree(folder)

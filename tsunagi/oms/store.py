@@ -12,7 +12,7 @@ from tsunagi.oms import migrations
 
 
 class StoreError(ValueError):
-    """A database this tsunagi cannot use: written by a newer one. One line."""
+    """A database this tsunagi cannot use as asked: missing, or of another schema version. One line."""
 
 
 class Tx:
@@ -55,14 +55,24 @@ class Tx:
 class Store:
     """One SQLite database file; one connection per thread; writes in BEGIN IMMEDIATE transactions.
 
-    Opening it brings the schema to migrations.LATEST (creating the file if need be)."""
+    Opening it brings the schema to migrations.LATEST (creating the file if need be); a read-only
+    store (open_read_only) creates and changes nothing."""
 
-    def __init__(self, path: Path | str, synchronous: str = "FULL"):
+    def __init__(self, path: Path | str, synchronous: str = "FULL", *, read_only: bool = False):
         self.path = str(path)
         self.synchronous = synchronous
+        self.read_only = read_only
         self._local = threading.local()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        if read_only:
+            self._check_readable()
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+
+    @classmethod
+    def open_read_only(cls, path: Path | str) -> "Store":
+        """A reader that never waits for a writer (it sees the last commit), never writes, never migrates."""
+        return cls(path, read_only=True)
 
     def version(self) -> int:
         """The schema version the database records (0: written before migrations were numbered)."""
@@ -84,10 +94,29 @@ class Store:
                              f"{migrations.LATEST}): upgrade tsunagi")
         return version
 
+    def _check_readable(self) -> None:
+        if not Path(self.path).is_file():
+            raise StoreError(f"no database at {self.path}: start tsunagi serve once, or run tsunagi import")
+        try:
+            version = self._refuse_newer(self._readable_version())
+            # an older schema may lack columns the read paths use: only a writer brings it up to date
+            if version < migrations.LATEST:
+                raise StoreError(f"{self.path} has schema {version}, this tsunagi reads {migrations.LATEST}: "
+                                 f"start tsunagi serve (or run tsunagi check) once to upgrade it")
+        except StoreError:
+            self.close()
+            raise
+
+    def _readable_version(self) -> int:
+        try:
+            return self.version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_unreadable(self.path, exc)) from None
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect()
+            conn = self._connect_read_only() if self.read_only else self._connect()
             self._local.conn = conn
         return conn
 
@@ -99,8 +128,18 @@ class Store:
         conn.execute("PRAGMA cache_size=-65536")    # 64 MB: imports touch orders, lines and stock at random
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        # mode=ro never creates the file; in WAL a reader takes no lock a writer's BEGIN IMMEDIATE holds,
+        # so the short busy timeout only covers the moment a crashed writer's WAL index is rebuilt
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only here: writing needs Store(path)")
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -119,6 +158,15 @@ class Store:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _unreadable(path: str, exc: sqlite3.DatabaseError) -> str:
+    """Why a read-only open failed, in words an operator can act on."""
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_DIRECTORY":
+        # closed cleanly, the database has no -shm file; a reader must create one and may not write here
+        return (f"cannot read {path} while no tsunagi has it open: its -shm file is missing and this user "
+                f"may not create it in {Path(path).parent} (run as tsunagi's user, or while tsunagi serve runs)")
+    return f"cannot read {path}: {exc}"
 
 
 def already_applied(tx: Tx, sha256: str) -> bool:
