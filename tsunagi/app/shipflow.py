@@ -52,7 +52,11 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
             if shop not in shops:
                 continue
             if code == status.HOLD:
-                if hold_kind not in RETRIED_HOLDS or orders.place(tx, order_id) == status.HOLD:
+                if hold_kind not in RETRIED_HOLDS:
+                    continue
+                data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+                plan, problem = plan_for(cfg, shops[shop], data)
+                if shipping.retry_hold(tx, order_id, plan, problem) == status.HOLD:
                     continue
                 code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
             if code == status.NEW and shop in mail_only:
