@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import seed, write_config
-from tsunagi.app import cli
+from tsunagi.app import cli, wiring
+from tsunagi.app import config as config_mod
 from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, SampleOrder
 from tsunagi.ingest.spool import Spool
@@ -151,6 +152,43 @@ def test_an_unmapped_delivery_name_puts_the_order_on_hold_until_it_is_mapped(tmp
     assert site.export()[0].read_bytes().decode("cp932").split("\r\n")[1].split(",")[1] == "7"   # ネコポス
 
 
+def traces(site: ShipSite, o: SampleOrder) -> tuple[int, int, int]:
+    """What moving an order writes: its history rows, ledger rows and outbox rows."""
+    tx = Store(site.folder / "var" / "tsunagi.db").read()
+    order_id = tx.value("SELECT id FROM orders WHERE order_no = ?", o.order_no)
+    return (tx.value("SELECT COUNT(*) FROM order_history WHERE order_id = ?", order_id),
+            tx.value("SELECT COUNT(*) FROM ledger"), tx.value("SELECT COUNT(*) FROM outbox"))
+
+
+def test_an_order_held_for_an_unmapped_name_writes_nothing_while_the_mapping_does_not_change(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(5, delivery="メール便")
+    site.orders_csv([o])
+    assert site.status(o) == "hold"
+    before = traces(site, o)
+    store = Store(tmp_path / "var" / "tsunagi.db")
+    for _ in range(3):
+        wiring.ready_orders(config_mod.load(site.config_path), store)
+    assert traces(site, o) == before and site.status(o) == "hold"
+    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
+    site.config_path.write_text(text, encoding="utf-8")
+    wiring.ready_orders(config_mod.load(site.config_path), store)
+    assert site.status(o) == "ready"
+
+
+def test_a_hold_for_another_missing_name_is_reworded_once(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(5, delivery="メール便", payment="後払い")
+    site.orders_csv([o])
+    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
+    site.config_path.write_text(text, encoding="utf-8")
+    assert site.cli("ship", "ready") == 0
+    assert "支払方法「後払い」" in site.view(o)["hold_reason"]
+    reworded = traces(site, o)
+    assert site.cli("ship", "ready") == 0
+    assert traces(site, o) == reworded
+
+
 def test_an_unmapped_time_slot_or_payment_is_named_too(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
     a, b = order(6, requested_time="20:00～21:00"), order(7, payment="後払い")
@@ -169,6 +207,16 @@ def test_a_name_no_carrier_can_print_holds_the_order_and_a_correction_releases_i
     assert site.cli("order-set", "rakuten", o.order_no, "ship_to.name=柳田 花子") == 0
     assert site.cli("ship", "ready") == 0
     assert "柳田 花子" in site.export()[0].read_bytes().decode("cp932")
+
+
+def test_an_order_held_for_text_no_carrier_prints_stays_held_untouched_until_corrected(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(8, ship_to=Person("𪚲田 花子", "530-0001", "大阪府大阪市北区梅田1-1-1", "06-1234-5678", ""))
+    site.orders_csv([o], encoding="utf-8")
+    assert site.export() == []
+    before = traces(site, o)
+    assert site.export() == [] and site.cli("ship", "ready") == 0
+    assert traces(site, o) == before and site.status(o) == "hold"
 
 
 def test_an_address_longer_than_the_carriers_fields_is_held_not_cut(tmp_path, capsys):

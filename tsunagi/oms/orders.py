@@ -210,6 +210,7 @@ def retry_waiting(tx: Tx) -> int:
     return placed
 
 
+EDITED = "修正: "     # how a correction's history row begins
 EDITABLE = {f"{who}.{part}" for who in ("buyer", "ship_to")
             for part in ("name", "postal_code", "prefecture", "address", "phone", "email")}
 
@@ -227,7 +228,13 @@ def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
            timestamp(), order_id)
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-           order_id, timestamp(), current, current, "修正: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+           order_id, timestamp(), current, current, EDITED + ", ".join(f"{k}={v}" for k, v in changes.items()))
+
+
+def edited_since_hold(tx: Tx, order_id: int) -> bool:
+    """Whether a person corrected the order after its last status change (a hold, for a held order)."""
+    note = tx.value("SELECT note FROM order_history WHERE order_id = ? ORDER BY id DESC LIMIT 1", order_id, default="")
+    return note.startswith(EDITED)
 
 
 def release(tx: Tx, order_id: int) -> str:

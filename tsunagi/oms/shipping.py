@@ -6,7 +6,7 @@ import json
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import outbox, status
-from tsunagi.oms.orders import set_status
+from tsunagi.oms.orders import edited_since_hold, place, set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
 from tsunagi.oms.store import Tx
@@ -37,6 +37,21 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
            plan["carrier"], timestamp(), order_id)
     set_status(tx, order_id, status.READY, note=f"配送 {plan['carrier']} {plan['delivery']}")
     return status.READY
+
+
+def retry_hold(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> str:
+    """Place a held order again only when what held it may have changed; else write nothing.
+
+    plan and problem are the order's shipping plan as the mapping gives it now. A hold for an unmapped
+    name lifts once the plan succeeds; a hold for text no carrier prints, once the order was corrected
+    or its plan changed. Returns the order's status."""
+    if problem:      # still unmapped: the hold stays, re-worded only if another name is missing now
+        set_status(tx, order_id, status.HOLD, hold_kind="unmapped", note=problem)
+        return status.HOLD
+    kind = tx.value("SELECT hold_kind FROM orders WHERE id = ?", order_id)
+    if kind == "label_chars" and plan == order_data(tx, order_id).get("shipping") and not edited_since_hold(tx, order_id):
+        return status.HOLD
+    return place(tx, order_id)
 
 
 def uncovered(tx: Tx, order_id: int) -> set[str] | None:

@@ -7,6 +7,7 @@ from tsunagi.oms import orders, shipping, status
 from tsunagi.oms.store import Tx
 
 SETTING = "([[shop]] shipping の {table} に追加)"
+RETRIED_HOLDS = ("unmapped", "label_chars")   # holds a changed mapping or a corrected address can lift
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
         if shop not in shops:
             continue
         if code == status.HOLD:
-            if not _may_lift(tx, rules, shops[shop], order_id, hold_kind) or orders.place(tx, order_id) == status.HOLD:
+            if hold_kind not in RETRIED_HOLDS or _retry(tx, rules, shops[shop], order_id) == status.HOLD:
                 continue
             code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
         if code == status.NEW and shops[shop].confirmed_by_mail:
@@ -79,12 +80,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
     return counts
 
 
-def _may_lift(tx: Tx, rules: Rules, shop: ShopRules, order_id: int, hold_kind: str) -> bool:
-    """Whether a hold's cause may be gone; a hold whose cause is unchanged is left alone, writing nothing."""
-    if hold_kind == "unmapped":          # a mapping was added: the plan now succeeds
-        return plan_for(rules, shop, shipping.order_data(tx, order_id))[0] is not None
-    if hold_kind == "label_chars":       # the order was corrected (order-set) after it was held
-        held_at = tx.value("SELECT MAX(at) FROM order_history WHERE order_id = ? AND to_status = ? "
-                           "AND from_status <> to_status", order_id, status.HOLD, default="")
-        return tx.value("SELECT updated_at FROM orders WHERE id = ?", order_id) > held_at
-    return False
+def _retry(tx: Tx, rules: Rules, shop: ShopRules, order_id: int) -> str:
+    """A held order tried again with the mapping as it is now; nothing is written while its cause remains."""
+    plan, problem = plan_for(rules, shop, shipping.order_data(tx, order_id))
+    return shipping.retry_hold(tx, order_id, plan, problem)

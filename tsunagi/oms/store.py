@@ -8,83 +8,12 @@ from pathlib import Path
 from typing import Iterator
 
 from tsunagi.common.clock import timestamp
+from tsunagi.common.errors import TsunagiError
+from tsunagi.oms import migrations
 
-# DDL is the one place that knows the dialect; DML elsewhere is plain SQL with ? markers.
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS set_components (
-    set_sku TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, PRIMARY KEY (set_sku, sku));
-CREATE INDEX IF NOT EXISTS set_components_by_sku ON set_components (sku);
-CREATE TABLE IF NOT EXISTS channel_skus (
-    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (shop, channel_sku));
-CREATE INDEX IF NOT EXISTS channel_skus_by_sku ON channel_skus (sku);
-CREATE TABLE IF NOT EXISTS locations (location TEXT PRIMARY KEY, priority INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS stock (
-    sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
-    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, PRIMARY KEY (sku, location, lot));
-CREATE TABLE IF NOT EXISTS ledger (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
-    lot TEXT NOT NULL, d_on_hand INTEGER NOT NULL, d_reserved INTEGER NOT NULL,
-    cause TEXT NOT NULL, ref TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-    id INTEGER PRIMARY KEY, shop TEXT NOT NULL, order_no TEXT NOT NULL, status TEXT NOT NULL,
-    hold_kind TEXT NOT NULL DEFAULT '', hold_reason TEXT NOT NULL DEFAULT '',
-    ordered_at TEXT NOT NULL, total INTEGER NOT NULL, source TEXT NOT NULL, data TEXT NOT NULL,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, mail_at TEXT, csv_at TEXT, UNIQUE (shop, order_no));
-CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, ordered_at);
-CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop, ordered_at);
-CREATE TABLE IF NOT EXISTS order_lines (
-    order_id INTEGER NOT NULL, line_no INTEGER NOT NULL, channel_sku TEXT NOT NULL,
-    sku TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, options TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL,
-    PRIMARY KEY (order_id, line_no));
-CREATE TABLE IF NOT EXISTS reservations (
-    order_id INTEGER NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
-    qty INTEGER NOT NULL, PRIMARY KEY (order_id, sku, location, lot));
-CREATE INDEX IF NOT EXISTS reservations_by_slot ON reservations (sku, location, lot);
-CREATE TABLE IF NOT EXISTS order_history (
-    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, at TEXT NOT NULL,
-    from_status TEXT NOT NULL, to_status TEXT NOT NULL, note TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS order_history_by_order ON order_history (order_id);
-CREATE TABLE IF NOT EXISTS applied_items (
-    sha256 TEXT PRIMARY KEY, item_id TEXT NOT NULL, applied_at TEXT NOT NULL, outcome TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
-    payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_by_topic ON outbox (topic, id);
-CREATE TABLE IF NOT EXISTS consumers (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS shipments (
-    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, carrier TEXT NOT NULL, state TEXT NOT NULL,
-    location TEXT NOT NULL DEFAULT '', exported_at TEXT NOT NULL, file TEXT NOT NULL DEFAULT '',
-    tracking TEXT NOT NULL DEFAULT '', ship_date TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS shipment_orders (
-    shipment_id INTEGER NOT NULL, order_id INTEGER NOT NULL, PRIMARY KEY (shipment_id, order_id));
-CREATE INDEX IF NOT EXISTS shipment_orders_by_order ON shipment_orders (order_id);
-CREATE TABLE IF NOT EXISTS confirmations (
-    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, tracking TEXT NOT NULL,
-    file TEXT NOT NULL, written_at TEXT NOT NULL, pushed_at TEXT);
-CREATE INDEX IF NOT EXISTS confirmations_by_file ON confirmations (file);
-CREATE TABLE IF NOT EXISTS wms_orders (
-    order_id INTEGER NOT NULL, wms TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
-    PRIMARY KEY (order_id, wms));
-CREATE TABLE IF NOT EXISTS mail_stages (
-    shop TEXT NOT NULL, stage TEXT NOT NULL, enabled_at TEXT NOT NULL, settings TEXT NOT NULL,
-    PRIMARY KEY (shop, stage));
-CREATE TABLE IF NOT EXISTS mails (
-    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, stage TEXT NOT NULL,
-    state TEXT NOT NULL, to_addr TEXT NOT NULL DEFAULT '', due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    message_id TEXT NOT NULL DEFAULT '', answer TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL, resend INTEGER NOT NULL DEFAULT 0);
-CREATE UNIQUE INDEX IF NOT EXISTS mails_once ON mails (order_id, stage) WHERE resend = 0;
-CREATE INDEX IF NOT EXISTS mails_due ON mails (state, due_at);
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,
-    sent_at TEXT);
-CREATE TABLE IF NOT EXISTS outbound_files (
-    folder TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (folder, name));
-CREATE TABLE IF NOT EXISTS feed_state (
-    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
-    PRIMARY KEY (shop, channel_sku));
-"""
+
+class StoreError(TsunagiError, ValueError):
+    """A database this tsunagi cannot use as asked: missing, or of another schema version. One line."""
 
 
 class Tx:
@@ -125,32 +54,93 @@ class Tx:
 
 
 class Store:
-    """One SQLite database file; one connection per thread; writes in BEGIN IMMEDIATE transactions."""
+    """One SQLite database file; one connection per thread; writes in BEGIN IMMEDIATE transactions.
 
-    def __init__(self, path: Path | str, synchronous: str = "FULL"):
+    Opening it brings the schema to migrations.LATEST (creating the file if need be); a read-only
+    store (open_read_only) creates and changes nothing."""
+
+    def __init__(self, path: Path | str, synchronous: str = "FULL", *, read_only: bool = False):
         self.path = str(path)
         self.synchronous = synchronous
+        self.read_only = read_only
         self._local = threading.local()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        with self.transaction() as tx:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    tx.run(statement)
-            _add_columns(tx)
+        if read_only:
+            self._check_readable()
+        else:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._migrate()
+
+    @classmethod
+    def open_read_only(cls, path: Path | str) -> "Store":
+        """A reader that never waits for a writer (it sees the last commit), never writes, never migrates."""
+        return cls(path, read_only=True)
+
+    def version(self) -> int:
+        """The schema version the database records (0: written before migrations were numbered)."""
+        return self.read().value("PRAGMA user_version")
+
+    def _migrate(self) -> None:
+        if self._refuse_newer(self.version()) == migrations.LATEST:
+            return
+        for number, step in enumerate(migrations.MIGRATIONS, 1):
+            with self.transaction() as tx:
+                # read under the write lock: another process may have migrated since
+                if self._refuse_newer(tx.value("PRAGMA user_version")) < number:
+                    step(tx)
+                    tx.run(f"PRAGMA user_version = {number}")
+
+    def _refuse_newer(self, version: int) -> int:
+        if version > migrations.LATEST:
+            raise StoreError(f"{self.path} was written by a newer tsunagi (schema {version}, this one knows "
+                             f"{migrations.LATEST}): upgrade tsunagi")
+        return version
+
+    def _check_readable(self) -> None:
+        if not Path(self.path).is_file():
+            raise StoreError(f"no database at {self.path}: start tsunagi serve once, or run tsunagi import")
+        try:
+            version = self._refuse_newer(self._readable_version())
+            # an older schema may lack columns the read paths use: only a writer brings it up to date
+            if version < migrations.LATEST:
+                raise StoreError(f"{self.path} has schema {version}, this tsunagi reads {migrations.LATEST}: "
+                                 f"start tsunagi serve (or run tsunagi check) once to upgrade it")
+        except StoreError:
+            self.close()
+            raise
+
+    def _readable_version(self) -> int:
+        try:
+            return self.version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(_unreadable(self.path, exc)) from None
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA cache_size=-65536")    # 64 MB: imports touch orders, lines and stock at random
+            conn = self._connect_read_only() if self.read_only else self._connect()
             self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-65536")    # 64 MB: imports touch orders, lines and stock at random
+        return conn
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        # mode=ro never creates the file; in WAL a reader takes no lock a writer's BEGIN IMMEDIATE holds,
+        # so the short busy timeout only covers the moment a crashed writer's WAL index is rebuilt
+        uri = Path(self.path).resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5, check_same_thread=False)
+        conn.execute("PRAGMA query_only=ON")
         return conn
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only here: writing needs Store(path)")
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -171,17 +161,13 @@ class Store:
             self._local.conn = None
 
 
-# Columns added after a table was first created: (table, column, type), added where missing.
-LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"),
-                 ("products", "tags", "TEXT NOT NULL DEFAULT ''"),
-                 ("shipments", "skus", "TEXT NOT NULL DEFAULT ''"),
-                 ("orders", "carrier", "TEXT NOT NULL DEFAULT ''"))
-
-
-def _add_columns(tx: Tx) -> None:
-    for table, column, kind in LATER_COLUMNS:
-        if column not in {row[1] for row in tx.all(f"PRAGMA table_info({table})")}:
-            tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+def _unreadable(path: str, exc: sqlite3.DatabaseError) -> str:
+    """Why a read-only open failed, in words an operator can act on."""
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY_DIRECTORY":
+        # closed cleanly, the database has no -shm file; a reader must create one and may not write here
+        return (f"cannot read {path} while no tsunagi has it open: its -shm file is missing and this user "
+                f"may not create it in {Path(path).parent} (run as tsunagi's user, or while tsunagi serve runs)")
+    return f"cannot read {path}: {exc}"
 
 
 def already_applied(tx: Tx, sha256: str) -> bool:

@@ -38,7 +38,7 @@ def finish() -> None:
 
 def reader(cfg: config_mod.Config) -> Store:
     """The store for a command that only reads: it never writes, so it never waits for a writer."""
-    return Store(cfg.db_path, cfg.store_synchronous)
+    return Store.open_read_only(cfg.db_path)
 
 
 def print_json(value) -> None:

@@ -1,0 +1,235 @@
+"""The store's promises: numbered migrations that keep every row, refusal of a newer schema, and
+read-only access that never waits for a writer and never creates anything."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tsunagi.common.clock import JST
+from tsunagi.oms import migrations, orders
+from tsunagi.oms.records import OrderLine, OrderRecord
+from tsunagi.oms.store import Store, StoreError
+
+SCHEMA_V0 = Path(__file__).parent / "data" / "schema_v0.sql"     # written by tests/data/make_schema_v0.py
+
+
+def v0_database(path: Path) -> Path:
+    """A database as the release before numbered migrations left it: no version, every kind of row."""
+    conn = sqlite3.connect(path)
+    conn.executescript(SCHEMA_V0.read_text(encoding="utf-8"))
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    return path
+
+
+def contents(path: Path) -> dict[str, list]:
+    """Every row of every table, in a stable order."""
+    conn = sqlite3.connect(path)
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    out = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
+    conn.close()
+    return out
+
+
+def user_version(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def columns(path: Path, table: str) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+    finally:
+        conn.close()
+
+
+def fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# -- migrations --------------------------------------------------------------------------------------
+
+def test_a_new_database_starts_at_the_latest_schema_version(tmp_path):
+    store = Store(tmp_path / "var" / "t.db")
+    assert store.version() == migrations.LATEST == user_version(tmp_path / "var" / "t.db")
+
+
+def test_a_database_of_the_release_before_numbered_migrations_is_upgraded_in_place_keeping_every_row(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    before = contents(path)
+    assert user_version(path) == 0 and before["orders"] and before["reservations"] and before["ledger"]
+    assert before["mails"] and before["applied_items"] and before["outbox"] and before["order_lines"]
+    Store(path).close()
+    assert user_version(path) == migrations.LATEST
+    assert contents(path) == before
+
+
+def test_an_upgraded_database_takes_new_orders_beside_the_old_ones(tmp_path):
+    store = Store(v0_database(tmp_path / "t.db"))
+    with store.transaction() as tx:
+        late = OrderRecord("shop", "1003", datetime(2026, 6, 2, tzinfo=JST), (OrderLine("A", "商品A", 1, 1000),), 1000)
+        assert orders.apply_order(tx, late) == "created"
+        assert tx.value("SELECT SUM(reserved) FROM stock WHERE sku = 'A'") == 3
+        assert tx.all("SELECT order_no, status FROM orders ORDER BY id") == [
+            ("1001", "new"), ("1002", "hold"), ("1003", "new")]
+
+
+def test_opening_an_upgraded_database_again_changes_nothing(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    Store(path).close()
+    once = fingerprint(path)
+    Store(path).close()
+    assert fingerprint(path) == once and user_version(path) == migrations.LATEST
+
+
+def test_a_database_missing_a_later_column_gets_it_with_its_default(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE orders DROP COLUMN carrier")
+    conn.execute("ALTER TABLE products DROP COLUMN tags")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert "carrier" in columns(path, "orders") and "tags" in columns(path, "products")
+    assert store.read().all("SELECT order_no, carrier FROM orders ORDER BY id") == [("1001", ""), ("1002", "")]
+    assert store.read().all("SELECT sku, tags FROM products ORDER BY sku") == [("A", ""), ("B", "")]
+
+
+def test_a_database_from_a_newer_tsunagi_is_refused_in_one_line_and_left_alone(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {migrations.LATEST + 1}")
+    conn.close()
+    before = fingerprint(path)
+    with pytest.raises(StoreError) as refused:
+        Store(path)
+    message = str(refused.value)
+    assert (f"written by a newer tsunagi (schema {migrations.LATEST + 1}, this one knows {migrations.LATEST}): "
+            "upgrade tsunagi") in message and "\n" not in message
+    assert fingerprint(path) == before
+
+
+def test_migrations_run_in_order_each_in_its_own_transaction(tmp_path, monkeypatch):
+    path = tmp_path / "t.db"
+    Store(path).close()
+
+    def v2_broken(tx):
+        """Adds a table, then fails: the table must not stay."""
+        tx.run("CREATE TABLE half_done (x INTEGER)")
+        raise RuntimeError("migration 2 failed")
+
+    def v2(tx):
+        """Adds a table."""
+        tx.run("CREATE TABLE done (x INTEGER)")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.v1_schema, v2_broken))
+    monkeypatch.setattr(migrations, "LATEST", 2)
+    with pytest.raises(RuntimeError):
+        Store(path)
+    assert user_version(path) == 1 and "half_done" not in contents(path)
+    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.v1_schema, v2))
+    assert Store(path).version() == 2 and "done" in contents(path)
+
+
+# -- read-only access --------------------------------------------------------------------------------
+
+HOLDER = """
+import sys
+from tsunagi.oms.store import Store
+store = Store(sys.argv[1])
+with store.transaction() as tx:
+    tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES ('x', 'uncommitted', '', '')")
+    print("holding", flush=True)
+    sys.stdin.readline()          # until the test has read
+    raise SystemExit(0)           # leaves without committing: the row never lands
+"""
+
+
+def test_a_read_only_store_answers_at_once_while_another_process_holds_a_write_transaction(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        reader = Store.open_read_only(path)
+        items = reader.read().all("SELECT item_id FROM applied_items")
+        assert time.monotonic() - started < 1.0
+        assert items == []
+    finally:
+        holder.stdin.write("\n")
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+
+
+def test_a_read_only_store_sees_each_new_commit(tmp_path):
+    path = tmp_path / "t.db"
+    writer = Store(path)
+    reader = Store.open_read_only(path)
+    assert reader.read().value("SELECT COUNT(*) FROM applied_items") == 0
+    with writer.transaction() as tx:
+        tx.run("INSERT INTO applied_items (sha256, item_id, applied_at, outcome) VALUES ('x', 'i', '', '')")
+    assert reader.read().value("SELECT COUNT(*) FROM applied_items") == 1
+
+
+def test_a_read_only_store_reads_a_database_closed_cleanly_without_its_shm_file(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    Store(path).close()
+    assert not Path(f"{path}-shm").exists() and not Path(f"{path}-wal").exists()
+    before = fingerprint(path)
+    reader = Store.open_read_only(path)
+    assert reader.read().all("SELECT order_no FROM orders ORDER BY id") == [("1001",), ("1002",)]
+    reader.close()
+    assert fingerprint(path) == before
+    with Store(path).transaction() as tx:       # whatever SQLite left beside it, a writer still writes
+        tx.run("DELETE FROM applied_items")
+
+
+def test_a_read_only_store_never_creates_a_database(tmp_path):
+    path = tmp_path / "var" / "tsunagi.db"
+    with pytest.raises(StoreError, match="no database at .*: start tsunagi serve once, or run tsunagi import"):
+        Store.open_read_only(path)
+    assert not (tmp_path / "var").exists()
+
+
+def test_a_read_only_store_refuses_to_write(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    reader = Store.open_read_only(path)
+    with pytest.raises(StoreError, match="read-only"):
+        with reader.transaction():
+            pass
+    with pytest.raises(sqlite3.OperationalError):
+        reader.read().run("DELETE FROM orders")
+
+
+def test_a_read_only_store_does_not_migrate_an_older_database_and_says_who_does(tmp_path):
+    path = v0_database(tmp_path / "t.db")
+    before = fingerprint(path)
+    with pytest.raises(StoreError, match="has schema 0, this tsunagi reads .*start tsunagi serve"):
+        Store.open_read_only(path)
+    assert fingerprint(path) == before and user_version(path) == 0
+
+
+def test_a_read_only_store_refuses_a_newer_database(tmp_path):
+    path = tmp_path / "t.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {migrations.LATEST + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="written by a newer tsunagi"):
+        Store.open_read_only(path)

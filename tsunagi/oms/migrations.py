@@ -1,0 +1,108 @@
+"""Numbered schema migrations; a database records the last one applied in PRAGMA user_version."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from tsunagi.oms.store import Tx
+
+# DDL lives here, the one place that knows the dialect; DML elsewhere is plain SQL with ? markers.
+# Migration 1 is the schema as the last release before numbered migrations left it. Its DDL is frozen:
+# a later change is a new numbered step below, never an edit here (a database at 1 has run this text).
+V1_SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (sku TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS set_components (
+    set_sku TEXT NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL, PRIMARY KEY (set_sku, sku));
+CREATE INDEX IF NOT EXISTS set_components_by_sku ON set_components (sku);
+CREATE TABLE IF NOT EXISTS channel_skus (
+    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (shop, channel_sku));
+CREATE INDEX IF NOT EXISTS channel_skus_by_sku ON channel_skus (sku);
+CREATE TABLE IF NOT EXISTS locations (location TEXT PRIMARY KEY, priority INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS stock (
+    sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
+    on_hand INTEGER NOT NULL, reserved INTEGER NOT NULL, PRIMARY KEY (sku, location, lot));
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL,
+    lot TEXT NOT NULL, d_on_hand INTEGER NOT NULL, d_reserved INTEGER NOT NULL,
+    cause TEXT NOT NULL, ref TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY, shop TEXT NOT NULL, order_no TEXT NOT NULL, status TEXT NOT NULL,
+    hold_kind TEXT NOT NULL DEFAULT '', hold_reason TEXT NOT NULL DEFAULT '',
+    ordered_at TEXT NOT NULL, total INTEGER NOT NULL, source TEXT NOT NULL, data TEXT NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, mail_at TEXT, csv_at TEXT, UNIQUE (shop, order_no));
+CREATE INDEX IF NOT EXISTS orders_by_status ON orders (status, ordered_at);
+CREATE INDEX IF NOT EXISTS orders_by_shop ON orders (shop, ordered_at);
+CREATE TABLE IF NOT EXISTS order_lines (
+    order_id INTEGER NOT NULL, line_no INTEGER NOT NULL, channel_sku TEXT NOT NULL,
+    sku TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, options TEXT NOT NULL, qty INTEGER NOT NULL, unit_price INTEGER NOT NULL,
+    PRIMARY KEY (order_id, line_no));
+CREATE TABLE IF NOT EXISTS reservations (
+    order_id INTEGER NOT NULL, sku TEXT NOT NULL, location TEXT NOT NULL, lot TEXT NOT NULL,
+    qty INTEGER NOT NULL, PRIMARY KEY (order_id, sku, location, lot));
+CREATE INDEX IF NOT EXISTS reservations_by_slot ON reservations (sku, location, lot);
+CREATE TABLE IF NOT EXISTS order_history (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, at TEXT NOT NULL,
+    from_status TEXT NOT NULL, to_status TEXT NOT NULL, note TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS order_history_by_order ON order_history (order_id);
+CREATE TABLE IF NOT EXISTS applied_items (
+    sha256 TEXT PRIMARY KEY, item_id TEXT NOT NULL, applied_at TEXT NOT NULL, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, topic TEXT NOT NULL, key TEXT NOT NULL,
+    payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS outbox_by_topic ON outbox (topic, id);
+CREATE TABLE IF NOT EXISTS consumers (name TEXT PRIMARY KEY, last_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shipments (
+    id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, carrier TEXT NOT NULL, state TEXT NOT NULL,
+    location TEXT NOT NULL DEFAULT '', exported_at TEXT NOT NULL, file TEXT NOT NULL DEFAULT '',
+    tracking TEXT NOT NULL DEFAULT '', ship_date TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS shipment_orders (
+    shipment_id INTEGER NOT NULL, order_id INTEGER NOT NULL, PRIMARY KEY (shipment_id, order_id));
+CREATE INDEX IF NOT EXISTS shipment_orders_by_order ON shipment_orders (order_id);
+CREATE TABLE IF NOT EXISTS confirmations (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, tracking TEXT NOT NULL,
+    file TEXT NOT NULL, written_at TEXT NOT NULL, pushed_at TEXT);
+CREATE INDEX IF NOT EXISTS confirmations_by_file ON confirmations (file);
+CREATE TABLE IF NOT EXISTS wms_orders (
+    order_id INTEGER NOT NULL, wms TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (order_id, wms));
+CREATE TABLE IF NOT EXISTS mail_stages (
+    shop TEXT NOT NULL, stage TEXT NOT NULL, enabled_at TEXT NOT NULL, settings TEXT NOT NULL,
+    PRIMARY KEY (shop, stage));
+CREATE TABLE IF NOT EXISTS mails (
+    id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, shop TEXT NOT NULL, stage TEXT NOT NULL,
+    state TEXT NOT NULL, to_addr TEXT NOT NULL DEFAULT '', due_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    message_id TEXT NOT NULL DEFAULT '', answer TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL, resend INTEGER NOT NULL DEFAULT 0);
+CREATE UNIQUE INDEX IF NOT EXISTS mails_once ON mails (order_id, stage) WHERE resend = 0;
+CREATE INDEX IF NOT EXISTS mails_due ON mails (state, due_at);
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL, detail TEXT NOT NULL,
+    sent_at TEXT);
+CREATE TABLE IF NOT EXISTS outbound_files (
+    folder TEXT NOT NULL, name TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (folder, name));
+CREATE TABLE IF NOT EXISTS feed_state (
+    shop TEXT NOT NULL, channel_sku TEXT NOT NULL, qty INTEGER NOT NULL, published_at TEXT NOT NULL,
+    PRIMARY KEY (shop, channel_sku));
+"""
+
+# Columns the unnumbered releases added to existing tables with ALTER TABLE: (table, column, type).
+V1_LATER_COLUMNS = (("orders", "mail_at", "TEXT"), ("orders", "csv_at", "TEXT"),
+                    ("products", "tags", "TEXT NOT NULL DEFAULT ''"),
+                    ("shipments", "skus", "TEXT NOT NULL DEFAULT ''"),
+                    ("orders", "carrier", "TEXT NOT NULL DEFAULT ''"))
+
+
+def v1_schema(tx: Tx) -> None:
+    """The whole schema of the unnumbered releases; what one of their databases lacks is added in place."""
+    # IF NOT EXISTS and the column check make this step also the upgrade of a database at version 0
+    for statement in V1_SCHEMA.split(";"):
+        if statement.strip():
+            tx.run(statement)
+    for table, column, kind in V1_LATER_COLUMNS:
+        if column not in {row[1] for row in tx.all(f"PRAGMA table_info({table})")}:
+            tx.run(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
+# MIGRATIONS[n - 1] brings a database from version n - 1 to n, inside one transaction. Only append.
+MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema,)
+LATEST = len(MIGRATIONS)
