@@ -4,11 +4,12 @@ from __future__ import annotations
 import email.header
 import email.utils
 import html
-import re
 from dataclasses import dataclass, field
 from email.message import Message
 
 import mailparser
+
+from tsunagi.parsers import linear
 
 from tsunagi.common.jcodec import decode_bytes
 
@@ -27,11 +28,15 @@ def decode_header(value: str | None) -> str:
     return "".join(parts)
 
 
+_HIDDEN = linear.compile(r"(?s)<script\b.*?</script>|<style\b.*?</style>|<head\b.*?</head>", ignorecase=True)
+_BREAK = linear.compile(r"<br\s*/?>|</(p|div|tr|li|h\d|table)>", ignorecase=True)
+_TAG = linear.compile(r"(?s)<[^>]+>")
+
+
 def html_to_text(markup: str) -> str:
-    markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1>", "", markup)
-    markup = re.sub(r"(?i)<br\s*/?>|</(p|div|tr|li|h\d|table)>", "\n", markup)
-    markup = re.sub(r"(?s)<[^>]+>", "", markup)
-    return html.unescape(markup)
+    markup = _HIDDEN.sub("", markup)
+    markup = _BREAK.sub("\n", markup)
+    return html.unescape(_TAG.sub("", markup))
 
 
 @dataclass
@@ -78,12 +83,13 @@ def _attached_original(msg: Message) -> Message | None:
     return None
 
 
-_FWD_START = re.compile(
-    r"^[-=\s]*(?:Forwarded message|Original Message|転送メッセージ|転送されたメッセージ|元のメッセージ)[-=\s]*$"
-    r"|^Begin forwarded message:\s*$", re.IGNORECASE | re.MULTILINE)
-_FWD_HEADER = re.compile(r"^\s*(From|差出人|送信者|Subject|件名|Date|日付|送信日時)\s*[:：]\s*(.*)$",
-                         re.IGNORECASE)
-_FWD_PREFIX = re.compile(r"^\s*((fwd?|転送|fw)\s*[:：]\s*)+", re.IGNORECASE)
+# Linear-time patterns (RE2): a body of a million blank lines or spaces costs what reading it costs.
+_FWD_START = linear.compile(
+    r"^[-= \t]*(?:Forwarded message|Original Message|転送メッセージ|転送されたメッセージ|元のメッセージ)[-= \t]*$"
+    r"|^Begin forwarded message:[ \t]*$", ignorecase=True)
+_FWD_HEADER = linear.compile(r"^\s*(From|差出人|送信者|Subject|件名|Date|日付|送信日時)\s*[:：]\s*(.*)$",
+                             ignorecase=True)
+_FWD_PREFIX = linear.compile(r"^\s*((fwd?|転送|fw)\s*[:：]\s*)+", ignorecase=True)
 
 
 def _inline_forward(text: str) -> tuple[dict[str, str], str] | None:

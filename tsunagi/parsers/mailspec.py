@@ -1,6 +1,7 @@
 """The engine that applies a declarative cart mail spec (parsers/mail/<cart>.toml) to a MailView."""
 from __future__ import annotations
 
+import bisect
 import email.utils
 import importlib
 import re
@@ -12,6 +13,7 @@ from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.schema import read_toml, validate
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
+from tsunagi.parsers import linear
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
 from tsunagi.parsers.specfile import SpecFile
@@ -31,8 +33,8 @@ ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "
 
 @dataclass
 class Section:
-    start: re.Pattern
-    end: re.Pattern | None
+    start: object        # compiled by parsers.linear
+    end: object | None
 
 
 @dataclass
@@ -40,8 +42,8 @@ class MailSpec:
     """One cart's order mail, as data."""
     cart: str
     title: str
-    subjects: list[re.Pattern]
-    senders: list[re.Pattern]
+    subjects: list          # compiled by parsers.linear, as every pattern of a spec
+    senders: list
     sections: dict[str, Section]
     fields: dict[str, dict]
     addresses: dict[str, dict]
@@ -67,12 +69,12 @@ class _Patterns:
     def __init__(self):
         self.problems: list[str] = []
 
-    def __call__(self, pattern: str, where: str) -> re.Pattern:
+    def __call__(self, pattern: str, where: str):
         try:
-            return re.compile(pattern, re.MULTILINE)
-        except re.error as exc:
+            return linear.compile(pattern)
+        except linear.SlowPattern as exc:
             self.problems.append(f"{where}: bad regular expression {pattern!r}: {exc}")
-            return re.compile("(?!)")      # never matches; the spec is refused anyway
+            return linear.compile("$^x")      # never matches; the spec is refused anyway
 
 
 def load_spec(path: Path) -> MailSpec:
@@ -130,9 +132,12 @@ class _Text:
 
     def __init__(self, text: str):
         self.text = jp.half_width(text)
+        self._breaks: list[int] | None = None
 
     def line_of(self, offset: int) -> int:
-        return self.text.count("\n", 0, offset) + 1
+        if self._breaks is None:        # found once, so many look-ups stay linear in the text's length
+            self._breaks = [m.start() for m in re.finditer("\n", self.text)]
+        return bisect.bisect_left(self._breaks, offset) + 1
 
     def section(self, spec: MailSpec, name: str | None) -> tuple[str, int]:
         """(text, offset) of a section, or of the whole body when name is None."""
@@ -208,9 +213,15 @@ def _address(spec: MailSpec, body: _Text, role: str) -> Address:
         except jp.ValueProblem as exc:
             raise ParseError(str(exc), field=f"{role}.postal_code", line=body.line_of(base)) from None
     pref, rest = jp.split_prefecture(got.get("address", ""))
-    return Address(name=re.sub(r"\s*様$", "", got.get("name", "")), postal_code=postal,
+    return Address(name=_without_honorific(got.get("name", "")), postal_code=postal,
                    prefecture=pref, address=rest, phone=jp.phone(got.get("phone", "")),
                    email=got.get("email", "").lower())
+
+
+def _without_honorific(name: str) -> str:
+    """'山田 太郎 様' -> '山田 太郎'."""
+    name = name.rstrip()
+    return name[:-1].rstrip() if name.endswith("様") else name
 
 
 def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[str, int]]:

@@ -1,20 +1,20 @@
 """Order mail to OrderRecord: refuse bounces and auto-replies, pick the shop's spec, apply it."""
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 
 from tsunagi.oms.records import OrderRecord
+from tsunagi.parsers import linear
 from tsunagi.parsers.errors import NotAnOrder, ParseError
 from tsunagi.parsers.mailmsg import MailView, read_mail
 from tsunagi.parsers.mailspec import SPEC_DIR, MailSpec, load_spec, parse_with_spec
 
-_AUTO_SUBJECT = re.compile(
+_AUTO_SUBJECT = linear.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|自動応答|自動返信|不在|留守|"
     r"undeliverable|undelivered mail|delivery status notification|mail delivery (failed|system)|"
-    r"returned mail|配信不能|配送エラー)", re.IGNORECASE)
-_BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster)@", re.IGNORECASE)
+    r"returned mail|配信不能|配送エラー)", ignorecase=True)
+_BOUNCE_SENDERS = linear.compile(r"^(mailer-daemon|postmaster)@", ignorecase=True)
 
 
 def why_not_an_order(view: MailView, mail_from: str) -> str | None:
