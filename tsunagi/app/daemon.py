@@ -56,7 +56,7 @@ class Daemon:
     async def serve(self) -> None:
         cfg = self.cfg
         lock = take_lock(cfg.data_dir)
-        spool, store, pipeline = wiring.open_parts(cfg)
+        spool, store, pipeline = wiring.open_parts(cfg, workers=True)
         recovered = spool.recover(max_tmp_age=0)
         with store.transaction() as tx:
             recovered.update(csvfile.recover_pending(tx, spool.dir("outbox")))
@@ -101,6 +101,7 @@ class Daemon:
             self.files.put(None)
             for t in threads:
                 t.join(timeout=10)
+            pipeline.close()
             store.close()
             lock.close()
 

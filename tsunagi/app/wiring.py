@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tsunagi.app.config import Config, Shop
 from tsunagi.ingest.csvimport import CsvImporter
+from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import shipping, shipplan, stock
@@ -26,15 +27,17 @@ def open_store(cfg: Config) -> Store:
     return store
 
 
-def open_parts(cfg: Config) -> tuple[Spool, Store, Pipeline]:
-    """Spool, store and the pipeline that applies items, as the daemon and the applying commands use them."""
+def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeline]:
+    """Spool, store and the pipeline that applies items, as the daemon and the applying commands use them.
+
+    workers: parse mails in worker processes with a time budget each (the daemon); else here."""
     spool = Spool(cfg.spool_dir)
     store = open_store(cfg)
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for),
-                        after=lambda: after_apply(cfg, store))
+                        after=lambda: after_apply(cfg, store), parser=ParsePool() if workers else None)
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)

@@ -10,13 +10,13 @@ from typing import Callable
 
 from tsunagi.common.durable import sha256_file
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
+from tsunagi.ingest.parsepool import Job, ParsePool, parse_job
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailspec import SPEC_DIR
-from tsunagi.parsers.ordermail import parse_order_mail, spec_for
 
 log = logging.getLogger("tsunagi.pipeline")
 DUPLICATE = "duplicate (already applied)"
@@ -32,6 +32,7 @@ class Pipeline:
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
     hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
+    parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
 
@@ -55,7 +56,7 @@ class Pipeline:
                     outcomes[item.id] = "csv: handed to the file worker"
                 else:
                     outcomes[item.id] = self.process_file(item)
-            parsed = [(item, self._read(item)) for item in claimed]
+            parsed = self._read_all(claimed)
             results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
             for item, rec in parsed:
                 result = results[item.id] if isinstance(rec, OrderRecord) else rec
@@ -88,9 +89,20 @@ class Pipeline:
             self.after()
         return outcome
 
-    def _read(self, item: Item):
-        """The record; or the outcome of a duplicate, known without parsing it again;
-        or a reason dict when the item cannot become a record."""
+    def _read_all(self, items: list[Item]) -> list[tuple[Item, object]]:
+        """Each item's record, the outcome of a duplicate, or a reason dict; parsing runs in the
+        worker processes, side by side, each mail within its time budget."""
+        checked = [(item, self._check(item)) for item in items]
+        jobs = [(n, job) for n, (_, job) in enumerate(checked) if isinstance(job, Job)]
+        parsed = self.parser.parse_all([job for _, job in jobs]) if self.parser else \
+            [parse_job(job) for _, job in jobs]
+        out = [[item, result] for item, result in checked]
+        for (n, _), result in zip(jobs, parsed):
+            out[n][1] = result
+        return [(item, result) for item, result in out]
+
+    def _check(self, item: Item):
+        """A Job to parse; or DUPLICATE, known without parsing again; or a reason dict."""
         try:
             data = item.read()
             if hashlib.sha256(data).hexdigest() != item.meta.get("sha256", ""):
@@ -98,11 +110,11 @@ class Pipeline:
                                  stage="spool", kind="corrupt")
             if already_applied(self.store.read(), item.meta["sha256"]):
                 return DUPLICATE
-            return self._parse(item, data)
+            return self._job(item, data)
         except ParseError as exc:
             return exc.as_dict()
         except Exception as exc:  # a bug must not stop the daemon: the item is kept with the error
-            log.exception("item %s: unexpected error while parsing", item.id)
+            log.exception("item %s: unexpected error while reading", item.id)
             return {"stage": "parse", "kind": "error", "message": f"{type(exc).__name__}: {exc}"}
 
     def _apply_all(self, batch: list) -> dict:
@@ -145,7 +157,7 @@ class Pipeline:
         log.info("item %s: %s", item.id, result)
         return result
 
-    def _parse(self, item: Item, data: bytes):
+    def _job(self, item: Item, data: bytes) -> Job:
         kind = item.meta.get("kind", "order_mail")
         if kind != "order_mail":
             raise ParseError(f"no parser for items of kind {kind!r}", stage="dispatch", kind="unknown_kind")
@@ -153,5 +165,8 @@ class Pipeline:
         if shop not in self.shop_specs:
             raise ParseError(f"shop {shop!r} is not in the configuration", stage="dispatch", field="shop",
                              kind="unknown_shop")
-        specs = [spec_for(cart, str(self.spec_dir)) for cart in self.shop_specs[shop]]
-        return parse_order_mail(data, shop, specs, item.meta.get("mail_from", "x"))
+        return Job(data, shop, tuple(self.shop_specs[shop]), str(self.spec_dir), item.meta.get("mail_from", "x"))
+
+    def close(self) -> None:
+        if self.parser:
+            self.parser.close()
