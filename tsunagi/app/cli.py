@@ -95,7 +95,7 @@ def cmd_check(args) -> int:
     if not _check_templates(cfg):
         return 1
     for c in cfg.carriers:
-        services = ", ".join(load_layout("label", c.layout).tables.get("service", {}))
+        services = ", ".join(load_layout("label", c.layout, dirs=cfg.csv_layout_dirs).tables.get("service", {}))
         print(f"carrier {c.name}: labels {c.layout} ({services}); results {', '.join(c.result_layouts) or '-'}")
     for w in cfg.warehouses:
         print(f"wms {w.name}: location {w.location}, lines tagged {w.tag!r} of orders in {', '.join(w.statuses)}")

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tsunagi.outbound.layouts import available_layouts, load_layout, use_dirs
+from tsunagi.outbound.layouts import Layouts
 from tsunagi.outbound.mailer import RelaySettings
 from tsunagi.parsers import csvlayout
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
@@ -176,7 +176,7 @@ class Config:
     def carrier_for_service(self, service: str) -> Carrier | None:
         """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
         for c in self.carriers:
-            if service in load_layout("label", c.layout).tables.get("service", {}):
+            if service in self.layouts.load("label", c.layout).tables.get("service", {}):
                 return c
         return None
 
@@ -205,6 +205,11 @@ class Config:
 
     def endpoint(self, name: str) -> SftpEndpoint:
         return self._named(self.sftp, name, "[[sftp]] endpoint")
+
+    @property
+    def layouts(self) -> Layouts:
+        """Outbound layouts: label/, confirm/, wms/, stock/ under csv.layout_dir before the shipped ones."""
+        return Layouts(self.csv_layout_dirs)
 
     @property
     def spool_dir(self) -> Path:
@@ -305,7 +310,7 @@ def load(path: Path | str) -> Config:
         cfg.warehouses.append(_wms(r, cfg, table, f"wms[{n}]."))
     _relay_and_alerts(r, raw, cfg)
     for n, table in enumerate(shops):
-        cfg.shops.append(_shop(r, table, f"shop[{n}]."))
+        cfg.shops.append(_shop(r, cfg, table, f"shop[{n}]."))
         _shipping(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
         _mail(r, cfg, cfg.shops[-1], table, f"shop[{n}].")
     _check_unique(r, cfg)
@@ -341,8 +346,8 @@ def _schedule(r: _Reader, table: dict, where: str, every: float = 0) -> tuple[fl
 def _carrier(r: _Reader, cfg: Config, table, where: str) -> Carrier:
     name = _named_table(r, table, where, "carrier", CARRIER_KEYS)
     layout = r.get(table, "layout", str, where, required=True)
-    if layout not in available_layouts("label"):
-        r.fail(where + "layout", f"unknown label layout {layout!r} (known: {', '.join(available_layouts('label'))})")
+    if layout not in cfg.layouts.available("label"):
+        r.fail(where + "layout", f"unknown label layout {layout!r} (known: {', '.join(cfg.layouts.available('label'))})")
     shipper = r.get(table, "shipper", dict, where, required=True)
     r.unknown(shipper, {"name", "postal_code", "address", "phone"}, where + "shipper.")
     for key in ("name", "postal_code", "address", "phone"):
@@ -372,8 +377,8 @@ def _wms(r: _Reader, cfg: Config, table, where: str) -> Wms:
             stock_layout=r.get(table, "stock_layout", str, where, "wms-stock"))
     w.every_minutes, w.at = _schedule(r, table, where, every=5)
     for key in ("layout", "cancel_layout"):
-        if getattr(w, key) not in available_layouts("wms"):
-            r.fail(where + key, f"unknown layout {getattr(w, key)!r} (known: {', '.join(available_layouts('wms'))})")
+        if getattr(w, key) not in cfg.layouts.available("wms"):
+            r.fail(where + key, f"unknown layout {getattr(w, key)!r} (known: {', '.join(cfg.layouts.available('wms'))})")
     for n, result in enumerate(w.result_layouts):
         _layout(r, cfg, result, f"{where}result_layouts[{n}]", "results")
     _layout(r, cfg, w.stock_layout, where + "stock_layout", "stock")
@@ -475,7 +480,7 @@ def _shipping(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> N
             for k in ("delivery", "payment", "time")}
     for channel_name, service in maps["delivery"].items():
         if cfg.carrier_for_service(service) is None:
-            offered = sorted({s for c in cfg.carriers for s in load_layout("label", c.layout).tables.get("service", {})})
+            offered = sorted({s for c in cfg.carriers for s in cfg.layouts.load("label", c.layout).tables.get("service", {})})
             r.fail(where + "delivery", f"{channel_name!r} = {service!r}: no [[carrier]] offers {service!r} "
                                        f"(offered: {', '.join(offered) or 'none: add a [[carrier]]'})")
     for channel_name, kind in maps["payment"].items():
@@ -486,8 +491,8 @@ def _shipping(r: _Reader, cfg: Config, shop: Shop, table: dict, where: str) -> N
             r.fail(where + "time", f"{channel_name!r} = {slot!r}: use one of "
                                    f"{', '.join(sorted(TIME_SLOTS - {''}))}, or an empty string for none")
     confirm = r.get(raw, "confirm_layout", str, where, "")
-    if confirm and confirm not in available_layouts("confirm"):
-        r.fail(where + "confirm_layout", f"unknown layout {confirm!r} (known: {', '.join(available_layouts('confirm'))})")
+    if confirm and confirm not in cfg.layouts.available("confirm"):
+        r.fail(where + "confirm_layout", f"unknown layout {confirm!r} (known: {', '.join(cfg.layouts.available('confirm'))})")
     shop.shipping = ShopShipping(maps["delivery"], maps["payment"], maps["time"],
                                  bool(r.get(raw, "auto_ready", bool, where, True)), confirm)
 
@@ -510,7 +515,6 @@ def _csv(r: _Reader, raw: dict, cfg: Config) -> None:
         if not folder.is_dir():
             r.fail("csv.layout_dir", f"{folder} is not a folder")
         cfg.csv_layout_dirs = (folder,)
-    use_dirs(cfg.csv_layout_dirs)     # label/, confirm/, wms/, stock/ under it hold outbound layouts
     cfg.csv_inline = r.get(raw, "csv_layout", dict, "", {})
     cfg.stock_layouts = [str(x) for x in r.get(table, "stock_layouts", list, "csv.", cfg.stock_layouts)]
     for n, name in enumerate(cfg.stock_layouts):
@@ -566,7 +570,7 @@ def _sftp(r: _Reader, cfg: Config, table, where: str) -> SftpEndpoint:
     return ep
 
 
-def _shop(r: _Reader, table, where: str) -> Shop:
+def _shop(r: _Reader, cfg: Config, table, where: str) -> Shop:
     if not isinstance(table, dict):
         r.fail(where.rstrip("."), "must be a table ([[shop]])")
     r.unknown(table, SHOP_KEYS, where)
@@ -595,9 +599,9 @@ def _shop(r: _Reader, table, where: str) -> Shop:
     if feed is not None:
         r.unknown(feed, {"layout", "safety_stock", "location"}, where + "stock_feed.")
         layout = r.get(feed, "layout", str, where + "stock_feed.", required=True)
-        if layout not in available_layouts("stock"):
+        if layout not in cfg.layouts.available("stock"):
             r.fail(where + "stock_feed.layout",
-                   f"unknown layout {layout!r} (known: {', '.join(available_layouts('stock'))})")
+                   f"unknown layout {layout!r} (known: {', '.join(cfg.layouts.available('stock'))})")
         safety = r.get(feed, "safety_stock", int, where + "stock_feed.", 0)
         if safety < 0:
             r.fail(where + "stock_feed.safety_stock", "must not be negative")

@@ -72,7 +72,7 @@ def _alert_failed(alerts, item, reason: dict) -> None:
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
-    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location)
+    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location, cfg.layouts)
                for s in cfg.shops if s.stock_feed]
     return FeedWriter(store, spool.dir("outbox"), targets)
 

@@ -27,7 +27,7 @@ def shop_context(shop: Shop) -> dict:
 
 def carrier_info(cfg: Config, carrier: str) -> dict:
     try:
-        return load_layout("label", cfg.carrier(carrier).layout).tables.get("carrier_info", {})
+        return load_layout("label", cfg.carrier(carrier).layout, dirs=cfg.csv_layout_dirs).tables.get("carrier_info", {})
     except Exception:
         return {}
 

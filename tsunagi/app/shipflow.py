@@ -29,7 +29,7 @@ def plan_for(cfg: Config, shop: Shop, data: dict) -> tuple[dict | None, str]:
         return None, f"配達時間帯「{time_name}」の紐づけがありません {SETTING.format(table='time')}"
     service, payment, slot = maps.delivery[delivery_name], maps.payment[payment_name], maps.time.get(time_name, "")
     carrier = cfg.carrier_for_service(service)
-    layout = load_layout("label", carrier.layout)
+    layout = load_layout("label", carrier.layout, dirs=cfg.csv_layout_dirs)
     if payment not in layout.tables["service"][service]:
         return None, f"{service} では代金引換を扱えません (支払方法「{payment_name}」)"
     if slot and slot not in layout.tables.get("time", {}):
@@ -69,12 +69,12 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
 
 def label_target(cfg: Config, name: str) -> CarrierTarget:
     c = cfg.carrier(name)
-    return CarrierTarget(c.name, c.layout, Shipper(**c.shipper), dict(c.account), c.merge)
+    return CarrierTarget(c.name, c.layout, Shipper(**c.shipper), dict(c.account), c.merge, cfg.layouts)
 
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
     pushed = {ep.push.source for ep in cfg.sftp if ep.push}
-    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed) for s in cfg.shops if s.shipping]
+    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed, cfg.layouts) for s in cfg.shops if s.shipping]
     return ConfirmWriter(store, spool.dir("outbox"), targets)
 
 
@@ -86,4 +86,4 @@ def confirmations_sent(store: Store, names: list[str]) -> int:
 
 def wms_target(cfg: Config, name: str) -> WmsTarget:
     w = cfg.wms(name)
-    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout)
+    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout, cfg.layouts)
