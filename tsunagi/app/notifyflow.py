@@ -7,7 +7,7 @@ from tsunagi.app.config import Config, Shop
 from tsunagi.common.clock import JST
 from tsunagi.oms import mailq, queries, shipping
 from tsunagi.oms.store import Store, Tx
-from tsunagi.outbound.alerts import Alerts, AlertSettings
+from tsunagi.outbound.alerts import Alerts
 from tsunagi.outbound.layouts import load_layout
 from tsunagi.outbound.mailer import Mailer, ShopSender
 from tsunagi.outbound.mailtemplates import Templates
@@ -82,5 +82,4 @@ def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:
         return None
     a = cfg.alerts
     pushed = {ep.push.source for ep in cfg.sftp if ep.push}
-    return Alerts(store, cfg.relay, AlertSettings(a.to, a.sender, a.digest_minutes, a.failing_minutes,
-                                                            a.feed_stale_minutes), outbox_dir, pushed)
+    return Alerts(store, cfg.relay, a, outbox_dir, pushed)

@@ -69,7 +69,7 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
 
 def label_target(cfg: Config, name: str) -> CarrierTarget:
     c = cfg.carrier(name)
-    return CarrierTarget(c.name, c.layout, Shipper(**c.shipper), dict(c.account), c.merge, cfg.layouts)
+    return CarrierTarget(c.name, c.layout, Shipper(**dict(c.shipper)), dict(c.account), c.merge, cfg.layouts)
 
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
