@@ -25,7 +25,7 @@ MailAddress = Annotated[str, AfterValidator(address)]
 
 
 class RelaySettings(Settings):
-    host: str = Field(description="the SMTP relay buyer mails and alerts go through")
+    host: str = Field(description="its host name")
     port: int = Field(587, description="its port")
     security: Literal["starttls", "tls", "none"] = Field(
         "starttls", description="`starttls`, `tls` (implicit TLS) or `none`; the certificate is always verified")

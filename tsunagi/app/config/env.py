@@ -44,8 +44,9 @@ def overlay(file: dict, env: dict, problems: list[str], where: tuple[str, ...] =
             name = variable((*path, index)) + ("__…" if isinstance(value[index], dict) else "")
             problems.append(f"{name}: an array is not overridden item by item; "
                             f"set it in the file, or whole as {variable(path)}='[…]' (JSON)")
-        elif isinstance(value, dict) and isinstance(file.get(key), dict):
-            out[key], inner = overlay(file[key], value, problems, path)
+        elif isinstance(value, dict):      # a table: merged key by key, also into one the file does not have
+            here = file.get(key)
+            out[key], inner = overlay(here if isinstance(here, dict) else {}, value, problems, path)
             overridden |= inner
         else:
             out[key] = value

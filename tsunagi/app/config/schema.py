@@ -90,8 +90,7 @@ class ConfigFile(Settings):
     csv: CsvSettings = Field(default_factory=CsvSettings)
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")
-    shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(
-        default_factory=list, description="a shop (at least one)")
+    shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")
     carrier: list[Carrier] = Field(default_factory=list, description="a carrier whose label files tsunagi writes")
     wms: list[Wms] = Field(default_factory=list, description="a warehouse tsunagi instructs")
     sftp: list[SftpEndpoint] = Field(default_factory=list, description="an SFTP endpoint: a cart, carrier or WMS; host "
