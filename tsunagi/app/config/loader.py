@@ -5,7 +5,6 @@ import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
-from pydantic_settings import SettingsError
 
 from tsunagi.app.config import env
 from tsunagi.app.config.errors import ConfigError, describe, dotted
@@ -26,7 +25,7 @@ def load(path: Path | str) -> Config:
     problems: list[str] = []
     try:
         data, from_env = env.overlay(raw, env.read(ConfigFile), problems)
-    except SettingsError as exc:      # e.g. TSUNAGI_LOCATIONS that is not JSON
+    except ValueError as exc:   # pydantic-settings' SettingsError (a ValueError in every 2.x): bad JSON
         raise ConfigError(f"{path}: environment: {exc}") from None
     try:
         file = ConfigFile.model_validate(data, context=_context(data, path.parent))
