@@ -9,11 +9,10 @@ from tsunagi.ingest.spool import Spool
 from tsunagi.oms import shipping, shipplan, stock
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
-from tsunagi.outbound.alerts import Alerts, AlertSettings
+from tsunagi.outbound.alerts import Alerts
 from tsunagi.outbound.confirmations import ConfirmTarget, ConfirmWriter
 from tsunagi.outbound.feeds import FeedTarget, FeedWriter
 from tsunagi.outbound.labels import CarrierTarget, Shipper
-from tsunagi.outbound.layouts import load_layout
 from tsunagi.outbound.mailer import Mailer, ShopSender
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.notify import ContextSource
@@ -59,7 +58,7 @@ def _alert_failed(alerts_: Alerts, item, reason: dict) -> None:
 def shipping_rules(cfg: Config) -> shipplan.Rules:
     services = {}
     for c in cfg.carriers:
-        tables = load_layout("label", c.layout).tables
+        tables = cfg.layouts.load("label", c.layout).tables
         for name, payments in tables.get("service", {}).items():
             services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
     shops = {s.id: shipplan.ShopRules(dict(s.shipping.delivery), dict(s.shipping.payment), dict(s.shipping.time),
@@ -79,12 +78,12 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
 
 def label_target(cfg: Config, name: str) -> CarrierTarget:
     c = cfg.carrier(name)
-    return CarrierTarget(c.name, c.layout, Shipper(**c.shipper), dict(c.account), c.merge)
+    return CarrierTarget(c.name, c.layout, Shipper(**dict(c.shipper)), dict(c.account), c.merge, cfg.layouts)
 
 
 def wms_target(cfg: Config, name: str) -> WmsTarget:
     w = cfg.wms(name)
-    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout)
+    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout, cfg.layouts)
 
 
 def pushed_targets(cfg: Config) -> set[str]:
@@ -93,7 +92,8 @@ def pushed_targets(cfg: Config) -> set[str]:
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
     pushed = pushed_targets(cfg)
-    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed) for s in cfg.shops if s.shipping]
+    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed, cfg.layouts)
+               for s in cfg.shops if s.shipping]
     return ConfirmWriter(store, spool.dir("outbox"), targets)
 
 
@@ -104,7 +104,7 @@ def confirmations_sent(store: Store, names: list[str]) -> int:
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
-    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location)
+    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location, cfg.layouts)
                for s in cfg.shops if s.stock_feed]
     return FeedWriter(store, spool.dir("outbox"), targets)
 
@@ -115,7 +115,7 @@ def shop_context(shop: Shop) -> dict:
 
 
 def context_source(cfg: Config) -> ContextSource:
-    carriers = {c.name: load_layout("label", c.layout).tables.get("carrier_info", {}) for c in cfg.carriers}
+    carriers = {c.name: cfg.layouts.load("label", c.layout).tables.get("carrier_info", {}) for c in cfg.carriers}
     return ContextSource({s.id: shop_context(s) for s in cfg.shops}, carriers)
 
 
@@ -135,6 +135,4 @@ def mailer(cfg: Config, store: Store) -> Mailer | None:
 def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:
     if cfg.alerts is None or cfg.relay is None:
         return None
-    a = cfg.alerts
-    return Alerts(store, cfg.relay, AlertSettings(a.to, a.sender, a.digest_minutes, a.failing_minutes,
-                                                  a.feed_stale_minutes), outbox_dir, pushed_targets(cfg))
+    return Alerts(store, cfg.relay, cfg.alerts, outbox_dir, pushed_targets(cfg))

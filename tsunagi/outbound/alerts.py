@@ -12,23 +12,14 @@ from tsunagi.oms.store import Store
 from tsunagi.outbound.mailbuild import Outgoing, build, message_id
 from tsunagi.outbound.mailer import (
     PermanentFailure,
-    RelaySettings,
     TemporaryFailure,
     connect,
     hand_over,
 )
+from tsunagi.outbound.settings import AlertSettings, RelaySettings
 
 log = logging.getLogger("tsunagi.alerts")
 CONSUMER = "alerts"
-
-
-@dataclass
-class AlertSettings:
-    to: list[str]
-    sender: str
-    digest_minutes: float = 15.0
-    failing_minutes: float = 30.0
-    feed_stale_minutes: float = 60.0
 
 
 @dataclass

@@ -11,7 +11,7 @@ from tsunagi.common import clock
 from tsunagi.oms import outbox, shipping, status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.layouts import load_layout
+from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.confirm")
 CONSUMER = "ship-confirm"
@@ -22,6 +22,7 @@ class ConfirmTarget:
     shop: str
     layout: str            # "" = the channel takes no file: the order is closed when shipped
     pushed: bool = False   # a push endpoint takes outbox/<shop>/: close when it was sent, not when written
+    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
 
 
 class ConfirmWriter:
@@ -31,7 +32,7 @@ class ConfirmWriter:
         self.targets = {t.shop: t for t in targets}
         for t in targets:
             if t.layout:
-                load_layout("confirm", t.layout)
+                t.layouts.load("confirm", t.layout)
 
     def flush(self) -> list[Path]:
         """Consume shipment events: one file per shop with all its orders to confirm, then close them
@@ -61,7 +62,7 @@ class ConfirmWriter:
         return written
 
     def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
-        layout = load_layout("confirm", target.layout)
+        layout = target.layouts.load("confirm", target.layout)
         rows = [row for order_id in ids if (row := confirm_row(tx, order_id, layout))]
         if not rows:
             return None

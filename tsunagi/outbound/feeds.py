@@ -10,7 +10,7 @@ from tsunagi.common.clock import timestamp
 from tsunagi.oms import catalog, outbox, stock
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.layouts import load_layout
+from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.feeds")
 CONSUMER = "stock-feed"
@@ -24,6 +24,7 @@ class FeedTarget:
     layout: str
     safety_stock: int = 0
     location: str = ""
+    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
 
 
 def published(parts: list[tuple[str, int]], free: dict[str, int], safety: int) -> int:
@@ -43,7 +44,7 @@ class FeedWriter:
         self.outbox_dir = outbox_dir
         self.targets = targets
         for t in targets:
-            load_layout("stock", t.layout, FIELDS)  # a broken layout fails at start, not at the first sale
+            t.layouts.load("stock", t.layout, FIELDS)  # a broken layout fails at start, not at the first sale
 
     def flush(self) -> list[Path]:
         """One pass: consume pending stock events and write a file per shop whose figures changed.
@@ -66,7 +67,7 @@ class FeedWriter:
         codes = catalog.channel_codes(tx, target.shop, products)
         parts = {p: catalog.components(tx, p) for p in set(codes.values())}
         free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
-        layout = load_layout("stock", target.layout, FIELDS)
+        layout = target.layouts.load("stock", target.layout, FIELDS)
         rows, changes = [], []
         for code in sorted(codes):
             product = codes[code]

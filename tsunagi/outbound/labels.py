@@ -12,7 +12,7 @@ from tsunagi.oms.orders import set_status
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.carrierchars import for_carrier
-from tsunagi.outbound.layouts import Layout, load_layout
+from tsunagi.outbound.layouts import SHIPPED, Layout, Layouts
 
 # Fields whose text goes on the label and must be in JIS X 0208.
 TEXT_FIELDS = {"name": "お届け先名", "address1": "お届け先住所", "address2": "お届け先住所", "address3": "お届け先住所",
@@ -34,6 +34,7 @@ class CarrierTarget:
     shipper: Shipper
     account: dict = field(default_factory=dict)     # values for account.* columns (請求先顧客コード, …)
     merge: bool = False               # 同梱: one parcel for orders to the same recipient
+    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
 
 
 @dataclass
@@ -140,7 +141,7 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
            ship_date: date | None = None) -> ExportResult:
     """One label file (or several, where the carrier takes few rows a file) for every ready order of
     this carrier that has no live shipment; written before the transaction commits, like the feeds."""
-    layout = load_layout("label", target.layout)
+    layout = target.layouts.load("label", target.layout)
     ship_date = ship_date or clock.now().date()
     result = ExportResult()
     pending = []

@@ -19,24 +19,13 @@ from tsunagi.outbound import mailqueue
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
 from tsunagi.outbound.mailtemplates import Templates
+from tsunagi.outbound.settings import RelaySettings
 
 log = logging.getLogger("tsunagi.mail")
 MAX_ATTEMPTS = 8          # then the mail is failed (an alert says so); a person can resend it
 BATCH = 20                # marked 'sending' together: a crash leaves at most these uncertain
 ADDRESS_WAIT = timedelta(hours=24)     # how long a mail waits for a buyer address before it is rejected
 ADDRESS_RETRY = timedelta(minutes=10)
-
-
-@dataclass
-class RelaySettings:
-    host: str
-    port: int
-    security: str = "starttls"
-    user: str = ""
-    password_env: str = ""
-    timeout: float = 30.0
-    message_id_domain: str = "tsunagi.invalid"
-    ca_file: str = ""          # a private CA the relay's certificate is signed by ("" = the system's)
 
 
 @dataclass

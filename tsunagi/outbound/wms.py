@@ -9,7 +9,7 @@ from tsunagi.common import clock
 from tsunagi.oms import catalog, wms
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.layouts import load_layout
+from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 
 @dataclass
@@ -20,6 +20,7 @@ class WmsTarget:
     packaging_tags: list[str] = field(default_factory=list)
     layout: str = "wms-instruction"
     cancel_layout: str = "wms-cancel"
+    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
 
 
 @dataclass
@@ -41,7 +42,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
             rows += instruction_rows(tx, order_id, key, skus, target)
             result.instructed += 1
         if rows:
-            layout = load_layout("wms", target.layout)
+            layout = target.layouts.load("wms", target.layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-instructions-{stamp}."
                                                       f"{layout.extension}", csvfile.render(layout, rows)))
         cancels = []
@@ -50,7 +51,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
                                                                               order_id)})
             wms.cancel_sent(tx, target.name, order_id)
         if cancels:
-            layout = load_layout("wms", target.cancel_layout)
+            layout = target.layouts.load("wms", target.cancel_layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-cancel-{stamp}."
                                                       f"{layout.extension}", csvfile.render(layout, cancels)))
             result.cancelled = len(cancels)

@@ -8,7 +8,6 @@ from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.app.daemon import run_forever
 from tsunagi.oms import orders
-from tsunagi.outbound.layouts import load_layout
 from tsunagi.outbound.notify import sample_context
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.mailspec import load_spec
@@ -61,7 +60,7 @@ def _show_shops(cfg) -> None:
             spec = load_spec(cfg.spec_dir / f"{cart}.toml")
             print(f"shop {shop.id}: mail spec {cart} ({spec.title})")
         if shop.stock_feed:
-            load_layout("stock", shop.stock_feed.layout)
+            cfg.layouts.load("stock", shop.stock_feed.layout)
             print(f"shop {shop.id}: stock feed {shop.stock_feed.layout}, safety stock {shop.stock_feed.safety_stock}")
         print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}")
         if shop.order_csv:
@@ -72,7 +71,7 @@ def _show_shops(cfg) -> None:
 
 def _show_shipping(cfg) -> None:
     for c in cfg.carriers:
-        services = ", ".join(load_layout("label", c.layout).tables.get("service", {}))
+        services = ", ".join(cfg.layouts.load("label", c.layout).tables.get("service", {}))
         print(f"carrier {c.name}: labels {c.layout} ({services}); results {', '.join(c.result_layouts) or '-'}")
     for w in cfg.warehouses:
         print(f"wms {w.name}: location {w.location}, lines tagged {w.tag!r} of orders in {', '.join(w.statuses)}")

@@ -42,27 +42,34 @@ class Layout:
     date_format: str = "%Y/%m/%d"
 
 
-# A shop's own layouts (<dir>/<kind>/<name>.toml), found before the shipped ones; set from config.
-USER_DIRS: list[Path] = []
+@dataclass(frozen=True)
+class Layouts:
+    """Where outbound layouts are found: a shop's own folders (<dir>/<kind>/<name>.toml) before the shipped ones."""
+    dirs: tuple[Path, ...] = ()
+
+    def load(self, kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
+        return load_layout(kind, name, fields, self.dirs)
+
+    def available(self, kind: str) -> list[str]:
+        return available_layouts(kind, self.dirs)
 
 
-def use_dirs(dirs) -> None:
-    USER_DIRS[:] = [Path(d) for d in dirs]
-    load_layout.cache_clear()
+SHIPPED = Layouts()
 
 
-def available_layouts(kind: str) -> list[str]:
-    return sorted({p.stem for d in (*USER_DIRS, LAYOUT_DIR) for p in (Path(d) / kind).glob("*.toml")})
+def available_layouts(kind: str, dirs: tuple[Path, ...] = ()) -> list[str]:
+    return sorted({p.stem for d in (*dirs, LAYOUT_DIR) for p in (Path(d) / kind).glob("*.toml")})
 
 
 @lru_cache(maxsize=None)
-def load_layout(kind: str, name: str, fields: tuple[str, ...] = ()) -> Layout:
-    path = next((p for d in (*USER_DIRS, LAYOUT_DIR) if (p := Path(d) / kind / f"{name}.toml").exists()),
+def load_layout(kind: str, name: str, fields: tuple[str, ...] = (), dirs: tuple[Path, ...] = ()) -> Layout:
+    """The layout of that kind and name, looked for in dirs first (dirs is part of the cache key)."""
+    path = next((p for d in (*dirs, LAYOUT_DIR) if (p := Path(d) / kind / f"{name}.toml").exists()),
                 LAYOUT_DIR / kind / f"{name}.toml")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise OutboundLayoutError(f"no {kind} layout {name!r} (known: {', '.join(available_layouts(kind))})") from None
+        raise OutboundLayoutError(f"no {kind} layout {name!r} (known: {', '.join(available_layouts(kind, dirs))})") from None
     where = str(path)
     encoding = data.get("encoding", "cp932").lower()
     if encoding not in ENCODINGS:

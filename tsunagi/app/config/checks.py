@@ -1,0 +1,82 @@
+"""Checks across sections of config.toml (a shop's mapping against the carriers, mail against the relay, …),
+all collected: each problem is (location, message, value)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from tsunagi.app.config.fields import Context
+
+if TYPE_CHECKING:
+    from tsunagi.app.config.schema import ConfigFile
+
+Problem = tuple[tuple[str | int, ...], str, object]
+
+
+def fail(model: str, *problems: Problem) -> None:
+    """Raise one error per problem from inside a validator: pydantic files each under the table's own path."""
+    raise ValidationError.from_exception_data(model, [
+        InitErrorDetails(type=PydanticCustomError("config", message), loc=loc, input=value)
+        for loc, message, value in problems])
+
+
+def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
+    return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_relay_needed(cfg), *_pull_targets(cfg)]
+
+
+def _unique_shops(cfg: ConfigFile) -> list[Problem]:
+    problems, ids, addresses = [], {}, {}
+    for n, shop in enumerate(cfg.shop):
+        if shop.id in ids:
+            problems.append((("shop", n, "id"), f"{shop.id!r} is already used by shop[{ids[shop.id]}]", shop.id))
+        ids.setdefault(shop.id, n)
+        for address in shop.order_mail_to:
+            if address in addresses:
+                problems.append((("shop", n, "order_mail_to"), f"{address} is already used by "
+                                                               f"shop[{addresses[address]}]", address))
+            addresses.setdefault(address, n)
+    return problems
+
+
+def _unique_names(cfg: ConfigFile) -> list[Problem]:
+    """Carriers, warehouses and endpoints are looked up by name: a second one of a name would never be used."""
+    problems = []
+    for section in ("carrier", "wms", "sftp"):
+        seen: dict[str, int] = {}
+        for n, item in enumerate(getattr(cfg, section)):
+            if item.name in seen:
+                problems.append(((section, n, "name"), f"{item.name!r} is already used by {section}[{seen[item.name]}]",
+                                 item.name))
+            seen.setdefault(item.name, n)
+    return problems
+
+
+def _services(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
+    """Each channel delivery name must map to a service some [[carrier]]'s label layout offers."""
+    if ctx is None:
+        return []
+    offered = {s for c in cfg.carrier for s in ctx.layouts.load("label", c.layout).tables.get("service", {})}
+    return [(("shop", n, "shipping", "delivery", channel_name),
+             f"{service!r}: no [[carrier]] offers it (offered: {', '.join(sorted(offered)) or 'none: add a [[carrier]]'})",
+             service)
+            for n, shop in enumerate(cfg.shop) if shop.shipping
+            for channel_name, service in shop.shipping.delivery.items() if service not in offered]
+
+
+def _relay_needed(cfg: ConfigFile) -> list[Problem]:
+    if cfg.relay is not None:
+        return []
+    problems: list[Problem] = [(("shop", n, "mail"), "buyer mails are sent through [relay]: add it", None)
+                               for n, shop in enumerate(cfg.shop) if shop.mail]
+    if cfg.alerts is not None:
+        problems.append((("alerts",), "alerts are mailed through [relay]: add it", None))
+    return problems
+
+
+def _pull_targets(cfg: ConfigFile) -> list[Problem]:
+    targets = {s.id for s in cfg.shop} | {c.name for c in cfg.carrier} | {w.name for w in cfg.wms}
+    return [(("sftp", n, "pull", "into"), f"{ep.pull.into!r} is not a shop id, a carrier or a warehouse name "
+                                          f"(known: {', '.join(sorted(targets))})", ep.pull.into)
+            for n, ep in enumerate(cfg.sftp) if ep.pull and ep.pull.into not in targets]

@@ -1,0 +1,111 @@
+"""The [[carrier]], [[wms]] and [[sftp]] tables: who files go to and come from, and when."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from tsunagi.app.config.fields import (
+    AccountValue,
+    AnyCsv,
+    ConfigPath,
+    LabelLayout,
+    Name,
+    ResultsCsv,
+    StockCsv,
+    TimeOfDay,
+    WmsLayout,
+)
+from tsunagi.outbound.settings import Settings
+
+
+class Scheduled(Settings):
+    every_minutes: float = Field(0.0, ge=0, description="run every N minutes (0 = not by interval)")
+    at: list[TimeOfDay] = Field(default_factory=list, description="and/or at these times of day (`[\"09:00\"]`, "
+                                "JST); neither = only by command")
+
+
+class Shipper(Settings):
+    name: str = Field(description="ご依頼主 name")
+    postal_code: str = Field(description="its postal code")
+    address: str = Field(description="its address")
+    phone: str = Field(description="its phone number")
+
+
+class Carrier(Scheduled):
+    name: Name = Field(description="names `spool/outbox/NAME/` and `spool/drop/NAME/`")
+    layout: LabelLayout = Field(description="`yamato-b2`, `sagawa-ehiden2`, `sagawa-ehiden3`, `japanpost-yupurir`, "
+                                            "`japanpost-clickpost`, or your own in `csv.layout_dir/label/`")
+    result_layouts: list[ResultsCsv] = Field(default_factory=list, description="layouts of the carrier's result files "
+                                             "(`yamato-b2-result`, `sagawa-ehiden2-result`, `tracking-generic`, …)")
+    shipper: Shipper = Field(description="ご依頼主 on every label")
+    account: dict[str, AccountValue] = Field(default_factory=dict, description="values for the layout's `account.*` "
+                                             "columns (`billing_code`, `freight_no`, `customer_code`)")
+    merge: bool = Field(False, description="同梱: prepaid orders to the same recipient, service and day share one "
+                                           "parcel")
+
+
+class Wms(Scheduled):
+    name: Name = Field(description="a warehouse; names its outbox and drop folders")
+    location: str = Field(description="the stock location its snapshots set")
+    statuses: list[Literal["confirm", "payment", "ready"]] = Field(
+        ["ready"], description="orders in these statuses are instructed")
+    tag: str = Field("wms", description="for their lines whose product has this tag (products CSV column `tags`)")
+    packaging_tags: list[str] = Field(default_factory=list, description="product tags that go along as 梱包指定")
+    layout: WmsLayout = Field("wms-instruction", description="the instruction file's layout")
+    cancel_layout: WmsLayout = Field("wms-cancel", description="the cancel file's layout")
+    result_layouts: list[ResultsCsv] = Field(["wms-result"], description="layouts of its result files")
+    stock_layout: StockCsv = Field("wms-stock", description="layout of its stock snapshots")
+    every_minutes: float = Field(5.0, ge=0, description="send new instructions and cancels every N minutes")
+
+
+class SftpPull(Settings):
+    remote_dir: str = Field(description="the remote folder files are taken from")
+    into: str = Field(description="the shop, carrier or warehouse whose drop folder the files count as")
+    pattern: str = Field("*.csv", description="which files")
+    layout: AnyCsv = Field("", description="\"\" = chosen by the file's header among the target's layouts")
+    after: Literal["move", "delete"] = Field("move", description="what happens to a remote file once it is safe here")
+    processed_dir: str = Field("", description="where `move` puts it (required with `move`)")
+
+    @field_validator("processed_dir")
+    @classmethod
+    def _moved_somewhere(cls, folder: str, info: ValidationInfo) -> str:
+        if info.data.get("after") == "move" and not folder:
+            raise ValueError("is required when after = \"move\"")
+        return folder
+
+
+class SftpPush(Settings):
+    remote_dir: str = Field(description="the remote folder files are uploaded to")
+    source: str = Field(description="`spool/outbox/SOURCE/ready/` is uploaded (a shop, carrier or warehouse)")
+    pattern: str = Field("*", description="which files")
+
+
+class SftpEndpoint(Scheduled):
+    name: Name = Field(description="an endpoint (a cart, carrier or WMS)")
+    host: str = Field(description="its host")
+    port: int = Field(22, description="its port")
+    user: str = Field(description="login name")
+    password_env: str = Field("", description="the environment variable holding the password (never the password)")
+    key_file: ConfigPath | None = Field(None, description="or a private key file")   # after password_env: checked with it
+    known_hosts: ConfigPath = Field(description="the pinned host key (`[host]:port keytype key`); an unknown or "
+                                                "changed key refuses the connection")
+    timeout: float = Field(30.0, description="seconds to wait for the server")
+    pull: SftpPull | None = Field(None, description="what to download")
+    push: SftpPush | None = Field(None, description="what to upload")
+
+    # Field validators that look at earlier fields (info.data): they run even when another key is wrong.
+    @field_validator("key_file")
+    @classmethod
+    def _can_log_in(cls, key_file: Path | None, info: ValidationInfo) -> Path | None:
+        if key_file is None and info.data.get("password_env") == "":
+            raise ValueError("give key_file, or password_env naming an environment variable with the password")
+        return key_file
+
+    @field_validator("push")
+    @classmethod
+    def _has_work(cls, push: SftpPush | None, info: ValidationInfo) -> SftpPush | None:
+        if "pull" in info.data and info.data["pull"] is None and push is None:
+            raise ValueError("an endpoint needs pull, push or both")
+        return push

@@ -1,0 +1,106 @@
+"""config.toml as one typed schema: every key, its type, default and description, stated once here."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+
+from tsunagi.app.config.checks import across_sections, fail
+from tsunagi.app.config.fields import ConfigPath, OptionalFolder, StockCsv, Upper, context
+from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
+from tsunagi.app.config.shops import Shop
+from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
+
+LISTEN = re.compile(r"\[?([^\]]+?)\]?:(\d{1,5})")
+
+
+def _listen(value: str) -> str:
+    m = LISTEN.fullmatch(value)
+    if not m or not 0 <= int(m.group(2)) < 65536:
+        raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
+    return value
+
+
+class Smtp(Settings):
+    listen: Annotated[str, AfterValidator(_listen)] = Field(
+        "127.0.0.1:2525", description="`host:port` of the SMTP receiver (`0` = any free port); keep it on loopback "
+                                      "or behind your mail server")
+    max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger mails are refused with 552")
+
+    @property
+    def host(self) -> str:
+        return LISTEN.fullmatch(self.listen).group(1)
+
+    @property
+    def port(self) -> int:
+        return int(LISTEN.fullmatch(self.listen).group(2))
+
+
+class FeedTiming(Settings):
+    coalesce_ms: int = Field(200, ge=0, description="stock changes within this window go out as one file per shop")
+
+
+class StoreSettings(Settings):
+    synchronous: Annotated[Literal["FULL", "NORMAL", "EXTRA"], Upper] = Field(
+        "FULL", description="SQLite fsync policy: `FULL` survives power loss; `NORMAL` survives a process crash only")
+
+
+class CsvSettings(Settings):
+    layout_dir: OptionalFolder = Field(None, description="a folder of your own layouts (`<name>.toml`, and `label/`, "
+                                       "`confirm/`, `wms/`, `stock/` for outbound ones), found before the shipped ones")
+    stock_layouts: list[StockCsv] = Field(["tsunagi-stock", "wms-stock"], description="stock-count layouts accepted "
+                                          "in any drop folder or pull (told apart by header)")
+    mail_within_minutes: float = Field(60.0, description="an order CSV row with no order mail after this is listed by "
+                                                         "`orders --mail-missing`")
+    drop_stable_seconds: float = Field(2.0, description="a dropped file nobody has open and that has not changed for "
+                                                        "this long is complete")
+
+
+def _ca_file(relay: RelaySettings | None, info: ValidationInfo) -> RelaySettings | None:
+    """relay.ca_file is read from the config file's folder when relative, and must exist."""
+    if relay is None or not relay.ca_file:
+        return relay
+    ctx, path = context(info), Path(relay.ca_file)
+    path = ctx.base / path if ctx and not path.is_absolute() else path
+    if not path.is_file():
+        fail("relay", (("ca_file",), f"{path} does not exist", relay.ca_file))
+    relay.ca_file = str(path)
+    return relay
+
+
+def _at_least_one_shop(shops: list[Shop]) -> list[Shop]:
+    if not shops:
+        raise ValueError("at least one [[shop]] is needed")
+    return shops
+
+
+class ConfigFile(Settings):
+    """The whole file. Environment variables TSUNAGI_<SECTION>__<KEY> override it (see env.py); not a
+    BaseSettings itself, whose own __init__ would read the environment again and drop the validation context."""
+
+    data_dir: ConfigPath = Field(Path("var"), description="where `tsunagi.db` and `spool/` live; relative to the "
+                                                          "config file")
+    locations: list[str] = Field(default_factory=list, description="stock locations in the order reservations take "
+                                 "from them; unknown ones rank last")
+    smtp: Smtp = Field(default_factory=Smtp)
+    stock_feed: FeedTiming = Field(default_factory=FeedTiming)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    csv: CsvSettings = Field(default_factory=CsvSettings)
+    csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
+                                                  "written in the config instead of a file (same keys as a layout file)")
+    shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")
+    carrier: list[Carrier] = Field(default_factory=list, description="a carrier whose label files tsunagi writes")
+    wms: list[Wms] = Field(default_factory=list, description="a warehouse tsunagi instructs")
+    sftp: list[SftpEndpoint] = Field(default_factory=list, description="an SFTP endpoint: a cart, carrier or WMS; host "
+                                     "key pinned, no password in the file")
+    relay: Annotated[RelaySettings | None, AfterValidator(_ca_file)] = Field(None, description="the SMTP relay buyer mails and alerts go through")
+    alerts: AlertSettings | None = Field(None, description="operator alerts, mailed as one digest")
+
+    @model_validator(mode="after")
+    def _across_sections(self, info: ValidationInfo) -> ConfigFile:
+        problems = across_sections(self, context(info))
+        if problems:
+            fail("config", *problems)
+        return self

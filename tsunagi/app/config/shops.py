@@ -1,0 +1,128 @@
+"""A [[shop]] table: its cart, order addresses, stock feed, order CSV, shipping mappings and buyer mails."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
+
+from tsunagi.app.config.fields import (
+    ConfirmLayout,
+    FeedLayout,
+    Lower,
+    MailSpec,
+    Name,
+    OptionalAddress,
+    OptionalFolder,
+    OrdersCsv,
+    TimeSlot,
+    mail_spec,
+)
+from tsunagi.outbound.settings import MailAddress, Settings
+
+
+class StockFeed(Settings):
+    layout: FeedLayout = Field(description="`rakuten-normal-item`, `yahoo-quantity`, `amazon-price-quantity`, "
+                                           "`shopify-inventory`, or your own in `csv.layout_dir/stock/`")
+    safety_stock: int = Field(0, ge=0, description="published = max(0, free − safety_stock); a set = the fewest "
+                                                   "whole sets its parts allow")
+    location: str = Field("", description="the channel's location name, for layouts that carry one (Shopify)")
+
+
+class OrderCsv(Settings):
+    layout: OrdersCsv = Field(description="the shop's order CSV layout: `rakuten-rms`, `yahoo-order`, "
+                                          "`amazon-unshipped`, `shopify-orders`, `makeshop`, `futureshop`, "
+                                          "`ec-cube`, `nextengine-generic`, or your own")
+    confirm_within_hours: float = Field(24.0, description="a mail order not in an order CSV after this is listed "
+                                                          "by `orders --unconfirmed`")
+
+
+class ShopShipping(Settings):
+    """How a shop's channel names map to tsunagi's."""
+    delivery: dict[str, str] = Field(default_factory=dict, description="channel delivery name → a carrier service "
+                                     "(`宅急便`, `ネコポス`, `飛脚宅配便`, `ゆうパック`, …); the service picks the "
+                                     "`[[carrier]]`")
+    payment: dict[str, Literal["prepaid", "cod"]] = Field(
+        default_factory=dict, description="channel payment name → `prepaid` or `cod`")
+    time: dict[str, TimeSlot] = Field(default_factory=dict, description="channel time-slot name → `午前中`, "
+                                      "`12-14`, `14-16`, `16-18`, `18-20`, `19-21`, `18-21`, `20-21` (or `\"\"`)")
+    auto_ready: bool = Field(True, description="move orders to 印刷待ち as they are confirmed (a shop without "
+                                               "`order_csv` is confirmed by its mail)")
+    confirm_layout: ConfirmLayout = Field("", description="`amazon-ship-confirm`, `rakuten-shipping`, "
+                                          "`yahoo-shipping`, `shopify-fulfillment`, or your own in "
+                                          "`csv.layout_dir/confirm/`; \"\": the order closes when shipped")
+
+
+class PurchaseStage(Settings):
+    enabled: bool = Field(True, description="false keeps the settings but sends nothing")
+    # whichever comes first: 新規受付 for a mail order, 確認待ち for one first seen in an order CSV
+    statuses: list[str] = Field(["new", "confirm"], description="the statuses whose first arrival sends it")
+
+
+class ShipmentStage(Settings):
+    enabled: bool = Field(True, description="sent when the order is shipped, with carrier, tracking numbers "
+                                            "and link; false sends nothing")
+
+
+def _hours(value: list[int]) -> list[int]:
+    if len(value) != 2 or not all(0 <= h <= 24 for h in value) or value[0] >= value[1]:
+        raise ValueError(f"{value!r}: give [from, to] hours of the day, e.g. [9, 20]")
+    return value
+
+
+class PostPurchaseStage(Settings):
+    enabled: bool = Field(True, description="false sends nothing")
+    days: int = Field(7, ge=0, description="sent this many days after the ship date")
+    hours: Annotated[list[int], AfterValidator(_hours)] = Field(
+        [9, 20], description="only within these hours of the day (JST)")
+
+
+class ShopMail(Settings):
+    """A shop's buyer mails: sender, signature, templates, and which stages go out when."""
+    sender: MailAddress = Field(description="From of the shop's buyer mails")
+    sender_name: str = Field("", description="From's display name (RFC 2047 encoded); \"\" = the shop's name")
+    reply_to: OptionalAddress = Field("", description="Reply-To")
+    bcc: OptionalAddress = Field("", description="a Bcc to the shop")
+    signature: str = Field("", description="the signature templates use")
+    template_dir: OptionalFolder = Field(None, description="a folder whose `<stage>.subject.txt`, `<stage>.body.txt`, "
+                                         "`<stage>.body.html` override tsunagi's (`tsunagi/templates/mail/`)")
+    charset: Annotated[Literal["utf-8", "iso-2022-jp"], Lower] = Field(
+        "utf-8", description="or `iso-2022-jp` for old mail clients (a mail it cannot carry falls back to UTF-8)")
+    purchase: PurchaseStage | None = Field(None, description="`{}` or `{ statuses = [...] }` sends the purchase mail")
+    shipment: ShipmentStage | None = Field(None, description="`{}` sends the shipment mail")
+    post_purchase: PostPurchaseStage | None = Field(None, description="`{ days = 7, hours = [9, 20] }` sends a mail "
+                                                    "N days after the ship date")
+
+    @property
+    def stages(self) -> dict[str, dict]:
+        """Stage -> its settings, enabled stages only (as mailq records them)."""
+        tables = {"purchase": self.purchase, "shipment": self.shipment, "post_purchase": self.post_purchase}
+        return {name: t.model_dump(exclude={"enabled"}) for name, t in tables.items() if t and t.enabled}
+
+
+class Shop(Settings):
+    id: Name = Field(description="short name (`a-z0-9_-`), used in commands and folder names")
+    name: str = Field("", description="shown to people; \"\" = the id")
+    order_mail_to: list[Annotated[MailAddress, Lower]] = Field(
+        default_factory=list, description="recipient addresses accepted for this shop; any other RCPT gets 550")
+    mail_specs: list[MailSpec] = Field(default_factory=list, description="several mail specs for one shop, tried "
+                                       "in order; [] = `[cart]`")
+    # after mail_specs: whether cart must name a mail spec depends on them
+    cart: str = Field(description="picks `tsunagi/parsers/mail/<cart>.toml` (shipped: `rakuten`, `yahoo`, `ec-cube`)")
+    stock_feed: StockFeed | None = Field(None, description="the shop's stock file; none = no feed")
+    order_csv: OrderCsv | None = Field(None, description="the shop's order CSV; none = orders come by mail only")
+    shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
+                                          "time slot; none = the shop is not shipped from here")
+    mail: ShopMail | None = Field(None, description="buyer mails (through `[relay]`); none = no buyer mails")
+
+    @field_validator("cart")
+    @classmethod
+    def _cart_is_the_spec(cls, cart: str, info: ValidationInfo) -> str:
+        return mail_spec(cart) if info.data.get("mail_specs") == [] else cart
+
+    @model_validator(mode="after")
+    def _defaults_from_siblings(self) -> Shop:
+        self.name = self.name or self.id
+        self.mail_specs = self.mail_specs or [self.cart]
+        if self.mail:
+            self.mail.sender_name = self.mail.sender_name or self.name
+        return self

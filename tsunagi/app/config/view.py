@@ -1,0 +1,118 @@
+"""Config: a loaded config.toml as the program uses it, with lookups by name."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from tsunagi.app.config.errors import ConfigError
+from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
+from tsunagi.app.config.schema import ConfigFile
+from tsunagi.app.config.shops import Shop
+from tsunagi.outbound.layouts import Layouts
+from tsunagi.outbound.settings import AlertSettings, RelaySettings
+from tsunagi.parsers import csvlayout
+from tsunagi.parsers.mailspec import SPEC_DIR
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    file: ConfigFile          # the validated file, shaped like config.toml
+    spec_dir: Path = SPEC_DIR
+
+    # The sections under the names the program has always used for them.
+    shops = property(lambda self: self.file.shop)
+    carriers = property(lambda self: self.file.carrier)
+    warehouses = property(lambda self: self.file.wms)
+    sftp = property(lambda self: self.file.sftp)
+    locations = property(lambda self: self.file.locations)
+    data_dir = property(lambda self: self.file.data_dir)
+    smtp_host = property(lambda self: self.file.smtp.host)
+    smtp_port = property(lambda self: self.file.smtp.port)
+    max_message_bytes = property(lambda self: self.file.smtp.max_message_bytes)
+    feed_coalesce_ms = property(lambda self: self.file.stock_feed.coalesce_ms)
+    store_synchronous = property(lambda self: self.file.store.synchronous)
+    stock_layouts = property(lambda self: self.file.csv.stock_layouts)
+    mail_within_minutes = property(lambda self: self.file.csv.mail_within_minutes)
+    drop_stable_seconds = property(lambda self: self.file.csv.drop_stable_seconds)
+    csv_inline = property(lambda self: self.file.csv_layout)
+
+    @property
+    def relay(self) -> RelaySettings | None:
+        return self.file.relay
+
+    @property
+    def alerts(self) -> AlertSettings | None:
+        return self.file.alerts
+
+    @property
+    def csv_layout_dirs(self) -> tuple[Path, ...]:
+        return (self.file.csv.layout_dir,) if self.file.csv.layout_dir else ()
+
+    @property
+    def layouts(self) -> Layouts:
+        """Outbound layouts: label/, confirm/, wms/, stock/ under csv.layout_dir before the shipped ones."""
+        return Layouts(self.csv_layout_dirs)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "tsunagi.db"
+
+    def _named(self, items: list, name: str, what: str):
+        """The configured item of that name, or an error listing the names there are."""
+        for item in items:
+            if getattr(item, "id", None) == name or getattr(item, "name", None) == name:
+                return item
+        known = ", ".join(getattr(i, "id", None) or i.name for i in items) or "none"
+        raise ConfigError(f"{self.path}: no {what} {name!r} (known: {known})")
+
+    def shop(self, shop_id: str) -> Shop:
+        return self._named(self.shops, shop_id, "shop with id")
+
+    def wms(self, name: str) -> Wms:
+        return self._named(self.warehouses, name, "[[wms]]")
+
+    def carrier(self, name: str) -> Carrier:
+        return self._named(self.carriers, name, "[[carrier]]")
+
+    def endpoint(self, name: str) -> SftpEndpoint:
+        return self._named(self.sftp, name, "[[sftp]] endpoint")
+
+    def carrier_for_service(self, service: str) -> Carrier | None:
+        """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
+        for c in self.carriers:
+            if service in self.layouts.load("label", c.layout).tables.get("service", {}):
+                return c
+        return None
+
+    def drop_targets(self) -> set[str]:
+        return {s.id for s in self.shops} | {c.name for c in self.carriers} | {w.name for w in self.warehouses}
+
+    def shop_for_recipient(self, address: str) -> Shop | None:
+        address = address.lower()
+        return next((shop for shop in self.shops if address in shop.order_mail_to), None)
+
+    def csv_layout(self, name: str) -> csvlayout.CsvLayout:
+        return csvlayout.load(name, self.csv_layout_dirs, self.csv_inline)
+
+    def csv_layouts_for(self, meta: dict) -> list[csvlayout.CsvLayout]:
+        """The layouts a CSV item may be in: the one it names, else its shop's order layout and the
+        stock layouts (told apart by the header)."""
+        if meta.get("layout"):
+            return [self.csv_layout(meta["layout"])]
+        carrier = meta.get("carrier") or meta.get("shop")
+        if carrier in {c.name for c in self.carriers}:
+            return [self.csv_layout(n) for n in self.carrier(carrier).result_layouts]
+        if carrier in {w.name for w in self.warehouses}:
+            w = self.wms(carrier)
+            stock = self.csv_layout(w.stock_layout)
+            here = csvlayout.FieldSpec(name="location", type="text", value=w.location)   # its own location, always
+            stock = dataclasses.replace(stock, fields={**stock.fields, "location": here})
+            return [self.csv_layout(n) for n in w.result_layouts] + [stock]
+        names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
+        return [self.csv_layout(n) for n in names + self.stock_layouts]
