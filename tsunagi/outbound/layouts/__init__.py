@@ -7,10 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from tsunagi.common.errors import TsunagiError
+from tsunagi.common.schema import validate
+from tsunagi.outbound.layouts.schema import OutboundLayoutFile
 
 LAYOUT_DIR = Path(__file__).parent
-ENCODINGS = {"cp932", "utf-8", "utf-8-sig", "euc_jp"}
-QUOTING = {"necessary": "necessary", "always": "always", "never": "never"}
 
 
 class OutboundLayoutError(TsunagiError, ValueError):
@@ -71,40 +71,22 @@ def load_layout(kind: str, name: str, fields: tuple[str, ...] = (), dirs: tuple[
     except FileNotFoundError:
         raise OutboundLayoutError(f"no {kind} layout {name!r} (known: {', '.join(available_layouts(kind, dirs))})") from None
     where = str(path)
-    encoding = data.get("encoding", "cp932").lower()
-    if encoding not in ENCODINGS:
-        raise OutboundLayoutError(f"{where}: encoding {encoding!r} (use one of {', '.join(sorted(ENCODINGS))})")
-    quote = data.get("quote", "necessary")
-    if quote not in QUOTING:
-        raise OutboundLayoutError(f"{where}: quote {quote!r} (use one of {', '.join(QUOTING)})")
-    columns = [_column(where, n, col) for n, col in enumerate(data.get("column", []))]
-    # The compact form for long layouts: columns = [["header", "field" or "=constant" or "", max_bytes], …]
-    columns += [_compact(where, n, col) for n, col in enumerate(data.get("columns", []))]
-    for n, col in enumerate(columns):
-        if fields and col.field and col.field not in fields:
-            raise OutboundLayoutError(f"{where}: column {n + 1} ({col.header}): field {col.field!r} (known: {', '.join(fields)})")
-    if not columns:
-        raise OutboundLayoutError(f"{where}: no [[column]]")
-    known = {"title", "encoding", "delimiter", "newline", "quote", "extension", "preamble", "column", "columns",
-             "header", "max_rows", "date_format"}
-    return Layout(name=name, title=data.get("title", name), encoding=encoding,
-                  delimiter=data.get("delimiter", ","), newline=data.get("newline", "\r\n"),
-                  quote=quote, extension=data.get("extension", "csv"),
-                  preamble=tuple(tuple(row) for row in data.get("preamble", [])), columns=tuple(columns),
-                  tables={k: v for k, v in data.items() if k not in known and isinstance(v, dict)},
-                  header=bool(data.get("header", True)), max_rows=int(data.get("max_rows", 0)),
-                  date_format=str(data.get("date_format", "%Y/%m/%d")))
+    spec, problems = validate(OutboundLayoutFile, data)
+    if spec is None:
+        raise OutboundLayoutError("\n".join(f"{where}: {p}" for p in problems))
+    columns = [Column(c.header, c.field or "", "" if c.value is None else str(c.value), c.max_bytes)
+               for c in spec.column] + [_compact(col) for col in spec.columns]
+    unknown = [f"column {n + 1} ({col.header}): field {col.field!r} (known: {', '.join(fields)})"
+               for n, col in enumerate(columns) if fields and col.field and col.field not in fields]
+    if unknown:
+        raise OutboundLayoutError("\n".join(f"{where}: {p}" for p in unknown))
+    return Layout(name=name, title=spec.title or name, encoding=spec.encoding, delimiter=spec.delimiter,
+                  newline=spec.newline, quote=spec.quote, extension=spec.extension,
+                  preamble=tuple(tuple(row) for row in spec.preamble), columns=tuple(columns), tables=spec.tables,
+                  header=spec.header, max_rows=spec.max_rows, date_format=spec.date_format)
 
 
-def _column(where: str, n: int, col: dict) -> Column:
-    if "header" not in col or ("field" in col) == ("value" in col):
-        raise OutboundLayoutError(f"{where}: column[{n}]: give header and either field or value")
-    return Column(col["header"], col.get("field", ""), str(col.get("value", "")), int(col.get("max_bytes", 0)))
-
-
-def _compact(where: str, n: int, col: list) -> Column:
-    if not isinstance(col, list) or not 1 <= len(col) <= 3:
-        raise OutboundLayoutError(f"{where}: columns[{n}]: write [\"header\", \"field\" or \"=constant\", max_bytes]")
+def _compact(col: list) -> Column:
     header, spec, limit = col[0], col[1] if len(col) > 1 else "", col[2] if len(col) > 2 else 0
     if str(spec).startswith("="):
         return Column(str(header), "", str(spec)[1:], int(limit))
