@@ -154,8 +154,8 @@ def later():
 
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory):
-    """A real OpenSSH server on loopback with its own host and user keys (tests/sshserver.py)."""
-    from tests.sshserver import SshServer
+    """A real OpenSSH server on loopback with its own host and user keys (tests/support/sshd.py)."""
+    from tests.support.sshd import SshServer
     server = SshServer(tmp_path_factory.mktemp("sshd"))
     server.start()
     yield server

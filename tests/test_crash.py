@@ -5,13 +5,13 @@ import os
 import random
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 from tests.conftest import RAKUTEN_TO, seed, wait_for, write_config
+from tests.support.net import free_port, listening
 from tsunagi.app import config as config_mod
 from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
@@ -20,12 +20,6 @@ from tsunagi.oms.store import Store
 MAILS = 500
 SENDERS = 4
 KILLS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(config_path) -> subprocess.Popen:
@@ -39,14 +33,6 @@ def kill_and_restart(proc: subprocess.Popen, config_path, port: int) -> subproce
     proc = start(config_path)
     wait_for(lambda: listening(port), timeout=30)
     return proc
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def sender(port: int, mails: list[tuple[str, bytes]], acked: set, stop: threading.Event,
@@ -222,7 +208,7 @@ def test_sigkill_while_buyer_mails_go_out_sends_each_at_most_once_and_loses_none
     every order gets one mail, sent exactly once, or is left 'uncertain' for a person (never twice)."""
     from collections import Counter
     from tests.conftest import EC_TO
-    from tests.smtpsinks import Sink
+    from tests.support.sinks import Sink
     from tests.test_notify import MailSite
     relay = Sink().start()
     try:

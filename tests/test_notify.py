@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from tests.conftest import EC_TO, RAKUTEN_TO, seed, write_config
-from tests.smtpsinks import Sink
+from tests.support.sinks import Sink
 from tests.test_shipping import mod7
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
@@ -299,7 +299,7 @@ def test_a_shops_template_with_a_missing_variable_fails_check(tmp_path, capsys, 
 
 
 def test_a_failing_relay_never_blocks_intake(tmp_path, capsys):
-    from tests.sshserver import free_port
+    from tests.support.net import free_port
     site = MailSite(tmp_path, capsys, free_port())           # nothing listens there
     for n in (16, 17):
         site.mail_order(order(n))

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import seed, write_config
-from tests.sshserver import Relay, keygen
+from tests.support.sshd import Relay, keygen
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.demo.csvs import order_csv
