@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.conftest import RAKUTEN_TO, write_config
+from tests.support.configs import RAKUTEN_TO, write_config
 from tsunagi.app import cli
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
