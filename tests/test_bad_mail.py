@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 
 
-from tests.conftest import RAKUTEN_TO
+from tests.support.configs import RAKUTEN_TO
 from tsunagi.demo.mails import Item, SampleOrder, build_mail, order_mail, rakuten_body
 from tsunagi.oms import queries, stock
 

@@ -7,23 +7,24 @@ import sys
 
 import pytest
 
-from tests.conftest import RAKUTEN_TO, write_config
+from tests.support.configs import RAKUTEN_TO, edit_config, shop, write_config
 from tsunagi.app import cli
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 
 
 @pytest.mark.parametrize("change,key,words", [
-    (('cart = "rakuten"', 'cart = "rakuten-old"'), "shop[0].cart", "no mail spec 'rakuten-old'"),
-    (('layout = "yahoo-quantity"', 'layout = "yahoo"'), "shop[1].stock_feed.layout", "unknown layout"),
-    (('listen = "127.0.0.1:0"', 'listen = "localhost"'), "smtp.listen", "host:port"),
-    (('safety_stock = 1', 'safety_stock = "1"'), "shop[1].stock_feed.safety_stock", "must be int"),
-    (('id = "yahoo"', 'id = "rakuten"'), "shop[1].id", "already used"),
-    (('data_dir = "var"', 'data_dir = "var"\nsmpt = 1'), "smpt", "unknown key"),
-])
+    (lambda d: shop(d, "rakuten").update(cart="rakuten-old"), "shop[0].cart", "no mail spec 'rakuten-old'"),
+    (lambda d: shop(d, "yahoo")["stock_feed"].update(layout="yahoo"), "shop[1].stock_feed.layout", "unknown layout"),
+    (lambda d: d["smtp"].update(listen="localhost"), "smtp.listen", "host:port"),
+    (lambda d: shop(d, "yahoo")["stock_feed"].update(safety_stock="1"), "shop[1].stock_feed.safety_stock",
+     "must be int"),
+    (lambda d: shop(d, "yahoo").update(id="rakuten"), "shop[1].id", "already used"),
+    (lambda d: d.update(smpt=1), "smpt", "unknown key"),
+], ids=["cart", "layout", "listen", "type", "duplicate id", "unknown key"])
 def test_a_config_mistake_names_the_file_and_key_and_exits_non_zero(tmp_path, change, key, words):
     path = write_config(tmp_path)
-    path.write_text(path.read_text(encoding="utf-8").replace(*change), encoding="utf-8")
+    edit_config(path, change)
     out = subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(path), "serve"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2

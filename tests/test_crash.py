@@ -5,14 +5,19 @@ import os
 import random
 import signal
 import smtplib
-import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 
-from tests.conftest import RAKUTEN_TO, seed, wait_for, write_config
+from tests.support.configs import EC_TO, RAKUTEN_TO, edit_config, seed, write_config
+from tests.support.daemon import wait_for
+from tests.support.net import free_port, listening
+from tests.support.sinks import Sink
+from tests.support.sites import MailSite, ShipSite, mod7, order
 from tsunagi.app import config as config_mod
+from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
@@ -20,12 +25,6 @@ from tsunagi.oms.store import Store
 MAILS = 500
 SENDERS = 4
 KILLS = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start(config_path) -> subprocess.Popen:
@@ -41,12 +40,13 @@ def kill_and_restart(proc: subprocess.Popen, config_path, port: int) -> subproce
     return proc
 
 
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
+def on_port(port: int, synchronous: str | None = None):
+    """A config change: SMTP on this fixed port (a restarted daemon must come back on it), and the store's sync."""
+    def change(config: dict) -> None:
+        config["smtp"]["listen"] = f"127.0.0.1:{port}"
+        if synchronous:
+            config["store"]["synchronous"] = synchronous
+    return change
 
 
 def sender(port: int, mails: list[tuple[str, bytes]], acked: set, stop: threading.Event,
@@ -64,10 +64,8 @@ def sender(port: int, mails: list[tuple[str, bytes]], acked: set, stop: threadin
 
 
 def test_sigkill_at_random_moments_loses_nothing_and_applies_each_mail_once(tmp_path):
-    config_path = write_config(tmp_path, sync="FULL")
-    text = config_path.read_text(encoding="utf-8")
     port = free_port()
-    config_path.write_text(text.replace('listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8")
+    config_path = write_config(tmp_path, store={"synchronous": "FULL"}, smtp={"listen": f"127.0.0.1:{port}"})
     seed(config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\nitem-b,本店倉庫,1,100000\n")
     mails = [(f"402853-20260612-{n:010d}", order_mail(
         "rakuten", SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000),
@@ -116,12 +114,9 @@ def test_sigkill_at_random_moments_loses_nothing_and_applies_each_mail_once(tmp_
 def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_path):
     """Mails and order CSVs for the same orders, the daemon killed at random: at the end every order
     exists once, those in a CSV are confirmed, and stock is reserved exactly once for each."""
-    config_path = write_config(tmp_path, sync="FULL")
     port = free_port()
-    config_path.write_text(config_path.read_text(encoding="utf-8").replace(
-        'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"'), encoding="utf-8")
+    config_path = write_config(tmp_path, store={"synchronous": "FULL"}, smtp={"listen": f"127.0.0.1:{port}"})
     seed(config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\nitem-b,本店倉庫,1,100000\n")
-    from tsunagi.demo.csvs import order_csv
     orders = [SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)])
               for n in range(400)]
     mails = [(o.order_no, order_mail("rakuten", o, RAKUTEN_TO)) for o in orders[:200]]
@@ -169,12 +164,9 @@ def test_sigkill_while_dropped_order_csvs_meet_mails_keeps_every_order_once(tmp_
 def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, capsys):
     """Label export done, then the carrier's result files dropped while the daemon is killed at random:
     every order shipped once, its units taken out of stock once, the ledger summing to the figures."""
-    from tests.test_shipping import ShipSite, mod7, order
     site = ShipSite(tmp_path, capsys)
     port = free_port()
-    site.config_path.write_text(site.config_path.read_text(encoding="utf-8").replace(
-        'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"').replace('synchronous = "NORMAL"', 'synchronous = "FULL"'),
-        encoding="utf-8")
+    site.edit(on_port(port, synchronous="FULL"))
     with Store(tmp_path / "var" / "tsunagi.db").transaction() as tx:
         tx.run("UPDATE stock SET on_hand = 100000 WHERE sku = 'item-a'")
         tx.run("INSERT INTO ledger (at, sku, location, lot, d_on_hand, d_reserved, cause, ref) "
@@ -220,17 +212,11 @@ def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, ca
 def test_sigkill_while_buyer_mails_go_out_sends_each_at_most_once_and_loses_none(tmp_path, capsys):
     """Orders arrive over SMTP and their purchase mails go to a real relay while the daemon is killed:
     every order gets one mail, sent exactly once, or is left 'uncertain' for a person (never twice)."""
-    from collections import Counter
-    from tests.conftest import EC_TO
-    from tests.smtpsinks import Sink
-    from tests.test_notify import MailSite
     relay = Sink().start()
     try:
         site = MailSite(tmp_path, capsys, relay.port)
         port = free_port()
-        site.config_path.write_text(site.config_path.read_text(encoding="utf-8").replace(
-            'listen = "127.0.0.1:0"', f'listen = "127.0.0.1:{port}"').replace('synchronous = "NORMAL"', 'synchronous = "FULL"'),
-            encoding="utf-8")
+        edit_config(site.config_path, on_port(port, synchronous="FULL"))     # for the daemon started below
         (tmp_path / "more.csv").write_text("sku,location,lot,qty\nitem-c,本店倉庫,1,1000\n", encoding="utf-8")
         assert site.cli("stock", "import", str(tmp_path / "more.csv")) == 0     # every order is placed (新規受付)
         buyer = Person("山田 太郎", "100-0001", "東京都千代田区千代田1-1", "03-1234-5678", "taro@example.jp")

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.conftest import RAKUTEN_TO
+from tests.support.configs import RAKUTEN_TO, edit_config, shop as shop_table
 from tsunagi.app import cli
 from tsunagi.demo.csvs import order_csv, stock_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
@@ -208,8 +208,7 @@ line.sku = "品番"
 line.qty = "数"
 line.unit_price = "単価"
 """, encoding="utf-8")
-    text = shop.config_path.read_text(encoding="utf-8").replace("[csv]\n", '[csv]\nlayout_dir = "layouts"\n')
-    shop.config_path.write_text(text, encoding="utf-8")
+    edit_config(shop.config_path, lambda config: config["csv"].update(layout_dir="layouts"))
     (tmp_path / "sample.csv").write_bytes("伝票,日時,姓,名,品番,数,単価\r\nZ-9,2024年04月01日 09時05分,田中,一,item-a,2,300\r\n"
                                           .encode("cp932"))
     capsys.readouterr()
@@ -220,21 +219,16 @@ line.unit_price = "単価"
 
 
 def test_a_layout_given_inline_in_config_is_used(shop, tmp_path):
-    text = shop.config_path.read_text(encoding="utf-8") + """
-[csv_layout.inline-cart]
-encoding = "utf-8"
-fields = { order_no = "no", ordered_at = "at", line = { sku = "sku", qty = "qty" } }
-"""
-    shop.config_path.write_text(text, encoding="utf-8")
+    inline_cart = {"encoding": "utf-8", "fields": {"order_no": "no", "ordered_at": "at", "line": {"sku": "sku", "qty": "qty"}}}
+    edit_config(shop.config_path, lambda config: config.update(csv_layout={"inline-cart": inline_cart}))
     (tmp_path / "i.csv").write_text("no,at,sku,qty\nI-1,2024-04-01 10:00,item-b,1\n", encoding="utf-8")
     assert shop.cli("import", str(tmp_path / "i.csv"), "--shop", "rakuten", "--layout", "inline-cart") == 0
     assert shop.stock()["item-b"] == (10, 1)
 
 
 def test_a_broken_custom_layout_is_a_config_error_naming_the_key(shop, capsys):
-    text = shop.config_path.read_text(encoding="utf-8").replace(
-        'layout = "rakuten-rms", confirm_within_hours = 1', 'layout = "no-such-layout"')
-    shop.config_path.write_text(text, encoding="utf-8")
+    edit_config(shop.config_path,
+                lambda config: shop_table(config, "rakuten").update(order_csv={"layout": "no-such-layout"}))
     assert shop.cli("check") == 2
     assert "shop[0].order_csv.layout" in capsys.readouterr().err
 

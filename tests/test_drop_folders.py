@@ -5,10 +5,10 @@ import json
 import os
 import time
 
-from tests.conftest import Running, wait_for
+from tests.support.configs import RAKUTEN_TO
+from tests.support.daemon import Running, wait_for
 from tsunagi.demo.csvs import order_csv, stock_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
-from tests.conftest import RAKUTEN_TO
 
 
 def _order(no: int) -> SampleOrder:

@@ -2,20 +2,17 @@
 rejections, uncertainty, no backfill, templates that cannot have holes."""
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import EC_TO, RAKUTEN_TO, seed, write_config
-from tests.smtpsinks import Sink
-from tests.test_shipping import mod7
-from tsunagi.app import cli
-from tsunagi.app import config as config_mod
+from tests.support.configs import RAKUTEN_TO, edit_config, read_config, shop
+from tests.support.net import free_port
+from tests.support.sinks import Sink
+from tests.support.sites import MailSite, mod7
 from tsunagi.app import wiring
 from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.demo.csvs import order_csv
-from tsunagi.oms.store import Store
 from tsunagi.common.clock import JST
 from tsunagi.common.jcodec import decode_iso2022jp
 
@@ -25,52 +22,6 @@ def sink():
     s = Sink().start()
     yield s
     s.stop()
-
-
-STAGES = ('purchase = { statuses = ["new", "confirm"] }\nshipment = {}\n'
-          'post_purchase = { days = 7, hours = [0, 24] }')
-
-
-class MailSite:
-    def __init__(self, folder, capsys, port: int, charset="utf-8", stages=STAGES, extra=""):
-        self.folder, self.capsys = folder, capsys
-        self.config_path = write_config(folder)
-        text = self.config_path.read_text(encoding="utf-8")
-        relay = (f'[relay]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\n'
-                 f'message_id_domain = "mail.tsunagi.example"\n{extra}\n')
-        text = text.replace("[[shop]]", relay + "[[shop]]", 1)
-        for to in (RAKUTEN_TO, EC_TO):      # Rakuten's order mail has no buyer address; EC-CUBE's has
-            text = text.replace(f'order_mail_to = ["{to}"]', f'order_mail_to = ["{to}"]\n' + self._mail_table(charset, stages), 1)
-        self.config_path.write_text(text, encoding="utf-8")
-        seed(self.config_path)
-        self.cfg = config_mod.load(self.config_path)
-        self.store = Store(folder / "var" / "tsunagi.db")
-
-    @staticmethod
-    def _mail_table(charset: str, stages: str) -> str:
-        lines = ['sender = "shop@example.jp"', 'sender_name = "テスト楽天店 (つなぎ)"', 'reply_to = "support@example.jp"',
-                 'signature = "――――\\nテスト楽天店"', f'charset = "{charset}"']
-        return "mail = { " + ", ".join(lines + [s for s in stages.split("\n") if s]) + " }"
-
-    def cli(self, *args) -> int:
-        return cli.main(["-c", str(self.config_path), *args])
-
-    def mail_order(self, o: SampleOrder) -> None:
-        path = self.folder / f"{o.order_no}.eml"
-        path.write_bytes(order_mail("ec-cube", o, EC_TO))
-        assert self.cli("ingest", str(path), "--shop", "ec") == 0
-
-    def send(self) -> int:
-        mailer = wiring.mailer(self.cfg, self.store)
-        total = 0
-        while n := mailer.send_due():
-            total += n
-        return total
-
-    def log(self, *args) -> list[dict]:
-        self.capsys.readouterr()
-        assert self.cli("mail", "log", "--json", *args) == 0
-        return json.loads(self.capsys.readouterr().out)
 
 
 def order(n: int, **kw) -> SampleOrder:
@@ -114,16 +65,21 @@ def test_iso_2022_jp_for_old_mail_clients(tmp_path, capsys, sink):
     assert "注文番号 402853-20260612-0000000002" in str(msg["Subject"])
 
 
+def _ship_with_yamato(config: dict) -> None:
+    """The Rakuten shop's 宅配便 goes by Yamato, whose result files have no header."""
+    shop(config, "rakuten")["shipping"] = {"delivery": {"宅配便": "宅急便"}, "payment": {"クレジットカード": "prepaid"}}
+    config["carrier"] = [{"name": "yamato", "layout": "yamato-b2", "result_layouts": ["yamato-b2-result-noheader"],
+                          "shipper": {"name": "つなぎ商店", "postal_code": "100-0001", "address": "東京都千代田区",
+                                      "phone": "03-1234-5678"}}]
+
+
+def _mailing_shops(config: dict) -> list[dict]:
+    return [s for s in config["shop"] if "mail" in s]
+
+
 def _ship(site: MailSite, o: SampleOrder, ship_date: str = "2026/06/13") -> None:
-    text = site.config_path.read_text(encoding="utf-8")
-    if "[[carrier]]" not in text:
-        text = text.replace('order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }',
-                            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }\n'
-                            'shipping = { delivery = { "宅配便" = "宅急便" }, payment = { "クレジットカード" = "prepaid" } }')
-        text += ('\n[[carrier]]\nname = "yamato"\nlayout = "yamato-b2"\nresult_layouts = ["yamato-b2-result-noheader"]\n'
-                 'shipper = { name = "つなぎ商店", postal_code = "100-0001", address = "東京都千代田区", phone = "03-1234-5678" }\n')
-        site.config_path.write_text(text, encoding="utf-8")
-        site.cfg = config_mod.load(site.config_path)
+    if "carrier" not in read_config(site.config_path):
+        site.edit(_ship_with_yamato)
     (site.folder / f"{o.order_no}.csv").write_bytes(order_csv("rakuten-rms", [o]))
     assert site.cli("import", str(site.folder / f"{o.order_no}.csv"), "--shop", "rakuten") == 0
     site.cli("ship", "export", "yamato")
@@ -149,14 +105,14 @@ def test_shipment_mail_carries_the_tracking_number_link_and_an_escaped_html_part
 
 
 def test_no_backfill_a_stage_enabled_later_mails_only_orders_that_reach_it_afterwards(tmp_path, capsys, sink):
-    site = MailSite(tmp_path, capsys, sink.port, stages='purchase = { statuses = ["new", "confirm"] }')
+    site = MailSite(tmp_path, capsys, sink.port, stages={"purchase": {"statuses": ["new", "confirm"]}})
     _ship(site, order(4))
     site.send()
-    text = site.config_path.read_text(encoding="utf-8").replace(
-        'purchase = { statuses = ["new", "confirm"] } }',
-        'purchase = { statuses = ["new", "confirm"] }, shipment = {}, post_purchase = { days = 0 } }')
-    site.config_path.write_text(text, encoding="utf-8")
-    site.cfg = config_mod.load(site.config_path)
+
+    def enable_shipment_and_post_purchase(config):
+        for s in _mailing_shops(config):
+            s["mail"].update(shipment={}, post_purchase={"days": 0})
+    site.edit(enable_shipment_and_post_purchase)
     _ship(site, order(5), ship_date=datetime.now(JST).strftime("%Y/%m/%d"))
     site.send()
     stages = sorted((r["order_no"][-1], r["stage"]) for r in site.log())
@@ -289,8 +245,11 @@ def test_a_shops_template_with_a_missing_variable_fails_check(tmp_path, capsys, 
     folder = tmp_path / "my-templates"
     folder.mkdir()
     (folder / "purchase.subject.txt").write_text("{{ shop.name }} {{ order.coupon_code }}", encoding="utf-8")
-    text = site.config_path.read_text(encoding="utf-8").replace('charset = "utf-8"', 'charset = "utf-8", template_dir = "my-templates"')
-    site.config_path.write_text(text, encoding="utf-8")
+
+    def use_my_templates(config):
+        for s in _mailing_shops(config):
+            s["mail"]["template_dir"] = "my-templates"
+    edit_config(site.config_path, use_my_templates)            # no reload: check reads the file itself
     capsys.readouterr()
     assert site.cli("check") == 1
     assert "mail purchase" in capsys.readouterr().err and "coupon_code" in capsys.readouterr().err + "coupon_code"
@@ -299,7 +258,6 @@ def test_a_shops_template_with_a_missing_variable_fails_check(tmp_path, capsys, 
 
 
 def test_a_failing_relay_never_blocks_intake(tmp_path, capsys):
-    from tests.sshserver import free_port
     site = MailSite(tmp_path, capsys, free_port())           # nothing listens there
     for n in (16, 17):
         site.mail_order(order(n))
@@ -310,11 +268,9 @@ def test_a_failing_relay_never_blocks_intake(tmp_path, capsys):
 
 
 def test_operator_alerts_come_as_one_digest_with_the_command_that_shows_more(tmp_path, capsys, sink):
-    site = MailSite(tmp_path, capsys, sink.port, extra="")
-    text = site.config_path.read_text(encoding="utf-8").replace(
-        "[relay]", '[alerts]\nto = ["ops@example.jp"]\nsender = "tsunagi@example.jp"\ndigest_minutes = 15\n\n[relay]')
-    site.config_path.write_text(text, encoding="utf-8")
-    site.cfg = config_mod.load(site.config_path)
+    site = MailSite(tmp_path, capsys, sink.port)
+    site.edit(lambda config: config.update(alerts={"to": ["ops@example.jp"], "sender": "tsunagi@example.jp",
+                                                   "digest_minutes": 15}))
     (tmp_path / "bad.csv").write_bytes("注文番号,注文日時\r\n1,2024/4/1\r\n".encode("cp932"))
     from tsunagi.app.wiring import open_parts
     spool, store, pipeline = open_parts(site.cfg)
@@ -335,11 +291,8 @@ def test_a_relay_or_endpoint_failing_too_long_and_an_undelivered_feed_are_alerte
     import os
     import time as time_mod
     site = MailSite(tmp_path, capsys, sink.port)
-    text = site.config_path.read_text(encoding="utf-8").replace(
-        "[relay]", '[alerts]\nto = ["ops@example.jp"]\nsender = "tsunagi@example.jp"\nfailing_minutes = 0\n'
-                   'feed_stale_minutes = 0\n\n[relay]')
-    site.config_path.write_text(text, encoding="utf-8")
-    site.cfg = config_mod.load(site.config_path)
+    site.edit(lambda config: config.update(alerts={"to": ["ops@example.jp"], "sender": "tsunagi@example.jp",
+                                                   "failing_minutes": 0, "feed_stale_minutes": 0}))
     from tsunagi.app.wiring import open_parts
     spool, store, _ = open_parts(site.cfg)
     alerts = wiring.alerts(site.cfg, store, spool.dir("outbox"))
@@ -363,11 +316,7 @@ def test_a_relay_or_endpoint_failing_too_long_and_an_undelivered_feed_are_alerte
 def test_mails_go_through_a_relay_speaking_tls_whose_certificate_is_verified(tmp_path, capsys, security):
     relay = Sink(tls=security, cert_dir=tmp_path).start()
     try:
-        site = MailSite(tmp_path, capsys, relay.port)
-        text = site.config_path.read_text(encoding="utf-8").replace(
-            'security = "none"', f'security = "{security}"\nca_file = "relay-cert.pem"')
-        site.config_path.write_text(text, encoding="utf-8")
-        site.cfg = config_mod.load(site.config_path)
+        site = MailSite(tmp_path, capsys, relay.port, relay={"security": security, "ca_file": "relay-cert.pem"})
         site.mail_order(order(40))
         site.send()
         assert site.log()[0]["state"] == "sent" and len(relay.messages) == 1
@@ -378,10 +327,7 @@ def test_mails_go_through_a_relay_speaking_tls_whose_certificate_is_verified(tmp
 def test_a_relay_whose_certificate_is_not_trusted_is_not_sent_to(tmp_path, capsys):
     relay = Sink(tls="starttls", cert_dir=tmp_path).start()
     try:
-        site = MailSite(tmp_path, capsys, relay.port)
-        text = site.config_path.read_text(encoding="utf-8").replace('security = "none"', 'security = "starttls"')
-        site.config_path.write_text(text, encoding="utf-8")
-        site.cfg = config_mod.load(site.config_path)
+        site = MailSite(tmp_path, capsys, relay.port, relay={"security": "starttls"})
         site.mail_order(order(41))
         site.send()
         entry = site.log()[0]

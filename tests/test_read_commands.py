@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import write_config
+from tests.support.configs import write_config
 from tsunagi.app import cli
 
 HOLD_A_WRITE = """

@@ -6,8 +6,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import seed, write_config
-from tests.sshserver import Relay, keygen
+from tests.support.configs import edit_config, seed, write_config
+from tests.support.daemon import Running, wait_for
+from tests.support.sshd import Relay, keygen
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.demo.csvs import order_csv
@@ -37,21 +38,18 @@ class Site:
         self.set_endpoint(port or sshd.port)
 
     def set_endpoint(self, port: int, processed: str | None = None, known_hosts: str | None = None) -> None:
+        """The one endpoint "rms": pull orders from remote/out, push what is ready for rakuten to remote/in."""
         kh = self.sshd.known_hosts(self.folder / "known_hosts", port) if known_hosts is None else known_hosts
-        text = self.config_path.read_text(encoding="utf-8").split("\n[[sftp]]")[0]
-        text += f"""
-[[sftp]]
-name = "rms"
-host = "127.0.0.1"
-port = {port}
-user = "{self.sshd.user}"
-key_file = "{self.sshd.user_key}"
-known_hosts = "{kh}"
-timeout = 10
-pull = {{ remote_dir = "{self.remote / 'out'}", into = "rakuten", pattern = "*.csv", after = "move", processed_dir = "{processed or self.remote / 'done'}" }}
-push = {{ remote_dir = "{self.remote / 'in'}", source = "rakuten" }}
-"""
-        self.config_path.write_text(text, encoding="utf-8")
+        endpoint = {"name": "rms", "host": "127.0.0.1", "port": port, "user": self.sshd.user,
+                    "key_file": str(self.sshd.user_key), "known_hosts": str(kh), "timeout": 10,
+                    "pull": {"remote_dir": str(self.remote / "out"), "into": "rakuten", "pattern": "*.csv",
+                             "after": "move", "processed_dir": str(processed or self.remote / "done")},
+                    "push": {"remote_dir": str(self.remote / "in"), "source": "rakuten"}}
+        self.edit(lambda config: config.update(sftp=[endpoint]))
+
+    def edit(self, change) -> None:
+        """Changes the config file (see edit_config) and reloads it."""
+        edit_config(self.config_path, change)
         self.cfg = config_mod.load(self.config_path)
         self.spool = Spool(self.cfg.spool_dir)
 
@@ -197,9 +195,11 @@ class _anything:
 
 
 def test_a_password_comes_only_from_the_named_environment_variable(site, monkeypatch):
-    text = site.config_path.read_text(encoding="utf-8").replace(
-        f'key_file = "{site.sshd.user_key}"', 'password_env = "TSUNAGI_TEST_SFTP_PASSWORD"')
-    site.config_path.write_text(text, encoding="utf-8")
+    def password_instead_of_key(config):
+        endpoint = config["sftp"][0]
+        del endpoint["key_file"]
+        endpoint["password_env"] = "TSUNAGI_TEST_SFTP_PASSWORD"
+    edit_config(site.config_path, password_instead_of_key)
     monkeypatch.delenv("TSUNAGI_TEST_SFTP_PASSWORD", raising=False)
     cfg = config_mod.load(site.config_path)
     with pytest.raises(SftpError, match="TSUNAGI_TEST_SFTP_PASSWORD"):
@@ -210,9 +210,7 @@ def test_a_password_comes_only_from_the_named_environment_variable(site, monkeyp
 
 
 def test_the_daemon_pulls_on_its_schedule_and_applies_what_it_pulled(site):
-    from tests.conftest import Running, wait_for
-    text = site.config_path.read_text(encoding="utf-8").replace("timeout = 10\n", "timeout = 10\nevery_minutes = 0.01\n")
-    site.config_path.write_text(text, encoding="utf-8")
+    edit_config(site.config_path, lambda config: config["sftp"][0].update(every_minutes=0.01))
     (site.remote / "out" / "scheduled.csv").write_bytes(_orders_csv(3, first=50))
     running = Running(site.config_path)
     try:
@@ -223,7 +221,6 @@ def test_the_daemon_pulls_on_its_schedule_and_applies_what_it_pulled(site):
 
 
 def test_an_endpoint_without_key_or_password_is_a_config_error(site, capsys):
-    text = site.config_path.read_text(encoding="utf-8").replace(f'key_file = "{site.sshd.user_key}"\n', "")
-    site.config_path.write_text(text, encoding="utf-8")
+    edit_config(site.config_path, lambda config: config["sftp"][0].pop("key_file"))
     assert site.cli("check") == 2
     assert "sftp[0].key_file" in capsys.readouterr().err

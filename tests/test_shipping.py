@@ -9,21 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import seed, write_config
-from tsunagi.app import cli, wiring
+from tests.support.configs import shop
+from tests.support.sites import SERVICE, ShipSite, mod7, order
+from tsunagi.app import wiring
 from tsunagi.app import config as config_mod
-from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, SampleOrder
-from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 
 GOLDEN = Path(__file__).parent / "golden"
-SHIPPER = ('shipper = { name = "つなぎ商店", postal_code = "100-0001", address = "東京都千代田区千代田1-1 '
-           'つなぎビル3F", phone = "03-1234-5678" }')
-SERVICE = {"yamato-b2": "宅急便", "sagawa-ehiden2": "飛脚宅配便", "sagawa-ehiden3": "飛脚宅配便",
-           "japanpost-yupurir": "ゆうパック", "japanpost-clickpost": "クリックポスト"}
-RESULTS = {"yamato-b2": '["yamato-b2-result", "yamato-b2-result-noheader"]',
-           "sagawa-ehiden2": '["sagawa-ehiden2-result"]'}
 
 
 def assert_golden(name: str, data: bytes) -> None:
@@ -32,73 +25,6 @@ def assert_golden(name: str, data: bytes) -> None:
     if os.environ.get("TSUNAGI_WRITE_GOLDEN"):
         (GOLDEN / name).write_bytes(data)
     assert data == (GOLDEN / name).read_bytes()
-
-
-def mod7(eleven: str) -> str:
-    return eleven + str(int(eleven) % 7)
-
-
-class ShipSite:
-    """A shop on Rakuten whose orders ship with one carrier; commands run as the operator runs them."""
-
-    def __init__(self, folder: Path, capsys, layout: str = "yamato-b2", merge: bool = False,
-                 confirm: str = "rakuten-shipping", csv_settings: str = ""):
-        self.folder, self.capsys, self.layout = folder, capsys, layout
-        self.config_path = write_config(folder)
-        service = SERVICE[layout]
-        cod = '"代金引換" = "cod", ' if layout != "japanpost-clickpost" else ""
-        times = '"午前中" = "午前中", "14:00～16:00" = "14-16"' if layout != "japanpost-clickpost" else ""
-        text = self.config_path.read_text(encoding="utf-8").replace(
-            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }',
-            'order_csv = { layout = "rakuten-rms", confirm_within_hours = 1 }\n'
-            f'shipping = {{ delivery = {{ "宅配便" = "{service}" }}, payment = {{ {cod}"クレジットカード" = "prepaid" }}, '
-            f'time = {{ {times} }}, confirm_layout = "{confirm}" }}')
-        text = text.replace("[csv]\n", "[csv]\n" + csv_settings)
-        text += f"""
-[[carrier]]
-name = "carrier"
-layout = "{layout}"
-result_layouts = {RESULTS.get(layout, '["tracking-generic"]')}
-{SHIPPER}
-account = {{ billing_code = "012345678901", freight_no = "01", customer_code = "123456789012" }}
-merge = {str(merge).lower()}
-"""
-        self.config_path.write_text(text, encoding="utf-8")
-        seed(self.config_path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,10\nitem-b,本店倉庫,1,10\n"
-                                      "item-c,本店倉庫,1,1\nitem-c,外部倉庫,1,5\n")
-        self.spool = Spool(folder / "var" / "spool")
-
-    def cli(self, *args) -> int:
-        return cli.main(["-c", str(self.config_path), *args])
-
-    def orders_csv(self, orders, name="orders.csv", **kw) -> int:
-        (self.folder / name).write_bytes(order_csv("rakuten-rms", orders, **kw))
-        return self.cli("import", str(self.folder / name), "--shop", "rakuten")
-
-    def export(self) -> list[Path]:
-        self.capsys.readouterr()
-        self.cli("ship", "export", "carrier", "--date", "2026-06-13")
-        return sorted((self.spool.dir("outbox") / "carrier" / "ready").glob("*"))
-
-    def results(self, rows: list[str], name="result.csv") -> int:
-        (self.folder / name).write_bytes(("\r\n".join(rows) + "\r\n").encode("cp932"))
-        return self.cli("import", str(self.folder / name), "--carrier", "carrier")
-
-    def status(self, o: SampleOrder) -> str:
-        return Store(self.folder / "var" / "tsunagi.db").read().value(
-            "SELECT status FROM orders WHERE order_no = ?", o.order_no)
-
-    def view(self, o: SampleOrder) -> dict:
-        self.capsys.readouterr()
-        self.cli("order", "rakuten", o.order_no, "--json")
-        return json.loads(self.capsys.readouterr().out)
-
-    def confirmations(self) -> list[Path]:
-        return sorted((self.spool.dir("outbox") / "rakuten" / "ready").glob("*shipconfirm*"))
-
-
-def order(n: int, *items: Item, **kw) -> SampleOrder:
-    return SampleOrder(f"402853-20260612-{n:010d}", list(items) or [Item("item-a", "商品A", 1, 1000)], **kw)
 
 
 LONG = Person("佐藤 髙志", "060-0001", "北海道札幌市中央区北一条西二丁目1番地 ファーストタワー23階 ①号室", "011-123-4567", "")
@@ -145,8 +71,7 @@ def test_an_unmapped_delivery_name_puts_the_order_on_hold_until_it_is_mapped(tmp
     v = site.view(o)
     assert v["status"] == "hold" and "配送方法「メール便」の紐づけがありません" in v["hold_reason"]
     assert site.export() == []
-    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
-    site.config_path.write_text(text, encoding="utf-8")
+    site.edit(lambda config: shop(config, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
     assert site.cli("ship", "ready") == 0
     assert site.status(o) == "ready"
     assert site.export()[0].read_bytes().decode("cp932").split("\r\n")[1].split(",")[1] == "7"   # ネコポス
@@ -170,8 +95,7 @@ def test_an_order_held_for_an_unmapped_name_writes_nothing_while_the_mapping_doe
     for _ in range(3):
         wiring.ready_orders(config_mod.load(site.config_path), store)
     assert traces(site, o) == before and site.status(o) == "hold"
-    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
-    site.config_path.write_text(text, encoding="utf-8")
+    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
     wiring.ready_orders(config_mod.load(site.config_path), store)
     assert site.status(o) == "ready"
 
@@ -180,8 +104,7 @@ def test_a_hold_for_another_missing_name_is_reworded_once(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
     o = order(5, delivery="メール便", payment="後払い")
     site.orders_csv([o])
-    text = site.config_path.read_text(encoding="utf-8").replace('"宅配便" = "宅急便"', '"宅配便" = "宅急便", "メール便" = "ネコポス"')
-    site.config_path.write_text(text, encoding="utf-8")
+    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
     assert site.cli("ship", "ready") == 0
     assert "支払方法「後払い」" in site.view(o)["hold_reason"]
     reworded = traces(site, o)
@@ -313,17 +236,10 @@ def test_with_a_push_endpoint_the_order_closes_only_when_the_confirmation_is_sen
     site = ShipSite(tmp_path, capsys)
     remote = tmp_path / "remote-in"
     remote.mkdir()
-    text = site.config_path.read_text(encoding="utf-8") + f"""
-[[sftp]]
-name = "rms"
-host = "127.0.0.1"
-port = {sshd.port}
-user = "{sshd.user}"
-key_file = "{sshd.user_key}"
-known_hosts = "{sshd.known_hosts(tmp_path / 'known_hosts')}"
-push = {{ remote_dir = "{remote}", source = "rakuten", pattern = "*shipconfirm*" }}
-"""
-    site.config_path.write_text(text, encoding="utf-8")
+    endpoint = {"name": "rms", "host": "127.0.0.1", "port": sshd.port, "user": sshd.user, "key_file": str(sshd.user_key),
+                "known_hosts": str(sshd.known_hosts(tmp_path / "known_hosts")),
+                "push": {"remote_dir": str(remote), "source": "rakuten", "pattern": "*shipconfirm*"}}
+    site.edit(lambda config: config.update(sftp=[endpoint]))
     o = order(1)
     site.orders_csv([o])
     site.export()
@@ -361,7 +277,7 @@ columns = [["受注番号", "order_no"], ["伝票番号", "tracking_all"], ["運
 [carrier]
 "宅急便" = { name = "ヤマト運輸" }
 """, encoding="utf-8")
-    site = ShipSite(tmp_path, capsys, confirm="my-cart-ship", csv_settings='layout_dir = "layouts"\n')
+    site = ShipSite(tmp_path, capsys, confirm="my-cart-ship", csv_settings={"layout_dir": "layouts"})
     site.orders_csv([order(1)])
     site.export()
     site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"])

@@ -8,7 +8,8 @@ import subprocess
 
 import pytest
 
-from tests.conftest import EC_TO, RAKUTEN_TO, YAHOO_TO, Running, wait_for, write_config, seed
+from tests.support.configs import EC_TO, RAKUTEN_TO, YAHOO_TO, seed, write_config
+from tests.support.daemon import Running, wait_for
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.oms import queries, stock
 
@@ -50,7 +51,7 @@ def test_an_unknown_recipient_is_refused_with_550(running):
 
 
 def test_a_mail_over_the_size_limit_is_refused_with_552(tmp_path):
-    path = write_config(tmp_path, max_bytes=50_000)
+    path = write_config(tmp_path, smtp={"max_message_bytes": 50_000})
     seed(path)
     r = Running(path)
     big = rakuten() + b"x" * 76 + (b"\r\n" + b"x" * 76) * 800

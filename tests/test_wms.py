@@ -2,7 +2,7 @@
 lock, and stock snapshots for the warehouse's location."""
 from __future__ import annotations
 
-from tests.test_shipping import ShipSite, mod7, order
+from tests.support.sites import ShipSite, mod7, order
 from tsunagi.demo.mails import Item
 from tsunagi.oms.store import Store
 
@@ -14,18 +14,16 @@ set-ab,AとBのセット,item-a*1;item-b*2,,,
 """
 
 
+# The warehouse at 外部倉庫 takes lines of products tagged wms, once their order is ready.
+WMS = {"name": "logi", "location": "外部倉庫", "statuses": ["ready"], "tag": "wms", "packaging_tags": ["fragile"]}
+
+
 class WmsSite(ShipSite):
+    """A ShipSite whose 外部倉庫 is a warehouse run by someone else (logi), exchanging files."""
+
     def __init__(self, folder, capsys):
         super().__init__(folder, capsys)
-        text = self.config_path.read_text(encoding="utf-8") + """
-[[wms]]
-name = "logi"
-location = "外部倉庫"
-statuses = ["ready"]
-tag = "wms"
-packaging_tags = ["fragile"]
-"""
-        self.config_path.write_text(text, encoding="utf-8")
+        self.edit(lambda config: config.update(wms=[dict(WMS)]))
         (folder / "products.csv").write_text(PRODUCTS, encoding="utf-8")
         assert self.cli("products", "import", str(folder / "products.csv")) == 0
 

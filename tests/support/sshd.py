@@ -12,21 +12,20 @@ import threading
 import time
 from pathlib import Path
 
+from tests.support.net import free_port
+
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def keygen(path: Path) -> str:
+    """A new ed25519 key pair at path (no passphrase); returns the public key line."""
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
     return path.with_suffix(".pub").read_text().strip()
 
 
 class SshServer:
+    """sshd -D on 127.0.0.1 and a free port, taking only this user's key; started and stopped by the fixture."""
+
     def __init__(self, root: Path):
         if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
             raise RuntimeError("the SFTP tests need OpenSSH: apt-get install openssh-server (.ci/run does)")

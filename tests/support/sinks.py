@@ -11,10 +11,12 @@ from email.policy import default
 
 from aiosmtpd.controller import Controller
 
-from tests.sshserver import free_port
+from tests.support.net import free_port
 
 
 class Handler:
+    """Keeps what it takes; mode "reject" refuses every recipient, "drop" hangs up after DATA."""
+
     def __init__(self, mode: str = "ok", tempfails: int = 0):
         self.mode = mode
         self.tempfails = tempfails

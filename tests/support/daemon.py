@@ -1,0 +1,57 @@
+"""A daemon running in the test's own process, and waiting for what it does."""
+from __future__ import annotations
+
+import smtplib
+import time
+from pathlib import Path
+
+from tests.support.configs import RAKUTEN_TO
+from tsunagi.app import cli
+from tsunagi.app import config as config_mod
+from tsunagi.app.daemon import start_in_thread
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms.store import Store
+
+
+def wait_for(predicate, timeout: float = 10.0, step: float = 0.02):
+    """predicate()'s first truthy value, polled every step; AssertionError after timeout seconds."""
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+class Running:
+    """A daemon in this process, its config and its parts, as a test sees them."""
+
+    def __init__(self, config_path: Path):
+        self.config_path = config_path
+        self.cfg = config_mod.load(config_path)
+        self.daemon, self.thread = start_in_thread(self.cfg)
+        self.port = self.daemon.port
+        self.spool = Spool(self.cfg.spool_dir)
+        self.store = Store(self.cfg.db_path)
+
+    def send(self, raw: bytes, rcpt: str = RAKUTEN_TO, sender: str = "cart@example.jp") -> dict:
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=30) as smtp:
+            return smtp.sendmail(sender, [rcpt], raw)
+
+    def idle(self) -> bool:
+        return not self.spool.waiting() and not any(self.spool.dir("cur").iterdir())
+
+    def wait_idle(self, timeout: float = 15) -> None:
+        wait_for(self.idle, timeout)
+
+    def failed(self) -> list[dict]:
+        return self.spool.failed()
+
+    def cli(self, *args: str) -> int:
+        return cli.main(["-c", str(self.config_path), *args])
+
+    def stop(self) -> None:
+        self.daemon.stop()
+        self.thread.join(timeout=15)
+        self.store.close()
