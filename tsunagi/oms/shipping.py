@@ -214,9 +214,3 @@ def confirmation_pushed(tx: Tx, file: str) -> int:
     tx.run("UPDATE confirmations SET pushed_at = ? WHERE file = ?", timestamp(), file)
     return close(tx, ids, f"出荷通知 {file} を送信")
 
-
-def shipments_of(tx: Tx, order_id: int) -> list[dict]:
-    return [{"key": r[0], "carrier": r[1], "state": r[2], "location": r[3], "tracking": r[4], "ship_date": r[5],
-             "file": r[6]} for r in tx.all(
-        "SELECT s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, s.file FROM shipments s "
-        "JOIN shipment_orders so ON so.shipment_id = s.id WHERE so.order_id = ? ORDER BY s.key", order_id)]

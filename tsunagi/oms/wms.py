@@ -76,7 +76,3 @@ def apply_result(tx: Tx, rec: ShipmentResult) -> str:
         return "wms_cancelled"
     raise shipping.ShippingError(f"出荷指示番号 {rec.key}: 状態 {rec.state!r} を解釈できません")
 
-
-def state_of(tx: Tx, order_id: int) -> list[dict]:
-    return [{"wms": r[0], "state": r[1], "updated_at": r[2]} for r in tx.all(
-        "SELECT wms, state, updated_at FROM wms_orders WHERE order_id = ? ORDER BY wms", order_id)]
