@@ -64,3 +64,15 @@ def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
 
 def order_status(tx: Tx, order_id: int) -> str:
     return tx.value("SELECT status FROM orders WHERE id = ?", order_id, default="")
+
+
+def order_ref(tx: Tx, order_id: int) -> tuple[str, str]:
+    """The shop and order number an order is known by."""
+    shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
+    return shop, order_no
+
+
+def hold_reason(tx: Tx, shop: str, order_no: str) -> str | None:
+    """Why the order is on hold; None when it is not (or not known)."""
+    row = tx.one("SELECT status, hold_reason FROM orders WHERE shop = ? AND order_no = ?", shop, order_no)
+    return row[1] if row and row[0] == status.HOLD else None

@@ -76,3 +76,9 @@ def apply_result(tx: Tx, rec: ShipmentResult) -> str:
         return "wms_cancelled"
     raise shipping.ShippingError(f"出荷指示番号 {rec.key}: 状態 {rec.state!r} を解釈できません")
 
+
+
+def instruction_lines(tx: Tx, order_id: int) -> list[tuple[str, str, int]]:
+    """(sku, product name, quantity) of the order's lines, one per SKU, in line order."""
+    return tx.all("SELECT l.sku, COALESCE(p.name, l.name), SUM(l.qty) FROM order_lines l LEFT JOIN products p "
+                  "ON p.sku = l.sku WHERE l.order_id = ? GROUP BY l.sku ORDER BY MIN(l.line_no)", order_id)

@@ -1,14 +1,14 @@
 """Shipment confirmations: each shipped order (or changed tracking) told to its channel in its format."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import outbox, shipping, status
+from tsunagi.oms import outbox, queries, shipping, status
+from tsunagi.oms.readmodel import ShippingPlan, load_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
@@ -46,7 +46,7 @@ class ConfirmWriter:
                 if "reconfirm" not in payload and payload.get("to") != status.SHIPPED:
                     continue       # an order event that is not a shipment
                 order_id = int(key)
-                shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
+                shop = queries.order_ref(tx, order_id)[0]
                 if order_id not in by_shop.setdefault(shop, []):
                     by_shop[shop].append(order_id)
             for shop, ids in sorted(by_shop.items()):  # (an order shipped and changed in one pass: once)
@@ -75,14 +75,13 @@ class ConfirmWriter:
 
 
 def confirm_row(tx: Tx, order_id: int, layout) -> dict[str, str] | None:
-    order_no, data = tx.one("SELECT order_no, data FROM orders WHERE id = ?", order_id)
-    data = json.loads(data)
+    order = load_order(tx, order_id)
     numbers, ship_date = shipping.tracking_of(tx, order_id)
-    plan = data.get("shipping") or {}
-    carrier = layout.tables.get("carrier", {}).get(plan.get("delivery", ""), {})
+    plan = order.shipping or ShippingPlan()
+    carrier = layout.tables.get("carrier", {}).get(plan.delivery, {})
     when = date.fromisoformat(ship_date) if ship_date else clock.now().date()
-    return {"order_no": order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
+    return {"order_no": order.order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
             "tracking2": numbers[1] if len(numbers) > 1 else "", "ship_date": when.strftime(layout.date_format),
-            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.get("carrier", "")),
-            "ship_method": carrier.get("method", plan.get("delivery", "")),
-            "cod_method": layout.tables.get("cod", {}).get(plan.get("payment", ""), "")}
+            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.carrier),
+            "ship_method": carrier.get("method", plan.delivery),
+            "cod_method": layout.tables.get("cod", {}).get(plan.payment, "")}

@@ -14,7 +14,7 @@ from typing import Callable
 from jinja2 import TemplateError
 
 from tsunagi.common import clock
-from tsunagi.oms import mailrows, status
+from tsunagi.oms import mailrows, queries, status
 from tsunagi.outbound import mailqueue
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
@@ -192,7 +192,7 @@ class Mailer:
         with self.store.transaction() as tx:
             for mail_id, order_id, shop, stage, to_addr, attempts in mailrows.due(tx, limit):
                 sender = self.shops.get(shop)
-                code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+                code = queries.order_status(tx, order_id)
                 if sender is None:
                     mailrows.mark(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
                 elif code == status.CANCELLED:
