@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
@@ -241,3 +242,10 @@ def withdraw_parcel(tx: Tx, shipment_id: int, order_ids: list[int], note: str) -
     for order_id in order_ids:
         if tx.value("SELECT status FROM orders WHERE id = ?", order_id) == status.READY:
             set_status(tx, order_id, status.HOLD, hold_kind="label_chars", note=note)
+
+
+def last_ship_date(tx: Tx, order_id: int) -> date | None:
+    """The latest ship date of the order's parcels, if any has one."""
+    dates = [r[0] for r in tx.all("SELECT s.ship_date FROM shipments s JOIN shipment_orders so "
+                                  "ON so.shipment_id = s.id WHERE so.order_id = ? AND s.ship_date <> ''", order_id)]
+    return date.fromisoformat(max(dates)) if dates else None
