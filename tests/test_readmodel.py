@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 from datetime import date
 
+import pytest
+
 from tests.test_shipping import order
 from tests.test_wms import WmsSite
 from tsunagi.demo.mails import Item
 from tsunagi.oms import queries
-from tsunagi.oms.readmodel import Order, load_order
+from tsunagi.oms.orders import OrderError
+from tsunagi.oms.readmodel import Order, each_order, load_order
 from tsunagi.oms.store import Store
 
 # The stable interface: the keys `tsunagi order --json` prints, in this order.
@@ -57,3 +60,13 @@ def test_without_history_the_key_is_absent_and_an_unplanned_order_has_an_empty_p
     assert "history" not in view and loaded.history is None
     assert loaded.shipping is None and view["shipping"] == {} and view["status"] == "hold"
     assert list(view) == ORDER_KEYS[:-1]
+
+
+def test_each_order_reads_many_in_the_order_asked_and_names_an_unknown_id(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    site.orders_csv([order(1), order(2, Item("item-b", "B", 2, 500))])
+    tx = Store(tmp_path / "var" / "tsunagi.db").read()
+    a, b = (queries.find_order(tx, "rakuten", order(n).order_no) for n in (1, 2))
+    assert list(each_order(tx, [b, a, b])) == [load_order(tx, b), load_order(tx, a), load_order(tx, b)]
+    with pytest.raises(OrderError, match="no order with id 999"):
+        load_order(tx, 999)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from datetime import date, datetime
+from typing import Iterator
 
 from tsunagi.oms import status
 from tsunagi.oms.orders import OrderError
@@ -159,11 +160,60 @@ class Order:
 
 def load_order(tx: Tx, order_id: int, history: bool = False) -> Order:
     """The order with its lines, reservations, shipments and warehouse state (and history if asked)."""
-    row = tx.one("SELECT shop, order_no, status, hold_kind, hold_reason, ordered_at, total, source, data, "
-                 "mail_at, csv_at FROM orders WHERE id = ?", order_id)
-    if row is None:
-        raise OrderError(f"no order with id {order_id}")
-    shop, order_no, code, hold_kind, hold_reason, ordered_at, total, source, data, mail_at, csv_at = row
+    return next(each_order(tx, [order_id], history))
+
+
+CHUNK = 500      # orders read together: a few statements a chunk instead of a few an order
+
+
+def each_order(tx: Tx, order_ids: list[int], history: bool = False) -> Iterator[Order]:
+    """The orders with these ids, in this order (an id given twice comes twice), read a chunk at a time
+    so that a writer of thousands (a label file) neither asks per order nor holds them all."""
+    for n in range(0, len(order_ids), CHUNK):
+        part = order_ids[n:n + CHUNK]
+        found = _load_chunk(tx, list(dict.fromkeys(part)), history)
+        for order_id in part:
+            if order_id not in found:
+                raise OrderError(f"no order with id {order_id}")
+            yield found[order_id]
+
+
+def _load_chunk(tx: Tx, ids: list[int], history: bool) -> dict[int, Order]:
+    marks = ",".join("?" * len(ids))
+    lines = _grouped(tx, "SELECT order_id, sku, channel_sku, name, options, qty, unit_price FROM order_lines "
+                         f"WHERE order_id IN ({marks}) ORDER BY order_id, line_no", ids,
+                     lambda r: Line(r[0] or None, r[1], r[2], _options(r[3]), r[4], r[5]))
+    reserved = _grouped(tx, "SELECT order_id, sku, location, lot, qty FROM reservations "
+                            f"WHERE order_id IN ({marks}) ORDER BY order_id, sku, location, lot", ids,
+                        lambda r: Reservation(*r))
+    shipments = _grouped(tx, "SELECT so.order_id, s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, "
+                             "s.file FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                             f"WHERE so.order_id IN ({marks}) ORDER BY so.order_id, s.key", ids,
+                         lambda r: Shipment(*r))
+    warehouse = _grouped(tx, "SELECT order_id, wms, state, updated_at FROM wms_orders "
+                             f"WHERE order_id IN ({marks}) ORDER BY order_id, wms", ids, lambda r: WarehouseState(*r))
+    changes = _grouped(tx, "SELECT order_id, at, from_status, to_status, note FROM order_history "
+                           f"WHERE order_id IN ({marks}) ORDER BY order_id, id", ids,
+                       lambda r: HistoryEntry(*r)) if history else None
+    out = {}
+    for row in tx.all("SELECT id, shop, order_no, status, hold_kind, hold_reason, ordered_at, total, source, data, "
+                      f"mail_at, csv_at FROM orders WHERE id IN ({marks})", *ids):
+        i = row[0]
+        out[i] = _order(row, lines.get(i, ()), reserved.get(i, ()), shipments.get(i, ()), warehouse.get(i, ()),
+                        changes.get(i, ()) if changes is not None else None)
+    return out
+
+
+def _grouped(tx: Tx, sql: str, ids: list[int], make) -> dict[int, tuple]:
+    """Rows whose first column is the order id, made into values and grouped by it (in the query's order)."""
+    out: dict[int, list] = {}
+    for r in tx.all(sql, *ids):
+        out.setdefault(r[0], []).append(make(r[1:]))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _order(row: tuple, lines, reserved, shipments, warehouse, history) -> Order:
+    order_id, shop, order_no, code, hold_kind, hold_reason, ordered_at, total, source, data, mail_at, csv_at = row
     data = json.loads(data)
     requested = data.get("requested_date")
     return Order(
@@ -175,42 +225,27 @@ def load_order(tx: Tx, order_id: int, history: bool = False) -> Order:
         requested_time=data.get("requested_time", ""), shipping_fee=data.get("shipping_fee", 0),
         cod_fee=data.get("cod_fee", 0), discount=data.get("discount", 0), total=total, source=source,
         mail_at=mail_at, csv_at=csv_at, shipping=_plan(data.get("shipping")),
-        channel_status=data.get("channel_status", ""), lines=_lines(tx, order_id),
-        reserved=_reserved(tx, order_id), shipments=_shipments(tx, order_id), warehouse=_warehouse(tx, order_id),
-        history=_history(tx, order_id) if history else None)
+        channel_status=data.get("channel_status", ""), lines=lines, reserved=reserved, shipments=shipments,
+        warehouse=warehouse, history=history)
+
+
+# A label file reads thousands of orders: the common cases below skip the general (slower) path.
+
+def _options(stored: str) -> tuple[str, ...]:
+    return () if stored == "[]" else tuple(json.loads(stored))
 
 
 def _address(stored: dict | None) -> Address:
-    # stored from Address itself, so it has its fields; anything else there is not part of the model
-    return Address(**{k: v for k, v in (stored or {}).items() if k in _ADDRESS_FIELDS})
+    try:
+        return Address(**stored)       # stored from Address itself, so it has its fields
+    except TypeError:                  # missing, or with a key the model does not have: that is left out
+        return Address(**{k: v for k, v in (stored or {}).items() if k in _ADDRESS_FIELDS})
 
 
 def _plan(stored: dict | None) -> ShippingPlan | None:
-    return ShippingPlan(**{k: v for k, v in stored.items() if k in _PLAN_FIELDS}) if stored else None
-
-
-def _lines(tx: Tx, order_id: int) -> tuple[Line, ...]:
-    return tuple(Line(r[0] or None, r[1], r[2], tuple(json.loads(r[3])), r[4], r[5]) for r in tx.all(
-        "SELECT sku, channel_sku, name, options, qty, unit_price FROM order_lines WHERE order_id = ? "
-        "ORDER BY line_no", order_id))
-
-
-def _reserved(tx: Tx, order_id: int) -> tuple[Reservation, ...]:
-    return tuple(Reservation(*r) for r in tx.all(
-        "SELECT sku, location, lot, qty FROM reservations WHERE order_id = ? ORDER BY sku, location, lot", order_id))
-
-
-def _shipments(tx: Tx, order_id: int) -> tuple[Shipment, ...]:
-    return tuple(Shipment(*r) for r in tx.all(
-        "SELECT s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, s.file FROM shipments s "
-        "JOIN shipment_orders so ON so.shipment_id = s.id WHERE so.order_id = ? ORDER BY s.key", order_id))
-
-
-def _warehouse(tx: Tx, order_id: int) -> tuple[WarehouseState, ...]:
-    return tuple(WarehouseState(*r) for r in tx.all(
-        "SELECT wms, state, updated_at FROM wms_orders WHERE order_id = ? ORDER BY wms", order_id))
-
-
-def _history(tx: Tx, order_id: int) -> tuple[HistoryEntry, ...]:
-    return tuple(HistoryEntry(*r) for r in tx.all(
-        "SELECT at, from_status, to_status, note FROM order_history WHERE order_id = ? ORDER BY id", order_id))
+    if not stored:
+        return None
+    try:
+        return ShippingPlan(**stored)
+    except TypeError:
+        return ShippingPlan(**{k: v for k, v in stored.items() if k in _PLAN_FIELDS})

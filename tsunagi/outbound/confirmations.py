@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tsunagi.common import clock
 from tsunagi.oms import outbox, queries, shipping, status
-from tsunagi.oms.readmodel import ShippingPlan, load_order
+from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import load_layout
@@ -62,7 +62,7 @@ class ConfirmWriter:
 
     def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
         layout = load_layout("confirm", target.layout)
-        rows = [row for order_id in ids if (row := confirm_row(tx, order_id, layout))]
+        rows = [row for order in each_order(tx, ids) if (row := confirm_row(tx, order, layout))]
         if not rows:
             return None
         stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
@@ -74,9 +74,9 @@ class ConfirmWriter:
         return path
 
 
-def confirm_row(tx: Tx, order_id: int, layout) -> dict[str, str] | None:
-    order = load_order(tx, order_id)
-    numbers, ship_date = shipping.tracking_of(tx, order_id)
+def confirm_row(tx: Tx, order: Order, layout) -> dict[str, str] | None:
+    """The confirmation fields of one shipped order: its tracking numbers, ship date and carrier codes."""
+    numbers, ship_date = shipping.tracking_of(tx, order.id)
     plan = order.shipping or ShippingPlan()
     carrier = layout.tables.get("carrier", {}).get(plan.delivery, {})
     when = date.fromisoformat(ship_date) if ship_date else clock.now().date()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tsunagi.common import clock
 from tsunagi.oms import shipping
-from tsunagi.oms.readmodel import load_order
+from tsunagi.oms.readmodel import Order, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.carrierchars import for_carrier
@@ -73,9 +73,9 @@ def _items(tx: Tx, shipment: dict) -> list[str]:
     return names
 
 
-def label_row(tx: Tx, shipment: dict, layout: Layout, target: CarrierTarget, ship_date: date) -> dict[str, str]:
-    """The canonical label fields of one shipment; the layout picks and places them."""
-    order = load_order(tx, shipment["orders"][0])
+def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: CarrierTarget,
+              ship_date: date) -> dict[str, str]:
+    """The canonical label fields of one shipment, whose (first) order is given; the layout picks and places them."""
     plan, st = order.shipping, order.recipient
     # cash on delivery is collected once: on the order's only parcel, or the first of a split
     first_parcel = "-" not in shipment["key"] or shipment["key"].endswith("-1")
@@ -134,8 +134,9 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
     with store.transaction() as tx:
         shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop), target.merge)
         rows, kept = [], []
-        for shipment in shipments:
-            row = label_row(tx, shipment, layout, target, ship_date)
+        firsts = each_order(tx, [s["orders"][0] for s in shipments])    # read in chunks: thousands a file
+        for shipment, first in zip(shipments, firsts):
+            row = label_row(tx, shipment, first, layout, target, ship_date)
             problem = _check_text(row, layout)
             if problem:
                 shipping.withdraw_parcel(tx, shipment["id"], shipment["orders"],
