@@ -18,6 +18,7 @@ from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, counting, orders, queries, stock
+from tsunagi.oms.readmodel import load_order
 from tsunagi.outbound import labels
 from tsunagi.parsers.master import parse_counts, parse_products
 
@@ -182,9 +183,9 @@ def _show(cfg, relay: _Relay) -> None:
 def _show_orders_and_stock(store) -> None:
     tx = store.read()
     print("\n== tsunagi orders")
-    for v in (queries.order_view(tx, i) for i in queries.order_ids(tx)):
-        print(f"{v['shop']:<10} {v['order_no']:<28} {v['status_label']:<6} {v['total']:>9,}円"
-              + (f"  [{v['hold_reason']}]" if v["hold_reason"] else ""))
+    for o in (load_order(tx, i) for i in queries.order_ids(tx)):
+        print(f"{o.shop:<10} {o.order_no:<28} {o.status_label:<6} {o.total:>9,}円"
+              + (f"  [{o.hold_reason}]" if o.hold_reason else ""))
     print("\n== tsunagi stock")
     print(f"{'SKU':<20} {'在庫':>6} {'引当':>6} {'フリー':>6}")
     for r in stock.rows(tx):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, orders, shipping, status, wms
+from tsunagi.oms import counting, orders, queries, shipping, wms
 from tsunagi.oms.store import Store, record_applied
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
@@ -134,7 +134,7 @@ class CsvImporter:
     @staticmethod
     def _held(tx, rec, rows, result: CsvResult) -> None:
         """An order held for an unknown SKU or a difference is reported on its rows too."""
-        held = tx.one("SELECT status, hold_reason FROM orders WHERE shop = ? AND order_no = ?", rec.shop, rec.order_no)
-        if held and held[0] == status.HOLD:
-            result.problems += [RowProblem(r, "hold", rec.order_no, f"行 {r}: 注文 {rec.order_no} は保留: {held[1]}")
+        reason = queries.hold_reason(tx, rec.shop, rec.order_no)
+        if reason is not None:
+            result.problems += [RowProblem(r, "hold", rec.order_no, f"行 {r}: 注文 {rec.order_no} は保留: {reason}")
                                 for r in rows]

@@ -76,3 +76,8 @@ def channel_codes(tx: Tx, shop: str, products: set[str]) -> dict[str, str]:
 
 def tags(tx: Tx, sku: str) -> set[str]:
     return set((tx.value("SELECT tags FROM products WHERE sku = ?", sku, default="") or "").split())
+
+
+def product_name(tx: Tx, sku: str) -> str:
+    """The product's name in the master; "" for an unknown SKU."""
+    return tx.value("SELECT name FROM products WHERE sku = ?", sku, default="")

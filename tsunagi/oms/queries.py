@@ -3,40 +3,14 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms import shipping, status, wms
+from tsunagi.oms import status
+from tsunagi.oms.readmodel import load_order
 from tsunagi.oms.store import Tx
 
 
 def order_view(tx: Tx, order_id: int, history: bool = False) -> dict:
-    row = tx.one("SELECT shop, order_no, status, hold_kind, hold_reason, ordered_at, total, source, data, "
-                 "mail_at, csv_at FROM orders WHERE id = ?", order_id)
-    shop, order_no, code, hold_kind, hold_reason, ordered_at, total, source, data, mail_at, csv_at = row
-    data = json.loads(data)
-    view = {
-        "shop": shop, "order_no": order_no, "status": code, "status_label": status.label(code),
-        "ordered_at": ordered_at, "buyer": data.get("buyer", {}), "ship_to": data.get("ship_to", {}),
-        "payment_method": data.get("payment_method", ""), "delivery_method": data.get("delivery_method", ""),
-        "requested_date": data.get("requested_date"), "requested_time": data.get("requested_time", ""),
-        "shipping_fee": data.get("shipping_fee", 0), "cod_fee": data.get("cod_fee", 0),
-        "discount": data.get("discount", 0), "total": total, "source": source,
-        "hold_reason": hold_reason, "hold_kind": hold_kind, "mail_at": mail_at, "csv_at": csv_at,
-        "shipping": data.get("shipping") or {},
-        "channel_status": data.get("channel_status", ""),
-        "lines": [{"sku": r[0] or None, "channel_sku": r[1], "name": r[2], "options": json.loads(r[3]),
-                   "qty": r[4], "unit_price": r[5]}
-                  for r in tx.all("SELECT sku, channel_sku, name, options, qty, unit_price FROM order_lines "
-                                  "WHERE order_id = ? ORDER BY line_no", order_id)],
-        "reserved": [{"sku": r[0], "location": r[1], "lot": r[2], "qty": r[3]}
-                     for r in tx.all("SELECT sku, location, lot, qty FROM reservations WHERE order_id = ? "
-                                     "ORDER BY sku, location, lot", order_id)],
-    }
-    view["shipments"] = shipping.shipments_of(tx, order_id)
-    view["warehouse"] = wms.state_of(tx, order_id)
-    if history:
-        view["history"] = [{"at": r[0], "from": r[1], "to": r[2], "note": r[3]} for r in tx.all(
-            "SELECT at, from_status, to_status, note FROM order_history WHERE order_id = ? ORDER BY id",
-            order_id)]
-    return view
+    """The order in the stable JSON shape the command line prints (the read model's as_dict)."""
+    return load_order(tx, order_id, history).as_dict()
 
 
 def order_ids(tx: Tx, status_code: str | None = None, shop: str | None = None) -> list[int]:
@@ -90,3 +64,15 @@ def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
 
 def order_status(tx: Tx, order_id: int) -> str:
     return tx.value("SELECT status FROM orders WHERE id = ?", order_id, default="")
+
+
+def order_ref(tx: Tx, order_id: int) -> tuple[str, str]:
+    """The shop and order number an order is known by."""
+    shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
+    return shop, order_no
+
+
+def hold_reason(tx: Tx, shop: str, order_no: str) -> str | None:
+    """Why the order is on hold; None when it is not (or not known)."""
+    row = tx.one("SELECT status, hold_reason FROM orders WHERE shop = ? AND order_no = ?", shop, order_no)
+    return row[1] if row and row[0] == status.HOLD else None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
@@ -230,8 +231,36 @@ def confirmation_pushed(tx: Tx, file: str) -> int:
     return close(tx, ids, f"出荷通知 {file} を送信")
 
 
-def shipments_of(tx: Tx, order_id: int) -> list[dict]:
-    return [{"key": r[0], "carrier": r[1], "state": r[2], "location": r[3], "tracking": r[4], "ship_date": r[5],
-             "file": r[6]} for r in tx.all(
-        "SELECT s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, s.file FROM shipments s "
-        "JOIN shipment_orders so ON so.shipment_id = s.id WHERE so.order_id = ? ORDER BY s.key", order_id)]
+
+def item_names(tx: Tx, order_id: int, location: str = "", skus: list[str] | None = None) -> list[str]:
+    """Product names of the order's lines in one parcel (those at location, of skus), in line order, each once."""
+    sql = ("SELECT DISTINCT COALESCE(p.name, l.name) FROM order_lines l LEFT JOIN products p ON p.sku = l.sku "
+           "WHERE l.order_id = ?")
+    params: list = [order_id]
+    if location:
+        sql += " AND l.sku IN (SELECT sku FROM reservations WHERE order_id = ? AND location = ?)"
+        params += [order_id, location]
+    if skus:
+        sql += f" AND l.sku IN ({','.join('?' * len(skus))})"
+        params += skus
+    return [r[0] for r in tx.all(sql + " ORDER BY l.line_no", *params)]
+
+
+def orders_total(tx: Tx, order_ids: list[int]) -> int:
+    """The sum of these orders' totals (what a parcel collects on delivery)."""
+    return sum(tx.value("SELECT total FROM orders WHERE id = ?", order_id) for order_id in order_ids)
+
+
+def withdraw_parcel(tx: Tx, shipment_id: int, order_ids: list[int], note: str) -> None:
+    """A parcel whose label cannot be written: its shipment is cancelled and its ready orders held (label_chars)."""
+    tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment_id)
+    for order_id in order_ids:
+        if tx.value("SELECT status FROM orders WHERE id = ?", order_id) == status.READY:
+            set_status(tx, order_id, status.HOLD, hold_kind="label_chars", note=note)
+
+
+def last_ship_date(tx: Tx, order_id: int) -> date | None:
+    """The latest ship date of the order's parcels, if any has one."""
+    dates = [r[0] for r in tx.all("SELECT s.ship_date FROM shipments s JOIN shipment_orders so "
+                                  "ON so.shipment_id = s.id WHERE so.order_id = ? AND s.ship_date <> ''", order_id)]
+    return date.fromisoformat(max(dates)) if dates else None

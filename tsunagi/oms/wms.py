@@ -77,6 +77,8 @@ def apply_result(tx: Tx, rec: ShipmentResult) -> str:
     raise shipping.ShippingError(f"出荷指示番号 {rec.key}: 状態 {rec.state!r} を解釈できません")
 
 
-def state_of(tx: Tx, order_id: int) -> list[dict]:
-    return [{"wms": r[0], "state": r[1], "updated_at": r[2]} for r in tx.all(
-        "SELECT wms, state, updated_at FROM wms_orders WHERE order_id = ? ORDER BY wms", order_id)]
+
+def instruction_lines(tx: Tx, order_id: int) -> list[tuple[str, str, int]]:
+    """(sku, product name, quantity) of the order's lines, one per SKU, in line order."""
+    return tx.all("SELECT l.sku, COALESCE(p.name, l.name), SUM(l.qty) FROM order_lines l LEFT JOIN products p "
+                  "ON p.sku = l.sku WHERE l.order_id = ? GROUP BY l.sku ORDER BY MIN(l.line_no)", order_id)

@@ -6,8 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tsunagi.common.clock import timestamp
-from tsunagi.oms import outbox, status
+from tsunagi.oms import outbound_tables, outbox, queries, status
 from tsunagi.oms.store import Store
 from tsunagi.outbound.mailbuild import Outgoing, build, message_id
 from tsunagi.outbound.mailer import (
@@ -35,7 +34,7 @@ class Alerts:
 
     def record(self, kind: str, subject: str, detail: str) -> None:
         with self.store.transaction() as tx:
-            tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", timestamp(), kind, subject, detail)
+            outbound_tables.add_alert(tx, kind, subject, detail)
 
     def failed(self, what: str, message: str, command: str) -> None:
         """Something keeps failing (an SFTP endpoint, the relay): reported once it has for long enough."""
@@ -55,10 +54,9 @@ class Alerts:
             events = outbox.pending(tx, CONSUMER, outbox.ORDER)
             for _, key, payload in events:
                 if payload.get("to") == status.HOLD:
-                    shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", int(key))
-                    tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", timestamp(), "hold",
-                           f"注文 {shop} {order_no} を保留にしました", f"{payload.get('note', '')}\n"
-                           f"詳しく: tsunagi order {shop} {order_no}")
+                    shop, order_no = queries.order_ref(tx, int(key))
+                    outbound_tables.add_alert(tx, "hold", f"注文 {shop} {order_no} を保留にしました",
+                                              f"{payload.get('note', '')}\n詳しく: tsunagi order {shop} {order_no}")
             if events:
                 outbox.advance(tx, CONSUMER, events[-1][0])
         cutoff = time.time() - self.settings.feed_stale_minutes * 60
@@ -73,7 +71,7 @@ class Alerts:
         """One digest of everything not yet told, if the last was long enough ago. True if one was sent."""
         if not force and time.time() - self.last_digest < self.settings.digest_minutes * 60:
             return False
-        rows = self.store.read().all("SELECT id, at, subject, detail FROM alerts WHERE sent_at IS NULL ORDER BY id")
+        rows = outbound_tables.unsent_alerts(self.store.read())
         if not rows:
             return False
         body = "tsunagi からのお知らせです。\n\n" + "\n\n".join(
@@ -91,7 +89,7 @@ class Alerts:
             log.error("alert digest not sent (tried again later): %s", exc)
             return False
         with self.store.transaction() as tx:
-            tx.many("UPDATE alerts SET sent_at = ? WHERE id = ?", [(timestamp(), r[0]) for r in rows])
+            outbound_tables.mark_alerts_sent(tx, [r[0] for r in rows])
         self.last_digest = time.time()
         log.info("alert digest sent: %d alerts", len(rows))
         return True

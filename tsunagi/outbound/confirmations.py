@@ -1,14 +1,14 @@
 """Shipment confirmations: each shipped order (or changed tracking) told to its channel in its format."""
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import outbox, shipping, status
+from tsunagi.oms import outbox, queries, shipping, status
+from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
@@ -47,7 +47,7 @@ class ConfirmWriter:
                 if "reconfirm" not in payload and payload.get("to") != status.SHIPPED:
                     continue       # an order event that is not a shipment
                 order_id = int(key)
-                shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
+                shop = queries.order_ref(tx, order_id)[0]
                 if order_id not in by_shop.setdefault(shop, []):
                     by_shop[shop].append(order_id)
             for shop, ids in sorted(by_shop.items()):  # (an order shipped and changed in one pass: once)
@@ -63,7 +63,7 @@ class ConfirmWriter:
 
     def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
         layout = target.layouts.load("confirm", target.layout)
-        rows = [row for order_id in ids if (row := confirm_row(tx, order_id, layout))]
+        rows = [row for order in each_order(tx, ids) if (row := confirm_row(tx, order, layout))]
         if not rows:
             return None
         stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
@@ -75,15 +75,14 @@ class ConfirmWriter:
         return path
 
 
-def confirm_row(tx: Tx, order_id: int, layout) -> dict[str, str] | None:
-    order_no, data = tx.one("SELECT order_no, data FROM orders WHERE id = ?", order_id)
-    data = json.loads(data)
-    numbers, ship_date = shipping.tracking_of(tx, order_id)
-    plan = data.get("shipping") or {}
-    carrier = layout.tables.get("carrier", {}).get(plan.get("delivery", ""), {})
+def confirm_row(tx: Tx, order: Order, layout) -> dict[str, str] | None:
+    """The confirmation fields of one shipped order: its tracking numbers, ship date and carrier codes."""
+    numbers, ship_date = shipping.tracking_of(tx, order.id)
+    plan = order.shipping or ShippingPlan()
+    carrier = layout.tables.get("carrier", {}).get(plan.delivery, {})
     when = date.fromisoformat(ship_date) if ship_date else clock.now().date()
-    return {"order_no": order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
+    return {"order_no": order.order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
             "tracking2": numbers[1] if len(numbers) > 1 else "", "ship_date": when.strftime(layout.date_format),
-            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.get("carrier", "")),
-            "ship_method": carrier.get("method", plan.get("delivery", "")),
-            "cod_method": layout.tables.get("cod", {}).get(plan.get("payment", ""), "")}
+            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.carrier),
+            "ship_method": carrier.get("method", plan.delivery),
+            "cod_method": layout.tables.get("cod", {}).get(plan.payment, "")}

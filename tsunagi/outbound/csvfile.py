@@ -6,9 +6,9 @@ from pathlib import Path
 
 import polars as pl
 
-from tsunagi.common.clock import timestamp
 from tsunagi.common.durable import fsync_dir, move_durably, write_file
 from tsunagi.common.jcodec import CP932_FIXES
+from tsunagi.oms import outbound_tables
 from tsunagi.outbound.layouts import Layout
 
 
@@ -73,8 +73,7 @@ def write_pending(tx, folder: Path, name: str, data: bytes) -> Path:
     tmp_dir = folder / "tmp"
     tmp_dir.mkdir(parents=True, exist_ok=True)
     write_file(tmp_dir / name, data)
-    tx.run("INSERT INTO outbound_files (folder, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-           folder.name, name, timestamp())
+    outbound_tables.record_file(tx, folder.name, name)
     return folder / "ready" / name
 
 
@@ -91,9 +90,7 @@ def recover_pending(tx, outbox: Path) -> dict[str, int]:
     """At start-up: files in outbox/*/tmp/ whose transaction committed go to ready/, the others go."""
     counts = {"published": 0, "removed": 0}
     for tmp in outbox.glob("*/tmp/*"):
-        recorded = tx.one("SELECT 1 FROM outbound_files WHERE folder = ? AND name = ?",
-                          tmp.parent.parent.name, tmp.name) is not None
-        if recorded:
+        if outbound_tables.file_recorded(tx, tmp.parent.parent.name, tmp.name):
             publish([tmp.parent.parent / "ready" / tmp.name])
             counts["published"] += 1
         else:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.common.clock import timestamp
-from tsunagi.oms import catalog, outbox, stock
+from tsunagi.oms import catalog, outbound_tables, outbox, stock
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
@@ -72,14 +71,13 @@ class FeedWriter:
         for code in sorted(codes):
             product = codes[code]
             qty = published(parts[product], free, target.safety_stock)
-            if tx.value("SELECT qty FROM feed_state WHERE shop = ? AND channel_sku = ?",
-                        target.shop, code) == qty:
+            if outbound_tables.published_qty(tx, target.shop, code) == qty:
                 continue
             if not csvfile.encodable(layout, code):
                 log.error("shop %s: channel SKU %r cannot be written in %s; left out of the feed",
                           target.shop, code, layout.encoding)
                 continue
-            name = tx.value("SELECT name FROM products WHERE sku = ?", product, default="")
+            name = catalog.product_name(tx, product)
             head, variant = split_code(code)
             rows.append({"code": head, "subcode": variant, "channel_sku": code, "sku": product,
                          "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
@@ -91,10 +89,6 @@ class FeedWriter:
         path = csvfile.write_atomically(self.outbox_dir / target.shop,
                                         f"{target.shop}-stock-{stamp}.{layout.extension}",
                                         csvfile.render(layout, rows))
-        stamp_db = timestamp()
-        for shop, code, qty in changes:
-            tx.run("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, "
-                   "published_at = excluded.published_at", shop, code, qty, stamp_db)
+        outbound_tables.record_published(tx, changes)
         log.info("shop %s: stock feed %s (%d SKUs)", target.shop, path.name, len(rows))
         return path

@@ -1,14 +1,13 @@
 """Carrier label files: ready orders grouped into shipments, written in the carrier's layout."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import shipping, status
-from tsunagi.oms.orders import set_status
+from tsunagi.oms import shipping
+from tsunagi.oms.readmodel import Order, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.carrierchars import for_carrier
@@ -67,51 +66,39 @@ def split_bytes(text: str, limits: list[int]) -> list[str]:
 
 
 def _items(tx: Tx, shipment: dict) -> list[str]:
-    """Product names in the parcel: a split shipment names only what its location holds."""
+    """Product names in the parcel, each once: a split shipment names only what its location holds."""
+    skus = shipment["skus"].split(",") if shipment.get("skus") else []   # the rest of a part-warehouse order
     names: list[str] = []
     for order_id in shipment["orders"]:
-        sql = ("SELECT DISTINCT COALESCE(p.name, l.name) FROM order_lines l LEFT JOIN products p ON p.sku = l.sku "
-               "WHERE l.order_id = ?")
-        params: list = [order_id]
-        if shipment["location"]:
-            sql += " AND l.sku IN (SELECT sku FROM reservations WHERE order_id = ? AND location = ?)"
-            params += [order_id, shipment["location"]]
-        if shipment.get("skus"):      # the rest of an order a warehouse ships in part
-            skus = shipment["skus"].split(",")
-            sql += f" AND l.sku IN ({','.join('?' * len(skus))})"
-            params += skus
-        names += [r[0] for r in tx.all(sql + " ORDER BY l.line_no", *params) if r[0] not in names]
+        names += [n for n in shipping.item_names(tx, order_id, shipment["location"], skus) if n not in names]
     return names
 
 
-def label_row(tx: Tx, shipment: dict, layout: Layout, target: CarrierTarget, ship_date: date) -> dict[str, str]:
-    """The canonical label fields of one shipment; the layout picks and places them."""
-    order_no, total, data = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", shipment["orders"][0])
-    data = json.loads(data)
-    plan, st = data["shipping"], data.get("ship_to") or {}
-    if not st.get("name"):
-        st = data.get("buyer") or {}
+def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: CarrierTarget,
+              ship_date: date) -> dict[str, str]:
+    """The canonical label fields of one shipment, whose (first) order is given; the layout picks and places them."""
+    plan, st = order.shipping, order.recipient
     # cash on delivery is collected once: on the order's only parcel, or the first of a split
     first_parcel = "-" not in shipment["key"] or shipment["key"].endswith("-1")
-    cod = plan["payment"] == "cod" and first_parcel
-    service = layout.tables.get("service", {}).get(plan["delivery"], {})
-    amount = sum(tx.value("SELECT total FROM orders WHERE id = ?", o) for o in shipment["orders"]) if cod else 0
-    address = split_bytes(f"{st.get('prefecture', '')}{st.get('address', '')}",
+    cod = plan.payment == "cod" and first_parcel
+    service = layout.tables.get("service", {}).get(plan.delivery, {})
+    amount = shipping.orders_total(tx, shipment["orders"]) if cod else 0
+    address = split_bytes(f"{st.prefecture}{st.address}",
                           list(layout.tables.get("address", {}).get("split", [64, 32])))
     names = _items(tx, shipment)
     item1 = names[0] + (" 他" if len(names) > 2 else "") if names else "雑貨"
     shipper = split_bytes(f"{target.shipper.address}", list(layout.tables.get("address", {}).get("split", [64, 32])))
     row = {
-        "key": shipment["key"], "order_no": order_no, "slip": service.get(plan["payment"], service.get("prepaid", "")),
-        "payment_code": layout.tables.get("payment", {}).get(plan["payment"], ""),
-        "cool": layout.tables.get("cool", {}).get(plan.get("cool", ""), ""),
+        "key": shipment["key"], "order_no": order.order_no,
+        "slip": service.get(plan.payment, service.get("prepaid", "")),
+        "payment_code": layout.tables.get("payment", {}).get(plan.payment, ""),
+        "cool": layout.tables.get("cool", {}).get(plan.cool, ""),
         "ship_date": ship_date.strftime(layout.date_format),
-        "delivery_date": date.fromisoformat(data["requested_date"]).strftime(layout.date_format)
-        if data.get("requested_date") else "",
-        "time": layout.tables.get("time", {}).get(plan.get("time", ""), ""),
-        "phone": st.get("phone") or "", "postal": st.get("postal_code") or "", "name": st.get("name") or "",
+        "delivery_date": order.requested_date.strftime(layout.date_format) if order.requested_date else "",
+        "time": layout.tables.get("time", {}).get(plan.time, ""),
+        "phone": st.phone or "", "postal": st.postal_code or "", "name": st.name or "",
         "address1": address[0], "address2": address[1], "address3": address[2], "address4": address[3],
-        "honorific": "様", "email": (data.get("buyer") or {}).get("email") or "",
+        "honorific": "様", "email": order.buyer.email or "",
         "shipper_name": target.shipper.name, "shipper_postal": target.shipper.postal_code,
         "shipper_phone": target.shipper.phone, "shipper_address1": shipper[0], "shipper_address2": shipper[1],
         "item1": item1, "item2": names[1] if len(names) > 1 else "",
@@ -148,11 +135,13 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
     with store.transaction() as tx:
         shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop), target.merge)
         rows, kept = [], []
-        for shipment in shipments:
-            row = label_row(tx, shipment, layout, target, ship_date)
+        firsts = each_order(tx, [s["orders"][0] for s in shipments])    # read in chunks: thousands a file
+        for shipment, first in zip(shipments, firsts):
+            row = label_row(tx, shipment, first, layout, target, ship_date)
             problem = _check_text(row, layout)
             if problem:
-                _hold(tx, shipment, f"送り状に書けません: {problem} (tsunagi order-set で直してから tsunagi ship ready)")
+                shipping.withdraw_parcel(tx, shipment["id"], shipment["orders"],
+                                         f"送り状に書けません: {problem} (tsunagi order-set で直してから tsunagi ship ready)")
                 result.held.append(f"{row['order_no']}: {problem}")
                 continue
             rows.append(row)
@@ -171,9 +160,3 @@ def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None =
     result.files = pending
     return result
 
-
-def _hold(tx: Tx, shipment: dict, note: str) -> None:
-    tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment["id"])
-    for order_id in shipment["orders"]:
-        if tx.value("SELECT status FROM orders WHERE id = ?", order_id) == status.READY:
-            set_status(tx, order_id, status.HOLD, hold_kind="label_chars", note=note)

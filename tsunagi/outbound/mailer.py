@@ -14,7 +14,7 @@ from typing import Callable
 from jinja2 import TemplateError
 
 from tsunagi.common import clock
-from tsunagi.oms import mailrows, status
+from tsunagi.oms import outbound_tables, queries, status
 from tsunagi.outbound import mailqueue
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
@@ -155,7 +155,7 @@ class Mailer:
                 smtp.close()
         with self.store.transaction() as tx:
             for mail_id, state, answer, due_at, attempt in outcomes:
-                mailrows.mark(tx, mail_id, state, answer, due_at=due_at, attempt=attempt)
+                outbound_tables.mark_mail(tx, mail_id, state, answer, due_at=due_at, attempt=attempt)
                 self.counts[state] = self.counts.get(state, 0) + 1
         self.failing_since = None if any(o[1] == "sent" for o in outcomes) else self.failing_since
         return len(outcomes)
@@ -171,7 +171,7 @@ class Mailer:
         with self.store.transaction() as tx:
             for mail_id, attempts, *_ in ready:
                 _, state, answer_, due_at, attempt = self._later(mail_id, attempts, answer)
-                mailrows.mark(tx, mail_id, state, answer_, due_at=due_at, attempt=attempt)
+                outbound_tables.mark_mail(tx, mail_id, state, answer_, due_at=due_at, attempt=attempt)
         log.warning("relay unavailable: %s (%d mails wait)", answer, len(ready))
 
     def _prepare(self, limit: int) -> list[tuple]:
@@ -179,20 +179,20 @@ class Mailer:
         the hours) is settled now; the rest is marked 'sending' in one commit before any is handed over."""
         ready = []
         with self.store.transaction() as tx:
-            for mail_id, order_id, shop, stage, to_addr, attempts in mailrows.due(tx, limit):
+            for mail_id, order_id, shop, stage, to_addr, attempts in outbound_tables.due_mails(tx, limit):
                 sender = self.shops.get(shop)
-                code = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+                code = queries.order_status(tx, order_id)
                 if sender is None:
-                    mailrows.mark(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
+                    outbound_tables.mark_mail(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
                 elif code == status.CANCELLED:
-                    mailrows.mark(tx, mail_id, "cancelled", "the order was cancelled")
+                    outbound_tables.mark_mail(tx, mail_id, "cancelled", "the order was cancelled")
                 elif stage == "post_purchase" and not self._in_hours(sender):
-                    mailrows.mark(tx, mail_id, "queued", due_at=self._next_hours(sender))
+                    outbound_tables.mark_mail(tx, mail_id, "queued", due_at=self._next_hours(sender))
                 else:
                     item = self._build(tx, mail_id, order_id, stage, to_addr, sender)
                     if item:
                         ready.append((mail_id, attempts, *item))
-                        mailrows.mark(tx, mail_id, "sending", message_id=item[3])
+                        outbound_tables.mark_mail(tx, mail_id, "sending", message_id=item[3])
         return ready
 
     def _build(self, tx: Tx, mail_id: int, order_id: int, stage: str, to_addr: str, sender: ShopSender):
@@ -201,24 +201,24 @@ class Mailer:
             rendered = sender.templates.render(stage, context)
             to = to_addr or context["buyer"].get("email", "")
             if not to and self._may_wait(tx, mail_id):
-                mailrows.mark(tx, mail_id, "queued", "購入者のメールアドレス待ち (受注CSVなどで届けば送ります)",
+                outbound_tables.mark_mail(tx, mail_id, "queued", "購入者のメールアドレス待ち (受注CSVなどで届けば送ります)",
                            due_at=(clock.now() + ADDRESS_RETRY).isoformat())
                 return None
             msg_id = message_id(self.relay.message_id_domain)
             data, _ = build(Outgoing(rendered.subject, rendered.text, rendered.html, sender.sender_name, sender.sender,
                                      to, sender.reply_to, sender.bcc, sender.charset), msg_id)
         except BadAddress as exc:
-            mailrows.mark(tx, mail_id, "rejected", str(exc))
+            outbound_tables.mark_mail(tx, mail_id, "rejected", str(exc))
             return None
         except TemplateError as exc:
-            mailrows.mark(tx, mail_id, "failed", f"template: {exc}")
+            outbound_tables.mark_mail(tx, mail_id, "failed", f"template: {exc}")
             return None
         return sender.sender, [to] + ([sender.bcc] if sender.bcc else []), data, msg_id
 
     @staticmethod
     def _may_wait(tx: Tx, mail_id: int) -> bool:
         """A buyer address can still come (Rakuten's order mail has none; its order CSV has)."""
-        created = tx.value("SELECT created_at FROM mails WHERE id = ?", mail_id)
+        created = outbound_tables.mail_created_at(tx, mail_id)
         return clock.now() - datetime.fromisoformat(created) < ADDRESS_WAIT
 
     @staticmethod
@@ -235,5 +235,5 @@ class Mailer:
 
 def recover(store: Store) -> int:
     with store.transaction() as tx:
-        return mailrows.recover(tx)
+        return outbound_tables.recover_mails(tx)
 

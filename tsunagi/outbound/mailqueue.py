@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tsunagi.common import clock
-from tsunagi.oms import mailrows, outbox, status
+from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.store import Store, Tx
 
 CONSUMER = "mails"
@@ -15,7 +15,7 @@ def sync_stages(store: Store, shops: dict[str, dict[str, dict]]) -> None:
     """Record the stages each shop has enabled; a stage enabled now only mails orders reaching it afterwards."""
     with store.transaction() as tx:
         for shop, stages in shops.items():
-            mailrows.set_stages(tx, shop, stages)
+            outbound_tables.set_mail_stages(tx, shop, stages)
 
 
 def run(store: Store) -> int:
@@ -26,7 +26,7 @@ def run(store: Store) -> int:
         events = outbox.events(tx, CONSUMER, outbox.ORDER, BATCH)
         if not events:
             return 0
-        stages = mailrows.stages(tx)
+        stages = outbound_tables.mail_stages(tx)
         for _, at, key, payload in events:
             if stages:
                 _queue_for(tx, stages, int(key), payload.get("to", ""), at)
@@ -41,7 +41,7 @@ def drain(store: Store) -> None:
 
 def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
     """The stages this status change starts, for stages the shop had enabled when it happened (no backfill)."""
-    shop = mailrows.order_shop(tx, order_id)
+    shop = queries.order_ref(tx, order_id)[0]
 
     def enabled(stage: str):
         found = stages.get((shop, stage))
@@ -49,14 +49,14 @@ def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
 
     purchase = enabled("purchase")
     if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
-        mailrows.queue(tx, order_id, shop, "purchase", at)
+        outbound_tables.queue_mail(tx, order_id, shop, "purchase", at)
     if to != status.SHIPPED:
         return
     if enabled("shipment"):
-        mailrows.queue(tx, order_id, shop, "shipment", at)
+        outbound_tables.queue_mail(tx, order_id, shop, "shipment", at)
     after = enabled("post_purchase")
     if after:
-        shipped = mailrows.ship_date(tx, order_id) or clock.today()
+        shipped = shipping.last_ship_date(tx, order_id) or clock.today()
         if shipped >= datetime.fromisoformat(after[0]).date():   # an old shipment gets no mail
             due = datetime.combine(shipped + timedelta(days=int(after[1].get("days", 7))), clock.now().timetz())
-            mailrows.queue(tx, order_id, shop, "post_purchase", due.isoformat())
+            outbound_tables.queue_mail(tx, order_id, shop, "post_purchase", due.isoformat())

@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from tsunagi.common.clock import JST
-from tsunagi.oms import queries, shipping
+from tsunagi.oms import shipping
+from tsunagi.oms.readmodel import load_order
 from tsunagi.oms.store import Tx
 
 
@@ -17,13 +18,14 @@ class ContextSource:
 
     def context(self, tx: Tx, order_id: int, stage: str) -> dict:
         """The variables of one order's mail: order, lines, buyer, ship_to, shop, stage and the parcel(s)."""
-        view = queries.order_view(tx, order_id)
+        order = load_order(tx, order_id)
+        view = order.as_dict()        # templates see plain dicts: the same variables as the JSON
         numbers, ship_date = shipping.tracking_of(tx, order_id)
-        info = self.carriers.get(view["shipping"].get("carrier", ""), {}) if view["shipping"] else {}
+        info = self.carriers.get(order.shipping.carrier, {}) if order.shipping else {}
         url = info.get("tracking_url", "")
         return {"order": view, "lines": view["lines"], "buyer": view["buyer"],
-                "ship_to": view["ship_to"] or view["buyer"], "shop": self.shops[view["shop"]], "stage": stage,
-                "shipment": {"carrier_name": info.get("name", view["delivery_method"]), "tracking": numbers,
+                "ship_to": view["ship_to"] or view["buyer"], "shop": self.shops[order.shop], "stage": stage,
+                "shipment": {"carrier_name": info.get("name", order.delivery_method), "tracking": numbers,
                              "tracking_url": url.format(number=numbers[0]) if url and numbers else "",
                              "ship_date": ship_date}}
 

@@ -1,12 +1,12 @@
 """Warehouse instruction and cancel files: what the WMS should ship, and what it should not after all."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import catalog, wms
+from tsunagi.oms import catalog, queries, wms
+from tsunagi.oms.readmodel import load_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
@@ -47,8 +47,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
                                                       f"{layout.extension}", csvfile.render(layout, rows)))
         cancels = []
         for order_id in wms.to_cancel(tx, target.name):
-            cancels.append({"key": f"W{order_id:08d}", "order_no": tx.value("SELECT order_no FROM orders WHERE id = ?",
-                                                                              order_id)})
+            cancels.append({"key": f"W{order_id:08d}", "order_no": queries.order_ref(tx, order_id)[1]})
             wms.cancel_sent(tx, target.name, order_id)
         if cancels:
             layout = target.layouts.load("wms", target.cancel_layout)
@@ -60,20 +59,17 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
 
 
 def instruction_rows(tx: Tx, order_id: int, key: str, skus: list[str], target: WmsTarget) -> list[dict]:
-    shop, order_no, ordered_at, data = tx.one("SELECT shop, order_no, ordered_at, data FROM orders WHERE id = ?",
-                                              order_id)
-    data = json.loads(data)
-    st, plan = data.get("ship_to") or {}, data.get("shipping") or {}
-    head = {"key": key, "order_no": order_no, "shop": shop, "ordered_at": ordered_at[:10],
-            "name": st.get("name", ""), "postal": st.get("postal_code", ""),
-            "address": f"{st.get('prefecture', '')}{st.get('address', '')}", "phone": st.get("phone", ""),
-            "carrier": plan.get("carrier", ""), "delivery": plan.get("delivery", data.get("delivery_method", "")),
-            "time": plan.get("time", data.get("requested_time", "")), "requested_date": data.get("requested_date") or "",
-            "payment": plan.get("payment", "")}
+    """One row per instructed SKU: the order's head (recipient, plan) with the SKU, its name and quantity."""
+    order = load_order(tx, order_id)
+    st, plan = order.ship_to, order.shipping
+    head = {"key": key, "order_no": order.order_no, "shop": order.shop, "ordered_at": order.ordered_at.date().isoformat(),
+            "name": st.name, "postal": st.postal_code, "address": f"{st.prefecture}{st.address}", "phone": st.phone,
+            "carrier": plan.carrier if plan else "", "delivery": plan.delivery if plan else order.delivery_method,
+            "time": plan.time if plan else order.requested_time,
+            "requested_date": order.requested_date.isoformat() if order.requested_date else "",
+            "payment": plan.payment if plan else ""}
     rows = []
-    for sku, name, qty in tx.all("SELECT l.sku, COALESCE(p.name, l.name), SUM(l.qty) FROM order_lines l LEFT JOIN "
-                                 "products p ON p.sku = l.sku WHERE l.order_id = ? GROUP BY l.sku ORDER BY MIN(l.line_no)",
-                                 order_id):
+    for sku, name, qty in wms.instruction_lines(tx, order_id):
         if sku in skus:
             packaging = sorted(catalog.tags(tx, sku) & set(target.packaging_tags))
             rows.append({**head, "sku": sku, "item_name": name, "qty": str(qty), "packaging": " ".join(packaging)})

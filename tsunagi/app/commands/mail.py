@@ -5,7 +5,7 @@ from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import mailrows, queries
+from tsunagi.oms import outbound_tables, queries
 from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
 
 
@@ -59,7 +59,7 @@ def cmd_mail_log(args) -> int:
     order_id = queries.find_order(tx, args.shop, args.order) if args.order and args.shop else None
     if args.order and order_id is None:
         raise TsunagiError(f"no order {args.order} in shop {args.shop} (give --shop with --order)")
-    rows = mailrows.log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
+    rows = outbound_tables.mail_log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
     return base.show(args, rows, "mails", lambda r: (
         f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
         f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
@@ -72,7 +72,7 @@ def cmd_mail_resend(args) -> int:
     store = base.writer(cfg)
     order_id = base.order_id(store, args.shop, args.order_no)
     with store.transaction() as tx:
-        mailrows.queue(tx, order_id, args.shop, _stage(args.stage), timestamp(), to_addr=args.to or "", resend=True)
+        outbound_tables.queue_mail(tx, order_id, args.shop, _stage(args.stage), timestamp(), to_addr=args.to or "", resend=True)
     print(f"{args.order_no}: {STAGE_LABELS[args.stage]} mail queued again"
           + (f" to {args.to}" if args.to else "") + " (recorded as a resend)")
     return 0

@@ -8,6 +8,7 @@ from tsunagi.app.commands import base
 from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders, queries, status
+from tsunagi.oms.readmodel import load_order
 
 
 def register(sub) -> None:
@@ -52,7 +53,7 @@ def cmd_orders(args) -> int:
     tx = base.reader(cfg).read()
     code = status.parse(args.status) if args.status else None
     ids = _gap_ids(cfg, tx, args) if args.unconfirmed or args.mail_missing else queries.order_ids(tx, code, args.shop)
-    views = [v for v in (queries.order_view(tx, i) for i in ids) if not code or v["status"] == code]
+    views = [o.as_dict() for o in (load_order(tx, i) for i in ids) if not code or o.status == code]
     return base.show(args, views, "orders", lambda v: (
         f"{v['shop']:<10} {v['order_no']:<28} {v['status_label']:<6} {v['ordered_at'][:16]} "
         f"{v['total']:>9,}円 {v['ship_to'].get('name', '')}" + (f"  [{v['hold_reason']}]" if v["hold_reason"] else "")))
@@ -60,25 +61,24 @@ def cmd_orders(args) -> int:
 
 def cmd_order(args) -> int:
     store = base.reader(base.config(args))
-    v = queries.order_view(store.read(), base.order_id(store, args.shop, args.order_no), history=True)
+    o = load_order(store.read(), base.order_id(store, args.shop, args.order_no), history=True)
     if args.json:
-        base.print_json(v)
+        base.print_json(o.as_dict())
         return 0
-    st = v["ship_to"]
-    print(f"{v['shop']} {v['order_no']}  {v['status_label']} ({v['status']})  {v['ordered_at']}")
-    if v["hold_reason"]:
-        print(f"保留理由: {v['hold_reason']}")
-    print(f"お届け先: {st.get('name')} 〒{st.get('postal_code')} {st.get('prefecture')}{st.get('address')} "
-          f"TEL {st.get('phone')}")
-    print(f"支払: {v['payment_method']}  配送: {v['delivery_method']}  "
-          f"指定: {v['requested_date'] or '-'} {v['requested_time']}")
-    for line in v["lines"]:
-        print(f"  {line['channel_sku']:<16} {line['name'][:30]:<30} {line['qty']:>3} × {line['unit_price']:,}円")
-    for sh in v["shipments"]:
-        print(f"出荷 {sh['key']} {sh['carrier']} {sh['state']} {sh['tracking'] or '-'} {sh['ship_date']} {sh['file']}")
-    print(f"送料 {v['shipping_fee']:,}円  代引料 {v['cod_fee']:,}円  値引 {v['discount']:,}円  合計 {v['total']:,}円")
-    for h in v["history"]:
-        print(f"  {h['at'][:19]} {status.label(h['from']) or '-'} → {status.label(h['to'])} {h['note']}")
+    st = o.ship_to
+    print(f"{o.shop} {o.order_no}  {o.status_label} ({o.status})  {o.ordered_at.isoformat()}")
+    if o.hold_reason:
+        print(f"保留理由: {o.hold_reason}")
+    print(f"お届け先: {st.name} 〒{st.postal_code} {st.prefecture}{st.address} TEL {st.phone}")
+    print(f"支払: {o.payment_method}  配送: {o.delivery_method}  "
+          f"指定: {o.requested_date or '-'} {o.requested_time}")
+    for line in o.lines:
+        print(f"  {line.channel_sku:<16} {line.name[:30]:<30} {line.qty:>3} × {line.unit_price:,}円")
+    for sh in o.shipments:
+        print(f"出荷 {sh.key} {sh.carrier} {sh.state} {sh.tracking or '-'} {sh.ship_date} {sh.file}")
+    print(f"送料 {o.shipping_fee:,}円  代引料 {o.cod_fee:,}円  値引 {o.discount:,}円  合計 {o.total:,}円")
+    for h in o.history:
+        print(f"  {h.at[:19]} {status.label(h.from_status) or '-'} → {status.label(h.to_status)} {h.note}")
     return 0
 
 

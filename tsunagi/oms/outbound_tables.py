@@ -1,8 +1,7 @@
-"""The buyer-mail tables: which stages a shop enabled since when, and each mail's state (outbound's own rows)."""
+"""Outbound's own tables: buyer mails and their stages, operator alerts, written files, published stock figures."""
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from tsunagi.common.clock import timestamp
 from tsunagi.oms.store import Tx
@@ -14,7 +13,7 @@ STAGES = ("purchase", "shipment", "post_purchase")
 STATES = ("queued", "sending", "sent", "failed", "rejected", "cancelled", "uncertain")
 
 
-def set_stages(tx: Tx, shop: str, stages: dict[str, dict]) -> None:
+def set_mail_stages(tx: Tx, shop: str, stages: dict[str, dict]) -> None:
     """The stages a shop has enabled, with their settings. A stage enabled now is recorded with this
     moment: only orders reaching it afterwards get its mail (no backfill)."""
     for stage in STAGES:
@@ -29,20 +28,13 @@ def set_stages(tx: Tx, shop: str, stages: dict[str, dict]) -> None:
                "WHERE mail_stages.settings <> excluded.settings", shop, stage, timestamp(), text)
 
 
-def stages(tx: Tx) -> dict[tuple[str, str], tuple[str, dict]]:
+def mail_stages(tx: Tx) -> dict[tuple[str, str], tuple[str, dict]]:
     """(shop, stage) -> (enabled_at, settings) of every enabled stage."""
     return {(r[0], r[1]): (r[2], json.loads(r[3])) for r in tx.all(
         "SELECT shop, stage, enabled_at, settings FROM mail_stages")}
 
 
-def ship_date(tx: Tx, order_id: int) -> date | None:
-    """The latest ship date of the order's parcels, if any has one."""
-    dates = [r[0] for r in tx.all("SELECT s.ship_date FROM shipments s JOIN shipment_orders so "
-                                  "ON so.shipment_id = s.id WHERE so.order_id = ? AND s.ship_date <> ''", order_id)]
-    return date.fromisoformat(max(dates)) if dates else None
-
-
-def queue(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_addr: str = "", resend: bool = False) -> bool:
+def queue_mail(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_addr: str = "", resend: bool = False) -> bool:
     """One mail a stage an order (a resend is a separate, recorded one). False if already queued."""
     cur = tx.run("INSERT INTO mails (order_id, shop, stage, state, to_addr, due_at, created_at, updated_at, resend) "
                  "VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -50,27 +42,29 @@ def queue(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_addr: st
     return cur.rowcount == 1
 
 
-def due(tx: Tx, limit: int, at: str | None = None) -> list[tuple]:
+def due_mails(tx: Tx, limit: int, at: str | None = None) -> list[tuple]:
     """(mail id, order id, shop, stage, to_addr, attempts) of queued mails whose time has come."""
     return tx.all("SELECT id, order_id, shop, stage, to_addr, attempts FROM mails WHERE state = 'queued' "
                   "AND due_at <= ? ORDER BY due_at, id LIMIT ?", at or timestamp(), limit)
 
 
-def mark(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: str = "", due_at: str | None = None,
+def mark_mail(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: str = "", due_at: str | None = None,
          attempt: bool = False) -> None:
+    """A mail's new state; an empty answer or message id keeps the one recorded, attempt counts one more."""
     tx.run("UPDATE mails SET state = ?, answer = CASE WHEN ? = '' THEN answer ELSE ? END, "
            "message_id = CASE WHEN ? = '' THEN message_id ELSE ? END, due_at = COALESCE(?, due_at), "
            "attempts = attempts + ?, updated_at = ? WHERE id = ?",
            state, answer, answer, message_id, message_id, due_at, int(attempt), timestamp(), mail_id)
 
 
-def recover(tx: Tx) -> int:
+def recover_mails(tx: Tx) -> int:
     """At start-up: a mail left 'sending' may or may not have reached the relay: uncertain."""
     return tx.run("UPDATE mails SET state = 'uncertain', answer = 'tsunagi stopped while handing it to the relay', "
                   "updated_at = ? WHERE state = 'sending'", timestamp()).rowcount
 
 
-def log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None) -> list[dict]:
+def mail_log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None) -> list[dict]:
+    """The mails, oldest first, as `tsunagi mail log --json` prints them; each filter given narrows them."""
     sql = ("SELECT m.id, m.shop, o.order_no, m.stage, m.state, m.to_addr, m.due_at, m.updated_at, m.message_id, "
            "m.answer, m.attempts, m.resend FROM mails m JOIN orders o ON o.id = m.order_id WHERE 1 = 1")
     params: list = []
@@ -83,5 +77,45 @@ def log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str
     return [dict(zip(keys, r)) for r in tx.all(sql + " ORDER BY m.id", *params)]
 
 
-def order_shop(tx: Tx, order_id: int) -> str:
-    return tx.value("SELECT shop FROM orders WHERE id = ?", order_id, default="")
+def mail_created_at(tx: Tx, mail_id: int) -> str:
+    """When the mail was queued."""
+    return tx.value("SELECT created_at FROM mails WHERE id = ?", mail_id)
+
+
+def add_alert(tx: Tx, kind: str, subject: str, detail: str) -> None:
+    """An operator alert, told in the next digest."""
+    tx.run("INSERT INTO alerts (at, kind, subject, detail) VALUES (?, ?, ?, ?)", timestamp(), kind, subject, detail)
+
+
+def unsent_alerts(tx: Tx) -> list[tuple[int, str, str, str]]:
+    """(id, at, subject, detail) of the alerts no digest has told yet, oldest first."""
+    return tx.all("SELECT id, at, subject, detail FROM alerts WHERE sent_at IS NULL ORDER BY id")
+
+
+def mark_alerts_sent(tx: Tx, alert_ids: list[int]) -> None:
+    """These alerts went out in a digest."""
+    tx.many("UPDATE alerts SET sent_at = ? WHERE id = ?", [(timestamp(), i) for i in alert_ids])
+
+
+def record_file(tx: Tx, folder: str, name: str) -> None:
+    """A file written to outbox/<folder>/tmp/ as part of this transaction (published once it commits)."""
+    tx.run("INSERT INTO outbound_files (folder, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+           folder, name, timestamp())
+
+
+def file_recorded(tx: Tx, folder: str, name: str) -> bool:
+    """Whether the transaction that wrote this outbox file committed."""
+    return tx.one("SELECT 1 FROM outbound_files WHERE folder = ? AND name = ?", folder, name) is not None
+
+
+def published_qty(tx: Tx, shop: str, channel_sku: str) -> int | None:
+    """The quantity last published to the shop's stock feed for this code; None if never."""
+    return tx.value("SELECT qty FROM feed_state WHERE shop = ? AND channel_sku = ?", shop, channel_sku)
+
+
+def record_published(tx: Tx, figures: list[tuple[str, str, int]]) -> None:
+    """(shop, channel_sku, qty) now published in a stock feed."""
+    stamp = timestamp()
+    tx.many("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, published_at = excluded.published_at",
+            [(shop, code, qty, stamp) for shop, code, qty in figures])
