@@ -104,5 +104,12 @@ def v1_schema(tx: Tx) -> None:
 
 
 # MIGRATIONS[n - 1] brings a database from version n - 1 to n, inside one transaction. Only append.
-MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema,)
+def mails_follow_the_outbox(tx: Tx) -> None:
+    """Buyer mails became a consumer of the outbox; those of earlier events were queued with them, so the
+    consumer starts after the last event (never mailing an old order again)."""
+    tx.run("INSERT INTO consumers (name, last_id) SELECT 'mails', COALESCE(MAX(id), 0) FROM outbox WHERE 1 "
+           "ON CONFLICT (name) DO NOTHING")
+
+
+MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox)
 LATEST = len(MIGRATIONS)
