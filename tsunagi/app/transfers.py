@@ -70,10 +70,10 @@ class Scheduler(Runner):
         return False
 
     def instruct(self, name: str) -> None:
-        wms.send(self.store, self.spool.dir("outbox"), wiring.wms_target(self.cfg, name))
+        wms.send(self.store, self.spool.dir("outbox"), self.cfg.wms(name), self.cfg.layouts)
 
     def export(self, carrier: str) -> None:
-        result = labels.export(self.store, self.spool.dir("outbox"), wiring.label_target(self.cfg, carrier))
+        result = labels.export(self.store, self.spool.dir("outbox"), self.cfg.carrier(carrier), self.cfg.layouts)
         for held in result.held:
             log.warning("labels %s: order held: %s", carrier, held)
 

@@ -10,13 +10,11 @@ from tsunagi.oms import shipping, shipplan, stock
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
 from tsunagi.outbound.alerts import Alerts
-from tsunagi.outbound.confirmations import ConfirmTarget, ConfirmWriter
-from tsunagi.outbound.feeds import FeedTarget, FeedWriter
-from tsunagi.outbound.labels import CarrierTarget, Shipper
-from tsunagi.outbound.mailer import Mailer, ShopSender
+from tsunagi.outbound.confirmations import ConfirmWriter
+from tsunagi.outbound.feeds import FeedWriter
+from tsunagi.outbound.mailer import Mailer
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.notify import ContextSource
-from tsunagi.outbound.wms import WmsTarget
 
 
 def open_store(cfg: Config) -> Store:
@@ -76,25 +74,13 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
         return shipplan.ready_orders(tx, rules, shop_id, only_auto)
 
 
-def label_target(cfg: Config, name: str) -> CarrierTarget:
-    c = cfg.carrier(name)
-    return CarrierTarget(c.name, c.layout, Shipper(**dict(c.shipper)), dict(c.account), c.merge, cfg.layouts)
-
-
-def wms_target(cfg: Config, name: str) -> WmsTarget:
-    w = cfg.wms(name)
-    return WmsTarget(w.name, w.statuses, w.tag, w.packaging_tags, w.layout, w.cancel_layout, cfg.layouts)
-
-
 def pushed_targets(cfg: Config) -> set[str]:
     return {ep.push.source for ep in cfg.sftp if ep.push}
 
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
-    pushed = pushed_targets(cfg)
-    targets = [ConfirmTarget(s.id, s.shipping.confirm_layout, s.id in pushed, cfg.layouts)
-               for s in cfg.shops if s.shipping]
-    return ConfirmWriter(store, spool.dir("outbox"), targets)
+    layouts = {s.id: s.shipping.confirm_layout for s in cfg.shops if s.shipping}
+    return ConfirmWriter(store, spool.dir("outbox"), layouts, pushed_targets(cfg), cfg.layouts)
 
 
 def confirmations_sent(store: Store, names: list[str]) -> int:
@@ -104,9 +90,8 @@ def confirmations_sent(store: Store, names: list[str]) -> int:
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:
-    targets = [FeedTarget(s.id, s.stock_feed.layout, s.stock_feed.safety_stock, s.stock_feed.location, cfg.layouts)
-               for s in cfg.shops if s.stock_feed]
-    return FeedWriter(store, spool.dir("outbox"), targets)
+    feeds = {s.id: s.stock_feed for s in cfg.shops if s.stock_feed}
+    return FeedWriter(store, spool.dir("outbox"), feeds, cfg.layouts)
 
 
 def shop_context(shop: Shop) -> dict:
@@ -126,10 +111,9 @@ def templates_for(shop: Shop) -> Templates:
 def mailer(cfg: Config, store: Store) -> Mailer | None:
     if cfg.relay is None:
         return None
-    senders = {s.id: ShopSender(s.id, s.mail.sender, s.mail.sender_name, templates_for(s), s.mail.reply_to, s.mail.bcc,
-                                s.mail.charset, tuple(s.mail.stages.get("post_purchase", {}).get("hours", (0, 24))))
-               for s in cfg.shops if s.mail}
-    return Mailer(store, cfg.relay, senders, context_source(cfg).context)
+    shops = {s.id: s.mail for s in cfg.shops if s.mail}
+    templates = {s.id: templates_for(s) for s in cfg.shops if s.mail}
+    return Mailer(store, cfg.relay, shops, templates, context_source(cfg).context)
 
 
 def alerts(cfg: Config, store: Store, outbox_dir) -> Alerts | None:

@@ -165,7 +165,7 @@ def _show(cfg, relay: _Relay) -> None:
     """What the demo did, as the staff would look at it."""
     spool, store = Spool(cfg.spool_dir), wiring.open_store(cfg)
     print("\n== tsunagi ship export yamato  (the confirmed Rakuten orders become a B2 Cloud file)")
-    result = labels.export(store, spool.dir("outbox"), wiring.label_target(cfg, "yamato"))
+    result = labels.export(store, spool.dir("outbox"), cfg.carrier("yamato"), cfg.layouts)
     for path in result.files:
         print(f"{path.relative_to(cfg.data_dir)}")
         rows = path.read_bytes().decode("cp932").split("\r\n")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -17,22 +16,19 @@ log = logging.getLogger("tsunagi.confirm")
 CONSUMER = "ship-confirm"
 
 
-@dataclass
-class ConfirmTarget:
-    shop: str
-    layout: str            # "" = the channel takes no file: the order is closed when shipped
-    pushed: bool = False   # a push endpoint takes outbox/<shop>/: close when it was sent, not when written
-    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
 
 
 class ConfirmWriter:
-    def __init__(self, store: Store, outbox_dir: Path, targets: list[ConfirmTarget]):
+    def __init__(self, store: Store, outbox_dir: Path, confirm_layouts: dict[str, str], pushed: set[str] = frozenset(),
+                 layouts: Layouts = SHIPPED):
         self.store = store
         self.outbox_dir = outbox_dir
-        self.targets = {t.shop: t for t in targets}
-        for t in targets:
-            if t.layout:
-                t.layouts.load("confirm", t.layout)
+        self.confirm_layouts = confirm_layouts   # shop -> its confirmation layout; "" = the channel takes no file
+        self.pushed = pushed                     # shops whose outbox a push takes: closed when sent, not written
+        self.layouts = layouts
+        for name in confirm_layouts.values():
+            if name:
+                layouts.load("confirm", name)
 
     def flush(self) -> list[Path]:
         """Consume shipment events: one file per shop with all its orders to confirm, then close them
@@ -51,27 +47,26 @@ class ConfirmWriter:
                 if order_id not in by_shop.setdefault(shop, []):
                     by_shop[shop].append(order_id)
             for shop, ids in sorted(by_shop.items()):  # (an order shipped and changed in one pass: once)
-                target = self.targets.get(shop) or ConfirmTarget(shop, "")
-                path = self._file(tx, target, ids) if target.layout else None
+                layout = self.confirm_layouts.get(shop, "")
+                path = self._file(tx, shop, layout, ids) if layout else None
                 if path:
                     written.append(path)
-                if not target.pushed or path is None:
+                if shop not in self.pushed or path is None:
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])
         csvfile.publish(written)
         return written
 
-    def _file(self, tx: Tx, target: ConfirmTarget, ids: list[int]) -> Path | None:
-        layout = target.layouts.load("confirm", target.layout)
-        rows = [row for order in each_order(tx, ids) if (row := confirm_row(tx, order, layout))]
+    def _file(self, tx: Tx, shop: str, layout_name: str, ids: list[int]) -> Path | None:
+        layout = self.layouts.load("confirm", layout_name)
+        rows = [(order.id, row) for order in each_order(tx, ids) if (row := confirm_row(tx, order, layout))]
         if not rows:
             return None
-        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
-        name = f"{target.shop}-shipconfirm-{stamp}.{layout.extension}"
-        path = csvfile.write_pending(tx, self.outbox_dir / target.shop, name, csvfile.render(layout, rows))
-        for order_id, row in zip(ids, rows):
-            shipping.record_confirmation(tx, order_id, target.shop, row["tracking_all"], name)
-        log.info("shop %s: shipment confirmation %s (%d orders)", target.shop, name, len(rows))
+        name = f"{shop}-shipconfirm-{clock.file_stamp()}.{layout.extension}"
+        path = csvfile.write_pending(tx, self.outbox_dir / shop, name, csvfile.render(layout, [r for _, r in rows]))
+        for order_id, row in rows:
+            shipping.record_confirmation(tx, order_id, shop, row["tracking_all"], name)
+        log.info("shop %s: shipment confirmation %s (%d orders)", shop, name, len(rows))
         return path
 
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tsunagi.common import clock
 from tsunagi.oms import catalog, outbound_tables, outbox, stock
@@ -17,13 +17,11 @@ BATCH = 20000          # outbox events read per pass
 FIELDS = ("code", "subcode", "channel_sku", "sku", "name", "qty", "location")
 
 
-@dataclass
-class FeedTarget:
-    shop: str
+class StockFeed(Protocol):
+    """What a shop's stock feed needs; the configuration's shop.stock_feed table is one."""
     layout: str
-    safety_stock: int = 0
-    location: str = ""
-    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
+    safety_stock: int
+    location: str                 # the channel's own location name, for layouts that carry one
 
 
 def published(parts: list[tuple[str, int]], free: dict[str, int], safety: int) -> int:
@@ -38,12 +36,13 @@ def split_code(channel_sku: str) -> tuple[str, str]:
 
 
 class FeedWriter:
-    def __init__(self, store: Store, outbox_dir: Path, targets: list[FeedTarget]):
+    def __init__(self, store: Store, outbox_dir: Path, feeds: dict[str, StockFeed], layouts: Layouts = SHIPPED):
         self.store = store
         self.outbox_dir = outbox_dir
-        self.targets = targets
-        for t in targets:
-            t.layouts.load("stock", t.layout, FIELDS)  # a broken layout fails at start, not at the first sale
+        self.feeds = feeds             # shop id -> its stock feed
+        self.layouts = layouts
+        for feed in feeds.values():
+            layouts.load("stock", feed.layout, FIELDS)  # a broken layout fails at start, not at the first sale
 
     def flush(self) -> list[Path]:
         """One pass: consume pending stock events and write a file per shop whose figures changed.
@@ -57,38 +56,38 @@ class FeedWriter:
                 if not events:
                     return written
                 products = catalog.affected_products(tx, {key for _, key, _ in events})
-                written += [p for t in self.targets if (p := self._shop_file(tx, t, products))]
+                written += [p for shop, feed in self.feeds.items() if (p := self._shop_file(tx, shop, feed, products))]
                 outbox.advance(tx, CONSUMER, events[-1][0])
             if len(events) < BATCH:
                 return written
 
-    def _shop_file(self, tx: Tx, target: FeedTarget, products: set[str]) -> Path | None:
-        codes = catalog.channel_codes(tx, target.shop, products)
+    def _shop_file(self, tx: Tx, shop: str, target: StockFeed, products: set[str]) -> Path | None:
+        codes = catalog.channel_codes(tx, shop, products)
         parts = {p: catalog.components(tx, p) for p in set(codes.values())}
         free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
-        layout = target.layouts.load("stock", target.layout, FIELDS)
+        layout = self.layouts.load("stock", target.layout, FIELDS)
         rows, changes = [], []
         for code in sorted(codes):
             product = codes[code]
             qty = published(parts[product], free, target.safety_stock)
-            if outbound_tables.published_qty(tx, target.shop, code) == qty:
+            if outbound_tables.published_qty(tx, shop, code) == qty:
                 continue
             if not csvfile.encodable(layout, code):
                 log.error("shop %s: channel SKU %r cannot be written in %s; left out of the feed",
-                          target.shop, code, layout.encoding)
+                          shop, code, layout.encoding)
                 continue
             name = catalog.product_name(tx, product)
             head, variant = split_code(code)
             rows.append({"code": head, "subcode": variant, "channel_sku": code, "sku": product,
                          "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
                          "location": target.location})
-            changes.append((target.shop, code, qty))
+            changes.append((shop, code, qty))
         if not rows:
             return None
         stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
-        path = csvfile.write_atomically(self.outbox_dir / target.shop,
-                                        f"{target.shop}-stock-{stamp}.{layout.extension}",
+        path = csvfile.write_atomically(self.outbox_dir / shop,
+                                        f"{shop}-stock-{stamp}.{layout.extension}",
                                         csvfile.render(layout, rows))
         outbound_tables.record_published(tx, changes)
-        log.info("shop %s: stock feed %s (%d SKUs)", target.shop, path.name, len(rows))
+        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(rows))
         return path

@@ -1,9 +1,11 @@
 """Carrier label files: ready orders grouped into shipments, written in the carrier's layout."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 from tsunagi.common import clock
 from tsunagi.oms import shipping
@@ -18,22 +20,20 @@ TEXT_FIELDS = {"name": "お届け先名", "address1": "お届け先住所", "add
                "address4": "お届け先住所", "item1": "品名", "item2": "品名"}
 
 
-@dataclass
-class Shipper:
+class Shipper(Protocol):
     name: str
     postal_code: str
     address: str
     phone: str
 
 
-@dataclass
-class CarrierTarget:
+class Carrier(Protocol):
+    """What a label export needs of a carrier; the configuration's [[carrier]] table is one."""
     name: str                         # outbox/<name>/, and the carrier named in orders' shipping plans
     layout: str                       # outbound/layouts/label/<layout>.toml
     shipper: Shipper
-    account: dict = field(default_factory=dict)     # values for account.* columns (請求先顧客コード, …)
-    merge: bool = False               # 同梱: one parcel for orders to the same recipient
-    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
+    account: Mapping[str, object]     # values for account.* columns (請求先顧客コード, …)
+    merge: bool                       # 同梱: one parcel for orders to the same recipient
 
 
 @dataclass
@@ -74,7 +74,7 @@ def _items(tx: Tx, shipment: dict) -> list[str]:
     return names
 
 
-def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: CarrierTarget,
+def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: Carrier,
               ship_date: date) -> dict[str, str]:
     """The canonical label fields of one shipment, whose (first) order is given; the layout picks and places them."""
     plan, st = order.shipping, order.recipient
@@ -124,11 +124,11 @@ def _check_text(row: dict[str, str], layout: Layout) -> str:
     return "、".join(problems)
 
 
-def export(store: Store, outbox: Path, target: CarrierTarget, shop: str | None = None,
+def export(store: Store, outbox: Path, target: Carrier, layouts: Layouts = SHIPPED, shop: str | None = None,
            ship_date: date | None = None) -> ExportResult:
     """One label file (or several, where the carrier takes few rows a file) for every ready order of
     this carrier that has no live shipment; written before the transaction commits, like the feeds."""
-    layout = target.layouts.load("label", target.layout)
+    layout = layouts.load("label", target.layout)
     ship_date = ship_date or clock.now().date()
     result = ExportResult()
     pending = []

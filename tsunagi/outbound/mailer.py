@@ -9,7 +9,7 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Protocol
 
 from jinja2 import TemplateError
 
@@ -28,16 +28,21 @@ ADDRESS_WAIT = timedelta(hours=24)     # how long a mail waits for a buyer addre
 ADDRESS_RETRY = timedelta(minutes=10)
 
 
-@dataclass
-class ShopSender:
-    shop: str
+class BuyerMail(Protocol):
+    """What sending a shop's buyer mails needs; the configuration's shop.mail table is one."""
     sender: str
     sender_name: str
-    templates: Templates
-    reply_to: str = ""
-    bcc: str = ""
-    charset: str = "utf-8"
-    hours: tuple[int, int] = (0, 24)        # post-purchase mails only go out within these hours (JST)
+    reply_to: str
+    bcc: str
+    charset: str                             # utf-8, or iso-2022-jp for old mail clients
+
+    @property
+    def stages(self) -> dict[str, dict]: ...
+
+
+def _hours(mail: BuyerMail) -> tuple[int, int]:
+    """Post-purchase mails only go out within these hours (JST)."""
+    return tuple(mail.stages.get("post_purchase", {}).get("hours", (0, 24)))
 
 
 class TemporaryFailure(Exception):
@@ -113,7 +118,8 @@ def hand_over(smtp: smtplib.SMTP, mail_from: str, rcpts: list[str], data: bytes)
 class Mailer:
     store: Store
     relay: RelaySettings
-    shops: dict[str, ShopSender]
+    shops: dict[str, BuyerMail]
+    templates: dict[str, Templates]
     context: Callable[[Tx, int, str], dict]          # (tx, order id, stage) -> the template's variables
     failing_since: float | None = None
     counts: dict = field(default_factory=dict)
@@ -189,16 +195,17 @@ class Mailer:
                 elif stage == "post_purchase" and not self._in_hours(sender):
                     outbound_tables.mark_mail(tx, mail_id, "queued", due_at=self._next_hours(sender))
                 else:
-                    item = self._build(tx, mail_id, order_id, stage, to_addr, sender)
+                    item = self._build(tx, mail_id, order_id, stage, to_addr, shop)
                     if item:
                         ready.append((mail_id, attempts, *item))
                         outbound_tables.mark_mail(tx, mail_id, "sending", message_id=item[3])
         return ready
 
-    def _build(self, tx: Tx, mail_id: int, order_id: int, stage: str, to_addr: str, sender: ShopSender):
+    def _build(self, tx: Tx, mail_id: int, order_id: int, stage: str, to_addr: str, shop: str):
+        sender = self.shops[shop]
         try:
             context = self.context(tx, order_id, stage)
-            rendered = sender.templates.render(stage, context)
+            rendered = self.templates[shop].render(stage, context)
             to = to_addr or context["buyer"].get("email", "")
             if not to and self._may_wait(tx, mail_id):
                 outbound_tables.mark_mail(tx, mail_id, "queued", "購入者のメールアドレス待ち (受注CSVなどで届けば送ります)",
@@ -222,13 +229,13 @@ class Mailer:
         return clock.now() - datetime.fromisoformat(created) < ADDRESS_WAIT
 
     @staticmethod
-    def _in_hours(sender: ShopSender) -> bool:
-        return sender.hours[0] <= clock.now().hour < sender.hours[1]
+    def _in_hours(sender: BuyerMail) -> bool:
+        return _hours(sender)[0] <= clock.now().hour < _hours(sender)[1]
 
     @staticmethod
-    def _next_hours(sender: ShopSender) -> str:
+    def _next_hours(sender: BuyerMail) -> str:
         t = clock.now().replace(minute=0, second=0, microsecond=0)
-        while not sender.hours[0] <= t.hour < sender.hours[1]:
+        while not _hours(sender)[0] <= t.hour < _hours(sender)[1]:
             t += timedelta(hours=1)
         return t.isoformat()
 

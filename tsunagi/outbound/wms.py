@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from tsunagi.common import clock
 from tsunagi.oms import catalog, queries, wms
@@ -12,15 +13,14 @@ from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 
-@dataclass
-class WmsTarget:
+class Warehouse(Protocol):
+    """What the exchange needs of a warehouse; the configuration's [[wms]] table is one."""
     name: str
-    statuses: list[str]
-    tag: str = "wms"
-    packaging_tags: list[str] = field(default_factory=list)
-    layout: str = "wms-instruction"
-    cancel_layout: str = "wms-cancel"
-    layouts: Layouts = SHIPPED   # where its layout is found (config's csv.layout_dir, then the shipped ones)
+    statuses: list[str]              # orders in these statuses are instructed
+    tag: str                         # for their lines whose product carries this tag
+    packaging_tags: list[str]
+    layout: str
+    cancel_layout: str
 
 
 @dataclass
@@ -30,7 +30,7 @@ class WmsResult:
     cancelled: int = 0
 
 
-def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
+def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPPED) -> WmsResult:
     """New instructions and cancels, each kind in one file, published once the transaction commits."""
     result = WmsResult()
     stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
@@ -42,7 +42,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
             rows += instruction_rows(tx, order_id, key, skus, target)
             result.instructed += 1
         if rows:
-            layout = target.layouts.load("wms", target.layout)
+            layout = layouts.load("wms", target.layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-instructions-{stamp}."
                                                       f"{layout.extension}", csvfile.render(layout, rows)))
         cancels = []
@@ -50,7 +50,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
             cancels.append({"key": f"W{order_id:08d}", "order_no": queries.order_ref(tx, order_id)[1]})
             wms.cancel_sent(tx, target.name, order_id)
         if cancels:
-            layout = target.layouts.load("wms", target.cancel_layout)
+            layout = layouts.load("wms", target.cancel_layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-cancel-{stamp}."
                                                       f"{layout.extension}", csvfile.render(layout, cancels)))
             result.cancelled = len(cancels)
@@ -58,7 +58,7 @@ def send(store: Store, outbox: Path, target: WmsTarget) -> WmsResult:
     return result
 
 
-def instruction_rows(tx: Tx, order_id: int, key: str, skus: list[str], target: WmsTarget) -> list[dict]:
+def instruction_rows(tx: Tx, order_id: int, key: str, skus: list[str], target: Warehouse) -> list[dict]:
     """One row per instructed SKU: the order's head (recipient, plan) with the SKU, its name and quantity."""
     order = load_order(tx, order_id)
     st, plan = order.ship_to, order.shipping

@@ -41,11 +41,11 @@ def cmd_ship_ready(args) -> int:
 
 def cmd_ship_export(args) -> int:
     cfg = base.config(args)
-    target = wiring.label_target(cfg, args.carrier)
+    carrier = cfg.carrier(args.carrier)
     spool, store = Spool(cfg.spool_dir), base.writer(cfg)
     wiring.ready_orders(cfg, store, args.shop)
     day = date.fromisoformat(args.date) if args.date else None
-    result = labels.export(store, spool.dir("outbox"), target, args.shop, day)
+    result = labels.export(store, spool.dir("outbox"), carrier, cfg.layouts, args.shop, day)
     for path in result.files:
         print(f"{path.relative_to(cfg.data_dir)}")
     print(f"{args.carrier}: {result.shipments} shipments for {result.orders} orders")
@@ -73,7 +73,7 @@ def cmd_wms_send(args) -> int:
     cfg = base.config(args)
     spool, store = Spool(cfg.spool_dir), base.writer(cfg)
     wiring.ready_orders(cfg, store)
-    result = wms.send(store, spool.dir("outbox"), wiring.wms_target(cfg, args.name))
+    result = wms.send(store, spool.dir("outbox"), cfg.wms(args.name), cfg.layouts)
     for path in result.files:
         print(f"{path.relative_to(cfg.data_dir)}")
     print(f"{args.name}: {result.instructed} orders instructed, {result.cancelled} cancels")
