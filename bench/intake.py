@@ -14,7 +14,6 @@ import multiprocessing as mp
 import os
 import platform
 import smtplib
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -27,27 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.net import free_port, wait_listening  # noqa: E402
 from tsunagi.demo.mails import Item, SampleOrder, order_mail  # noqa: E402
 
 RCPT = "rakuten-7f3k@orders.example.jp"
 PRODUCTS = 50
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, timeout: float = 30) -> None:
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def make_mails(n: int) -> list[bytes]:

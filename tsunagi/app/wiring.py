@@ -34,7 +34,7 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
         stock.set_locations(tx, cfg.locations)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for),
-                        after=lambda: after_apply(cfg, store), parser=ParsePool() if workers else None)
+                        after=lambda: after_apply(cfg, store), parser=ParsePool(cfg.parse_timeout_seconds) if workers else None)
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
@@ -44,7 +44,8 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
 def after_apply(cfg: Config, store: Store) -> None:
     """What follows applied items or a command's changes: orders made ready, and the mails their moves start."""
     ready_orders(cfg, store)
-    mailqueue.drain(store)
+    if any(s.mail for s in cfg.shops):     # no shop mails buyers: no transaction spent on the queue
+        mailqueue.drain(store)
 
 
 def _alert_failed(alerts_: Alerts, item, reason: dict) -> None:

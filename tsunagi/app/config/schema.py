@@ -47,6 +47,11 @@ class StoreSettings(Settings):
         "FULL", description="SQLite fsync policy: `FULL` survives power loss; `NORMAL` survives a process crash only")
 
 
+class PipelineSettings(Settings):
+    parse_timeout_seconds: float = Field(10.0, gt=0, description="a mail whose parsing takes longer is set aside in "
+                                         "`spool/failed/` as `too_slow` (parsing runs in worker processes)")
+
+
 class CsvSettings(Settings):
     layout_dir: OptionalFolder = Field(None, description="a folder of your own layouts (`<name>.toml`, and `label/`, "
                                        "`confirm/`, `wms/`, `stock/` for outbound ones), found before the shipped ones")
@@ -87,6 +92,7 @@ class ConfigFile(Settings):
     smtp: Smtp = Field(default_factory=Smtp)
     stock_feed: FeedTiming = Field(default_factory=FeedTiming)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     csv: CsvSettings = Field(default_factory=CsvSettings)
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")
