@@ -72,7 +72,7 @@ def part1(max_mb: float) -> None:
             bare = max(timed(lambda: text.split("\n")), 1e-6)
             cells = [spec_time(spec, text) for spec in specs]
             print(f"{shape:<16} {size:>10,} {bare:>10.4f}s " +
-                  " ".join(f"{t:>8.3f}s ({t / bare:>6.0f}x)" for t in cells))
+                  " ".join(f"{t:>8.3f}s ({t / bare:>6.1f}x)" for t in cells))
 
 
 def probe(port: int, stop: threading.Event, out: list[float]) -> None:
