@@ -16,7 +16,7 @@ def slow_mail() -> bytes:
             + b"\r\n" * 2_000_000)
 
 
-def test_a_mail_over_the_parse_budget_is_set_aside_as_too_slow_while_smtp_answers_meanwhile(tmp_path):
+def test_a_mail_over_the_parse_budget_is_set_aside_as_too_slow_while_smtp_answers_throughout(tmp_path):
     path = write_config(tmp_path, pipeline={"parse_timeout_seconds": 0.5})
     seed(path)
     running = Running(path)
@@ -32,9 +32,9 @@ def test_a_mail_over_the_parse_budget_is_set_aside_as_too_slow_while_smtp_answer
                     answers.append(time.monotonic() - started)
                     time.sleep(0.05)
 
-        running.send(slow_mail())        # accepted (250); its parsing starts now
         prober = threading.Thread(target=probe)
         prober.start()
+        running.send(slow_mail())        # two million lines arrive, are spooled, then parsed
         wait_for(lambda: running.failed(), timeout=60)
         good = SampleOrder("402853-20260612-0000000900", [Item("item-a", "商品A", 1, 1000)])
         running.send(order_mail("rakuten", good, RAKUTEN_TO))      # the next mail is applied as usual

@@ -155,3 +155,13 @@ def test_a_re_delivered_mail_is_filed_as_a_duplicate_without_being_parsed_again(
     item = running.spool.put(raw, {"kind": "order_mail", "shop": "rakuten"})
     assert pipeline.process(item.id) == "duplicate (already applied)"
     assert not running.failed()
+
+
+def test_a_mail_with_bare_line_feeds_and_long_lines_is_taken_byte_for_byte(running):
+    raw = b"From: order@rakuten.co.jp\nSubject: bare\n\n" + (b"x" * 3000 + b"\n") * 10 + b"end\n"
+    running.send(raw)
+    running.wait_idle()
+    [meta] = [json.loads(p.read_text(encoding="utf-8")) for p in running.spool.root.glob("*/*/*.meta.json")] or \
+        [json.loads(p.read_text(encoding="utf-8")) for p in running.spool.root.glob("*/*.meta.json")]
+    import hashlib
+    assert meta["sha256"] == hashlib.sha256(raw + b"\r\n").hexdigest()      # smtplib ends the data with CRLF

@@ -56,9 +56,71 @@ class IntakeHandler:
         return f"250 2.0.0 OK queued as {' '.join(ids)}"
 
 
+BLOCK = 1 << 20     # DATA is read up to this much at a time
+
+
+class IntakeSMTP(SMTP):
+    """aiosmtpd's session with DATA read in blocks, not line by line: a message of millions of short lines
+    costs the event loop what its bytes cost, and other sessions are answered while it arrives."""
+
+    async def smtp_DATA(self, arg: str) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        message = await self._read_message()
+        if message is None:
+            await self.push("552 5.3.4 Error: Too much mail data")
+            self._set_post_data_state()
+            return
+        self.envelope.content = self.envelope.original_content = message
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push(status)
+
+    async def _read_message(self) -> bytes | None:
+        """The message up to the lone dot, dots unstuffed (RFC 5321 4.5.2); None when it is over the size
+        limit (read to its end all the same, so the session stays in step). Bytes after the dot stay
+        in the reader for the next command (pipelining)."""
+        limit = self.data_size_limit or 0
+        self._reader._limit = BLOCK            # how far one readuntil may look ahead: the size of a block
+        try:
+            parts, over = await self._until_lone_dot(limit)
+        finally:
+            self._reader._limit = self.line_length_limit
+        if over:
+            return None
+        body = b"".join(parts)[:-3]             # the CRLF before the dot ends the last line; ".\r\n" goes
+        body = body.replace(b"\r\n.", b"\r\n")
+        return body[1:] if body.startswith(b".") else body
+
+    async def _until_lone_dot(self, limit: int) -> tuple[list[bytes], bool]:
+        """The parts read up to and with a line that is a single dot, and whether they overran the limit."""
+        parts: list[bytes] = []
+        size, over, tail = 0, False, b"\r\n"    # the message's start counts as the start of a line
+        while True:
+            try:
+                part, done = await self._reader.readuntil(b".\r\n"), True
+            except asyncio.LimitOverrunError as exc:   # a long stretch with no line ending in a dot
+                part, done = await self._reader.readexactly(max(1, exc.consumed - 2)), False
+            lone = done and (tail + part)[-5:-3] == b"\r\n"
+            tail = (tail + part)[-2:]
+            size += len(part)
+            over = over or bool(limit and size > limit + 3)
+            if not over:
+                parts.append(part)
+            if lone:
+                return parts, over
+
+
 def make_server(handler: IntakeHandler, max_message_bytes: int) -> Callable[[], SMTP]:
     """A protocol factory for loop.create_server: SMTPUTF8 and 8BITMIME on, SIZE enforced (552)."""
     def factory() -> SMTP:
-        return SMTP(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True,
-                    decode_data=False, ident="tsunagi ESMTP")
+        return IntakeSMTP(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True,
+                          decode_data=False, ident="tsunagi ESMTP")
     return factory
