@@ -156,7 +156,7 @@ def test_row_errors_are_reported_by_row_while_the_valid_orders_are_applied(shop,
     assert shop.csv(data.encode("cp932")) == 1
     assert shop.view(good)["status"] == "confirm"
     assert shop.view(unknown)["status"] == "hold"
-    assert shop.cli("order", "rakuten", order(12).order_no) == 1
+    assert shop.cli("order", "rakuten", order(12).order_no) == 2
     spool = Spool(config_path.parent / "var" / "spool")
     item_id = next(p.name[:-12] for p in spool.dir("done").glob("*/*.reason.json"))
     report = spool.find(item_id)[1]

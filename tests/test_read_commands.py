@@ -45,7 +45,7 @@ def test_check_on_a_fresh_directory_creates_nothing(tmp_path, capsys):
 
 def test_a_read_command_before_any_data_says_so_in_one_line(tmp_path, capsys):
     path = write_config(tmp_path)
-    assert cli.main(["-c", str(path), "orders"]) == 1
+    assert cli.main(["-c", str(path), "orders"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no database at ") and err.count("\n") == 1
     assert not (tmp_path / "var").exists()

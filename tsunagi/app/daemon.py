@@ -12,9 +12,15 @@ from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.config import Config
+from tsunagi.app.runners import (
+    DropRunner,
+    FeedRunner,
+    FileRunner,
+    MailRunner,
+    PipelineRunner,
+)
 from tsunagi.app.transfers import Scheduler
 from tsunagi.common.errors import TsunagiError
-from tsunagi.app.runners import DropRunner, FeedRunner, FileRunner, MailRunner, PipelineRunner
 from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.smtp import IntakeHandler, make_server
 from tsunagi.outbound import csvfile
@@ -63,8 +69,15 @@ class Daemon:
         log.info("start-up recovery: %s", recovered)
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
                                 self.items.put)
-        server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
-                                                cfg.smtp_host, cfg.smtp_port)
+        try:
+            server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
+                                                                    cfg.smtp_host, cfg.smtp_port)
+        except OSError as exc:
+            pipeline.close()
+            store.close()
+            lock.close()
+            raise TsunagiError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port} ({exc.strerror or exc}): another "
+                               f"program uses that port; stop it, or change smtp.listen") from None
         self.port = server.sockets[0].getsockname()[1]
         drops = DropFolders(spool, cfg.drop_targets(), self.items.put, cfg.drop_stable_seconds)
         taken = drops.take_all()      # dropped while we were down: complete by now

@@ -3,10 +3,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from importlib import metadata
 
-from tsunagi.app.commands import base, catalog, intake, mail, orders, serve, ship, transfer
+from tsunagi.app.commands import (
+    base,
+    catalog,
+    intake,
+    mail,
+    orders,
+    serve,
+    ship,
+    transfer,
+)
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
@@ -32,16 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. An operator's mistake is one line on stderr and exit status 2, never a traceback."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.umask(0o027)        # nothing tsunagi writes (database, spool, labels, feeds) is readable by others
     try:
         code = args.func(args)
         base.finish()
         return code
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return 2
+        return _refuse(f"config error: {exc}")
     except TsunagiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _refuse(f"error: {exc}")
+    except BrokenPipeError:            # output piped into head, say: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        return _refuse("interrupted", 130)
+    except OSError as exc:             # a missing input file, a folder tsunagi may not write, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _refuse(f"error: {where}{exc.strerror or exc}")
+
+
+def _refuse(line: str, code: int = 2) -> int:
+    print(line, file=sys.stderr)
+    return code

@@ -16,8 +16,11 @@ from tsunagi.outbound import mailqueue
 
 
 def config(args: argparse.Namespace) -> config_mod.Config:
-    path = args.config or os.environ.get("TSUNAGI_CONFIG") or "config.toml"
-    return config_mod.load(path)
+    """The configuration, with a --shop the command was given checked against it (a typo is named)."""
+    cfg = config_mod.load(args.config or os.environ.get("TSUNAGI_CONFIG") or "config.toml")
+    if getattr(args, "shop", None):
+        cfg.shop(args.shop)
+    return cfg
 
 
 _writers: list[Store] = []

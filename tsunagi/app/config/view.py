@@ -5,7 +5,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from tsunagi.app.config.errors import ConfigError
+from tsunagi.app.config.errors import UnknownName
 from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
 from tsunagi.app.config.schema import ConfigFile
 from tsunagi.app.config.shops import Shop
@@ -70,7 +70,7 @@ class Config:
             if getattr(item, "id", None) == name or getattr(item, "name", None) == name:
                 return item
         known = ", ".join(getattr(i, "id", None) or i.name for i in items) or "none"
-        raise ConfigError(f"{self.path}: no {what} {name!r} (known: {known})")
+        raise UnknownName(f"{self.path} has no {what} {name!r} (known: {known})")
 
     def shop(self, shop_id: str) -> Shop:
         return self._named(self.shops, shop_id, "shop with id")
