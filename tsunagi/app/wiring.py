@@ -30,20 +30,22 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     workers: parse mails in worker processes with a time budget each (the daemon); else here."""
     spool = Spool(cfg.spool_dir)
     store = open_store(cfg)
+    rules = shipping_rules(cfg)        # once: it does not change while the config does not
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for),
-                        after=lambda: after_apply(cfg, store), parser=ParsePool(cfg.parse_timeout_seconds) if workers else None)
+                        after=lambda: after_apply(cfg, store, rules),
+                        parser=ParsePool(cfg.parse_timeout_seconds) if workers else None)
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
     return spool, store, pipeline
 
 
-def after_apply(cfg: Config, store: Store) -> None:
+def after_apply(cfg: Config, store: Store, rules: shipplan.Rules | None = None) -> None:
     """What follows applied items or a command's changes: orders made ready, and the mails their moves start."""
-    ready_orders(cfg, store)
+    ready_orders(cfg, store, rules=rules)
     if any(s.mail for s in cfg.shops):     # no shop mails buyers: no transaction spent on the queue
         mailqueue.drain(store)
 
@@ -66,9 +68,10 @@ def shipping_rules(cfg: Config) -> shipplan.Rules:
     return shipplan.Rules(shops, services)
 
 
-def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_auto: bool = True) -> dict[str, int]:
+def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_auto: bool = True,
+                 rules: shipplan.Rules | None = None) -> dict[str, int]:
     """確認待ち → 印刷待ち (or 保留 naming the missing mapping) by the shops' shipping rules, in one transaction."""
-    rules = shipping_rules(cfg)
+    rules = rules or shipping_rules(cfg)
     if not rules.shops:
         return {}
     with store.transaction() as tx:

@@ -20,19 +20,20 @@ def cursor(tx: Tx, consumer: str) -> int:
     return tx.value("SELECT last_id FROM consumers WHERE name = ?", consumer, default=0)
 
 
+def _after_cursor(tx: Tx, consumer: str, topics: tuple[str, ...], limit: int) -> list:
+    return tx.all(f"SELECT id, at, key, payload FROM outbox WHERE topic IN ({','.join('?' * len(topics))}) "
+                  "AND id > ? ORDER BY id LIMIT ?", *topics, cursor(tx, consumer), limit)
+
+
 def pending(tx: Tx, consumer: str, topic: str | tuple[str, ...], limit: int = 100000) -> list[tuple[int, str, dict]]:
     """Events of the topic(s) after the consumer's cursor: (id, key, payload)."""
     topics = (topic,) if isinstance(topic, str) else topic
-    rows = tx.all(f"SELECT id, key, payload FROM outbox WHERE topic IN ({','.join('?' * len(topics))}) AND id > ? "
-                  "ORDER BY id LIMIT ?", *topics, cursor(tx, consumer), limit)
-    return [(r[0], r[1], json.loads(r[2])) for r in rows]
+    return [(r[0], r[2], json.loads(r[3])) for r in _after_cursor(tx, consumer, topics, limit)]
 
 
 def events(tx: Tx, consumer: str, topic: str, limit: int) -> list[tuple[int, str, str, dict]]:
     """Like pending, with each event's time: (id, at, key, payload)."""
-    rows = tx.all("SELECT id, at, key, payload FROM outbox WHERE topic = ? AND id > ? ORDER BY id LIMIT ?",
-                  topic, cursor(tx, consumer), limit)
-    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+    return [(r[0], r[1], r[2], json.loads(r[3])) for r in _after_cursor(tx, consumer, (topic,), limit)]
 
 
 def advance(tx: Tx, consumer: str, last_id: int) -> None:

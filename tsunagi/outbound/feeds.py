@@ -84,7 +84,7 @@ class FeedWriter:
             changes.append((shop, code, qty))
         if not rows:
             return None
-        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
+        stamp = clock.file_stamp()
         path = csvfile.write_atomically(self.outbox_dir / shop,
                                         f"{shop}-stock-{stamp}.{layout.extension}",
                                         csvfile.render(layout, rows))

@@ -147,7 +147,7 @@ def export(store: Store, outbox: Path, target: Carrier, layouts: Layouts = SHIPP
             rows.append(row)
             kept.append(shipment)
         per_file = layout.max_rows or len(rows) or 1
-        stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
+        stamp = clock.file_stamp()
         for n in range(0, len(rows), per_file):
             suffix = f"-{n // per_file + 1}" if len(rows) > per_file else ""
             name = f"{target.name}-labels-{stamp}{suffix}.{layout.extension}"

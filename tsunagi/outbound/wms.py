@@ -33,7 +33,7 @@ class WmsResult:
 def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPPED) -> WmsResult:
     """New instructions and cancels, each kind in one file, published once the transaction commits."""
     result = WmsResult()
-    stamp = clock.now().strftime("%Y%m%dT%H%M%S_%f")
+    stamp = clock.file_stamp()
     folder = outbox / target.name
     with store.transaction() as tx:
         rows = []
