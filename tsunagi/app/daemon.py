@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.config import Config
+from tsunagi.app.heartbeat import Heartbeat
 from tsunagi.app.runners import (
     DropRunner,
     FeedRunner,
@@ -103,10 +104,13 @@ class Daemon:
             t.start()
         log.info("tsunagi listening on %s:%d for %d shops", cfg.smtp_host, self.port, len(cfg.shops))
         self.ready.set()
+        beat = asyncio.create_task(Heartbeat(self).run())     # data_dir/status.json, for tsunagi status
         try:
             while not self.stopping.is_set():
                 await asyncio.sleep(0.2)
         finally:
+            beat.cancel()
+            await asyncio.gather(beat, return_exceptions=True)
             server.close()
             await server.wait_closed()
             drops.stop()

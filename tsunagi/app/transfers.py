@@ -37,6 +37,10 @@ def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
     return out
 
 
+class JobFailed(Exception):
+    """A scheduled job that could not do its work (already logged and alerted)."""
+
+
 class Scheduler(Runner):
     """One thread: runs each SFTP endpoint, carrier label export and warehouse exchange when due; a failure
     is logged and tried again at the next time."""
@@ -57,6 +61,7 @@ class Scheduler(Runner):
                       for w in cfg.warehouses]
         start = clock.now()
         self.due = {name: next_run(start, every, at) for name, every, at, _ in self.jobs}
+        self.outcomes: dict[str, dict] = {}        # job name -> last_success, last_failure, last_error, failing
 
     def run_once(self) -> bool:
         for name, every, at, job in self.jobs:
@@ -64,10 +69,22 @@ class Scheduler(Runner):
             if when is not None and when <= clock.now():
                 try:
                     job()
-                except Exception:      # one job's failure neither stops nor delays the others
+                    self._ran(name, "")
+                except JobFailed as exc:       # said and alerted where it happened
+                    self._ran(name, str(exc))
+                except Exception as exc:      # one job's failure neither stops nor delays the others
                     log.exception("%s: unexpected error", name)
+                    self._ran(name, f"{type(exc).__name__}: {exc}")
                 self.due[name] = next_run(clock.now(), every, at)
         return False
+
+    def _ran(self, name: str, error: str) -> None:
+        """What tsunagi status shows of a job: its last success, its last failure and why."""
+        record = self.outcomes.setdefault(name, {})
+        record["last_failure" if error else "last_success"] = clock.now().isoformat(timespec="seconds")
+        record["failing"] = bool(error)
+        if error:
+            record["last_error"] = error
 
     def instruct(self, name: str) -> None:
         wms.send(self.store, self.spool.dir("outbox"), self.cfg.wms(name), self.cfg.layouts)
@@ -77,14 +94,14 @@ class Scheduler(Runner):
         for held in result.held:
             log.warning("labels %s: order held: %s", carrier, held)
 
-    def run_one(self, ep: SftpEndpoint) -> dict | None:
+    def run_one(self, ep: SftpEndpoint) -> dict:
         try:
             out = run_endpoint(self.cfg, self.spool, ep)
         except SftpError as exc:
             log.error("%s", exc)
             if self.alerts:
                 self.alerts.failed(f"SFTP {ep.name}", str(exc), f"tsunagi sftp run {ep.name}")
-            return None
+            raise JobFailed(str(exc)) from None
         if self.alerts:
             self.alerts.recovered(f"SFTP {ep.name}")
         if out.get("pulled"):

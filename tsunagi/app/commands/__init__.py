@@ -15,12 +15,13 @@ from tsunagi.app.commands import (
     orders,
     serve,
     ship,
+    status,
     transfer,
 )
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, intake, catalog, orders, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ship, mail, transfer)
 
 
 def version() -> str:
