@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +13,7 @@ from datetime import timedelta
 from tests.support.configs import RAKUTEN_TO, edit_config
 from tests.support.daemon import Running, wait_for
 from tests.support.net import free_port
+from tests.support.sites import MailSite, order
 from tsunagi.app import cli
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
@@ -43,6 +45,7 @@ def rakuten(order_no: str = "402853-20260612-0000000001") -> bytes:
 def test_a_running_daemon_is_healthy_and_says_so_in_stable_json_keys(running, capsys):
     running.send(rakuten())
     running.wait_idle()
+    wait_for(lambda: list(running.spool.dir("outbox").glob("yahoo/ready/*")))    # the other channel's feed
     out = status_becomes(running.config_path, capsys, 0)
     assert set(out) == KEYS and out["state"] == "healthy" and out["problems"] == []
     assert out["daemon"]["running"] and out["daemon"]["pid"] == os.getpid()
@@ -50,7 +53,7 @@ def test_a_running_daemon_is_healthy_and_says_so_in_stable_json_keys(running, ca
         "pipeline": "ok", "files": "ok", "feeds": "ok", "drops": "ok", "schedule": "ok", "mail": "ok"}
     assert out["last_order"]["shop"] == "rakuten" and out["last_order"]["order_no"] == "402853-20260612-0000000001"
     assert out["spool"]["waiting"] == 0 and out["quarantine"]["count"] == 0
-    assert out["outbox"]["yahoo"] >= 1        # the other channel's stock feed, ready to be fetched
+    assert out["outbox"]["yahoo"] >= 1        # files ready to be fetched, per target
 
 
 def test_the_human_report_names_the_state_and_the_workers(running, capsys):
@@ -99,6 +102,20 @@ def test_a_failing_sftp_endpoint_is_named_with_its_error(tmp_path, config_path, 
     job = next(j for j in out["schedules"] if j["name"] == "sftp:rms")
     assert job["failing"] and job["last_failure"] and job["last_success"] is None and job["last_error"]
     assert any(p.startswith("sftp:rms: last run failed") for p in out["problems"])
+
+
+def test_an_unreachable_relay_is_named_with_the_mails_it_holds_back(tmp_path, capsys):
+    site = MailSite(tmp_path, capsys, free_port())           # nothing listens there
+    site.mail_order(order(16))
+    r = Running(site.config_path)
+    try:
+        out = status_becomes(site.config_path, capsys, 1)
+    finally:
+        r.stop()
+    relay = out["relay"]
+    assert relay["configured"] and relay["failing_since"] and relay["mails"]["queued"] == 1
+    assert str(site.cfg.relay.port) in relay["last_error"]["answer"]
+    assert any(p.startswith("relay failing since") for p in out["problems"])
 
 
 def test_a_stopped_daemon_is_not_running(running, capsys):
@@ -152,3 +169,19 @@ def test_a_daemon_killed_with_sigkill_is_not_running(config_path):
     out = json.loads(done.stdout)
     assert out["state"] == "not_running" and out["daemon"]["pid"] == daemon.pid
     assert "holds no lock" in out["problems"][0]
+
+
+def test_under_systemd_each_heartbeat_tells_it_ready_and_alive(config_path, tmp_path):
+    address = str(tmp_path / "notify.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(address)
+        sock.settimeout(30)
+        daemon = subprocess.Popen([sys.executable, "-m", "tsunagi", "-c", str(config_path), "serve"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  env=dict(os.environ, NOTIFY_SOCKET=address))
+        try:
+            beats = [sock.recv(256), sock.recv(256)]       # WatchdogSec restarts a daemon whose beats stop
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+    assert beats == [b"READY=1\nWATCHDOG=1"] * 2
