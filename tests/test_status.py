@@ -185,3 +185,18 @@ def test_under_systemd_each_heartbeat_tells_it_ready_and_alive(config_path, tmp_
             daemon.terminate()
             daemon.wait(timeout=30)
     assert beats == [b"READY=1\nWATCHDOG=1"] * 2
+
+
+def test_a_frozen_daemon_holding_its_lock_is_not_running_once_its_heartbeat_is_stale(config_path):
+    daemon = subprocess.Popen([sys.executable, "-m", "tsunagi", "-c", str(config_path), "serve"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _tsunagi(config_path, "status").returncode == 0, timeout=30, step=0.2)
+        os.kill(daemon.pid, signal.SIGSTOP)          # as a pattern holding the GIL would: nothing answers
+        assert _tsunagi(config_path, "status").returncode == 0      # not yet: a beat is 2 s, stale after 30 s
+        done = wait_for(lambda: (d := _tsunagi(config_path, "status", "--json")).returncode == 3 and d,
+                        timeout=45, step=1)
+    finally:
+        os.kill(daemon.pid, signal.SIGKILL)
+        daemon.wait(timeout=30)
+    assert "frozen" in json.loads(done.stdout)["problems"][0]
