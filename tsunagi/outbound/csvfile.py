@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -12,12 +13,46 @@ from tsunagi.oms import outbound_tables
 from tsunagi.outbound.layouts import Layout
 
 
-def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
-    """The whole file as bytes. Values a row lacks come from the layout's constants."""
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…), +cmd|…, @SUM(…)).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BREAKS = ("\r", "\n")
+
+
+def problems(layout: Layout, row: Mapping[str, str], text_fields: Mapping[str, str] = {}) -> list[str]:
+    """What of this row the layout's file cannot carry as it is, each naming its field; text_fields are
+    the writer's free-text fields (field -> the name an operator knows), the only ones a formula rule
+    applies to (a phone '-' or an amount is no formula)."""
+    out = []
+    for col in layout.columns:
+        value = row.get(col.field, "") if col.field else ""
+        if not value:
+            continue
+        label = text_fields.get(col.field) or col.header
+        if layout.quote == "never" and (layout.delimiter in value or '"' in value or any(b in value for b in BREAKS)):
+            shown = "タブ" if layout.delimiter == "\t" else f"「{layout.delimiter}」"
+            out.append(f"{label}に区切り文字({shown})・引用符・改行のいずれかがあります ({col.header}: 引用符で囲めない形式)")
+        elif not layout.multiline and any(b in value for b in BREAKS):
+            out.append(f"{label}に改行があります ({col.header})")
+        if layout.opened_by == "software" and col.field in text_fields and value.startswith(FORMULA_START):
+            out.append(f"{label}が数式のように「{value[0].encode('unicode_escape').decode()}」で始まります ({col.header})")
+    return out
+
+
+def neutralised(value: str) -> str:
+    """Text a spreadsheet would run as a formula, made plain text by a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def render(layout: Layout, rows: list[dict[str, str]], text_fields: Mapping[str, str] = {}) -> bytes:
+    """The whole file as bytes. Values a row lacks come from the layout's constants. In a file people
+    open, free text that starts like a formula is neutralised; the quoting is the layout's ("never"
+    only where the writer checked with problems() that no value needs it)."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
     data = {}
     for i, col in enumerate(layout.columns):
         values = [row.get(col.field, "") for row in rows] if col.field else [col.value] * len(rows)
+        if layout.opened_by == "people" and col.field in text_fields:
+            values = [neutralised(v) for v in values]
         if col.max_bytes:
             values = [_cut(v, col.max_bytes, layout.encoding) for v in values]
         data[f"c{i}"] = [v or None for v in values]
