@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -24,28 +23,36 @@ def problems(layout: Layout, row: Mapping[str, str], text_fields: Mapping[str, s
     """What of this row the layout's file cannot carry as it is, each naming its field; text_fields are
     the writer's free-text fields (field -> the name an operator knows), the only ones a formula rule
     applies to (a phone '-' or an amount is no formula)."""
-    unsafe, fields = _unsafe(layout)
-    formulas = layout.opened_by == "software"
+    unsafe, headers = _unsafe(layout)
     out = []
-    for field, header in fields:
-        value = row.get(field)
-        if not value:
-            continue
-        label = text_fields.get(field) or header
-        if unsafe and unsafe.search(value):
-            out.append(_why(layout, label, header))
-        if formulas and value.startswith(FORMULA_START) and field in text_fields:
-            out.append(f"{label}が数式のように「{value[0].encode('unicode_escape').decode()}」で始まります ({header})")
+    # the usual row holds nothing unsafe: one search over the whole row, then field by field only if needed
+    if unsafe is not None and unsafe.search("\0".join([row.get(f) or "" for f in headers])):
+        out += [_why(layout, text_fields.get(f) or h, h) for f, h in headers.items() if unsafe.search(row.get(f) or "")]
+    if layout.opened_by == "software":
+        out += [f"{text_fields[f]}が数式のように「{v[0].encode('unicode_escape').decode()}」で始まります ({headers[f]})"
+                for f in text_fields if f in headers and (v := row.get(f)) and v.startswith(FORMULA_START)]
     return out
 
 
-@lru_cache(maxsize=None)
-def _unsafe(layout: Layout) -> tuple[re.Pattern | None, tuple[tuple[str, str], ...]]:
-    """Once a layout: what its values cannot hold, and its (field, header) columns; checked per value
-    in one search, so a check of 100,000 rows costs little next to writing them."""
+_KNOWN: dict[int, tuple] = {}    # by identity: hashing a layout of 95 columns a row would cost more than the check
+
+
+def _unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
+    """Once a layout: the characters its values cannot hold, and the header of each field it writes."""
+    known = _KNOWN.get(id(layout))
+    if known is None or known[0] is not layout:
+        known = _KNOWN[id(layout)] = (layout, *_find_unsafe(layout))
+    return known[1], known[2]
+
+
+def _find_unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
     chars = (re.escape(layout.delimiter) + '"' if layout.quote == "never" else "") + \
         ("" if layout.multiline and layout.quote != "never" else "\r\n")
-    return (re.compile(f"[{chars}]") if chars else None), tuple((c.field, c.header) for c in layout.columns if c.field)
+    headers: dict[str, str] = {}
+    for c in layout.columns:
+        if c.field:
+            headers.setdefault(c.field, c.header)
+    return (re.compile(f"[{chars}]") if chars else None), headers
 
 
 def _why(layout: Layout, label: str, header: str) -> str:
