@@ -202,7 +202,13 @@ def test_a_confirmation_carries_an_odd_order_number_or_leaves_it_out_unclosed(la
         assert numbers == [ODD_NO, plain.order_no] and site.status(odd) == "closed"
     else:
         assert numbers == [plain.order_no] and site.status(odd) == "shipped"
+        assert any(ODD_NO in subject and f"{CONFIRMS[layout]}に区切り文字" in detail for subject, detail in alerts(tmp_path))
     assert site.status(plain) == "closed"
+
+
+def alerts(folder: Path) -> list[tuple[str, str]]:
+    """The operator alerts waiting for the next digest."""
+    return Store(folder / "var" / "tsunagi.db").read().all("SELECT subject, detail FROM alerts")
 
 
 # --- stock feeds ---------------------------------------------------------------------------------------
@@ -235,6 +241,7 @@ def test_a_stock_feed_quotes_a_channel_sku_with_a_comma_or_leaves_it_out(layout,
     by_code = {column(header, r, STOCKS[layout]): r for r in rows}
     if layout == "amazon-price-quantity":       # tab-separated, unquoted: a quote cannot be carried
         assert sorted(by_code) == ["item-b"]
+        assert [s for s, _ in alerts(tmp_path)] == ['rakuten の在庫ファイルに mug,"L" を書けません']
     else:
         assert sorted(by_code) == ["item-b", 'mug,"L"']
     if layout == "shopify-inventory":

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import outbox, queries, shipping, status
+from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
@@ -68,6 +68,8 @@ class ConfirmWriter:
             problem = "、".join(csvfile.problems(layout, row))
             if problem:
                 log.error("shop %s: order %s left out of the shipment confirmation: %s", shop, order.order_no, problem)
+                outbound_tables.add_alert(tx, "confirm", f"注文 {shop} {order.order_no} を出荷通知に書けません "
+                                          f"(出荷確定済のまま)", problem)
                 unwritten.add(order.id)
             else:
                 rows.append((order.id, row))

@@ -87,6 +87,7 @@ class FeedWriter:
             problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
             if problem:
                 log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
+                outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
                 continue
             rows.append(row)
             changes.append((shop, code, qty))
