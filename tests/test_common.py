@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tsunagi.common import clock, durable
 from tsunagi.common import japanese as jp
+from tsunagi.parsers.csvfields import full_width_kana as polars_full_width_kana
 from tsunagi.parsers.csvfields import half_width as polars_half_width
 
 ALPHABET = st.sampled_from(jp.FOLD_FROM + list("コーヒーAa1-ｰｱ髙①〜 \t") + ["\u30fc", "\uff0d", "\u2014"])
@@ -21,6 +22,36 @@ def test_polars_twin_folds_width_exactly_as_the_python_normaliser(values):
 
 def test_a_katakana_code_keeps_its_prolonged_sound_mark():
     assert jp.half_width("コーヒーＡ－１") == "コーヒーA-1"
+
+
+KANA = st.sampled_from([chr(c) for c in range(0xFF61, 0xFFA0)] + list("ガパヴ①㈱Ａ1-ー 　、"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=KANA, max_size=12), min_size=1, max_size=20))
+def test_polars_twin_widens_half_width_katakana_exactly_as_the_python_normaliser(values):
+    widened = pl.Series(values, dtype=pl.String).to_frame("v").select(
+        polars_full_width_kana(pl.col("v")))["v"].to_list()
+    assert widened == [jp.full_width_kana(v) for v in values]
+
+
+def test_half_width_katakana_becomes_full_width_with_its_voiced_marks_joined():
+    assert jp.full_width_kana("ﾄｳｷｮｳﾄ") == "トウキョウト"
+    assert jp.full_width_kana("ｶﾞ ﾊﾟ ｳﾞ ﾎﾟﾝﾌﾟ") == "ガ パ ヴ ポンプ"
+    assert jp.full_width_kana("ｰ｡｢｣､･") == "ー。「」、・"
+
+
+def test_a_voiced_mark_that_joins_nothing_becomes_the_spacing_mark():
+    assert jp.full_width_kana("ｱﾞ ﾞ ﾟ") == "ア゛ ゛ ゜"
+
+
+def test_kana_widening_touches_nothing_outside_the_half_width_katakana_block():
+    text = "①㈱髙 ＡＢＣ１２３ abc -1 ，ガ〜"       # what NFKC would also fold
+    assert jp.full_width_kana(text) == text
+
+
+def test_width_folding_leaves_half_width_katakana_to_the_kana_widening():
+    assert jp.half_width("ﾄｳｷｮｳ") == "ﾄｳｷｮｳ"
 
 
 def test_shifted_clock_moves_now_and_timestamps(monkeypatch):

@@ -41,7 +41,7 @@ def test_every_cart_parses_in_every_shape(cart, shape):
     rec = parse(cart, order_mail(cart, sample(cart), "shop@orders.example.jp", **shape))
     assert rec.order_no == ORDER_NOS[cart]
     assert [(l.channel_sku, l.qty, l.unit_price) for l in rec.lines] == [("item-a", 1, 1280), ("item-b", 2, 2000)]
-    assert rec.lines[0].name.startswith("商品A ①㈱髙")  # full-width letters folded, NEC/IBM kanji kept
+    assert rec.lines[0].name.startswith("商品Ａ ①㈱髙")  # free text keeps its own characters, NEC/IBM kanji too
     assert (rec.shipping_fee, rec.cod_fee, rec.total) == (500, 330, 6110)
     assert rec.ship_to.postal_code == "530-0001" and rec.ship_to.prefecture == "大阪府"
     assert rec.ship_to.address == "大阪市北区梅田1-1-1" and rec.ship_to.phone == "06-1234-5678"

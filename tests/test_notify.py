@@ -49,7 +49,7 @@ def test_a_new_order_gets_its_purchase_mail_once_with_encoded_headers(tmp_path, 
     assert msg["Reply-To"] == "support@example.jp" and msg["Date"] and msg["To"] == "taro@example.jp"
     assert msg["Message-ID"].endswith("@mail.tsunagi.example>")
     text = body_text(msg)
-    assert "山田太郎 様" in text and "商品A①（item-a）" in text and "1,280円 × 2 ＝ 2,560円" in text
+    assert "山田太郎 様" in text and "商品Ａ①（item-a）" in text and "1,280円 × 2 ＝ 2,560円" in text
     [entry] = site.log()
     assert entry["state"] == "sent" and entry["message_id"] == msg["Message-ID"] and entry["answer"].startswith("250")
 
@@ -61,7 +61,7 @@ def test_iso_2022_jp_for_old_mail_clients(tmp_path, capsys, sink):
     msg = sink.handler.parsed()[0]
     assert msg.get_body(preferencelist=("plain",)).get_content_charset() == "iso-2022-jp"
     assert b"=?ISO-2022-JP?B?" in sink.messages[0][2]
-    assert "商品A①" in body_text(msg)                                  # CP50220: ① survives
+    assert "商品Ａ①" in body_text(msg)                                  # CP50220: ① survives
     assert "注文番号 402853-20260612-0000000002" in str(msg["Subject"])
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 
 from tsunagi.common.clock import JST
@@ -41,6 +42,27 @@ _FOLD = str.maketrans(dict(zip(FOLD_FROM, FOLD_TO)))
 def half_width(value: str) -> str:
     """Full-width digits, letters and signs to half-width, keeping kana (and ー) as they are."""
     return value.translate(_FOLD)
+
+
+# Half-width katakana (U+FF61-U+FF9F) to full-width, one table for mail and CSV alike (parsers/csvfields.py
+# builds its polars twin from it). A voiced mark joins the kana before it (ｶﾞ → ガ, ﾊﾟ → パ, ｳﾞ → ヴ); a
+# mark that joins nothing becomes the spacing ゛/゜. NFKC would do the kana but also fold ①, ㈱, full-width
+# letters and more: it is used here only to build the table, one character (or pair) at a time.
+_SINGLE = {chr(c): unicodedata.normalize("NFKC", chr(c)) for c in range(0xFF61, 0xFF9E)} | {
+    "\uff9e": "\u309b", "\uff9f": "\u309c"}
+_VOICED = {k + m: v for k in _SINGLE for m in ("\uff9e", "\uff9f")
+           if len(v := unicodedata.normalize("NFKC", k + m)) == 1}
+KANA_FROM = list(_VOICED) + list(_SINGLE)      # pairs first: the longest match wins
+KANA_TO = list(_VOICED.values()) + list(_SINGLE.values())
+_KANA = re.compile("[\uff61-\uff9f][\uff9e\uff9f]?")
+_KANA_MAP = dict(zip(KANA_FROM, KANA_TO))
+
+
+def full_width_kana(value: str) -> str:
+    """ﾄｳｷｮｳﾄ → トウキョウト, ｶﾞ → ガ, ﾊﾟ → パ; nothing outside the half-width katakana block changes."""
+    if not any("\uff61" <= ch <= "\uff9f" for ch in value):
+        return value
+    return _KANA.sub(lambda m: _KANA_MAP.get(m.group()) or "".join(_SINGLE[c] for c in m.group()), value)
 
 
 def parse_amount(value: str) -> int:

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import outbox, queries, shipping, status
+from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
@@ -48,26 +48,39 @@ class ConfirmWriter:
                     by_shop[shop].append(order_id)
             for shop, ids in sorted(by_shop.items()):  # (an order shipped and changed in one pass: once)
                 layout = self.confirm_layouts.get(shop, "")
-                path = self._file(tx, shop, layout, ids) if layout else None
+                path, unwritten = self._file(tx, shop, layout, ids) if layout else (None, set())
                 if path:
                     written.append(path)
-                if shop not in self.pushed or path is None:
+                ids = [i for i in ids if i not in unwritten]    # stay 出荷確定済 (not closed) for a person
+                if ids and (shop not in self.pushed or path is None):
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])
         csvfile.publish(written)
         return written
 
-    def _file(self, tx: Tx, shop: str, layout_name: str, ids: list[int]) -> Path | None:
+    def _file(self, tx: Tx, shop: str, layout_name: str, ids: list[int]) -> tuple[Path | None, set[int]]:
+        """The shop's confirmation file, and the orders left out because the file cannot carry a value
+        of theirs (a delimiter where the format takes no quoting, a line break): never a shifted column."""
         layout = self.layouts.load("confirm", layout_name)
-        rows = [(order.id, row) for order in each_order(tx, ids) if (row := confirm_row(tx, order, layout))]
+        rows, unwritten = [], set()
+        for order in each_order(tx, ids):
+            row = confirm_row(tx, order, layout)
+            problem = "、".join(csvfile.problems(layout, row))
+            if problem:
+                log.error("shop %s: order %s left out of the shipment confirmation: %s", shop, order.order_no, problem)
+                outbound_tables.add_alert(tx, "confirm", f"注文 {shop} {order.order_no} を出荷通知に書けません "
+                                          f"(出荷確定済のまま)", problem)
+                unwritten.add(order.id)
+            else:
+                rows.append((order.id, row))
         if not rows:
-            return None
+            return None, unwritten
         name = f"{shop}-shipconfirm-{clock.file_stamp()}.{layout.extension}"
         path = csvfile.write_pending(tx, self.outbox_dir / shop, name, csvfile.render(layout, [r for _, r in rows]))
         for order_id, row in rows:
             shipping.record_confirmation(tx, order_id, shop, row["tracking_all"], name)
         log.info("shop %s: shipment confirmation %s (%d orders)", shop, name, len(rows))
-        return path
+        return path, unwritten
 
 
 def confirm_row(tx: Tx, order: Order, layout) -> dict[str, str] | None:

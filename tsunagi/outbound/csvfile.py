@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -12,12 +14,69 @@ from tsunagi.oms import outbound_tables
 from tsunagi.outbound.layouts import Layout
 
 
-def render(layout: Layout, rows: list[dict[str, str]]) -> bytes:
-    """The whole file as bytes. Values a row lacks come from the layout's constants."""
+# A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…), +cmd|…, @SUM(…)).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+BREAKS = ("\r", "\n")
+
+
+def problems(layout: Layout, row: Mapping[str, str], text_fields: Mapping[str, str] = {}) -> list[str]:
+    """What of this row the layout's file cannot carry as it is, each naming its field; text_fields are
+    the writer's free-text fields (field -> the name an operator knows), the only ones a formula rule
+    applies to (a phone '-' or an amount is no formula)."""
+    unsafe, headers = _unsafe(layout)
+    out = []
+    # the usual row holds nothing unsafe: one search over the whole row, then field by field only if needed
+    if unsafe is not None and unsafe.search("\0".join([row.get(f) or "" for f in headers])):
+        out += [_why(layout, text_fields.get(f) or h, h) for f, h in headers.items() if unsafe.search(row.get(f) or "")]
+    if layout.opened_by == "software":
+        out += [f"{text_fields[f]}が数式のように「{v[0].encode('unicode_escape').decode()}」で始まります ({headers[f]})"
+                for f in text_fields if f in headers and (v := row.get(f)) and v.startswith(FORMULA_START)]
+    return out
+
+
+_KNOWN: dict[int, tuple] = {}    # by identity: hashing a layout of 95 columns a row would cost more than the check
+
+
+def _unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
+    """Once a layout: the characters its values cannot hold, and the header of each field it writes."""
+    known = _KNOWN.get(id(layout))
+    if known is None or known[0] is not layout:
+        known = _KNOWN[id(layout)] = (layout, *_find_unsafe(layout))
+    return known[1], known[2]
+
+
+def _find_unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
+    chars = (re.escape(layout.delimiter) + '"' if layout.quote == "never" else "") + \
+        ("" if layout.multiline and layout.quote != "never" else "\r\n")
+    headers: dict[str, str] = {}
+    for c in layout.columns:
+        if c.field:
+            headers.setdefault(c.field, c.header)
+    return (re.compile(f"[{chars}]") if chars else None), headers
+
+
+def _why(layout: Layout, label: str, header: str) -> str:
+    if layout.quote == "never":
+        shown = "タブ" if layout.delimiter == "\t" else f"「{layout.delimiter}」"
+        return f"{label}に区切り文字({shown})・引用符・改行のいずれかがあります ({header}: 引用符で囲めない形式)"
+    return f"{label}に改行があります ({header})"
+
+
+def neutralised(value: str) -> str:
+    """Text a spreadsheet would run as a formula, made plain text by a leading apostrophe."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def render(layout: Layout, rows: list[dict[str, str]], text_fields: Mapping[str, str] = {}) -> bytes:
+    """The whole file as bytes. Values a row lacks come from the layout's constants. In a file people
+    open, free text that starts like a formula is neutralised; the quoting is the layout's ("never"
+    only where the writer checked with problems() that no value needs it)."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
     data = {}
     for i, col in enumerate(layout.columns):
         values = [row.get(col.field, "") for row in rows] if col.field else [col.value] * len(rows)
+        if layout.opened_by == "people" and col.field in text_fields:
+            values = [neutralised(v) for v in values]
         if col.max_bytes:
             values = [_cut(v, col.max_bytes, layout.encoding) for v in values]
         data[f"c{i}"] = [v or None for v in values]

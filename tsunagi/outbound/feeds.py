@@ -15,6 +15,7 @@ log = logging.getLogger("tsunagi.feeds")
 CONSUMER = "stock-feed"
 BATCH = 20000          # outbox events read per pass
 FIELDS = ("code", "subcode", "channel_sku", "sku", "name", "qty", "location")
+TEXT_FIELDS = {"name": "商品名"}     # free text; the rest are codes and numbers
 
 
 class StockFeed(Protocol):
@@ -78,16 +79,24 @@ class FeedWriter:
                 continue
             name = catalog.product_name(tx, product)
             head, variant = split_code(code)
-            rows.append({"code": head, "subcode": variant, "channel_sku": code, "sku": product,
-                         "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
-                         "location": target.location})
+            row = {"code": head, "subcode": variant, "channel_sku": code, "sku": product,
+                   "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
+                   "location": target.location}
+            if csvfile.problems(layout, row, TEXT_FIELDS):    # a name the file cannot carry as is goes blank
+                row["name"] = ""
+            problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
+            if problem:
+                log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
+                outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
+                continue
+            rows.append(row)
             changes.append((shop, code, qty))
         if not rows:
             return None
         stamp = clock.file_stamp()
         path = csvfile.write_atomically(self.outbox_dir / shop,
                                         f"{shop}-stock-{stamp}.{layout.extension}",
-                                        csvfile.render(layout, rows))
+                                        csvfile.render(layout, rows, TEXT_FIELDS))
         outbound_tables.record_published(tx, changes)
         log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(rows))
         return path

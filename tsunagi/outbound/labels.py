@@ -109,8 +109,10 @@ def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: Carr
 
 
 def _check_text(row: dict[str, str], layout: Layout) -> str:
-    """Map every label text to what the carrier takes. A character that cannot be, or a name or address
-    longer than the carrier's fields, is named: a label never loses part of an address silently."""
+    """Map every label text to what the carrier takes. A character that cannot be, a name or address
+    longer than the carrier's fields, or a value the file cannot carry (a delimiter where the format
+    takes no quoting, a line break, text starting like a formula) is named: a label never loses part
+    of an address silently, and no value shifts a column."""
     problems = []
     for name, label in TEXT_FIELDS.items():
         row[name], bad = for_carrier(row[name])
@@ -121,6 +123,7 @@ def _check_text(row: dict[str, str], layout: Layout) -> str:
             size = len(row[col.field].encode("cp932", errors="replace"))
             if size > col.max_bytes:
                 problems.append(f"{TEXT_FIELDS[col.field]}が長すぎます ({col.header} {size}バイト、上限 {col.max_bytes})")
+    problems += csvfile.problems(layout, row, TEXT_FIELDS)
     return "、".join(problems)
 
 
@@ -152,7 +155,7 @@ def export(store: Store, outbox: Path, target: Carrier, layouts: Layouts = SHIPP
             suffix = f"-{n // per_file + 1}" if len(rows) > per_file else ""
             name = f"{target.name}-labels-{stamp}{suffix}.{layout.extension}"
             pending.append(csvfile.write_pending(tx, outbox / target.name, name,
-                                                 csvfile.render(layout, rows[n:n + per_file])))
+                                                 csvfile.render(layout, rows[n:n + per_file], TEXT_FIELDS)))
             shipping.set_file(tx, [s["id"] for s in kept[n:n + per_file]], name)
         result.shipments = len(kept)
         result.orders = len({o for s in kept for o in s["orders"]})

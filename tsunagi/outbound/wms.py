@@ -13,6 +13,10 @@ from tsunagi.outbound import csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 
+# Free text in an instruction (a spreadsheet would run it if it starts like a formula).
+TEXT_FIELDS = {"name": "お届け先名", "address": "お届け先住所", "item_name": "商品名"}
+
+
 class Warehouse(Protocol):
     """What the exchange needs of a warehouse; the configuration's [[wms]] table is one."""
     name: str
@@ -44,7 +48,7 @@ def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPP
         if rows:
             layout = layouts.load("wms", target.layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-instructions-{stamp}."
-                                                      f"{layout.extension}", csvfile.render(layout, rows)))
+                                                      f"{layout.extension}", csvfile.render(layout, rows, TEXT_FIELDS)))
         cancels = []
         for order_id in wms.to_cancel(tx, target.name):
             cancels.append({"key": f"W{order_id:08d}", "order_no": queries.order_ref(tx, order_id)[1]})

@@ -54,6 +54,18 @@ def half_width(e: pl.Expr) -> pl.Expr:
     return e.str.replace_many(jp.FOLD_FROM, jp.FOLD_TO)
 
 
+def full_width_kana(e: pl.Expr) -> pl.Expr:
+    """The polars twin of common.japanese.full_width_kana: the same table, the pairs (ｶﾞ → ガ) in a pass
+    of their own first (a pair ends in a voiced mark, which starts none, so the passes cannot disagree)."""
+    pairs = sum(len(k) == 2 for k in jp.KANA_FROM)
+    return e.str.replace_many(jp.KANA_FROM[:pairs], jp.KANA_TO[:pairs]).str.replace_many(
+        jp.KANA_FROM[pairs:], jp.KANA_TO[pairs:])
+
+
+# Names and addresses: half-width katakana in them becomes full-width, from any source.
+KANA_FIELDS = {f"{who}.{part}" for who in ("buyer", "ship_to") for part in ("name", "address")}
+
+
 def raw(spec: FieldSpec, header: set[str]) -> pl.Expr:
     """The field's text before typing: constant or columns joined, split, mapped, defaulted."""
     if spec.value is not None:
@@ -117,6 +129,8 @@ def typed(spec: FieldSpec, text: pl.Expr, layout: CsvLayout) -> pl.Expr:
     else:   # one line of text: control characters become spaces, runs of spaces fold (as clean_text)
         out = text.str.replace_all(r"[\x00-\x1f\x7f\u2028\u2029]+", " ").str.replace_all(r"[ \t\u3000]+", " ") \
             .str.strip_chars()
+        if spec.name in KANA_FIELDS:
+            out = full_width_kana(out)
     if kind in ("text", "code", "phone", "status"):
         out = pl.when(out == "").then(None).otherwise(out)
     return out.cast(DTYPES.get(kind, pl.String))

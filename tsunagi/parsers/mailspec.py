@@ -27,6 +27,9 @@ SCALAR_FIELDS = {
     "total": "amount", "note": "text",
 }
 ADDRESS_PARTS = ("name", "postal", "address", "phone", "email")
+# Free text read as the mail wrote it; every other scalar (codes, amounts, dates, and the names of payment
+# and delivery methods and time slots that the shop's tables map) is read width-folded.
+OWN_TEXT = {"note"}
 ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "int"}
 ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
 
@@ -128,11 +131,20 @@ def available_carts(spec_dir: Path = SPEC_DIR) -> list[str]:
 
 
 class _Text:
-    """The body as the spec sees it: full-width ASCII folded, with a way back to line numbers."""
+    """The body as the spec sees it: full-width ASCII folded, with a way back to line numbers and to the
+    mail's own characters (the folding maps one character to one, so offsets are the same in both)."""
 
     def __init__(self, text: str):
+        self.raw = text
         self.text = jp.half_width(text)
         self._breaks: list[int] | None = None
+
+    def own(self, base: int, m: re.Match, name: str) -> str:
+        """The matched group as the mail wrote it: free text keeps its ，, Ａ and １ (only codes, numbers,
+        postcodes and phones are folded)."""
+        group = m.re.groupindex[name] if name in m.re.groupindex else (1 if m.re.groups else 0)
+        start, end = m.span(group)      # by number: RE2's match takes no group names here
+        return self.raw[base + start:base + end] if start >= 0 else ""
 
     def line_of(self, offset: int) -> int:
         if self._breaks is None:        # found once, so many look-ups stay linear in the text's length
@@ -191,6 +203,8 @@ def _scalars(spec: MailSpec, body: _Text) -> dict:
             continue
         if jp.clean_text(raw) in spec.none_values:
             continue
+        if name in OWN_TEXT:
+            raw = body.own(base, m, name)
         out[name] = _convert(raw, f.get("type", SCALAR_FIELDS[name]), name,
                              body.line_of(base + m.start()))
     return out
@@ -205,7 +219,7 @@ def _address(spec: MailSpec, body: _Text, role: str) -> Address:
     for part, pattern in a["re"].items():
         m = pattern.search(text)
         if m:
-            got[part] = jp.clean_text(_group(m, part))
+            got[part] = jp.clean_text(body.own(base, m, part) if part in ("name", "address") else _group(m, part))
     postal = ""
     if got.get("postal"):
         try:
@@ -213,8 +227,8 @@ def _address(spec: MailSpec, body: _Text, role: str) -> Address:
         except jp.ValueProblem as exc:
             raise ParseError(str(exc), field=f"{role}.postal_code", line=body.line_of(base)) from None
     pref, rest = jp.split_prefecture(got.get("address", ""))
-    return Address(name=_without_honorific(got.get("name", "")), postal_code=postal,
-                   prefecture=pref, address=rest, phone=jp.phone(got.get("phone", "")),
+    return Address(name=jp.full_width_kana(_without_honorific(got.get("name", ""))), postal_code=postal,
+                   prefecture=pref, address=jp.full_width_kana(rest), phone=jp.phone(got.get("phone", "")),
                    email=got.get("email", "").lower())
 
 
@@ -247,6 +261,8 @@ def _lines(spec: MailSpec, body: _Text) -> list[OrderLine]:
                 pat = regexes[key]
                 pairs = ({g: m.group(g) for g in pat.groupindex} if pat.groupindex
                          else {key: m.group(1) if pat.groups else m.group(0)})
+                if "name" in pairs and pairs["name"] is not None:     # an item name is free text
+                    pairs["name"] = body.own(offset, m, "name")
                 for gname, val in pairs.items():
                     if gname in ITEM_FIELDS and gname not in got and val is not None:
                         got[gname] = val

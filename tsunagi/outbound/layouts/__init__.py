@@ -40,6 +40,8 @@ class Layout:
     header: bool = True
     max_rows: int = 0     # rows per file (0 = all in one)
     date_format: str = "%Y/%m/%d"
+    multiline: bool = False       # a quoted value may hold a line break
+    opened_by: str = "software"   # "people": formula-like text neutralised; "software": held instead
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ def load_layout(kind: str, name: str, fields: tuple[str, ...] = (), dirs: tuple[
     return Layout(name=name, title=spec.title or name, encoding=spec.encoding, delimiter=spec.delimiter,
                   newline=spec.newline, quote=spec.quote, extension=spec.extension,
                   preamble=tuple(tuple(row) for row in spec.preamble), columns=tuple(columns), tables=spec.tables,
-                  header=spec.header, max_rows=spec.max_rows, date_format=spec.date_format)
+                  header=spec.header, max_rows=spec.max_rows, date_format=spec.date_format,
+                  multiline=spec.multiline, opened_by=spec.opened_by)
 
 
 def _compact(col: list) -> Column:

@@ -8,7 +8,7 @@ from pydantic import Field, model_validator
 from tsunagi.common.schema import Strict
 
 KNOWN = {"title", "encoding", "delimiter", "newline", "quote", "extension", "preamble", "column", "columns",
-         "header", "max_rows", "date_format"}
+         "header", "max_rows", "date_format", "opened_by", "multiline"}
 
 
 class ColumnTable(Strict):
@@ -31,7 +31,14 @@ class OutboundLayoutFile(Strict):
     encoding: Literal["cp932", "utf-8", "utf-8-sig", "euc_jp"] = "cp932"
     delimiter: str = Field(",", min_length=1, max_length=1)
     newline: Literal["\r\n", "\n"] = "\r\n"
+    # "never" for formats whose readers take no quoting: a value holding the delimiter, a quote or a line
+    # break cannot be written there, and its order is held naming the field instead of shifting columns.
     quote: Literal["necessary", "always", "never"] = "necessary"
+    # Whether a quoted value may hold a line break; carrier software reads one line a record.
+    multiline: bool = False
+    # Who opens the file: "people" (a spreadsheet: text that starts like a formula gets a leading ') or
+    # "software" (a value is never changed: an order whose text starts like a formula is held instead).
+    opened_by: Literal["people", "software"] = "software"
     extension: str = "csv"
     preamble: list[list[str]] = Field(default_factory=list)
     column: list[ColumnTable] = Field(default_factory=list)
