@@ -81,16 +81,10 @@ def baselines(label_file: Path, results: Path) -> tuple[float, float]:
     return write, time.perf_counter() - t
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--orders", type=int, default=100_000)
-    ap.add_argument("--keep")
-    args = ap.parse_args()
-    folder = Path(args.keep or tempfile.mkdtemp(prefix="tsunagi-ship-"))
-    folder.mkdir(parents=True, exist_ok=True)
+def ready_orders(folder: Path, n: int) -> list[str]:
+    """A data folder with 500 products in stock and n Rakuten orders imported and ready; the -c arguments."""
     config = folder / "config.toml"
     config.write_text(CONFIG, encoding="utf-8")
-    n = args.orders
     (folder / "products.csv").write_text("sku,name\n" + "".join(f"sku-{i:04d},商品{i}\n" for i in range(500)))
     (folder / "counts.csv").write_text("sku,location,lot,qty\n" + "".join(f"sku-{i:04d},本店倉庫,,1000000\n"
                                                                           for i in range(500)))
@@ -101,10 +95,22 @@ def main() -> None:
                           requested_time="午前中" if k % 3 == 0 else "") for k in range(n)]
     (folder / "orders.csv").write_bytes(order_csv("rakuten-rms", orders))
     c = ["-c", str(config)]
-    t = time.perf_counter()
     for step in (["products", "import", str(folder / "products.csv")], ["stock", "import", str(folder / "counts.csv")],
                  ["import", str(folder / "orders.csv"), "--shop", "rakuten"]):
         tsunagi(*c, *step)
+    return c
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orders", type=int, default=100_000)
+    ap.add_argument("--keep")
+    args = ap.parse_args()
+    folder = Path(args.keep or tempfile.mkdtemp(prefix="tsunagi-ship-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    n = args.orders
+    t = time.perf_counter()
+    c = ready_orders(folder, n)
     print(f"set-up: {n:,} orders imported and made ready in {time.perf_counter() - t:.0f} s (not timed below)")
 
     export = tsunagi(*c, "ship", "export", "yamato", "--date", "2026-06-13")
