@@ -67,6 +67,16 @@ def hostile_site(tmp_path, capsys, layout: str, **kw) -> ShipSite:
     return site
 
 
+def edited_order(tmp_path, capsys, layout: str = "yamato-b2", **fields: str):
+    """A site with one ready order whose fields an operator set (order-set), as every value can arrive."""
+    site = ShipSite(tmp_path, capsys, layout)
+    o = order(1)
+    site.orders_csv([o])
+    for key, value in fields.items():
+        assert site.cli("order-set", "rakuten", o.order_no, f"ship_to.{key}={value}") == 0
+    return site, o
+
+
 def test_every_shipped_layout_is_covered_here():
     assert set(available_layouts("label")) == set(QUOTING + UNQUOTED) == set(SERVICE)
     assert set(available_layouts("confirm")) == set(CONFIRMS)
@@ -111,10 +121,7 @@ def test_a_label_format_without_quoting_holds_the_order_naming_each_field(layout
 @pytest.mark.parametrize("layout", QUOTING + UNQUOTED)
 @pytest.mark.parametrize("value", ["山田\r\n花子", "山田\n花子", "山田\r花子"])
 def test_a_line_break_in_a_name_holds_the_label_naming_the_field(layout, value, tmp_path, capsys):
-    site = ShipSite(tmp_path, capsys, layout)
-    o = order(1)
-    site.orders_csv([o])
-    assert site.cli("order-set", "rakuten", o.order_no, f"ship_to.name={value}") == 0
+    site, o = edited_order(tmp_path, capsys, layout, name=value)
     assert site.export() == []
     view = site.view(o)
     assert view["status"] == "hold" and "お届け先名に" in view["hold_reason"]
@@ -122,10 +129,7 @@ def test_a_line_break_in_a_name_holds_the_label_naming_the_field(layout, value, 
 
 @pytest.mark.parametrize("layout", QUOTING + UNQUOTED)
 def test_a_tab_in_an_address_of_a_comma_separated_label_round_trips(layout, tmp_path, capsys):
-    site = ShipSite(tmp_path, capsys, layout)
-    o = order(1)
-    site.orders_csv([o])
-    assert site.cli("order-set", "rakuten", o.order_no, "ship_to.address=北区梅田1-1\tA棟") == 0
+    site, o = edited_order(tmp_path, capsys, layout, address="北区梅田1-1\tA棟")
     header, (row,) = read_back(site.export()[0], "label", layout)
     assert column(header, row, label_columns(layout)[1]) == "大阪府北区梅田1-1\tA棟"
 
@@ -134,10 +138,7 @@ def test_a_tab_in_an_address_of_a_comma_separated_label_round_trips(layout, tmp_
 @pytest.mark.parametrize("value", ['=HYPERLINK("http://x.example/","開く")', "+cmd|' /C calc'!A0", "@SUM(1+1)",
                                    "-1+1", "\t=1+1", "\r=1+1"])
 def test_text_starting_like_a_formula_holds_a_label_naming_the_field(layout, value, tmp_path, capsys):
-    site = ShipSite(tmp_path, capsys, layout)
-    o = order(1)
-    site.orders_csv([o])
-    assert site.cli("order-set", "rakuten", o.order_no, f"ship_to.name={value}") == 0
+    site, o = edited_order(tmp_path, capsys, layout, name=value)
     assert site.export() == []
     view = site.view(o)
     assert view["status"] == "hold" and "お届け先名が数式のように" in view["hold_reason"]
@@ -153,10 +154,7 @@ def test_an_item_name_starting_like_a_formula_holds_the_label_naming_it(tmp_path
 
 
 def test_a_phone_or_postcode_starting_with_a_hyphen_is_no_formula(tmp_path, capsys):
-    site = ShipSite(tmp_path, capsys)
-    o = order(1)
-    site.orders_csv([o])
-    assert site.cli("order-set", "rakuten", o.order_no, "ship_to.phone=-06-1234-5678") == 0
+    site, o = edited_order(tmp_path, capsys, phone="-06-1234-5678")
     header, (row,) = read_back(site.export()[0], "label", "yamato-b2")
     assert column(header, row, "お届け先電話番号") == "-06-1234-5678"
 
