@@ -19,6 +19,7 @@ from tsunagi.app import heartbeat
 from tsunagi.app.config import Config
 from tsunagi.common import clock
 from tsunagi.ingest import spoolstate
+from tsunagi.ingest.spool import id_time
 from tsunagi.oms import health
 from tsunagi.oms.store import Store, StoreError
 
@@ -108,7 +109,7 @@ def _age(then: datetime | None) -> float | None:
 def _spool(root: Path, problems: list[str]) -> dict:
     ids, claimed = spoolstate.waiting(root)
     oldest = ids[0] if ids else None
-    age = _age(spoolstate.item_time(oldest)) if oldest else None
+    age = _age(id_time(oldest)) if oldest else None
     if age is not None and age > WAITING_MINUTES * 60:
         problems.append(f"{len(ids)} items waiting in spool/new/, the oldest ({oldest}) for {age / 60:.0f} min")
     return {"waiting": len(ids), "processing": claimed, "oldest_waiting": oldest, "oldest_waiting_age_seconds": age}
@@ -118,7 +119,7 @@ def _failed_at(reason: dict) -> datetime | None:
     try:
         return datetime.fromisoformat(reason["failed_at"])
     except (KeyError, TypeError, ValueError):
-        return spoolstate.item_time(str(reason.get("id", "")))
+        return id_time(str(reason.get("id", "")))
 
 
 def _quarantine(root: Path, problems: list[str]) -> dict:

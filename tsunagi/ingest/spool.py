@@ -7,6 +7,7 @@ import os
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from tsunagi.common import clock
@@ -34,9 +35,25 @@ class Item:
         return self.data_path.read_bytes()
 
 
+ID_TIME = "%Y%m%dT%H%M%S.%f"       # an id starts with the JST time it was made
+
+
 def new_id() -> str:
     """Ids sort by time: 20261122T140501.123456-<random>."""
-    return f"{clock.now():%Y%m%dT%H%M%S.%f}-{secrets.token_hex(3)}"
+    return f"{clock.now():{ID_TIME}}-{secrets.token_hex(3)}"
+
+
+def id_time(item_id: str) -> datetime | None:
+    """When an item was spooled, read off its id; None for a name that is no id."""
+    try:
+        return datetime.strptime(item_id.split("-", 1)[0], ID_TIME).replace(tzinfo=clock.JST)
+    except ValueError:
+        return None
+
+
+def ids_in(folder: Path) -> list[str]:
+    """Ids of the items in a folder, oldest first; none when the folder is not there (nothing is created)."""
+    return sorted(p.name[:-10] for p in folder.glob("*.meta.json")) if folder.is_dir() else []
 
 
 class Spool:
@@ -105,7 +122,7 @@ class Spool:
 
     def waiting(self) -> list[str]:
         """Ids in new/, oldest first."""
-        return sorted(p.name[:-10] for p in self.dir("new").glob("*.meta.json"))
+        return ids_in(self.dir("new"))
 
     def load(self, folder: str, item_id: str) -> Item:
         meta = json.loads((self.dir(folder) / f"{item_id}.meta.json").read_text(encoding="utf-8"))

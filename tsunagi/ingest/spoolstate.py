@@ -1,28 +1,14 @@
 """The spool as `tsunagi status` sees it, read without changing anything: waiting, quarantined, outbox."""
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from tsunagi.common.clock import JST
-from tsunagi.ingest.spool import Spool
-
-
-def item_time(item_id: str) -> datetime | None:
-    """When an item was spooled, read off its id (ids are the JST time they were made: 20261122T140501.123456-…)."""
-    try:
-        return datetime.strptime(item_id.split("-", 1)[0], "%Y%m%dT%H%M%S.%f").replace(tzinfo=JST)
-    except ValueError:
-        return None
-
-
-def _ids(folder: Path) -> list[str]:
-    return sorted(p.name[:-10] for p in folder.glob("*.meta.json")) if folder.is_dir() else []
+from tsunagi.ingest.spool import Spool, ids_in
 
 
 def waiting(root: Path) -> tuple[list[str], int]:
     """Ids waiting in new/ (oldest first) and the number claimed in cur/ (being applied now)."""
-    return _ids(root / "new"), len(_ids(root / "cur"))
+    return ids_in(root / "new"), len(ids_in(root / "cur"))
 
 
 def quarantined(root: Path) -> list[dict]:
