@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import socket
-import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -73,10 +72,9 @@ def since(epoch: float | None) -> tuple[str | None, float | None]:
 
 
 def worker(runner) -> Worker:
-    """A runner's state, read off its attributes (runner.py's own are left as they are)."""
+    """A runner's state, read off the runner."""
     at, seconds = since(runner.failing_since)
-    alive = not runner.finished and any(t.name == runner.name and t.is_alive() for t in threading.enumerate())
-    state = "stopped" if not alive else "failing" if runner.failing_since is not None else "ok"
+    state = "stopped" if not runner.alive() else "failing" if runner.failing_since is not None else "ok"
     return Worker(name=runner.name, state=state, failing_since=at, failing_seconds=seconds,
                   last_error=runner.last_error)
 

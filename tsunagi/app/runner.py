@@ -22,6 +22,7 @@ class Runner(ABC):
         self.failing_since: float | None = None
         self.last_error = ""
         self.backoff = 0.0
+        self._thread: threading.Thread | None = None
 
     @abstractmethod
     def run_once(self) -> bool:
@@ -53,4 +54,9 @@ class Runner(ABC):
         self.failing_since, self.last_error, self.backoff = None, "", 0.0
 
     def thread(self) -> threading.Thread:
-        return threading.Thread(target=self.run, name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
+        return self._thread
+
+    def alive(self) -> bool:
+        """Its thread runs and has not been told to end."""
+        return not self.finished and self._thread is not None and self._thread.is_alive()
