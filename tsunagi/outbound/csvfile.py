@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -16,14 +15,13 @@ from tsunagi.outbound.layouts import Layout
 
 # A spreadsheet runs a cell that starts with one of these as a formula (=HYPERLINK(…), +cmd|…, @SUM(…)).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-BREAKS = ("\r", "\n")
 
 
 def problems(layout: Layout, row: Mapping[str, str], text_fields: Mapping[str, str] = {}) -> list[str]:
     """What of this row the layout's file cannot carry as it is, each naming its field; text_fields are
     the writer's free-text fields (field -> the name an operator knows), the only ones a formula rule
     applies to (a phone '-' or an amount is no formula)."""
-    unsafe, headers = _unsafe(layout)
+    unsafe, headers = layout.unsafe, layout.headers
     out = []
     # the usual row holds nothing unsafe: one search over the whole row, then field by field only if needed
     if unsafe is not None and unsafe.search("\0".join([row.get(f) or "" for f in headers])):
@@ -32,27 +30,6 @@ def problems(layout: Layout, row: Mapping[str, str], text_fields: Mapping[str, s
         out += [f"{text_fields[f]}が数式のように「{v[0].encode('unicode_escape').decode()}」で始まります ({headers[f]})"
                 for f in text_fields if f in headers and (v := row.get(f)) and v.startswith(FORMULA_START)]
     return out
-
-
-_KNOWN: dict[int, tuple] = {}    # by identity: hashing a layout of 95 columns a row would cost more than the check
-
-
-def _unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
-    """Once a layout: the characters its values cannot hold, and the header of each field it writes."""
-    known = _KNOWN.get(id(layout))
-    if known is None or known[0] is not layout:
-        known = _KNOWN[id(layout)] = (layout, *_find_unsafe(layout))
-    return known[1], known[2]
-
-
-def _find_unsafe(layout: Layout) -> tuple[re.Pattern | None, dict[str, str]]:
-    chars = (re.escape(layout.delimiter) + '"' if layout.quote == "never" else "") + \
-        ("" if layout.multiline and layout.quote != "never" else "\r\n")
-    headers: dict[str, str] = {}
-    for c in layout.columns:
-        if c.field:
-            headers.setdefault(c.field, c.header)
-    return (re.compile(f"[{chars}]") if chars else None), headers
 
 
 def _why(layout: Layout, label: str, header: str) -> str:

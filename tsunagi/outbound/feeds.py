@@ -82,9 +82,10 @@ class FeedWriter:
             row = {"code": head, "subcode": variant, "channel_sku": code, "sku": product,
                    "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
                    "location": target.location}
-            if csvfile.problems(layout, row, TEXT_FIELDS):    # a name the file cannot carry as is goes blank
-                row["name"] = ""
             problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
+            if problem:                 # a name the file cannot carry as is goes blank; what else cannot, is left out
+                row["name"] = ""
+                problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
             if problem:
                 log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
                 outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from functools import lru_cache
+import re
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from tsunagi.common.errors import TsunagiError
@@ -42,6 +43,23 @@ class Layout:
     date_format: str = "%Y/%m/%d"
     multiline: bool = False       # a quoted value may hold a line break
     opened_by: str = "software"   # "people": formula-like text neutralised; "software": held instead
+
+    @cached_property
+    def unsafe(self) -> re.Pattern | None:
+        """The characters a value cannot hold in this file (worked out once a layout, not once a row):
+        the delimiter and the quote where nothing is quoted, line breaks unless quoted values may span lines."""
+        chars = (re.escape(self.delimiter) + '"' if self.quote == "never" else "") + \
+            ("" if self.multiline and self.quote != "never" else "\r\n")
+        return re.compile(f"[{chars}]") if chars else None
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        """The header of each field the layout writes (its first column, when a field fills several)."""
+        out: dict[str, str] = {}
+        for c in self.columns:
+            if c.field:
+                out.setdefault(c.field, c.header)
+        return out
 
 
 @dataclass(frozen=True)
