@@ -142,8 +142,7 @@ class _Text:
     def own(self, base: int, m: re.Match, name: str) -> str:
         """The matched group as the mail wrote it: free text keeps its ，, Ａ and １ (only codes, numbers,
         postcodes and phones are folded)."""
-        group = m.re.groupindex[name] if name in m.re.groupindex else (1 if m.re.groups else 0)
-        start, end = m.span(group)      # by number: RE2's match takes no group names here
+        start, end = m.span(_group_number(m, name))      # by number: RE2's match takes no group names here
         return self.raw[base + start:base + end] if start >= 0 else ""
 
     def line_of(self, offset: int) -> int:
@@ -185,10 +184,13 @@ def _convert(value: str, kind: str, name: str, line: int):
     return value
 
 
+def _group_number(m: re.Match, name: str) -> int:
+    """The group a field's pattern captures it in: its named group, else the first group, else the match."""
+    return m.re.groupindex[name] if name in m.re.groupindex else (1 if m.re.groups else 0)
+
+
 def _group(m: re.Match, name: str) -> str:
-    if name in m.re.groupindex:
-        return m.group(name) or ""
-    return (m.group(1) if m.re.groups else m.group(0)) or ""
+    return m.group(_group_number(m, name)) or ""
 
 
 def _scalars(spec: MailSpec, body: _Text) -> dict:
