@@ -27,7 +27,7 @@ class PipelineRunner(Runner):
         self.drained = False
 
     def run_once(self) -> bool:
-        if not self.drained:              # what start-up recovery put back, first
+        if not self.drained:              # what start-up recovery (or a failed pass) put back, first
             self.pipeline.drain()
             self.drained = True
             self.stock_changed.set()
@@ -35,7 +35,11 @@ class PipelineRunner(Runner):
         if ids is None:
             self.finished = True
             return True
-        outcomes = self.pipeline.process_batch(ids)
+        try:
+            outcomes = self.pipeline.process_batch(ids)
+        except Exception:
+            self.drained = False          # what it claimed is back in new/: taken first after the pause
+            raise
         if any(o.startswith(("order", "csv")) for o in outcomes.values()):
             self.stock_changed.set()
         return True
@@ -66,20 +70,33 @@ class FileRunner(Runner):
     def __init__(self, stopping, pipeline: Pipeline, files: queue.Queue, stock_changed: threading.Event):
         super().__init__(stopping)
         self.pipeline, self.files, self.stock_changed = pipeline, files, stock_changed
+        self.again: str | None = None      # a file whose pass failed: back in new/, taken again first
 
     def run_once(self) -> bool:
-        try:
-            item = self.files.get(timeout=RESCAN_SECONDS)
-        except queue.Empty:
-            return True
+        item = self._next()
         if item is None:
-            self.finished = True
             return True
         try:
             self.pipeline.process_file(item)
+        except Exception:
+            self.again = item.id
+            raise
         finally:
             self.stock_changed.set()
         return True
+
+    def _next(self):
+        if self.again:
+            again, self.again = self.again, None
+            if item := self.pipeline.spool.claim(again):    # None: the pipeline's rescan took it first
+                return item
+        try:
+            item = self.files.get(timeout=RESCAN_SECONDS)
+        except queue.Empty:
+            return None
+        if item is None:
+            self.finished = True
+        return item
 
 
 class FeedRunner(Runner):
