@@ -25,9 +25,15 @@ from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 
 
+WARM = 100_000      # the number of a mail sent before measuring
+
+
+def order_no_of(n: int) -> str:
+    return f"402853-20260612-{n:010d}"
+
+
 def mail(n: int) -> bytes:
-    return order_mail("rakuten", SampleOrder(f"402853-20260612-{n:010d}", [Item("item-a", "商品A", 1, 1000)]),
-                      RAKUTEN_TO)
+    return order_mail("rakuten", SampleOrder(order_no_of(n), [Item("item-a", "商品A", 1, 1000)]), RAKUTEN_TO)
 
 
 def orders_applied(db: Path) -> list[str]:
@@ -136,6 +142,8 @@ def test_a_large_stock_import_in_another_process_delays_mails_by_seconds_at_most
                    encoding="utf-8")
     running = Running(path)
     try:
+        running.send(mail(WARM))                        # the parse workers started before the clock runs
+        wait_for(lambda: orders_applied(running.cfg.db_path), timeout=30)
         importer = subprocess.Popen([sys.executable, "-m", "tsunagi.app.cli", "-c", str(path), "stock", "import",
                                      str(big)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_for(lambda: running.store.read().value("SELECT COUNT(*) FROM stock") > 10, timeout=30)
@@ -144,16 +152,16 @@ def test_a_large_stock_import_in_another_process_delays_mails_by_seconds_at_most
         n = 0
         while importer.poll() is None:
             running.send(mail(n))
-            sent[f"402853-20260612-{n:010d}"] = time.monotonic()
+            sent[order_no_of(n)] = time.monotonic()
             n += 1
             end = time.monotonic() + 0.3
             while time.monotonic() < end:           # note when each mail's order appears
-                for order_no in set(orders_applied(running.cfg.db_path)) - applied.keys():
+                for order_no in set(orders_applied(running.cfg.db_path)) - applied.keys() - {order_no_of(WARM)}:
                     applied[order_no] = time.monotonic()
                 time.sleep(0.01)
         assert importer.wait() == 0, importer.stderr.read()
         running.wait_idle(30)
-        for order_no in set(orders_applied(running.cfg.db_path)) - applied.keys():
+        for order_no in set(orders_applied(running.cfg.db_path)) - applied.keys() - {order_no_of(WARM)}:
             applied[order_no] = time.monotonic()
     finally:
         running.stop()

@@ -222,6 +222,9 @@ class Spool:
     def retry(self, item_id: str) -> Item:
         """Put a quarantined item back in new/ to be run again."""
         item = self.load("failed", item_id)
+        if "attempts" in item.meta:       # after the fix it was set aside for, it gets its three tries again
+            item.meta = {k: v for k, v in item.meta.items() if k not in ("attempts", "last_failure")}
+            replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
         (self.dir("failed") / f"{item_id}.reason.json").unlink(missing_ok=True)
         self._move(item, self.dir("new"))
         return item

@@ -55,8 +55,9 @@ class Tx:
         try:
             yield self
         except BaseException:
-            self._conn.execute("ROLLBACK TO item")
-            self._conn.execute("RELEASE item")
+            if self._conn.in_transaction:    # SQLite ends the whole transaction itself on some errors (disk full)
+                self._conn.execute("ROLLBACK TO item")
+                self._conn.execute("RELEASE item")
             self.memo.clear()      # what was looked up or noted inside may have been rolled back
             raise
         self._conn.execute("RELEASE item")
@@ -166,6 +167,18 @@ class Store:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """One consistent view of the last commit, holding no write lock (WAL): for long work whose
+        result a short transaction records afterwards."""
+        conn = self._conn()
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield Tx(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE, asked again every few ms up to busy_seconds: SQLite's own busy handler asks

@@ -51,17 +51,24 @@ class FeedWriter:
         same absolute figures again on restart, which a channel takes harmlessly; nothing is lost."""
         written: list[Path] = []
         while True:    # in bounded passes: a big import leaves millions of events behind it
-            with self.store.transaction() as tx:
+            # worked out on a snapshot, without the write lock: intake is not held up meanwhile
+            with self.store.snapshot() as tx:
                 events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
                 if not events:
                     return written
                 products = catalog.affected_products(tx, {key for _, key, _ in events})
-                written += [p for shop, feed in self.feeds.items() if (p := self._shop_file(tx, shop, feed, products))]
+                files = [(shop, f) for shop, feed in self.feeds.items() if (f := self._shop_rows(tx, shop, feed, products))]
+            with self.store.transaction() as tx:      # short: the files and the cursor, together
+                first = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=1)
+                if not first or first[0][0] != events[0][0]:
+                    continue                # another writer took these events meanwhile: read again
+                written += [self._write(tx, shop, *f) for shop, f in files]
                 outbox.advance(tx, CONSUMER, events[-1][0])
             if len(events) < BATCH:
                 return written
 
-    def _shop_file(self, tx: Tx, shop: str, target: StockFeed, products: set[str]) -> Path | None:
+    def _shop_rows(self, tx: Tx, shop: str, target: StockFeed, products: set[str]):
+        """(layout, rows, figures) of the shop's file for these products; None when no figure changed."""
         codes = catalog.channel_codes(tx, shop, products)
         parts = {p: catalog.components(tx, p) for p in set(codes.values())}
         free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
@@ -82,8 +89,9 @@ class FeedWriter:
                          "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
                          "location": target.location})
             changes.append((shop, code, qty))
-        if not rows:
-            return None
+        return (layout, rows, changes) if rows else None
+
+    def _write(self, tx: Tx, shop: str, layout, rows: list[dict], changes: list) -> Path:
         stamp = clock.file_stamp()
         path = csvfile.write_atomically(self.outbox_dir / shop,
                                         f"{shop}-stock-{stamp}.{layout.extension}",
