@@ -280,3 +280,28 @@ def test_a_worker_failing_longer_than_failing_minutes_is_alerted_once_and_its_re
             running.stop()
     finally:
         sink.stop()
+
+
+def test_a_pass_failing_three_times_on_an_item_sets_it_aside_with_the_last_failure_and_retry_starts_afresh(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    item = spool.put(b"mail", {"shop": "s"})
+    for n in range(3):
+        claimed = spool.claim(item.id)
+        note = spool.attempting([claimed])
+        assert spool.give_back(claimed, f"ValueError: failure {n}") is (n == 2)
+        spool.attempted(note)
+    [reason] = spool.failed()
+    assert reason["kind"] == "poison" and reason["attempts"] == 3 and reason["message"] == "ValueError: failure 2"
+    spool.retry(item.id)
+    assert "attempts" not in spool.load("new", item.id).meta
+
+
+def test_start_up_counts_only_the_items_a_crash_caught_being_applied(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    applying, waiting = spool.put(b"one", {"shop": "s"}), spool.put(b"two", {"shop": "s"})
+    spool.attempting([spool.claim(applying.id)])       # killed while this one was applied
+    spool.claim(waiting.id)                              # claimed, its work not started
+    assert spool.recover() == {"requeued": 2, "orphans": 0, "poison": 0}
+    assert spool.load("new", applying.id).meta["attempts"] == 1
+    assert "attempts" not in spool.load("new", waiting.id).meta
+    assert not list(spool.dir("attempts").iterdir())
