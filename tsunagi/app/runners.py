@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from tsunagi.app.runner import Runner
 from tsunagi.ingest.dropwatch import DropFolders
@@ -14,6 +15,7 @@ RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
 FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
 MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 BATCH = 256              # items applied under one commit
+SETTLE_SECONDS = 5.0     # items a crash caught being applied are tried again once the daemon has run this long
 
 
 class PipelineRunner(Runner):
@@ -25,8 +27,11 @@ class PipelineRunner(Runner):
         super().__init__(stopping)
         self.pipeline, self.items, self.stock_changed = pipeline, items, stock_changed
         self.drained = False
+        pipeline.suspects_after = time.monotonic() + SETTLE_SECONDS
 
     def run_once(self) -> bool:
+        if self.pipeline.deferred and self.pipeline.settled():
+            self.pipeline.deferred, self.drained = False, False
         if not self.drained:              # what start-up recovery (or a failed pass) put back, first
             self.pipeline.drain()
             self.drained = True

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,13 @@ class Pipeline:
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
+    # Items a crash caught being applied wait until then (time.monotonic()): a daemon killed or restarted
+    # in a loop does not count again against what it had in hand; a real poison pill is tried once settled.
+    suspects_after: float = 0.0
+    deferred: bool = False           # suspects were put back to wait: rescan new/ once settled
+
+    def settled(self) -> bool:
+        return time.monotonic() >= self.suspects_after
 
     def drain(self) -> int:
         """Process everything waiting in new/, oldest first; returns how many were handled."""
@@ -54,6 +62,11 @@ class Pipeline:
             group: list[Item] = []
             try:
                 claimed += [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
+                if not self.settled():
+                    for item in [i for i in claimed if i.meta.get("attempts")]:
+                        claimed.remove(item)
+                        self.spool.release(item)
+                        self.deferred = True
                 for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
                     claimed.remove(item)
                     if self.hand_off:      # a long file must not hold up the mails behind it
