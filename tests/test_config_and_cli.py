@@ -78,7 +78,7 @@ def test_start_up_recovery_returns_claimed_items_and_drops_unacknowledged_halves
     (spool.dir("tmp") / "x.eml").write_bytes(b"half")     # a crash while receiving: never got 250
     (spool.dir("new") / "y.eml").write_bytes(b"no meta")  # data renamed, meta not yet: never got 250
     counts = spool.recover()
-    assert counts == {"requeued": 1, "orphans": 2}
+    assert counts == {"requeued": 1, "orphans": 2, "poison": 0}
     assert spool.waiting() == [item.id]
     assert not list(spool.dir("tmp").iterdir()) and not (spool.dir("new") / "y.eml").exists()
 

@@ -99,6 +99,8 @@ class Daemon:
                         FeedRunner(stop, wiring.feed_writer(cfg, spool, store), wiring.confirm_writer(cfg, spool, store),
                                    self.stock_changed, cfg.feed_coalesce_ms / 1000),
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts)]
+        for runner in self.runners:       # a worker failing for long is reported to the operator
+            runner.alerts = alerts
         threads = [r.thread() for r in self.runners]
         for t in threads:
             t.start()

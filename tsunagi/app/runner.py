@@ -15,6 +15,7 @@ class Runner(ABC):
 
     name = "runner"
     interval = 1.0          # seconds between passes that found nothing to do
+    alerts = None           # operator alerts (outbound.alerts.Alerts): told when it fails for long, and recovers
 
     def __init__(self, stopping: threading.Event):
         self.stopping = stopping
@@ -47,11 +48,23 @@ class Runner(ABC):
         self.last_error = text
         self.failing_since = self.failing_since or time.time()
         self.backoff = min(MAX_BACKOFF, max(1.0, self.backoff * 2))
+        self._tell("failed", f"ワーカー {self.name}", f"処理に失敗し続けています: {text}",
+                   "tsunagi のログ (自動で再試行中)")
 
     def _succeeded(self) -> None:
         if self.failing_since is not None:
             log.info("%s: working again after %.0f s", self.name, time.time() - self.failing_since)
+            self._tell("recovered", f"ワーカー {self.name}")
         self.failing_since, self.last_error, self.backoff = None, "", 0.0
+
+    def _tell(self, what: str, *args) -> None:
+        """An alert is worth having, not worth stopping for: the store it writes to may be what fails."""
+        if self.alerts is None:
+            return
+        try:
+            getattr(self.alerts, what)(*args)
+        except Exception as exc:
+            log.warning("%s: alert not recorded: %s", self.name, exc)
 
     def thread(self) -> threading.Thread:
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from tsunagi.app.runner import Runner
 from tsunagi.ingest.dropwatch import DropFolders
@@ -14,6 +15,7 @@ RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
 FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
 MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 BATCH = 256              # items applied under one commit
+SETTLE_SECONDS = 5.0     # items a crash caught being applied are tried again once the daemon has run this long
 
 
 class PipelineRunner(Runner):
@@ -25,9 +27,12 @@ class PipelineRunner(Runner):
         super().__init__(stopping)
         self.pipeline, self.items, self.stock_changed = pipeline, items, stock_changed
         self.drained = False
+        pipeline.suspects_after = time.monotonic() + SETTLE_SECONDS
 
     def run_once(self) -> bool:
-        if not self.drained:              # what start-up recovery put back, first
+        if self.pipeline.deferred and self.pipeline.settled():
+            self.pipeline.deferred, self.drained = False, False
+        if not self.drained:              # what start-up recovery (or a failed pass) put back, first
             self.pipeline.drain()
             self.drained = True
             self.stock_changed.set()
@@ -35,7 +40,11 @@ class PipelineRunner(Runner):
         if ids is None:
             self.finished = True
             return True
-        outcomes = self.pipeline.process_batch(ids)
+        try:
+            outcomes = self.pipeline.process_batch(ids)
+        except Exception:
+            self.drained = False          # what it claimed is back in new/: taken first after the pause
+            raise
         if any(o.startswith(("order", "csv")) for o in outcomes.values()):
             self.stock_changed.set()
         return True
@@ -66,20 +75,33 @@ class FileRunner(Runner):
     def __init__(self, stopping, pipeline: Pipeline, files: queue.Queue, stock_changed: threading.Event):
         super().__init__(stopping)
         self.pipeline, self.files, self.stock_changed = pipeline, files, stock_changed
+        self.again: str | None = None      # a file whose pass failed: back in new/, taken again first
 
     def run_once(self) -> bool:
-        try:
-            item = self.files.get(timeout=RESCAN_SECONDS)
-        except queue.Empty:
-            return True
+        item = self._next()
         if item is None:
-            self.finished = True
             return True
         try:
             self.pipeline.process_file(item)
+        except Exception:
+            self.again = item.id
+            raise
         finally:
             self.stock_changed.set()
         return True
+
+    def _next(self):
+        if self.again:
+            again, self.again = self.again, None
+            if item := self.pipeline.spool.claim(again):    # None: the pipeline's rescan took it first
+                return item
+        try:
+            item = self.files.get(timeout=RESCAN_SECONDS)
+        except queue.Empty:
+            return None
+        if item is None:
+            self.finished = True
+        return item
 
 
 class FeedRunner(Runner):

@@ -19,7 +19,7 @@ from tsunagi.outbound.notify import ContextSource
 
 def open_store(cfg: Config) -> Store:
     """The store for writing, with the shops' mail stages recorded (a status change made now is mailed)."""
-    store = Store(cfg.db_path, cfg.store_synchronous)
+    store = Store(cfg.db_path, cfg.store_synchronous, busy_seconds=cfg.store_busy_seconds)
     mailqueue.sync_stages(store, {s.id: (s.mail.stages if s.mail else {}) for s in cfg.shops})
     return store
 

@@ -17,15 +17,19 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_new(path: Path, data: bytes, mode: int = 0o640) -> None:
-    """Create path (it must not exist), write all of data and fsync it."""
+    """Create path (it must not exist), write all of data and fsync it; on failure (a full disk) nothing
+    is left behind."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
 
 
 def write_file(path: Path, data: bytes) -> None:

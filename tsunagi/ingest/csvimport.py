@@ -17,7 +17,6 @@ from tsunagi.parsers.errors import ParseError
 
 log = logging.getLogger("tsunagi.csv")
 MAX_REPORTED = 1000          # rows listed in a report; the count says how many more there were
-ORDERS_PER_COMMIT = 2000     # a big file is applied in transactions of this many orders
 
 Progress = Callable[[int, int], None]   # (rows done, bytes of the file)
 
@@ -87,32 +86,33 @@ class CsvImporter:
         return result.summary(), result
 
     def _apply_chunk(self, chunk, result: CsvResult) -> bool:
-        """A transaction per slice of a chunk's orders (short, so mails applied meanwhile wait little),
-        then one for its results and counts. Each order and result sits in its own savepoint.
-        Re-applying changes nothing (orders are keyed, counts absolute): a crash part-way is repaired
+        """Short transactions (Store.in_chunks: a few thousand rows or half a second), so mails applied
+        meanwhile wait little. Each order and result sits in its own savepoint. Re-applying changes
+        nothing (orders are keyed, results ship once, counts absolute): a crash part-way is repaired
         by a re-run."""
         result.problems += chunk.problems
-        for n in range(0, len(chunk.orders), ORDERS_PER_COMMIT):
-            with self.store.transaction() as tx:
-                for rec, rows in chunk.orders[n:n + ORDERS_PER_COMMIT]:
-                    self._apply_order(tx, rec, rows, result)
-        changed = bool(chunk.results)
-        if not (chunk.results or chunk.counts):
-            return changed or bool(chunk.orders)
-        with self.store.transaction() as tx:
-            for res, row in chunk.results:
-                try:
-                    with tx.savepoint():
-                        result.outcomes[wms.apply_result(tx, res)] += 1
-                except (shipping.ShippingError, orders.OrderLocked) as exc:
-                    result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
-            for count, row in chunk.counts:
-                try:
-                    changed |= counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True)
-                    result.outcomes["counted"] += 1
-                except ValueError as exc:
-                    result.problems.append(RowProblem(row, "sku", count.sku, f"行 {row}: {exc}"))
+        self.store.in_chunks(chunk.orders, lambda tx, order: self._apply_order(tx, order[0], order[1], result))
+        changed = any(self.store.in_chunks(chunk.results, lambda tx, res: self._apply_result(tx, *res, result)))
+        changed |= any(self.store.in_chunks(chunk.counts, lambda tx, count: self._apply_count(tx, *count, result)))
         return changed or bool(chunk.orders)
+
+    @staticmethod
+    def _apply_result(tx, res, row: int, result: CsvResult) -> bool:
+        try:
+            with tx.savepoint():
+                result.outcomes[wms.apply_result(tx, res)] += 1
+        except (shipping.ShippingError, orders.OrderLocked) as exc:
+            result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
+        return True
+
+    def _apply_count(self, tx, count, row: int, result: CsvResult) -> bool:
+        try:
+            changed = counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True)
+        except ValueError as exc:
+            result.problems.append(RowProblem(row, "sku", count.sku, f"行 {row}: {exc}"))
+            return False
+        result.outcomes["counted"] += 1
+        return changed
 
     def _apply_order(self, tx, rec, rows: list[int], result: CsvResult) -> None:
         try:

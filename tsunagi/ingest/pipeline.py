@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from tsunagi.ingest.parsepool import Job, ParsePool, parse_job
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
-from tsunagi.oms.store import Store, already_applied, record_applied
+from tsunagi.oms.store import Store, already_applied, record_applied, transient
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailspec import SPEC_DIR
 
@@ -35,6 +36,13 @@ class Pipeline:
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
+    # Items a crash caught being applied wait until then (time.monotonic()): a daemon killed or restarted
+    # in a loop does not count again against what it had in hand; a real poison pill is tried once settled.
+    suspects_after: float = 0.0
+    deferred: bool = False           # suspects were put back to wait: rescan new/ once settled
+
+    def settled(self) -> bool:
+        return time.monotonic() >= self.suspects_after
 
     def drain(self) -> int:
         """Process everything waiting in new/, oldest first; returns how many were handled."""
@@ -45,28 +53,81 @@ class Pipeline:
 
     def process_batch(self, item_ids: list[str], size: int = 64) -> dict[str, str]:
         """Apply items in groups that share one commit (one fsync); each item sits in its own
-        savepoint, so it is applied whole with its sha256 record or not at all, alone."""
+        savepoint, so it is applied whole with its sha256 record or not at all, alone. An item that
+        was being applied when the process stopped (or a pass failed) goes alone: a poison pill then
+        costs only itself."""
         outcomes: dict[str, str] = {}
         for n in range(0, len(item_ids), size):
-            claimed = [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
-            for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
-                claimed.remove(item)
-                if self.hand_off:      # a long file must not hold up the mails behind it
-                    self.hand_off(item)
-                    outcomes[item.id] = "csv: handed to the file worker"
-                else:
-                    outcomes[item.id] = self.process_file(item)
-            parsed = self._read_all(claimed)
-            results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
-            for item, rec in parsed:
-                result = results[item.id] if isinstance(rec, OrderRecord) else rec
-                outcomes[item.id] = self._file(item, result)
+            claimed: list[Item] = []
+            group: list[Item] = []
+            try:
+                claimed += [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
+                if not self.settled():
+                    for item in [i for i in claimed if i.meta.get("attempts")]:
+                        claimed.remove(item)
+                        self.spool.release(item)
+                        self.deferred = True
+                for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
+                    claimed.remove(item)
+                    if self.hand_off:      # a long file must not hold up the mails behind it
+                        self.hand_off(item)
+                        outcomes[item.id] = "csv: handed to the file worker"
+                    else:
+                        group = [item]
+                        outcomes[item.id] = self.process_file(item)
+                suspects = [i for i in claimed if i.meta.get("attempts")]
+                for group in [[i for i in claimed if not i.meta.get("attempts")], *([i] for i in suspects)]:
+                    self._process_group(group, outcomes)
+            except Exception as exc:
+                self._give_back(group, exc)
+                for item in claimed:
+                    self.spool.release(item)      # not tried yet (or filed already): back uncounted
+                raise
         if outcomes and self.after:
             self.after()
         return outcomes
 
+    def _process_group(self, claimed: list[Item], outcomes: dict[str, str]) -> None:
+        parsed = self._read_all(claimed)
+        # noted only now: parsing runs in worker processes, whose crash costs one item and not the process
+        note = self.spool.attempting([item for item, rec in parsed if isinstance(rec, OrderRecord)])
+        try:
+            results = self._apply_all([(item, rec) for item, rec in parsed if isinstance(rec, OrderRecord)])
+            for item, rec in parsed:
+                result = results[item.id] if isinstance(rec, OrderRecord) else rec
+                outcomes[item.id] = self._file(item, result)
+        finally:
+            self.spool.attempted(note)
+
+    def _give_back(self, items: list[Item], exc: Exception) -> None:
+        """Items still in cur/ after a failed pass: back to new/. A busy database or a full disk is
+        the moment's fault (uncounted, retried); anything else counts an attempt, poison after three."""
+        why = f"{type(exc).__name__}: {exc}"
+        for item in items:
+            if not self.spool.claimed(item):
+                continue                  # filed already (done/ or failed/)
+            if transient(exc):
+                self.spool.release(item)
+            elif self.spool.give_back(item, why):
+                self.counts["poison"] += 1
+                log.warning("item %s -> failed/ as poison: %s", item.id, why)
+                if self.on_failed:
+                    self.on_failed(item, {"kind": "poison", "message": why})
+
     def process_file(self, item: Item, progress: Progress | None = None) -> str:
-        """A claimed CSV item: applied chunk by chunk; rows refused are listed in its report."""
+        """A claimed CSV item: applied chunk by chunk; rows refused are listed in its report. A busy
+        database or a full disk puts it back in new/ and raises (the worker retries after a pause)."""
+        note = None
+        try:
+            note = self.spool.attempting([item])
+            return self._process_file(item, progress)
+        except Exception as exc:
+            self._give_back([item], exc)
+            raise
+        finally:
+            self.spool.attempted(note)
+
+    def _process_file(self, item: Item, progress: Progress | None) -> str:
         try:
             if sha256_file(item.data_path) != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
@@ -79,6 +140,8 @@ class Pipeline:
         except ParseError as exc:
             return self._file(item, exc.as_dict())
         except Exception as exc:
+            if transient(exc):
+                raise
             log.exception("item %s: unexpected error while applying a CSV", item.id)
             return self._file(item, {"stage": "apply", "kind": "error", "message": f"{type(exc).__name__}: {exc}"})
         if result.refused_rows and not result.outcomes:
@@ -114,6 +177,8 @@ class Pipeline:
         except ParseError as exc:
             return exc.as_dict()
         except Exception as exc:  # a bug must not stop the daemon: the item is kept with the error
+            if transient(exc):
+                raise
             log.exception("item %s: unexpected error while reading", item.id)
             return {"stage": "parse", "kind": "error", "message": f"{type(exc).__name__}: {exc}"}
 
@@ -136,6 +201,8 @@ class Pipeline:
                 except orders.OrderLocked as exc:
                     results[item.id] = {"stage": "apply", "kind": "locked", "message": str(exc)}
                 except Exception as exc:
+                    if transient(exc):     # the whole batch goes back (and SQLite may have ended the transaction)
+                        raise
                     log.exception("item %s: unexpected error while applying", item.id)
                     results[item.id] = {"stage": "apply", "kind": "error",
                                         "message": f"{type(exc).__name__}: {exc}"}

@@ -11,9 +11,10 @@ from datetime import datetime
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.common.durable import fsync_dir, write_new
+from tsunagi.common.durable import fsync_dir, replace_whole, write_new
 
-DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox")
+DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox", "attempts")
+POISON_AFTER = 3      # attempts that stopped the process (or failed a whole pass) before an item is set aside
 
 
 @dataclass
@@ -139,6 +140,64 @@ class Spool:
         item.folder = self.dir("cur")
         return item
 
+    def attempting(self, items: list[Item]) -> Path | None:
+        """Durably note that work on these claimed items starts (one fsync'd file for the lot): if the
+        process dies before attempted(), start-up recovery counts an attempt for each still in cur/."""
+        if not items:
+            return None
+        path = self.dir("attempts") / f"{items[0].id}-{secrets.token_hex(3)}"
+        try:
+            write_new(path, "".join(f"{i.id}\n" for i in items).encode())
+            fsync_dir(path.parent)
+        except OSError:
+            path.unlink(missing_ok=True)    # a disk full part-way must not leave half a note behind
+            raise
+        return path
+
+    @staticmethod
+    def attempted(note: Path | None) -> None:
+        """The work noted ended (its items filed, or given back): no crash to count."""
+        if note is not None:
+            note.unlink(missing_ok=True)
+
+    def claimed(self, item: Item) -> bool:
+        """Still in cur/ (neither filed nor given back)."""
+        return item.folder == self.dir("cur") and item.data_path.exists()
+
+    def release(self, item: Item) -> None:
+        """A claimed item back to new/, uncounted: its work met a busy database or a full disk."""
+        if self.claimed(item):
+            self._move(item, self.dir("new"))
+
+    def give_back(self, item: Item, why: str) -> bool:
+        """A claimed item whose pass failed as a whole: one attempt counted in its meta (durably), then
+        back to new/, or to failed/ as poison after POISON_AFTER. True if it was set aside."""
+        return self.claimed(item) and self._count(item, 1, why)
+
+    def _count(self, item: Item, n: int, why: str | None) -> bool:
+        """n more attempts (why: the last failure; None: the process stopped)."""
+        attempts = int(item.meta.get("attempts", 0)) + n
+        why = why or f"the process stopped while applying this item {attempts} times"
+        item.meta = dict(item.meta, attempts=attempts, last_failure=why)
+        replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
+        if attempts >= POISON_AFTER:
+            self.fail(item, {"stage": "apply", "kind": "poison", "attempts": attempts, "message": why})
+            return True
+        self._move(item, self.dir("new"))
+        return False
+
+    def _noted(self) -> tuple[list[Path], dict[str, int]]:
+        """The attempt notes a crash left, and how many name each item."""
+        notes = sorted(self.dir("attempts").iterdir())
+        counts: dict[str, int] = {}
+        for note in notes:
+            try:
+                for line in note.read_text(encoding="utf-8", errors="replace").split():
+                    counts[line] = counts.get(line, 0) + 1
+            except OSError:
+                continue
+        return notes, counts
+
     def _move(self, item: Item, dest: Path) -> None:
         dest.mkdir(parents=True, exist_ok=True)
         os.rename(item.data_path, dest / item.data_path.name)
@@ -180,6 +239,9 @@ class Spool:
     def retry(self, item_id: str) -> Item:
         """Put a quarantined item back in new/ to be run again."""
         item = self.load("failed", item_id)
+        if "attempts" in item.meta:       # after the fix it was set aside for, it gets its three tries again
+            item.meta = {k: v for k, v in item.meta.items() if k not in ("attempts", "last_failure")}
+            replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
         (self.dir("failed") / f"{item_id}.reason.json").unlink(missing_ok=True)
         self._move(item, self.dir("new"))
         return item
@@ -203,11 +265,16 @@ class Spool:
     def recover(self, max_tmp_age: float = 0.0) -> dict[str, int]:
         """At start-up: items a crash left in cur/ go back to new/; half-written tmp/ files and
         data files in new/ whose meta never arrived (never acknowledged) are removed."""
-        counts = {"requeued": 0, "orphans": 0}
+        counts = {"requeued": 0, "orphans": 0, "poison": 0}
         cur, new = self.dir("cur"), self.dir("new")
+        notes, crashed = self._noted()
         for meta in cur.glob("*.meta.json"):
             item = self.load("cur", meta.name[:-10])
             if item.data_path.exists():
+                if item.id in crashed:     # the process stopped while working on it: counted
+                    poison = self._count(item, crashed[item.id], None)
+                    counts["poison" if poison else "requeued"] += 1
+                    continue
                 self._move(item, new)
                 counts["requeued"] += 1
             else:  # killed between the two renames of done()/fail(): the data went ahead
@@ -217,6 +284,8 @@ class Spool:
                     (new / (stray.name.rsplit(".", 1)[0] + ".meta.json")).exists():
                 os.rename(stray, new / stray.name)
                 counts["requeued"] += 1
+        for note in notes:          # counted above: each crash once
+            note.unlink(missing_ok=True)
         cutoff = time.time() - max_tmp_age
         for path in self.dir("tmp").iterdir():
             if path.stat().st_mtime <= cutoff:

@@ -1,15 +1,28 @@
 """The store: one narrow interface over SQLite (WAL) with portable SQL, one transaction per apply."""
 from __future__ import annotations
 
+import errno
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import migrations
+
+T = TypeVar("T")
+BUSY_SECONDS = 30.0         # a writer waits this long for another's lock before giving up (and retrying later)
+POLL_SECONDS = 0.005        # how often a waiting writer asks again: it gets in between a long writer's chunks
+CHUNK_ROWS = 5000           # a long writer commits after this many rows ...
+CHUNK_SECONDS = 0.5         # ... or this long, whichever comes first
+CHUNK_GAP_SECONDS = 0.02    # and leaves the lock free this long, for whoever waits
+# Failures that are the moment's, not the item's: the same work succeeds once the lock, the disk or
+# the descriptors are free again. Work that meets them is put back and retried, never quarantined.
+TRANSIENT_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_NOMEM")
+TRANSIENT_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN}
 
 
 class StoreError(TsunagiError, ValueError):
@@ -42,8 +55,9 @@ class Tx:
         try:
             yield self
         except BaseException:
-            self._conn.execute("ROLLBACK TO item")
-            self._conn.execute("RELEASE item")
+            if self._conn.in_transaction:    # SQLite ends the whole transaction itself on some errors (disk full)
+                self._conn.execute("ROLLBACK TO item")
+                self._conn.execute("RELEASE item")
             self.memo.clear()      # what was looked up or noted inside may have been rolled back
             raise
         self._conn.execute("RELEASE item")
@@ -59,9 +73,11 @@ class Store:
     Opening it brings the schema to migrations.LATEST (creating the file if need be); a read-only
     store (open_read_only) creates and changes nothing."""
 
-    def __init__(self, path: Path | str, synchronous: str = "FULL", *, read_only: bool = False):
+    def __init__(self, path: Path | str, synchronous: str = "FULL", *, read_only: bool = False,
+                 busy_seconds: float = BUSY_SECONDS):
         self.path = str(path)
         self.synchronous = synchronous
+        self.busy_seconds = busy_seconds
         self.read_only = read_only
         self._local = threading.local()
         if read_only:
@@ -122,10 +138,10 @@ class Store:
         return conn
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, timeout=30, check_same_thread=False)
+        conn = sqlite3.connect(self.path, isolation_level=None, timeout=self.busy_seconds, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
         conn.execute("PRAGMA cache_size=-65536")    # 64 MB: imports touch orders, lines and stock at random
         return conn
 
@@ -142,13 +158,69 @@ class Store:
         if self.read_only:
             raise StoreError(f"{self.path} is open read-only here: writing needs Store(path)")
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        self._begin(conn)
         try:
             yield Tx(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # a failed COMMIT (disk full) may leave the transaction open, or SQLite may have ended it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Tx]:
+        """One consistent view of the last commit, holding no write lock (WAL): for long work whose
+        result a short transaction records afterwards."""
+        conn = self._conn()
+        conn.execute("BEGIN DEFERRED")
+        try:
+            yield Tx(conn)
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE, asked again every few ms up to busy_seconds: SQLite's own busy handler asks
+        every 100 ms and would never meet the short gaps a long writer leaves between its chunks."""
+        deadline = time.monotonic() + self.busy_seconds
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if getattr(exc, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() >= deadline:
+                        raise
+                time.sleep(POLL_SECONDS)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
+
+    def in_chunks(self, rows: Iterable[T], apply: Callable[[Tx, T], Any], *, rows_per_commit: int = CHUNK_ROWS,
+                  seconds: float = CHUNK_SECONDS, after_chunk: Callable[[Tx, int], None] | None = None) -> list:
+        """apply(tx, row) for every row, committed every rows_per_commit rows or `seconds`, whichever first;
+        returns what each call returned. Another writer waits at most one chunk. after_chunk(tx, rows done)
+        runs inside each chunk's transaction (progress recorded with the rows it covers).
+        Only for work whose rows are safe to apply again (keyed or absolute): a run stopped part-way
+        leaves the chunks committed so far, and is repaired by running it again."""
+        out: list = []
+        source = iter(rows)
+        more = True
+        while more:
+            started, before = time.monotonic(), len(out)
+            more = False
+            with self.transaction() as tx:
+                for row in source:
+                    out.append(apply(tx, row))
+                    if len(out) - before >= rows_per_commit or time.monotonic() - started >= seconds:
+                        more = True
+                        break
+                if after_chunk:
+                    after_chunk(tx, len(out))
+            if more:
+                time.sleep(CHUNK_GAP_SECONDS)
+        return out
 
     def read(self) -> Tx:
         """For queries outside a write transaction (each statement sees a consistent snapshot)."""
@@ -168,6 +240,14 @@ def _unreadable(path: str, exc: sqlite3.DatabaseError) -> str:
         return (f"cannot read {path} while no tsunagi has it open: its -shm file is missing and this user "
                 f"may not create it in {Path(path).parent} (run as tsunagi's user, or while tsunagi serve runs)")
     return f"cannot read {path}: {exc}"
+
+
+def transient(exc: BaseException) -> bool:
+    """A busy or locked database, a full disk, no descriptors left: the moment's failure, worth retrying."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return getattr(exc, "sqlite_errorname", "").startswith(TRANSIENT_SQLITE) or "locked" in str(exc) \
+            or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in TRANSIENT_ERRNO
 
 
 def already_applied(tx: Tx, sha256: str) -> bool:

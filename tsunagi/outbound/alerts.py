@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tsunagi.common import clock
 from tsunagi.oms import outbound_tables, outbox, queries, status
 from tsunagi.oms.store import Store
 from tsunagi.outbound.mailbuild import Outgoing, build, message_id
@@ -21,6 +21,11 @@ log = logging.getLogger("tsunagi.alerts")
 CONSUMER = "alerts"
 
 
+def _now() -> float:
+    """Seconds on the one clock (settable in tests), so "failing for N minutes" can be shown without waiting."""
+    return clock.now().timestamp()
+
+
 @dataclass
 class Alerts:
     store: Store
@@ -29,7 +34,7 @@ class Alerts:
     outbox_dir: Path
     pushed: set[str] = field(default_factory=set)        # outbox targets a push endpoint delivers
     last_digest: float = 0.0
-    failing: dict[str, float] = field(default_factory=dict)   # what -> since when (time.time())
+    failing: dict[str, float] = field(default_factory=dict)   # what -> since when (_now())
     reported: set[str] = field(default_factory=set)
 
     def record(self, kind: str, subject: str, detail: str) -> None:
@@ -38,15 +43,19 @@ class Alerts:
 
     def failed(self, what: str, message: str, command: str) -> None:
         """Something keeps failing (an SFTP endpoint, the relay): reported once it has for long enough."""
-        since = self.failing.setdefault(what, time.time())
-        if what not in self.reported and time.time() - since >= self.settings.failing_minutes * 60:
-            minutes = int((time.time() - since) // 60)
+        since = self.failing.setdefault(what, _now())
+        if what not in self.reported and _now() - since >= self.settings.failing_minutes * 60:
+            minutes = int((_now() - since) // 60)
             self.record("failing", f"{what} が {minutes} 分以上失敗しています", f"{message}\n詳しく: {command}")
             self.reported.add(what)
 
     def recovered(self, what: str) -> None:
-        self.failing.pop(what, None)
-        self.reported.discard(what)
+        """Working again; if its failing was reported, that it recovered is reported too."""
+        since = self.failing.pop(what, None)
+        if what in self.reported:
+            minutes = int((_now() - since) // 60) if since else 0
+            self.record("recovered", f"{what} は復旧しました", f"約 {minutes} 分間失敗していました")
+            self.reported.discard(what)
 
     def collect(self) -> None:
         """Holds (from the orders' own events) and stock feeds nobody has delivered."""
@@ -59,7 +68,7 @@ class Alerts:
                                               f"{payload.get('note', '')}\n詳しく: tsunagi order {shop} {order_no}")
             if events:
                 outbox.advance(tx, CONSUMER, events[-1][0])
-        cutoff = time.time() - self.settings.feed_stale_minutes * 60
+        cutoff = _now() - self.settings.feed_stale_minutes * 60
         for target in self.pushed:
             for path in sorted((self.outbox_dir / target / "ready").glob("*")):
                 if path.stat().st_mtime < cutoff and f"stale:{path}" not in self.reported:
@@ -69,7 +78,7 @@ class Alerts:
 
     def flush(self, force: bool = False) -> bool:
         """One digest of everything not yet told, if the last was long enough ago. True if one was sent."""
-        if not force and time.time() - self.last_digest < self.settings.digest_minutes * 60:
+        if not force and _now() - self.last_digest < self.settings.digest_minutes * 60:
             return False
         rows = outbound_tables.unsent_alerts(self.store.read())
         if not rows:
@@ -90,7 +99,7 @@ class Alerts:
             return False
         with self.store.transaction() as tx:
             outbound_tables.mark_alerts_sent(tx, [r[0] for r in rows])
-        self.last_digest = time.time()
+        self.last_digest = _now()
         log.info("alert digest sent: %d alerts", len(rows))
         return True
 

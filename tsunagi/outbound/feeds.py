@@ -52,22 +52,30 @@ class FeedWriter:
         same absolute figures again on restart, which a channel takes harmlessly; nothing is lost."""
         written: list[Path] = []
         while True:    # in bounded passes: a big import leaves millions of events behind it
-            with self.store.transaction() as tx:
+            # worked out on a snapshot, without the write lock: intake is not held up meanwhile
+            with self.store.snapshot() as tx:
                 events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
                 if not events:
                     return written
                 products = catalog.affected_products(tx, {key for _, key, _ in events})
-                written += [p for shop, feed in self.feeds.items() if (p := self._shop_file(tx, shop, feed, products))]
+                files = [(shop, f) for shop, feed in self.feeds.items() if (f := self._shop_rows(tx, shop, feed, products))]
+            with self.store.transaction() as tx:      # short: the files and the cursor, together
+                first = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=1)
+                if not first or first[0][0] != events[0][0]:
+                    continue                # another writer took these events meanwhile: read again
+                written += [path for shop, f in files if (path := self._write(tx, shop, *f))]
                 outbox.advance(tx, CONSUMER, events[-1][0])
             if len(events) < BATCH:
                 return written
 
-    def _shop_file(self, tx: Tx, shop: str, target: StockFeed, products: set[str]) -> Path | None:
+    def _shop_rows(self, tx: Tx, shop: str, target: StockFeed, products: set[str]):
+        """(layout, rows, figures, refused) of the shop's file for these products, refused being the
+        (channel SKU, why) the file cannot carry; None when nothing changed. Read only: it runs on a snapshot."""
         codes = catalog.channel_codes(tx, shop, products)
         parts = {p: catalog.components(tx, p) for p in set(codes.values())}
         free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
         layout = self.layouts.load("stock", target.layout, FIELDS)
-        rows, changes = [], []
+        rows, changes, refused = [], [], []
         for code in sorted(codes):
             product = codes[code]
             qty = published(parts[product], free, target.safety_stock)
@@ -87,11 +95,18 @@ class FeedWriter:
                 row["name"] = ""
                 problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
             if problem:
-                log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
-                outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
+                refused.append((code, problem))
                 continue
             rows.append(row)
             changes.append((shop, code, qty))
+        return (layout, rows, changes, refused) if rows or refused else None
+
+    def _write(self, tx: Tx, shop: str, layout, rows: list[dict], changes: list, refused: list) -> Path | None:
+        """The shop's file and its published figures recorded; each SKU left out alerted (in this write
+        transaction: the snapshot its rows were worked out on records nothing)."""
+        for code, problem in refused:
+            log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
+            outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
         if not rows:
             return None
         stamp = clock.file_stamp()

@@ -48,5 +48,7 @@ class AlertSettings(Settings):
     to: list[MailAddress] = Field(description="operators' addresses; alerts go through `[relay]`")
     sender: MailAddress = Field(description="the From of alert mails")
     digest_minutes: float = Field(15.0, description="at most one digest mail per this many minutes")
-    failing_minutes: float = Field(30.0, description="an SFTP endpoint or the relay failing this long is reported")
+    failing_minutes: float = Field(10.0, description="a worker (pipeline, files, feeds, mail, drop folders, "
+                                   "schedules), an SFTP endpoint or the relay failing this long is reported once, "
+                                   "and again when it works")
     feed_stale_minutes: float = Field(60.0, description="a pushed file not delivered this long is reported")

@@ -32,9 +32,10 @@ def _report(kind: str, done: int, changed: int, problems: list[str]) -> int:
 def cmd_products_import(args) -> int:
     cfg = base.config(args)
     records, problems = parse_products(Path(args.file).read_bytes())
-    with base.writer(cfg).transaction() as tx:
-        for rec in records:
-            catalog.upsert_product(tx, rec)
+    store = base.writer(cfg)
+    # in chunks, so mails applied meanwhile wait at most one; upserts are safe to run again
+    store.in_chunks(records, catalog.upsert_product)
+    with store.transaction() as tx:
         placed = orders.retry_waiting(tx)
     if placed:
         print(f"{placed} held or waiting orders were placed")
@@ -44,12 +45,14 @@ def cmd_products_import(args) -> int:
 def cmd_stock_import(args) -> int:
     cfg = base.config(args)
     records, problems = parse_counts(Path(args.file).read_bytes())
-    changed = 0
     ref = f"import:{Path(args.file).name}"
-    with base.writer(cfg).transaction() as tx:
+    store = base.writer(cfg)
+    with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
-        for rec in records:
-            changed += counting.apply_count(tx, rec, ref)
+    # Counts are absolute: committed in chunks (mails applied meanwhile wait at most one), and an
+    # import stopped part-way is finished by running it again, which changes nothing already counted.
+    changed = sum(store.in_chunks(records, lambda tx, rec: counting.apply_count(tx, rec, ref)))
+    with store.transaction() as tx:
         placed = orders.retry_waiting(tx) if changed else 0
     if placed:
         print(f"{placed} orders waiting for stock were placed")

@@ -9,6 +9,7 @@ from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
+from tsunagi.oms.store import transient
 
 
 def register(sub) -> None:
@@ -60,9 +61,17 @@ def cmd_import(args) -> int:
     with open(args.file, "rb") as fh:
         item = spool.put_file(fh, meta, ".csv", into="cur")
     bar = _ProgressBar() if sys.stderr.isatty() else None
-    outcome = pipeline.process_file(item, bar)
-    if bar:
-        bar.close()
+    try:
+        outcome = pipeline.process_file(item, bar)
+    except Exception as exc:
+        if not transient(exc):
+            raise
+        base.stderr(f"{args.file}: not imported now ({exc}); it waits in {spool.dir('new')} and the daemon "
+                    f"applies it (or run this again later)")
+        return 1
+    finally:
+        if bar:
+            bar.close()
     if outcome == DUPLICATE:
         print(f"{args.file}: this exact file was imported before; nothing changed")
         return 0

@@ -45,6 +45,8 @@ class FeedTiming(Settings):
 class StoreSettings(Settings):
     synchronous: Annotated[Literal["FULL", "NORMAL", "EXTRA"], Upper] = Field(
         "FULL", description="SQLite fsync policy: `FULL` survives power loss; `NORMAL` survives a process crash only")
+    busy_timeout_seconds: float = Field(30.0, gt=0, description="a writer waits this long for another's lock (an "
+                                        "import elsewhere) before its worker backs off and tries again; nothing is lost")
 
 
 class PipelineSettings(Settings):

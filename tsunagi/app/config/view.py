@@ -33,6 +33,7 @@ class Config:
     max_message_bytes = property(lambda self: self.file.smtp.max_message_bytes)
     feed_coalesce_ms = property(lambda self: self.file.stock_feed.coalesce_ms)
     store_synchronous = property(lambda self: self.file.store.synchronous)
+    store_busy_seconds = property(lambda self: self.file.store.busy_timeout_seconds)
     parse_timeout_seconds = property(lambda self: self.file.pipeline.parse_timeout_seconds)
     stock_layouts = property(lambda self: self.file.csv.stock_layouts)
     mail_within_minutes = property(lambda self: self.file.csv.mail_within_minutes)
