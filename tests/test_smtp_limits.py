@@ -111,12 +111,12 @@ def test_mail_and_rcpt_keep_a_session_open_past_the_idle_timeout(limited):
     session = greeted(limited.port)
     session.command(b"EHLO client.example")
     assert session.command(b"MAIL FROM:<cart@example.jp>").startswith("250 ")
-    for _ in range(4):                                        # progress every 0.7 s, 2.8 s in all
-        time.sleep(0.35)
+    for _ in range(6):                                        # progress every 0.5 s, 3 s in all
+        time.sleep(0.25)
         assert session.command(b"RSET").startswith("250 ")
-        time.sleep(0.35)
+        time.sleep(0.25)
         assert session.command(b"MAIL FROM:<cart@example.jp>").startswith("250 ")
-    time.sleep(0.35)
+    time.sleep(0.25)
     assert session.command(b"RCPT TO:<" + RAKUTEN_TO.encode() + b">").startswith("250 ")
     stopped = time.monotonic()
     assert session.reply() == "421 4.4.2 idle too long"       # and once it stops making progress, it ends
@@ -136,6 +136,19 @@ def test_mail_data_still_arriving_is_progress(limited):
         time.sleep(0.5)
     session.send(b"\r\n.\r\n")
     assert session.reply().startswith("250 2.0.0 OK queued as")
+
+
+def test_a_mail_whose_data_stops_arriving_is_closed_as_idle(limited):
+    session = greeted(limited.port)
+    session.command(b"EHLO client.example")
+    session.command(b"MAIL FROM:<cart@example.jp>")
+    session.command(b"RCPT TO:<" + RAKUTEN_TO.encode() + b">")
+    assert session.command(b"DATA").startswith("354 ")
+    session.send(b"Subject: half a mail\r\n")
+    stopped = time.monotonic()
+    assert session.reply() == "421 4.4.2 idle too long"
+    assert 0.9 < time.monotonic() - stopped < 3
+    assert not list(limited.spool.root.glob("new/*.eml"))
 
 
 def test_the_recipient_after_max_recipients_gets_452_and_the_mail_goes_to_the_others(running):

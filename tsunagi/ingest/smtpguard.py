@@ -37,14 +37,14 @@ class Throttled:
         self.last = float("-inf")
         self.held = 0
 
-    def say(self, level: int, msg: str, *args) -> None:
+    def say(self, level: int, msg: str, *args, **kwargs) -> None:
         now = time.monotonic()
         if now - self.last < self.interval:
             self.held += 1
             return
         held, self.held, self.last = self.held, 0, now
         suffix = f" ({held} more like it in the last {self.interval:.0f} s)" if held else ""
-        log.log(level, msg + suffix, *args)
+        log.log(level, msg + suffix, *args, **kwargs)
 
 
 class Connections:

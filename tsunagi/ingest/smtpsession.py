@@ -9,9 +9,10 @@ from typing import Awaitable, Callable, Iterator
 
 from aiosmtpd.smtp import SMTP
 
-from tsunagi.ingest.smtpguard import Connections
+from tsunagi.ingest.smtpguard import Connections, Throttled
 
 log = logging.getLogger("tsunagi.smtp")
+errors_said = Throttled()     # a client that found a way to make sessions fail must not flood the log with it
 
 # aiosmtpd's own answers, said the way the rest of tsunagi's are (enhanced status code, no internals)
 PLAIN_REPLIES = {"500 Command line too long": "500 5.5.2 command line too long (at most 512 bytes, 1,000 in all)"}
@@ -117,7 +118,7 @@ class GuardedSMTP(SMTP):
         if not await self._refuse_bad_bytes(hostname, "the host name"):
             await self._advancing(super().smtp_EHLO(hostname), self._greeted)
 
-    def _greeted(self) -> int:
+    def _greeted(self) -> bool:
         return self.session.host_name is not None    # only the first greeting moves the session on
 
     @wraps(SMTP.smtp_MAIL)
@@ -170,5 +171,5 @@ class GuardedSMTP(SMTP):
 
     async def handle_exception(self, error: Exception) -> str:
         """aiosmtpd would answer `500 Error: (ExcName) text`: the client learns nothing of our insides."""
-        log.error("SMTP session from %s: %s", self._peer_key, error, exc_info=error)
+        errors_said.say(logging.ERROR, "SMTP session from %s: %s", self._peer_key, error, exc_info=error)
         return "451 4.3.0 local error, try again later"
