@@ -24,6 +24,7 @@ from tsunagi.app.transfers import Scheduler
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.smtp import IntakeHandler, make_server
+from tsunagi.ingest.smtpguard import SessionLimits, quiet_accept_errors
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.mailer import recover as mailer_recover
 
@@ -70,9 +71,11 @@ class Daemon:
         log.info("start-up recovery: %s", recovered)
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
                                 self.items.put)
+        quiet_accept_errors(asyncio.get_running_loop())
+        limits = SessionLimits.of(cfg.file.smtp)
         try:
-            server = await asyncio.get_running_loop().create_server(make_server(handler, cfg.max_message_bytes),
-                                                                    cfg.smtp_host, cfg.smtp_port)
+            server = await asyncio.get_running_loop().create_server(
+                make_server(handler, cfg.max_message_bytes, limits), cfg.smtp_host, cfg.smtp_port)
         except OSError as exc:
             pipeline.close()
             store.close()

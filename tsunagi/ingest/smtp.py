@@ -8,6 +8,8 @@ from typing import Callable
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tsunagi.common import clock
+from tsunagi.ingest.smtpguard import Connections, SessionLimits
+from tsunagi.ingest.smtpsession import GuardedSMTP
 from tsunagi.ingest.spool import Spool
 
 log = logging.getLogger("tsunagi.smtp")
@@ -59,8 +61,8 @@ class IntakeHandler:
 BLOCK = 1 << 20     # DATA is read up to this much at a time
 
 
-class IntakeSMTP(SMTP):
-    """aiosmtpd's session with DATA read in blocks, not line by line: a message of millions of short lines
+class IntakeSMTP(GuardedSMTP):
+    """The bounded session with DATA read in blocks, not line by line: a message of millions of short lines
     costs the event loop what its bytes cost, and other sessions are answered while it arrives."""
 
     async def smtp_DATA(self, arg: str) -> None:
@@ -73,13 +75,15 @@ class IntakeSMTP(SMTP):
             await self.push("501 Syntax: DATA")
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
-        message = await self._read_message()
+        with self._receiving():
+            message = await self._read_message()
         if message is None:
             await self.push("552 5.3.4 Error: Too much mail data")
             self._set_post_data_state()
             return
         self.envelope.content = self.envelope.original_content = message
-        status = await self._call_handler_hook("DATA")
+        with self._handling():
+            status = await self._call_handler_hook("DATA")
         self._set_post_data_state()
         await self.push(status)
 
@@ -118,9 +122,13 @@ class IntakeSMTP(SMTP):
                 return parts, over
 
 
-def make_server(handler: IntakeHandler, max_message_bytes: int) -> Callable[[], SMTP]:
-    """A protocol factory for loop.create_server: SMTPUTF8 and 8BITMIME on, SIZE enforced (552)."""
+def make_server(handler: IntakeHandler, max_message_bytes: int,
+                limits: SessionLimits = SessionLimits()) -> Callable[[], SMTP]:
+    """A protocol factory for loop.create_server: SMTPUTF8 and 8BITMIME on, SIZE enforced (552), every
+    session counted against the same connection limits."""
+    connections = Connections(limits)
+
     def factory() -> SMTP:
-        return IntakeSMTP(handler, data_size_limit=max_message_bytes, enable_SMTPUTF8=True,
+        return IntakeSMTP(handler, connections, data_size_limit=max_message_bytes, enable_SMTPUTF8=True,
                           decode_data=False, ident="tsunagi ESMTP")
     return factory

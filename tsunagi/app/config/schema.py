@@ -28,6 +28,15 @@ class Smtp(Settings):
         "127.0.0.1:2525", description="`host:port` of the SMTP receiver (`0` = any free port); keep it on loopback "
                                       "or behind your mail server")
     max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger mails are refused with 552")
+    # What one client may hold: beyond these a session is refused or closed with a 4xx, never left to pile up
+    max_connections: int = Field(100, ge=1, description="open SMTP sessions in all; a new one beyond it gets "
+                                 "`421 4.7.0` and is closed (keep it well under the open-file limit)")
+    max_connections_per_peer: int = Field(20, ge=1, description="open SMTP sessions from one IP address; beyond "
+                                          "it `421 4.7.0`")
+    idle_timeout_seconds: float = Field(60.0, gt=0, description="a session is closed with `421 4.4.2` after this "
+                                        "long without progress (HELO, MAIL, RCPT, DATA or mail data arriving; "
+                                        "NOOP, RSET, VRFY, HELP do not count)")
+    max_recipients: int = Field(100, ge=1, description="RCPTs accepted in one mail; more get `452 4.5.3`")
 
     @property
     def host(self) -> str:
