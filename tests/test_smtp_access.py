@@ -203,7 +203,8 @@ def test_check_warns_when_smtp_listens_beyond_loopback_and_a_shop_has_no_accept_
     data_path = write_config(tmp_path, smtp={"listen": "0.0.0.0:2525"})   # check reads it; nothing listens
     edit_config(data_path, lambda d: shop(d, "rakuten").update(accept_from=["noreply@rakuten.co.jp"]))
     assert cli.main(["-c", str(data_path), "check"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "shop rakuten: takes order mail for rakuten-7f3k@orders.example.jp only from noreply@rakuten.co.jp" in out
     warnings = [line for line in err.splitlines() if line.startswith("warning: SMTP listens")]
     assert len(warnings) == 2 and "shop yahoo" in err and "shop ec" in err and "shop rakuten" not in err
 

@@ -38,7 +38,10 @@ class TxtServer:
                 wire, peer = self.sock.recvfrom(4096)
             except OSError:
                 return
-            self.sock.sendto(self._answer(dns.message.from_wire(wire)).to_wire(), peer)
+            try:
+                self.sock.sendto(self._answer(dns.message.from_wire(wire)).to_wire(), peer)
+            except OSError:      # closed while answering: the test is over
+                return
 
     def _answer(self, query: dns.message.Message) -> dns.message.Message:
         response = dns.message.make_response(query)
@@ -54,3 +57,15 @@ class TxtServer:
             chunks = " ".join('"' + value[i:i + 255].decode() + '"' for i in range(0, len(value), 255))
             response.answer.append(dns.rrset.from_text(question.name, 300, "IN", "TXT", chunks))
         return response
+
+
+class Silent:
+    """A UDP port on loopback that takes DNS questions and never answers: a server that is down."""
+
+    def __enter__(self) -> str:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        self.sock.close()

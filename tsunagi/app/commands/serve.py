@@ -63,7 +63,8 @@ def _show_shops(cfg) -> None:
         if shop.stock_feed:
             cfg.layouts.load("stock", shop.stock_feed.layout)
             print(f"shop {shop.id}: stock feed {shop.stock_feed.layout}, safety stock {shop.stock_feed.safety_stock}")
-        print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}")
+        print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}"
+              + (f" only from {', '.join(shop.accept_from)}" if shop.accept_from else ""))
         if shop.order_csv:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
