@@ -37,7 +37,7 @@ class IntakeHandler:
         sender = Sender(envelope.mail_from or "", str(session.peer[0]) if session.peer else "", login_of(session))
         refusal = rules.refusal(sender) if rules else None
         if refusal:     # refused here, before DATA: a forged order is never received, let alone spooled
-            log.warning("refused RCPT %s for shop %s: %s", address, shop, refusal)
+            log.info("refused RCPT %s for shop %s: %s", address, shop, refusal)
             return f"550 5.7.1 <{address}>: {refusal}"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

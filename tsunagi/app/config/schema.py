@@ -51,8 +51,8 @@ class Smtp(Settings):
                                  "for AUTH PLAIN/LOGIN, offered only after STARTTLS")
     dkim_verify: bool = Field(True, description="verify the DKIM signature of each order mail (the cart's original "
                                                 "when forwarded as an attachment) and record it in the item's meta")
-    dkim_dns: Annotated[str, AfterValidator(_nameserver)] = Field("", description="`host:port` of the DNS server DKIM keys are asked from; \"\" = the "
-                                          "system's resolver")
+    dkim_dns: Annotated[str, AfterValidator(_nameserver)] = Field(
+        "", description="`host:port` of the DNS server DKIM keys are asked from; \"\" = the system's resolver")
     dkim_timeout_seconds: float = Field(3.0, gt=0, le=30, description="a DKIM key lookup slower than this is "
                                         "recorded as `temperror`")
 
