@@ -53,9 +53,11 @@ def no_overrides(monkeypatch):
 @pytest.mark.parametrize("edit,line", [
     (lambda d: d.update(smpt={}), "smpt: unknown key (allowed: alerts, carrier, csv, csv_layout, data_dir, "
                                   "locations, pipeline, relay, sftp, shop, smtp, stock_feed, store, wms)"),
-    (lambda d: d.update(smtp={"lisen": "127.0.0.1:25"}), "smtp.lisen: unknown key (allowed: idle_timeout_seconds, "
+    (lambda d: d.update(smtp={"lisen": "127.0.0.1:25"}), "smtp.lisen: unknown key (allowed: dkim_dns, "
+                                                         "dkim_timeout_seconds, dkim_verify, idle_timeout_seconds, "
                                                          "listen, max_connections, max_connections_per_peer, "
-                                                         "max_message_bytes, max_recipients)"),
+                                                         "max_message_bytes, max_recipients, require_tls, tls_cert, "
+                                                         "tls_key, user)"),
     (lambda d: d["shop"][0]["stock_feed"].update(layot="x"), "shop[0].stock_feed.layot: unknown key (allowed: "
                                                              "layout, location, safety_stock)"),
     (lambda d: d["shop"][1].update(shipping={"autoready": True}), "shop[1].shipping.autoready: unknown key"),
@@ -82,8 +84,8 @@ def test_every_mistake_in_the_file_is_reported_in_one_run(tmp_path):
         "shop[1].id: 'Yahoo': use lower-case letters, digits, - and _ (it names folders)",
         "shop[1].order_mail_to[0]: 'nobody' is not a mail address",
         f"shop[1].cart: no mail spec 'yahoo-old' in {SPEC_DIR} (known: ec-cube, rakuten, yahoo)",
-        "shop[1].colour: unknown key (allowed: cart, id, mail, mail_specs, name, order_csv, order_mail_to, "
-        "shipping, stock_feed)",
+        "shop[1].colour: unknown key (allowed: accept_from, cart, id, mail, mail_specs, name, order_csv, "
+        "order_mail_to, shipping, stock_feed)",
     ]
 
 

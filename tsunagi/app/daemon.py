@@ -10,7 +10,7 @@ import signal
 import threading
 from pathlib import Path
 
-from tsunagi.app import wiring
+from tsunagi.app import access, wiring
 from tsunagi.app.config import Config
 from tsunagi.app.heartbeat import Heartbeat
 from tsunagi.app.runners import (
@@ -70,12 +70,13 @@ class Daemon:
             recovered.update(csvfile.recover_pending(tx, spool.dir("outbox")))
         log.info("start-up recovery: %s", recovered)
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
-                                self.items.put)
+                                self.items.put, senders=access.sender_rules(cfg))
         quiet_accept_errors(asyncio.get_running_loop())
         limits = SessionLimits.of(cfg.file.smtp)
+        options = access.smtp_options(cfg)
         try:
             server = await asyncio.get_running_loop().create_server(
-                make_server(handler, cfg.max_message_bytes, limits), cfg.smtp_host, cfg.smtp_port)
+                make_server(handler, cfg.max_message_bytes, limits, options), cfg.smtp_host, cfg.smtp_port)
         except OSError as exc:
             pipeline.close()
             store.close()

@@ -1,6 +1,7 @@
 """Turning the configuration into working parts: store, spool, pipeline, shipping rules, writers, mailer, alerts."""
 from __future__ import annotations
 
+from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
@@ -36,7 +37,8 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for),
                         after=lambda: after_apply(cfg, store, rules),
-                        parser=ParsePool(cfg.parse_timeout_seconds) if workers else None)
+                        parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
+                        dkim=access.dkim_resolver(cfg))
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)

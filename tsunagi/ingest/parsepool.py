@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
+from tsunagi.ingest import dkimcheck
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.ordermail import parse_order_mail, spec_for
 
@@ -27,15 +28,34 @@ class Job:
     carts: tuple[str, ...]
     spec_dir: str
     mail_from: str
+    dkim: dkimcheck.Resolver | None = None    # verify the DKIM signature, asking this resolver for keys
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What parse_job gives for a job with dkim: the parse result, and the DKIM verdict of the mail."""
+    result: object
+    dkim: dict
 
 
 def parse_job(job: Job):
-    """The record, or a ParseError's reason dict (the same in a worker and in this process)."""
+    """The record, or a ParseError's reason dict (the same in a worker and in this process); wrapped in
+    Verified when the job asks for DKIM."""
+    verdict = _dkim(job) if job.dkim else None
     try:
         specs = [spec_for(cart, job.spec_dir) for cart in job.carts]
-        return parse_order_mail(job.data, job.shop, specs, job.mail_from)
+        result = parse_order_mail(job.data, job.shop, specs, job.mail_from)
     except ParseError as exc:
-        return exc.as_dict()
+        result = exc.as_dict()
+    return result if verdict is None else Verified(result, verdict)
+
+
+def _dkim(job: Job) -> dict:
+    try:
+        return dkimcheck.verify(job.data, job.dkim)
+    except Exception as exc:    # a mail the DKIM code cannot read is still an order: its verdict says why
+        log.warning("DKIM verification failed: %s: %s", type(exc).__name__, exc)
+        return {"result": "permerror", "reason": f"{type(exc).__name__}: {exc}"[:200]}
 
 
 def _serve(conn: Connection) -> None:

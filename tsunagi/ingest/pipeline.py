@@ -11,7 +11,8 @@ from typing import Callable
 
 from tsunagi.common.durable import sha256_file
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
-from tsunagi.ingest.parsepool import Job, ParsePool, parse_job
+from tsunagi.ingest.dkimcheck import Resolver
+from tsunagi.ingest.parsepool import Job, ParsePool, Verified, parse_job
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
@@ -34,6 +35,7 @@ class Pipeline:
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
     hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
+    dkim: Resolver | None = None                 # mails' DKIM signatures verified with it; None: not verified
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
     # Items a crash caught being applied wait until then (time.monotonic()): a daemon killed or restarted
@@ -161,6 +163,9 @@ class Pipeline:
             [parse_job(job) for _, job in jobs]
         out = [[item, result] for item, result in checked]
         for (n, _), result in zip(jobs, parsed):
+            if isinstance(result, Verified):      # the verdict goes into the item's meta, wherever it is filed
+                self.spool.annotate(out[n][0], dkim=result.dkim)
+                result = result.result
             out[n][1] = result
         return [(item, result) for item, result in out]
 
@@ -232,7 +237,8 @@ class Pipeline:
         if shop not in self.shop_specs:
             raise ParseError(f"shop {shop!r} is not in the configuration", stage="dispatch", field="shop",
                              kind="unknown_shop")
-        return Job(data, shop, tuple(self.shop_specs[shop]), str(self.spec_dir), item.meta.get("mail_from", "x"))
+        return Job(data, shop, tuple(self.shop_specs[shop]), str(self.spec_dir), item.meta.get("mail_from", "x"),
+                   dkim=self.dkim)
 
     def close(self) -> None:
         if self.parser:

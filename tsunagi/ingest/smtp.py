@@ -10,25 +10,37 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from tsunagi.common import clock
 from tsunagi.ingest.smtpguard import Connections, SessionLimits
 from tsunagi.ingest.smtpsession import GuardedSMTP
+from tsunagi.ingest.senders import Rules, Sender
+from tsunagi.ingest.smtpauth import login_of
 from tsunagi.ingest.spool import Spool
 
 log = logging.getLogger("tsunagi.smtp")
 
 
 class IntakeHandler:
-    """RCPT: 550 for an address no shop takes. DATA: spool one item per shop, then 250."""
+    """RCPT: 550 for an address no shop takes, or a sender the shop does not take (accept_from).
+    DATA: spool one item per shop, then 250."""
 
     def __init__(self, spool: Spool, shop_for: Callable[[str], str | None],
-                 on_spooled: Callable[[list[str]], None] = lambda ids: None):
+                 on_spooled: Callable[[list[str]], None] = lambda ids: None,
+                 senders: Callable[[str], Rules | None] = lambda shop: None):
         self.spool = spool
         self.shop_for = shop_for
         self.on_spooled = on_spooled
+        self.senders = senders          # a shop's accept_from; None takes mail from anyone
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
-        if self.shop_for(address) is None:
+        shop = self.shop_for(address)
+        if shop is None:
             log.info("refused RCPT %s from %s", address, session.peer)
             return f"550 5.1.1 <{address}>: no shop takes order mail at this address"
+        rules = self.senders(shop)
+        sender = Sender(envelope.mail_from or "", str(session.peer[0]) if session.peer else "", login_of(session))
+        refusal = rules.refusal(sender) if rules else None
+        if refusal:     # refused here, before DATA: a forged order is never received, let alone spooled
+            log.info("refused RCPT %s for shop %s: %s", address, shop, refusal)
+            return f"550 5.7.1 <{address}>: {refusal}"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
 
@@ -48,6 +60,8 @@ class IntakeHandler:
                         "peer": str(session.peer[0]) if session.peer else "",
                         "helo": session.host_name or "",
                         "received_at": clock.now().isoformat()}
+                if login_of(session):
+                    meta["auth_user"] = login_of(session)
                 item = await loop.run_in_executor(None, self.spool.put, data, meta)
                 ids.append(item.id)
         except OSError as exc:
@@ -122,13 +136,14 @@ class IntakeSMTP(GuardedSMTP):
                 return parts, over
 
 
-def make_server(handler: IntakeHandler, max_message_bytes: int,
-                limits: SessionLimits = SessionLimits()) -> Callable[[], SMTP]:
+def make_server(handler: IntakeHandler, max_message_bytes: int, limits: SessionLimits = SessionLimits(),
+                access: dict | None = None) -> Callable[[], SMTP]:
     """A protocol factory for loop.create_server: SMTPUTF8 and 8BITMIME on, SIZE enforced (552), every
-    session counted against the same connection limits."""
+    session counted against the same connection limits; access: STARTTLS and AUTH options
+    (smtpauth.server_options)."""
     connections = Connections(limits)
 
     def factory() -> SMTP:
         return IntakeSMTP(handler, connections, data_size_limit=max_message_bytes, enable_SMTPUTF8=True,
-                          decode_data=False, ident="tsunagi ESMTP")
+                          decode_data=False, ident="tsunagi ESMTP", **(access or {}))
     return factory

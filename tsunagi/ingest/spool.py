@@ -117,6 +117,14 @@ class Spool:
         fsync_dir(dest)
         return Item(item_id, dest, suffix, meta)
 
+    def annotate(self, item: Item, **fields) -> None:
+        """Add what was learnt of an item (its DKIM verdict) to its meta: written whole, then renamed over."""
+        item.meta.update(fields)
+        tmp = self.dir("tmp") / f"{item.id}.meta.part"
+        tmp.unlink(missing_ok=True)
+        write_new(tmp, json.dumps(item.meta, ensure_ascii=False).encode())
+        os.rename(tmp, item.meta_path)
+
     def scratch(self, item: Item) -> Path:
         """A working file for an item's decoded copy; tmp/ is cleared at start-up."""
         return self.dir("tmp") / f"{item.id}.utf8"

@@ -153,11 +153,24 @@ def cmd_spool_show(args) -> int:
     print(f"{item.id}  ({folder})")
     print(f"  受信: {m.get('spooled_at', '')}  経路: {m.get('source', '')}  ショップ: {m.get('shop', '')}  "
           f"{m.get('file', '') or m.get('mail_from', '')}  {m.get('size', 0):,} bytes")
+    _show_sender(m)
     if reason is None:
         print("  問題なし" if "done" in folder else "  未処理")
         return 0
     _show_reason(reason, args.all)
     return 0
+
+
+def _show_sender(m: dict) -> None:
+    """What vouches for the sender: the SMTP login, and the DKIM verdict of the (original) mail."""
+    if m.get("auth_user"):
+        print(f"  SMTP認証: {m['auth_user']}")
+    dkim = m.get("dkim")
+    if dkim:
+        signer = f" d={dkim['domain']} s={dkim.get('selector', '')}" if dkim.get("domain") else ""
+        where = " (転送された元メール)" if dkim.get("where") == "attached" else ""
+        reason = f": {dkim['reason']}" if dkim.get("reason") else ""
+        print(f"  DKIM: {dkim.get('result')}{signer}{where}{reason}")
 
 
 def _show_reason(reason: dict, everything: bool) -> None:

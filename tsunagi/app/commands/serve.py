@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tsunagi.app import wiring
+from tsunagi.app import access, wiring
 from tsunagi.app.commands import base
 from tsunagi.app.daemon import run_forever
 from tsunagi.oms import orders
@@ -47,6 +47,7 @@ def cmd_check(args) -> int:
     ok = _check_templates(cfg)
     _show_shipping(cfg)
     _show_endpoints(cfg)
+    _warn_open_to_all(cfg)
     wiring.shipping_rules(cfg)
     if not ok:
         return 1
@@ -62,7 +63,8 @@ def _show_shops(cfg) -> None:
         if shop.stock_feed:
             cfg.layouts.load("stock", shop.stock_feed.layout)
             print(f"shop {shop.id}: stock feed {shop.stock_feed.layout}, safety stock {shop.stock_feed.safety_stock}")
-        print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}")
+        print(f"shop {shop.id}: takes order mail for {', '.join(shop.order_mail_to) or '(no address)'}"
+              + (f" only from {', '.join(shop.accept_from)}" if shop.accept_from else ""))
         if shop.order_csv:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
@@ -92,6 +94,13 @@ def _show_endpoints(cfg) -> None:
               f"({when or 'only by tsunagi sftp run'})")
         if not ep.known_hosts.exists():
             base.stderr(f"  warning: {ep.known_hosts} does not exist; connections will be refused")
+
+
+def _warn_open_to_all(cfg) -> None:
+    """A warning, not a failure: behind a firewall or a relay that only forwards the carts' mail, it is fine."""
+    for shop_id in access.open_to_all(cfg):
+        base.stderr(f"warning: SMTP listens on {cfg.smtp_host} (beyond loopback) and shop {shop_id} has no "
+                    f"accept_from: anyone who reaches the port can send it orders")
 
 
 def _check_templates(cfg) -> bool:

@@ -23,7 +23,8 @@ def fail(model: str, *problems: Problem) -> None:
 
 
 def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
-    return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_relay_needed(cfg), *_pull_targets(cfg)]
+    return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_relay_needed(cfg), *_pull_targets(cfg),
+            *_accept_users(cfg)]
 
 
 def _unique_shops(cfg: ConfigFile) -> list[Problem]:
@@ -80,3 +81,12 @@ def _pull_targets(cfg: ConfigFile) -> list[Problem]:
     return [(("sftp", n, "pull", "into"), f"{ep.pull.into!r} is not a shop id, a carrier or a warehouse name "
                                           f"(known: {', '.join(sorted(targets))})", ep.pull.into)
             for n, ep in enumerate(cfg.sftp) if ep.pull and ep.pull.into not in targets]
+
+
+def _accept_users(cfg: ConfigFile) -> list[Problem]:
+    """An `auth:NAME` in accept_from names an [[smtp.user]]: any other could never log in."""
+    users = {u.name for u in cfg.smtp.user}
+    return [(("shop", n, "accept_from", k), f"{entry!r}: no [[smtp.user]] has the name {entry[5:]!r} (known: "
+                                            f"{', '.join(sorted(users)) or 'none'})", entry)
+            for n, shop in enumerate(cfg.shop) for k, entry in enumerate(shop.accept_from)
+            if entry.startswith("auth:") and entry[5:] not in users]

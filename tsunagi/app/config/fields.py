@@ -80,9 +80,17 @@ def _folder(value: Path) -> Path:
     return value
 
 
+def _file(value: Path) -> Path:
+    if not value.is_file():
+        raise ValueError(f"{value} does not exist (or is not a file)")
+    return value
+
+
 ConfigPath = Annotated[Path, Strict(False), AfterValidator(_resolve)]     # relative to the config file
 Folder = Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_folder)]
 OptionalFolder = Annotated[Folder | None, BeforeValidator(_empty_is_none)]
+OptionalFile = Annotated[Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_file)] | None,
+                         BeforeValidator(_empty_is_none)]
 
 
 def outbound_layout(kind: str, optional: bool = False) -> AfterValidator:

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
+from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
-from tsunagi.app.config.fields import ConfigPath, OptionalFolder, StockCsv, Upper, context
+from tsunagi.app.config.fields import ConfigPath, OptionalFile, OptionalFolder, StockCsv, Upper, context
 from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
@@ -21,6 +22,10 @@ def _listen(value: str) -> str:
     if not m or not 0 <= int(m.group(2)) < 65536:
         raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
     return value
+
+
+def _nameserver(value: str) -> str:
+    return _listen(value) if value else value
 
 
 class Smtp(Settings):
@@ -45,6 +50,27 @@ class Smtp(Settings):
     @property
     def port(self) -> int:
         return int(LISTEN.fullmatch(self.listen).group(2))
+
+    # Who may send orders: STARTTLS, AUTH, DKIM (with each shop's accept_from)
+    tls_cert: OptionalFile = Field(None, description="a PEM certificate (chain): STARTTLS is offered when it and "
+                                   "`tls_key` are set; relative to the config file")
+    tls_key: OptionalFile = Field(None, description="the certificate's PEM private key")
+    require_tls: bool = Field(False, description="refuse MAIL (530) until the client has said STARTTLS")
+    user: list[SmtpUser] = Field(default_factory=list, description="`[[smtp.user]] name, password_env`: logins "
+                                 "for AUTH PLAIN/LOGIN, offered only after STARTTLS")
+    dkim_verify: bool = Field(True, description="verify the DKIM signature of each order mail (the cart's original "
+                                                "when forwarded as an attachment) and record it in the item's meta")
+    dkim_dns: Annotated[str, AfterValidator(_nameserver)] = Field(
+        "", description="`host:port` of the DNS server DKIM keys are asked from; \"\" = the system's resolver")
+    dkim_timeout_seconds: float = Field(3.0, gt=0, le=30, description="a DKIM key lookup slower than this is "
+                                        "recorded as `temperror`")
+
+    @model_validator(mode="after")
+    def _tls_and_auth(self) -> Smtp:
+        problems = tls_problems(self.tls_cert, self.tls_key, self.require_tls, self.user)
+        if problems:
+            fail("smtp", *problems)
+        return self
 
 
 class FeedTiming(Settings):

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator, model_validator
 
+from tsunagi.app.config.access import AcceptFrom
 from tsunagi.app.config.fields import (
     ConfirmLayout,
     FeedLayout,
@@ -104,6 +105,10 @@ class Shop(Settings):
     name: str = Field("", description="shown to people; \"\" = the id")
     order_mail_to: list[Annotated[MailAddress, Lower]] = Field(
         default_factory=list, description="recipient addresses accepted for this shop; any other RCPT gets 550")
+    accept_from: list[AcceptFrom] = Field(
+        default_factory=list, description="who may send this shop's order mail: envelope senders "
+        "(`noreply@rakuten.co.jp`), sender domains (`@mail.example-shop.jp`), peer networks (`192.0.2.0/24`) or "
+        "SMTP users (`auth:forwarder`); any other sender is refused at RCPT (550 5.7.1). [] = anyone")
     mail_specs: list[MailSpec] = Field(default_factory=list, description="several mail specs for one shop, tried "
                                        "in order; [] = `[cart]`")
     # after mail_specs: whether cart must name a mail spec depends on them
