@@ -6,7 +6,9 @@ from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
+from tsunagi.app.config.partners import open_key_files
 from tsunagi.app.daemon import run_forever
+from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders
 from tsunagi.outbound.notify import sample_context
 from tsunagi.parsers.csvfile import parse_file
@@ -26,8 +28,17 @@ def register(sub) -> None:
 
 
 def cmd_serve(args) -> int:
-    run_forever(base.config(args))
+    cfg = base.config(args)
+    refuse_open_keys(cfg)
+    run_forever(cfg)
     return 0
+
+
+def refuse_open_keys(cfg) -> None:
+    """A private key others can read is a leak already: refused before anything runs."""
+    lines = open_key_files(cfg.sftp)
+    if lines:
+        raise TsunagiError("\n".join(lines))
 
 
 def cmd_demo(args) -> int:
@@ -43,6 +54,7 @@ def cmd_check(args) -> int:
             base.stderr("check a layout with both --layout NAME and --sample FILE")
             return 2
         return check_layout(cfg, args.layout, Path(args.sample), args.shop or cfg.shops[0].id)
+    refuse_open_keys(cfg)
     _show_shops(cfg)
     ok = _check_templates(cfg)
     _show_shipping(cfg)
