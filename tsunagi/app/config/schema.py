@@ -61,6 +61,8 @@ class CsvSettings(Settings):
                                                          "`orders --mail-missing`")
     drop_stable_seconds: float = Field(2.0, description="a dropped file nobody has open and that has not changed for "
                                                         "this long is complete")
+    max_line_bytes: int = Field(1 << 20, ge=1024, description="a CSV file with a longer line is refused before it is "
+                                "read, with the line's byte offset (`spool/failed/`, kind `line_too_long`)")
 
 
 def _ca_file(relay: RelaySettings | None, info: ValidationInfo) -> RelaySettings | None:
