@@ -439,3 +439,15 @@ def test_retry_failed_narrows_to_a_shop_and_a_date_and_leaves_a_mail_resent_mean
         assert sent == ["0000000064", "0000000065"] and _states(site) == ["failed", "sent", "sent"]
     finally:
         relay.stop()
+
+
+def test_a_sent_mail_is_dated_in_jst_by_the_one_clock(tmp_path, capsys, sink, later):
+    from email.utils import parsedate_to_datetime
+    from tsunagi.common import clock
+    site = MailSite(tmp_path, capsys, sink.port)
+    later(timedelta(days=400))
+    site.mail_order(order(80))
+    site.send()
+    date = sink.handler.parsed()[0]["Date"]
+    assert date.endswith("+0900")
+    assert abs(parsedate_to_datetime(date) - clock.now()) < timedelta(minutes=5)

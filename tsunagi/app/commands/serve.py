@@ -4,7 +4,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tsunagi.app import wiring
+from tsunagi.app import logsetup, wiring
 from tsunagi.app.commands import base
 from tsunagi.app.config.partners import open_key_files
 from tsunagi.app.daemon import run_forever
@@ -30,6 +30,7 @@ def register(sub) -> None:
 def cmd_serve(args) -> int:
     cfg = base.config(args)
     refuse_open_keys(cfg)
+    logsetup.configure(cfg.file.log, cfg.file.model_dump())
     run_forever(cfg)
     return 0
 

@@ -83,6 +83,7 @@ def _folder(value: Path) -> Path:
 ConfigPath = Annotated[Path, Strict(False), AfterValidator(_resolve)]     # relative to the config file
 Folder = Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_folder)]
 OptionalFolder = Annotated[Folder | None, BeforeValidator(_empty_is_none)]
+OptionalPath = Annotated[ConfigPath | None, BeforeValidator(_empty_is_none)]
 
 
 def outbound_layout(kind: str, optional: bool = False) -> AfterValidator:
