@@ -9,6 +9,8 @@ import re
 import smtplib
 from datetime import datetime, timedelta
 
+import pytest
+
 from tests.support.configs import edit_config, seed, write_config
 from tests.support.daemon import Serving, wait_for
 from tests.support.sinks import Sink
@@ -63,6 +65,7 @@ def test_the_log_file_is_rotated_at_max_bytes_keeping_log_keep_files(tmp_path):
     assert all(LINE.match(line) for line in (tmp_path / "log" / "tsunagi.log.1").read_text().splitlines())
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")     # the test relay, on loopback
 def test_no_password_nor_smtp_auth_exchange_reaches_the_log_even_at_debug(tmp_path, capsys):
     relay_password, intake_password = "relay-s3cret-pw", "intake-s3cret-pw"
     relay = Sink(login=("shop-relay", relay_password)).start()

@@ -1,11 +1,15 @@
 """A daemon running in the test's own process, and waiting for what it does."""
 from __future__ import annotations
 
+import os
 import smtplib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from tests.support.configs import RAKUTEN_TO
+from tests.support.configs import RAKUTEN_TO, edit_config
+from tests.support.net import free_port, listening
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.app.daemon import start_in_thread
@@ -62,11 +66,6 @@ class Serving:
     on a free loopback port; stopped with SIGTERM."""
 
     def __init__(self, config_path: Path, env: dict | None = None):
-        import os
-        import subprocess
-        import sys
-        from tests.support.configs import edit_config
-        from tests.support.net import free_port, listening
         self.port = free_port()
         edit_config(config_path, lambda config: config["smtp"].update(listen=f"127.0.0.1:{self.port}"))
         self.cfg = config_mod.load(config_path)
