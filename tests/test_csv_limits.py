@@ -58,3 +58,13 @@ def test_the_offset_named_is_where_the_first_long_line_starts(limit):
     check_line_lengths(io.BytesIO(b"\n".join(lines[:2] + lines[3:])), limit)
     with pytest.raises(ParseError, match=r"^byte \d+:"):           # the last line, without its newline
         check_line_lengths(io.BytesIO(b"x\n" + b"e" * (limit + 1)), limit)
+
+
+def test_check_with_a_sample_refuses_a_long_line_as_the_daemon_would(tmp_path, capsys):
+    from tsunagi.app import cli
+    config_path = write_config(tmp_path, csv={"max_line_bytes": 1024})
+    sample = tmp_path / "sample.csv"
+    sample.write_bytes(HEADER + b"1," + b"x" * 2000 + b"\r\n")
+    assert cli.main(["-c", str(config_path), "check", "--layout", "rakuten-rms", "--sample", str(sample)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: byte {len(HEADER)}: a line longer than 1024 bytes (csv.max_line_bytes)")

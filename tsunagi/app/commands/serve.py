@@ -12,6 +12,7 @@ from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders
 from tsunagi.outbound.notify import sample_context
 from tsunagi.parsers.csvfile import parse_file
+from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.mailspec import load_spec
 
 
@@ -130,6 +131,8 @@ def check_layout(cfg, name: str, sample: Path, shop: str) -> int:
     layout = cfg.csv_layout(name)
     print(f"layout {name}: {layout.title} ({layout.kind}, {layout.path})")
     with open(sample, "rb") as fh, tempfile.TemporaryDirectory() as tmp:
+        check_line_lengths(fh, cfg.max_line_bytes)          # as the daemon would refuse it
+        fh.seek(0)
         decoded, chunks = parse_file(fh, layout, shop, Path(tmp) / "sample.utf8")
         print(f"encoding: {decoded.encoding}; {len(decoded.header)} columns: header OK")
         first, problems, rows = None, [], 0
