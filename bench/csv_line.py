@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -84,6 +85,7 @@ def run(mb: int, limit_mb: float | None) -> None:
         proc.terminate()
         proc.wait()
     reasons = [json.loads(p.read_text(encoding="utf-8")) for p in failed.glob("*.reason.json")]
+    shutil.rmtree(tmp)                  # the spooled copy of the file is as big as the line
     print(f"{mb} MB single-line file, csv.max_line_bytes {limit_mb or 1:g} MB")
     print(f"  settled in {took[0]:.2f} s after the drop" if took else "  not settled within 600 s",
           f"({reasons[0]['kind']}: {reasons[0]['message'][:90]}…)" if reasons else "")
