@@ -362,3 +362,92 @@ def test_a_mail_whose_buyer_address_never_comes_is_rejected_after_a_day(tmp_path
     site.send()
     [entry] = site.log()
     assert entry["state"] == "rejected" and "メールアドレス" in entry["answer"] and sink.messages == []
+
+
+def _states(site: MailSite) -> list[str]:
+    return [r["state"] for r in site.log()]
+
+
+def _retry(site: MailSite, *args: str) -> str:
+    site.capsys.readouterr()
+    assert site.cli("mail", "retry", "--failed", *args) == 0
+    return site.capsys.readouterr().out.strip()
+
+
+def test_a_relay_down_for_hours_keeps_mails_queued_and_they_go_once_each_when_it_returns(tmp_path, capsys, later):
+    relay = Sink()                                  # its port, with nothing listening yet
+    site = MailSite(tmp_path, capsys, relay.port)
+    for n in (60, 61):
+        site.mail_order(order(n))
+    site.send()
+    for _ in range(6):                              # six hours down: past the two hours that used to fail them
+        later(timedelta(hours=1, seconds=1))
+        site.send()
+    assert _states(site) == ["queued", "queued"] and all(r["attempts"] == 7 for r in site.log())
+    relay.start()
+    try:
+        later(timedelta(hours=1, seconds=1))
+        site.send()
+        site.send()
+        assert _states(site) == ["sent", "sent"] and len(relay.messages) == 2
+    finally:
+        relay.stop()
+
+
+def test_after_give_up_hours_mails_fail_and_retry_failed_queues_each_once(tmp_path, capsys, later):
+    relay = Sink()
+    site = MailSite(tmp_path, capsys, relay.port)
+    for n in (62, 63):
+        site.mail_order(order(n))
+    site.send()
+    later(timedelta(hours=71))
+    site.send()
+    assert _states(site) == ["queued", "queued"]
+    later(timedelta(hours=1, seconds=1))            # 72 hours since the first failure (relay.give_up_hours)
+    site.send()
+    assert _states(site) == ["failed", "failed"]
+    assert _retry(site).startswith("2 failed mails queued again")
+    assert _retry(site).startswith("0 failed mails queued again")
+    relay.start()
+    try:
+        site.send()
+        assert _states(site) == ["sent", "sent"] and len(relay.messages) == 2
+        assert _retry(site).startswith("0 ") and site.send() == 0 and len(relay.messages) == 2
+    finally:
+        relay.stop()
+
+
+def test_retry_failed_narrows_to_a_shop_and_a_date_and_leaves_a_mail_resent_meanwhile(tmp_path, capsys, later):
+    from tsunagi.common import clock
+    relay = Sink()
+    site = MailSite(tmp_path, capsys, relay.port, relay={"give_up_hours": 0.5})
+    for n in (64, 65):
+        site.mail_order(order(n))
+    site.send()
+    later(timedelta(minutes=31))
+    site.send()
+    assert _states(site) == ["failed", "failed"]
+    assert _retry(site, "--shop", "rakuten").startswith("0 ")
+    assert _retry(site, "--since", (clock.today() + timedelta(days=1)).isoformat()).startswith("0 ")
+    assert site.cli("mail", "resend", "ec", order(64).order_no, "purchase") == 0     # one by one, as before
+    relay.start()
+    try:
+        site.send()
+        assert _retry(site, "--shop", "ec", "--since", clock.today().isoformat()).startswith("1 ")
+        site.send()
+        sent = sorted(str(m["Subject"])[-11:-1] for m in relay.handler.parsed())
+        assert sent == ["0000000064", "0000000065"] and _states(site) == ["failed", "sent", "sent"]
+    finally:
+        relay.stop()
+
+
+def test_a_sent_mail_is_dated_in_jst_by_the_one_clock(tmp_path, capsys, sink, later):
+    from email.utils import parsedate_to_datetime
+    from tsunagi.common import clock
+    site = MailSite(tmp_path, capsys, sink.port)
+    later(timedelta(days=400))
+    site.mail_order(order(80))
+    site.send()
+    date = sink.handler.parsed()[0]["Date"]
+    assert date.endswith("+0900")
+    assert abs(parsedate_to_datetime(date) - clock.now()) < timedelta(minutes=5)

@@ -224,3 +224,19 @@ def test_an_endpoint_without_key_or_password_is_a_config_error(site, capsys):
     edit_config(site.config_path, lambda config: config["sftp"][0].pop("key_file"))
     assert site.cli("check") == 2
     assert "sftp[0].key_file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["check", "serve"])
+def test_a_key_file_others_can_read_is_refused_naming_the_file_and_the_chmod(config_path, capsys, command):
+    key = config_path.parent / "rms_ed25519"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    key.chmod(0o640)
+    edit_config(config_path, lambda config: config.update(sftp=[{
+        "name": "rms", "host": "127.0.0.1", "user": "shop", "key_file": "rms_ed25519", "known_hosts": "known_hosts",
+        "push": {"remote_dir": "in", "source": "rakuten"}}]))
+    capsys.readouterr()
+    assert cli.main(["-c", str(config_path), command]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert str(key) in line and f"chmod 600 {key}" in line
+    key.chmod(0o600)
+    assert cli.main(["-c", str(config_path), "check"]) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from email.policy import default
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.support.net import free_port
 
@@ -50,14 +51,17 @@ class Handler:
 class Sink:
     """An aiosmtpd server on 127.0.0.1 and a free port, started and stopped by the test."""
 
-    def __init__(self, mode: str = "ok", tempfails: int = 0, tls: str = "", cert_dir=None):
+    def __init__(self, mode: str = "ok", tempfails: int = 0, tls: str = "", cert_dir=None,
+                 login: tuple[str, str] | None = None):
         self.handler = Handler(mode, tempfails)
         self.port = free_port()
         kwargs = {}
+        if login:                    # AUTH PLAIN/LOGIN required, over plain text: a loopback test relay
+            kwargs = {"authenticator": Authenticator(*login), "auth_required": True, "auth_require_tls": False}
         if tls:                      # "starttls" (required before MAIL) or "tls" (implicit, from the start)
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self_signed(cert_dir))
-            kwargs = {"tls_context": context, "require_starttls": True} if tls == "starttls" \
+            kwargs |= {"tls_context": context, "require_starttls": True} if tls == "starttls" \
                 else {"ssl_context": context}
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
@@ -71,6 +75,18 @@ class Sink:
     @property
     def messages(self):
         return self.handler.messages
+
+
+class Authenticator:
+    """Takes one user and password; every AUTH tried is counted."""
+
+    def __init__(self, user: str, password: str):
+        self.user, self.password, self.tries = user.encode(), password.encode(), []
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        self.tries.append(mechanism)
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (self.user, self.password)
+        return AuthResult(success=ok, handled=False)
 
 
 def self_signed(folder: Path) -> tuple[str, str]:

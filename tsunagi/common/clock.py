@@ -15,6 +15,11 @@ def now() -> datetime:
     return datetime.now(JST) + _shift
 
 
+def at(epoch: float) -> datetime:
+    """The clock's time (JST, shifted as now() is) of a moment time.time() gave: log records carry those."""
+    return datetime.fromtimestamp(epoch, JST) + _shift
+
+
 def timestamp() -> str:
     """The current time as stored: ISO 8601 with the +09:00 offset, to the microsecond."""
     return now().isoformat(timespec="microseconds")

@@ -13,6 +13,7 @@ from tsunagi.oms.store import Store, record_applied
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
 from tsunagi.parsers.csvlayout import CsvLayout
+from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.errors import ParseError
 
 log = logging.getLogger("tsunagi.csv")
@@ -50,10 +51,12 @@ class CsvResult:
 class CsvImporter:
     """layouts(meta) gives the candidate layouts for an item: its shop's, or the one it names."""
 
-    def __init__(self, spool: Spool, store: Store, layouts: Callable[[dict], list[CsvLayout]]):
+    def __init__(self, spool: Spool, store: Store, layouts: Callable[[dict], list[CsvLayout]],
+                 max_line_bytes: int = 1 << 20):
         self.spool = spool
         self.store = store
         self.layouts = layouts
+        self.max_line_bytes = max_line_bytes
 
     def apply(self, item: Item, progress: Progress | None = None) -> tuple[str, CsvResult]:
         """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then)."""
@@ -62,6 +65,8 @@ class CsvImporter:
         if not candidates:
             raise ParseError(f"no CSV layout for shop {item.meta.get('shop')!r} (set order_csv.layout in config)",
                              stage="dispatch", kind="unknown_layout")
+        with open(item.data_path, "rb") as src:      # a line of a gigabyte is refused before it is decoded
+            check_line_lengths(src, self.max_line_bytes)
         layout = choose_layout(read_sample(item.data_path), candidates)
         result = CsvResult(layout=layout.name)
         scratch = self.spool.scratch(item)

@@ -93,4 +93,3 @@ def quiet_accept_errors(loop: asyncio.AbstractEventLoop) -> None:
         loop.default_exception_handler(context)
 
     loop.set_exception_handler(handler)
-    logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -111,5 +111,11 @@ def mails_follow_the_outbox(tx: Tx) -> None:
            "ON CONFLICT (name) DO NOTHING")
 
 
-MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox)
+def mails_remember_when_they_began_failing(tx: Tx) -> None:
+    """A buyer mail the relay keeps refusing is given up after relay.give_up_hours counted from its first
+    temporary failure, which is kept here (none: it has not failed since it was last queued)."""
+    tx.run("ALTER TABLE mails ADD COLUMN failing_since TEXT")
+
+
+MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox, mails_remember_when_they_began_failing)
 LATEST = len(MIGRATIONS)

@@ -43,18 +43,41 @@ def queue_mail(tx: Tx, order_id: int, shop: str, stage: str, due_at: str, to_add
 
 
 def due_mails(tx: Tx, limit: int, at: str | None = None) -> list[tuple]:
-    """(mail id, order id, shop, stage, to_addr, attempts) of queued mails whose time has come."""
-    return tx.all("SELECT id, order_id, shop, stage, to_addr, attempts FROM mails WHERE state = 'queued' "
-                  "AND due_at <= ? ORDER BY due_at, id LIMIT ?", at or timestamp(), limit)
+    """(mail id, order id, shop, stage, to_addr, attempts, failing since or None) of queued mails whose time
+    has come."""
+    return tx.all("SELECT id, order_id, shop, stage, to_addr, attempts, failing_since FROM mails "
+                  "WHERE state = 'queued' AND due_at <= ? ORDER BY due_at, id LIMIT ?", at or timestamp(), limit)
 
 
 def mark_mail(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: str = "", due_at: str | None = None,
-         attempt: bool = False) -> None:
-    """A mail's new state; an empty answer or message id keeps the one recorded, attempt counts one more."""
+         attempt: bool = False, failing: bool = False) -> None:
+    """A mail's new state; an empty answer or message id keeps the one recorded, attempt counts one more;
+    failing (a temporary failure) keeps when the first of them was."""
     tx.run("UPDATE mails SET state = ?, answer = CASE WHEN ? = '' THEN answer ELSE ? END, "
            "message_id = CASE WHEN ? = '' THEN message_id ELSE ? END, due_at = COALESCE(?, due_at), "
-           "attempts = attempts + ?, updated_at = ? WHERE id = ?",
-           state, answer, answer, message_id, message_id, due_at, int(attempt), timestamp(), mail_id)
+           "attempts = attempts + ?, failing_since = CASE WHEN ? THEN COALESCE(failing_since, ?) ELSE failing_since END, "
+           "updated_at = ? WHERE id = ?",
+           state, answer, answer, message_id, message_id, due_at, int(attempt), int(failing), timestamp(),
+           timestamp(), mail_id)
+
+
+def requeue_failed(tx: Tx, shop: str | None = None, since: str | None = None) -> int:
+    """Failed mails (of a shop, failed at or after since) queued again from scratch; how many. A mail whose
+    order and stage has another mail sent, on its way or undecided (a resend) is left failed: the buyer has
+    it, or may. Run twice, the second finds none: each is queued once."""
+    sql = ("UPDATE mails SET state = 'queued', attempts = 0, failing_since = NULL, due_at = ?, updated_at = ?, "
+           "answer = 'queued again by tsunagi mail retry --failed' WHERE state = 'failed' AND NOT EXISTS ("
+           "SELECT 1 FROM mails other WHERE other.order_id = mails.order_id AND other.stage = mails.stage "
+           "AND other.id <> mails.id AND other.state IN ('queued', 'sending', 'sent', 'uncertain'))")
+    now = timestamp()
+    params: list = [now, now]
+    if shop is not None:
+        sql += " AND shop = ?"
+        params.append(shop)
+    if since is not None:
+        sql += " AND updated_at >= ?"
+        params.append(since)
+    return tx.run(sql, *params).rowcount
 
 
 def recover_mails(tx: Tx) -> int:

@@ -11,8 +11,9 @@ from email.message import EmailMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTP, compat32
-from email.utils import formatdate
+from email.utils import format_datetime
 
+from tsunagi.common import clock
 from tsunagi.common.jcodec import encode_iso2022jp
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -71,7 +72,7 @@ def build(mail: Outgoing, msg_id: str) -> tuple[bytes, str]:
     if charset == "iso-2022-jp":
         return _build_jis(mail, to, msg_id), charset
     msg = EmailMessage(policy=SMTP)
-    msg["Date"] = formatdate(localtime=True)
+    msg["Date"] = format_datetime(clock.now())       # JST: +0900
     msg["Message-ID"] = msg_id
     msg["MIME-Version"] = "1.0"
     msg["From"] = Address(display_name=one_line(mail.from_name), addr_spec=check_address(mail.from_addr))
@@ -98,7 +99,7 @@ def _build_jis(mail: Outgoing, to: str, msg_id: str) -> bytes:
         msg = MIMEMultipart("alternative")
         msg.attach(text)
         msg.attach(MIMEText(mail.html, "html", "utf-8"))
-    msg["Date"] = formatdate(localtime=True)
+    msg["Date"] = format_datetime(clock.now())       # JST: +0900
     msg["Message-ID"] = msg_id
     msg["From"] = f"{_jis_word(one_line(mail.from_name))} <{check_address(mail.from_addr)}>"
     msg["Subject"] = _jis_word(one_line(mail.subject))

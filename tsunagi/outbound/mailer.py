@@ -22,7 +22,6 @@ from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.settings import RelaySettings
 
 log = logging.getLogger("tsunagi.mail")
-MAX_ATTEMPTS = 8          # then the mail is failed (an alert says so); a person can resend it
 BATCH = 20                # marked 'sending' together: a crash leaves at most these uncertain
 ADDRESS_WAIT = timedelta(hours=24)     # how long a mail waits for a buyer address before it is rejected
 ADDRESS_RETRY = timedelta(minutes=10)
@@ -137,47 +136,54 @@ class Mailer:
             return 0
         outcomes = []
         try:
-            for mail_id, attempts, mail_from, rcpts, data, msg_id in ready:
+            for mail_id, attempts, failing_since, mail_from, rcpts, data, msg_id in ready:
                 try:
                     answer = hand_over(smtp, mail_from, rcpts, data)
-                    outcomes.append((mail_id, "sent", answer, None, False))
+                    outcomes.append((mail_id, "sent", answer, None, False, False))
                 except PermanentFailure as exc:
-                    outcomes.append((mail_id, "rejected", str(exc), None, True))
+                    outcomes.append((mail_id, "rejected", str(exc), None, True, False))
                 except Uncertain as exc:
-                    outcomes.append((mail_id, "uncertain", str(exc), None, True))
+                    outcomes.append((mail_id, "uncertain", str(exc), None, True, False))
                     smtp.close()
                     smtp = connect(self.relay)
                 except TemporaryFailure as exc:
-                    outcomes.append(self._later(mail_id, attempts, str(exc)))
+                    outcomes.append(self._later(mail_id, attempts, failing_since, str(exc)))
                     smtp.close()
                     smtp = connect(self.relay)
         except TemporaryFailure as exc:   # the relay went away mid-batch: the rest waits
             done = {o[0] for o in outcomes}
-            outcomes += [self._later(m[0], m[1], str(exc)) for m in ready if m[0] not in done]
+            outcomes += [self._later(m[0], m[1], m[2], str(exc)) for m in ready if m[0] not in done]
         finally:
             try:
                 smtp.quit()
             except (OSError, smtplib.SMTPException):
                 smtp.close()
-        with self.store.transaction() as tx:
-            for mail_id, state, answer, due_at, attempt in outcomes:
-                outbound_tables.mark_mail(tx, mail_id, state, answer, due_at=due_at, attempt=attempt)
-                self.counts[state] = self.counts.get(state, 0) + 1
+        self._record(outcomes)
         self.failing_since = None if any(o[1] == "sent" for o in outcomes) else self.failing_since
         return len(outcomes)
 
-    def _later(self, mail_id: int, attempts: int, answer: str) -> tuple:
+    def _record(self, outcomes: list[tuple]) -> None:
+        with self.store.transaction() as tx:
+            for mail_id, state, answer, due_at, attempt, failing in outcomes:
+                outbound_tables.mark_mail(tx, mail_id, state, answer, due_at=due_at, attempt=attempt, failing=failing)
+                self.counts[state] = self.counts.get(state, 0) + 1
+        given_up = sum(o[1] == "failed" for o in outcomes)
+        if given_up:
+            log.error("%d buyer mails failed after %g hours of relay trouble (relay.give_up_hours); once the relay "
+                      "works: tsunagi mail retry --failed", given_up, self.relay.give_up_hours)
+
+    def _later(self, mail_id: int, attempts: int, failing_since: str | None, answer: str) -> tuple:
+        """A temporary failure: backed off, until the mail has been failing for relay.give_up_hours."""
         if self.failing_since is None:
             self.failing_since = time.time()
-        if attempts + 1 >= MAX_ATTEMPTS:
-            return mail_id, "failed", answer, None, True
-        return mail_id, "queued", answer, (clock.now() + backoff(attempts)).isoformat(), True
+        first = datetime.fromisoformat(failing_since) if failing_since else clock.now()
+        if clock.now() - first >= timedelta(hours=self.relay.give_up_hours):
+            return mail_id, "failed", answer, None, True, True
+        return mail_id, "queued", answer, (clock.now() + backoff(attempts)).isoformat(), True, True
 
     def _retry_all(self, ready: list, answer: str) -> None:
-        with self.store.transaction() as tx:
-            for mail_id, attempts, *_ in ready:
-                _, state, answer_, due_at, attempt = self._later(mail_id, attempts, answer)
-                outbound_tables.mark_mail(tx, mail_id, state, answer_, due_at=due_at, attempt=attempt)
+        self._record([self._later(mail_id, attempts, failing_since, answer)
+                      for mail_id, attempts, failing_since, *_ in ready])
         log.warning("relay unavailable: %s (%d mails wait)", answer, len(ready))
 
     def _prepare(self, limit: int) -> list[tuple]:
@@ -185,7 +191,7 @@ class Mailer:
         the hours) is settled now; the rest is marked 'sending' in one commit before any is handed over."""
         ready = []
         with self.store.transaction() as tx:
-            for mail_id, order_id, shop, stage, to_addr, attempts in outbound_tables.due_mails(tx, limit):
+            for mail_id, order_id, shop, stage, to_addr, attempts, failing_since in outbound_tables.due_mails(tx, limit):
                 sender = self.shops.get(shop)
                 code = queries.order_status(tx, order_id)
                 if sender is None:
@@ -197,7 +203,7 @@ class Mailer:
                 else:
                     item = self._build(tx, mail_id, order_id, stage, to_addr, shop)
                     if item:
-                        ready.append((mail_id, attempts, *item))
+                        ready.append((mail_id, attempts, failing_since, *item))
                         outbound_tables.mark_mail(tx, mail_id, "sending", message_id=item[3])
         return ready
 

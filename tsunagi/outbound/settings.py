@@ -32,6 +32,9 @@ class RelaySettings(Settings):
     user: str = Field("", description="login name; \"\" = no login")
     password_env: str = Field("", description="the environment variable holding the password (never the password)")
     timeout: float = Field(30.0, description="seconds to wait for the relay")
+    give_up_hours: float = Field(72.0, gt=0, description="a buyer mail the relay keeps refusing (or cannot be "
+                                 "reached for) is retried with back-off this long, then `failed` "
+                                 "(`tsunagi mail retry --failed` queues them again)")
     message_id_domain: str = Field("tsunagi.invalid", description="the domain of the Message-IDs tsunagi makes")
     ca_file: str = Field("", description="a CA file for a relay whose certificate a private CA signed "
                                          "(\"\" = the system's); relative to the config file")

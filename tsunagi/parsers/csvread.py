@@ -15,6 +15,7 @@ from tsunagi.parsers.errors import ParseError
 
 BLOCK = 8 << 20          # bytes decoded at a time; a chunk handed to polars is about this size
 SAMPLE = 256 << 10
+SCAN_BLOCK = 1 << 20     # bytes read at a time when looking for over-long lines
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -23,6 +24,26 @@ def detect_encoding(sample: bytes) -> str:
         return jcodec.detect_encoding(sample)
     except jcodec.UnknownEncoding as exc:
         raise ParseError(str(exc), stage="decode", kind="encoding") from None
+
+
+def check_line_lengths(src: BinaryIO, max_line_bytes: int) -> None:
+    """A ParseError naming the byte offset of the first line longer than max_line_bytes, found before anything
+    is decoded. Memory stays at one block and one line's worth: only a window of max_line_bytes + 1 bytes
+    without a newline need be found, and the last newline of each window is where the next one starts."""
+    start, buf = 0, b""                  # buf holds the file from offset start on
+    while True:
+        block = src.read(SCAN_BLOCK)
+        buf += block
+        while len(buf) > max_line_bytes:
+            nl = buf.rfind(b"\n", 0, max_line_bytes + 1)
+            if nl < 0:
+                raise ParseError(f"byte {start}: a line longer than {max_line_bytes} bytes (csv.max_line_bytes); "
+                                 f"the file is not a CSV of rows, or a field holds far too much: fix the file, or "
+                                 f"raise csv.max_line_bytes if such lines are right", stage="csv", kind="line_too_long")
+            start += nl + 1
+            buf = buf[nl + 1:]
+        if not block:
+            return
 
 
 def _record_end(text: str) -> int:

@@ -7,6 +7,7 @@ import os
 import sys
 from importlib import metadata
 
+from tsunagi.app import logsetup
 from tsunagi.app.commands import (
     base,
     catalog,
@@ -45,8 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command. An operator's mistake is one line on stderr and exit status 2, never a traceback."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "serve" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logsetup.start(logging.INFO if args.verbose or args.command == "serve" else logging.WARNING)
     os.umask(0o027)        # nothing tsunagi writes (database, spool, labels, feeds) is readable by others
     try:
         code = args.func(args)

@@ -1,9 +1,11 @@
 """Commands for buyer mails: preview a stage for an order, the mail log, resend on purpose."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
-from tsunagi.common.clock import timestamp
+from tsunagi.common.clock import JST, timestamp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import outbound_tables, queries
 from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
@@ -28,6 +30,11 @@ def register(sub) -> None:
     mr.add_argument("stage")
     mr.add_argument("--to", help="another address (the buyer's was wrong)")
     mr.set_defaults(func=cmd_mail_resend)
+    mt = ml.add_parser("retry", help="queue failed mails again, each once (after a long relay outage)")
+    mt.add_argument("--failed", action="store_true", required=True, help="the mails that are failed")
+    mt.add_argument("--shop")
+    mt.add_argument("--since", help="only those that failed on or after this date (YYYY-MM-DD, JST) or time")
+    mt.set_defaults(func=cmd_mail_retry)
 
 
 def _stage(name: str) -> str:
@@ -75,4 +82,25 @@ def cmd_mail_resend(args) -> int:
         outbound_tables.queue_mail(tx, order_id, args.shop, _stage(args.stage), timestamp(), to_addr=args.to or "", resend=True)
     print(f"{args.order_no}: {STAGE_LABELS[args.stage]} mail queued again"
           + (f" to {args.to}" if args.to else "") + " (recorded as a resend)")
+    return 0
+
+
+def _since(value: str | None) -> str | None:
+    """A date or time as stored (ISO 8601, JST) for comparing; a time without an offset is JST."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise TsunagiError(f"--since {value!r}: give a date (2026-11-30) or a time (2026-11-30T09:00)") from None
+    at = at.replace(tzinfo=JST) if at.tzinfo is None else at.astimezone(JST)
+    return at.isoformat(timespec="microseconds")
+
+
+def cmd_mail_retry(args) -> int:
+    cfg = base.config(args)
+    since = _since(args.since)
+    with base.writer(cfg).transaction() as tx:
+        count = outbound_tables.requeue_failed(tx, args.shop, since)
+    print(f"{count} failed mails queued again" + (" (each once; the daemon sends them)" if count else ""))
     return 0

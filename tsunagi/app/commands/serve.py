@@ -4,12 +4,15 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from tsunagi.app import access, wiring
+from tsunagi.app import access, logsetup, wiring
 from tsunagi.app.commands import base
+from tsunagi.app.config.partners import open_key_files
 from tsunagi.app.daemon import run_forever
+from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders
 from tsunagi.outbound.notify import sample_context
 from tsunagi.parsers.csvfile import parse_file
+from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.mailspec import load_spec
 
 
@@ -26,8 +29,18 @@ def register(sub) -> None:
 
 
 def cmd_serve(args) -> int:
-    run_forever(base.config(args))
+    cfg = base.config(args)
+    refuse_open_keys(cfg)
+    logsetup.configure(cfg.file.log, cfg.file.model_dump())
+    run_forever(cfg)
     return 0
+
+
+def refuse_open_keys(cfg) -> None:
+    """A private key others can read is a leak already: refused before anything runs."""
+    lines = open_key_files(cfg.sftp)
+    if lines:
+        raise TsunagiError("\n".join(lines))
 
 
 def cmd_demo(args) -> int:
@@ -43,6 +56,7 @@ def cmd_check(args) -> int:
             base.stderr("check a layout with both --layout NAME and --sample FILE")
             return 2
         return check_layout(cfg, args.layout, Path(args.sample), args.shop or cfg.shops[0].id)
+    refuse_open_keys(cfg)
     _show_shops(cfg)
     ok = _check_templates(cfg)
     _show_shipping(cfg)
@@ -126,6 +140,8 @@ def check_layout(cfg, name: str, sample: Path, shop: str) -> int:
     layout = cfg.csv_layout(name)
     print(f"layout {name}: {layout.title} ({layout.kind}, {layout.path})")
     with open(sample, "rb") as fh, tempfile.TemporaryDirectory() as tmp:
+        check_line_lengths(fh, cfg.max_line_bytes)          # as the daemon would refuse it
+        fh.seek(0)
         decoded, chunks = parse_file(fh, layout, shop, Path(tmp) / "sample.utf8")
         print(f"encoding: {decoded.encoding}; {len(decoded.header)} columns: header OK")
         first, problems, rows = None, [], 0

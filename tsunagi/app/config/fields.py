@@ -91,6 +91,7 @@ Folder = Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator
 OptionalFolder = Annotated[Folder | None, BeforeValidator(_empty_is_none)]
 OptionalFile = Annotated[Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_file)] | None,
                          BeforeValidator(_empty_is_none)]
+OptionalPath = Annotated[ConfigPath | None, BeforeValidator(_empty_is_none)]
 
 
 def outbound_layout(kind: str, optional: bool = False) -> AfterValidator:

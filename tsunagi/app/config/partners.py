@@ -1,6 +1,7 @@
 """The [[carrier]], [[wms]] and [[sftp]] tables: who files go to and come from, and when."""
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -109,3 +110,18 @@ class SftpEndpoint(Scheduled):
         if "pull" in info.data and info.data["pull"] is None and push is None:
             raise ValueError("an endpoint needs pull, push or both")
         return push
+
+
+def open_key_files(endpoints: list[SftpEndpoint]) -> list[str]:
+    """One line for each endpoint's key file that group or others may read: ssh refuses such a key, and so does
+    tsunagi (at `check` and at daemon start), saying how to close it."""
+    lines = []
+    for ep in endpoints:
+        try:
+            mode = ep.key_file.stat().st_mode if ep.key_file else 0
+        except OSError:
+            continue              # a missing key is told when connecting, with the server's answer
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            lines.append(f"sftp {ep.name}: key file {ep.key_file} is readable by others (mode "
+                         f"{stat.S_IMODE(mode):04o}): chmod 600 {ep.key_file}")
+    return lines

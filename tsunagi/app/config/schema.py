@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
-from tsunagi.app.config.fields import ConfigPath, OptionalFile, OptionalFolder, StockCsv, Upper, context
+from tsunagi.app.config.fields import ConfigPath, OptionalFile, OptionalFolder, OptionalPath, StockCsv, Upper, context
 from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
@@ -98,6 +98,17 @@ class CsvSettings(Settings):
                                                          "`orders --mail-missing`")
     drop_stable_seconds: float = Field(2.0, description="a dropped file nobody has open and that has not changed for "
                                                         "this long is complete")
+    max_line_bytes: int = Field(1 << 20, ge=1024, description="a CSV file with a longer line is refused before it is "
+                                "read, with the line's byte offset (`spool/failed/`, kind `line_too_long`)")
+
+
+class LogSettings(Settings):
+    file: OptionalPath = Field(None, description="the daemon's log file, relative to the config file (\"\" = stderr, "
+                               "for journald); lines carry the time (ISO 8601, JST), level, component and message")
+    max_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="the log file is rotated at this size")
+    keep: int = Field(5, ge=0, description="rotated log files kept (`FILE.1` … `FILE.N`)")
+    level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], Upper] = Field(
+        "INFO", description="`DEBUG`, `INFO`, `WARNING` or `ERROR`; passwords are never logged at any level")
 
 
 def _ca_file(relay: RelaySettings | None, info: ValidationInfo) -> RelaySettings | None:
@@ -131,6 +142,7 @@ class ConfigFile(Settings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     csv: CsvSettings = Field(default_factory=CsvSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")
     shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")

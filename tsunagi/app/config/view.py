@@ -38,6 +38,7 @@ class Config:
     stock_layouts = property(lambda self: self.file.csv.stock_layouts)
     mail_within_minutes = property(lambda self: self.file.csv.mail_within_minutes)
     drop_stable_seconds = property(lambda self: self.file.csv.drop_stable_seconds)
+    max_line_bytes = property(lambda self: self.file.csv.max_line_bytes)
     csv_inline = property(lambda self: self.file.csv_layout)
 
     @property
