@@ -7,7 +7,7 @@ from datetime import date
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import outbox, status
-from tsunagi.oms.orders import edited_since_hold, place, set_status
+from tsunagi.oms.orders import edited_since_hold, note_history, place, set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
 from tsunagi.oms.store import Tx
@@ -167,10 +167,11 @@ def _numbers(trackings) -> list[str]:
     return list(dict.fromkeys(t for tracking in trackings for t in tracking.split(",") if t))
 
 
-def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
+def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None, left: bool = False) -> str:
     """A carrier's (or warehouse's) result for one shipment: its orders are shipped once every
     shipment they are in has shipped. A changed tracking number on a shipped order is confirmed again.
-    row: the shipment's (id, state, tracking) where the caller has already read it."""
+    row: the shipment's (id, state, tracking) where the caller has already read it. left: the parcel
+    left whatever the order's status (a warehouse's: it was told to ship it and did)."""
     row = row or tx.one("SELECT id, state, tracking FROM shipments WHERE key = ?", rec.key)
     if row is None:
         raise ShippingError(f"お客様管理番号 {rec.key} の出荷データがありません")
@@ -184,11 +185,11 @@ def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
            tracking, rec.ship_date.isoformat() if rec.ship_date else timestamp()[:10], shipment_id)
     outcome = "partial"
     for (order_id,) in tx.all("SELECT order_id FROM shipment_orders WHERE shipment_id = ?", shipment_id):
-        outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped") or outcome
+        outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped", left=left) or outcome
     return outcome
 
 
-def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> str | None:
+def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool, left: bool = False) -> str | None:
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     if current in (status.SHIPPED, status.CLOSED):
         if changed:
@@ -197,16 +198,35 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
             outbox.emit(tx, outbox.SHIPMENT, str(order_id), {"reconfirm": True})
             return "tracking_changed"
         return None
-    if current != status.READY:
+    if current != status.READY and not left:
         raise ShippingError(f"注文 (id {order_id}) は {status.label(current)} のため出荷済みにできません")
     parcels = tx.all("SELECT s.state, s.tracking FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
                      "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
-    if any(state == "exported" for state, _ in parcels):
-        return None       # another parcel of this order is still on its way out
+    numbers = ", ".join(_numbers(tracking for _, tracking in parcels))
+    if any(state == "exported" for state, _ in parcels) or (current != status.READY and uncovered(tx, order_id)):
+        if current == status.HOLD:       # part of it left while held: the hold says so
+            note_on_hold(tx, order_id, f"倉庫から一部出荷済み (追跡番号 {tracking})")
+        return None       # another parcel of this order is still on its way out (or has none yet)
     _consume(tx, order_id)
-    numbers = _numbers(tracking for _, tracking in parcels)
-    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")   # its event confirms it
+    if current == status.CANCELLED:
+        note_history(tx, order_id, f"キャンセル後に倉庫が出荷しました (追跡番号 {numbers})")
+        return "shipped_after_cancel"
+    held = f" (保留中に倉庫が出荷: {hold_reason(tx, order_id)})" if current == status.HOLD else ""
+    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {numbers}{held}")   # its event confirms it
     return "shipped"
+
+
+def hold_reason(tx: Tx, order_id: int) -> str:
+    return tx.value("SELECT hold_reason FROM orders WHERE id = ?", order_id, default="")
+
+
+def note_on_hold(tx: Tx, order_id: int, text: str) -> None:
+    """Add what happened to a held order to its hold reason (once) and its history."""
+    reason = hold_reason(tx, order_id)
+    if text not in reason:
+        tx.run("UPDATE orders SET hold_reason = ?, updated_at = ? WHERE id = ?", f"{reason} / {text}", timestamp(),
+               order_id)
+        note_history(tx, order_id, text)
 
 
 def record_confirmation(tx: Tx, order_id: int, shop: str, tracking: str, file: str) -> None:
