@@ -188,3 +188,27 @@ def test_an_order_cancelled_after_instruction_keeps_its_stock_until_the_warehous
     site.send()
     assert site.wms_results(["W00000001,キャンセル済,,"]) == 0
     assert site.status(o) == "cancelled" and site.stock("item-c") == (6, 0) and site.published("item-c") == 5
+
+
+def test_the_other_version_is_adopted_only_once_the_warehouse_has_cancelled(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    capsys.readouterr()
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 2
+    assert "倉庫 logi に出荷を指示済み" in capsys.readouterr().err
+    site.wms_results(["W00000001,キャンセル済,,"])
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 0
+    v = site.view(o)
+    assert [line["qty"] for line in v["lines"]] == [2] and v["status"] == "ready"
+    assert site.stock("item-c") == (6, 2) and site.published("item-c") == 3
+
+
+def test_an_order_the_warehouse_shipped_while_held_has_nothing_left_to_adopt(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"])
+    capsys.readouterr()
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 2
+    assert "出荷確定済" in capsys.readouterr().err and site.status(o) == "shipped"
