@@ -157,3 +157,12 @@ def test_a_binary_file_is_quarantined_without_its_bytes_in_the_listing(running, 
     assert running.cli("spool", "list") == 0
     listed = capsys.readouterr().out
     assert "\x1b" not in listed and "\x00" not in listed and "\x07" not in listed
+
+
+def test_a_hard_link_to_a_file_outside_is_refused_and_the_file_kept(running, tmp_path):
+    secret = tmp_path / "elsewhere.key"
+    secret.write_bytes(SECRET)
+    os.link(secret, _drop(running) / "linked.csv")
+    [reason] = wait_for(running.failed)
+    assert reason["kind"] == "refused" and "ハードリンク" in reason["message"]
+    assert secret.read_bytes() == SECRET and _files_holding(running.cfg.data_dir, b"BEGIN OPENSSH") == []
