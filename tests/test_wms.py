@@ -212,3 +212,18 @@ def test_an_order_the_warehouse_shipped_while_held_has_nothing_left_to_adopt(tmp
     capsys.readouterr()
     assert site.cli("order-adopt", "rakuten", o.order_no) == 2
     assert "出荷確定済" in capsys.readouterr().err and site.status(o) == "shipped"
+
+
+def test_an_order_shipped_by_the_warehouse_while_held_is_alerted(tmp_path, capsys):
+    from tsunagi.app import config as config_mod, wiring
+    from tsunagi.oms import outbound_tables
+    site = WmsSite(tmp_path, capsys)
+    site.edit(lambda config: config.update(relay={"host": "127.0.0.1", "port": 2525, "security": "none"},
+                                           alerts={"to": ["ops@example.jp"], "sender": "tsunagi@example.jp"}))
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"])
+    store = Store(tmp_path / "var" / "tsunagi.db")
+    wiring.alerts(config_mod.load(site.config_path), store, site.spool.dir("outbox")).collect()
+    subjects = [subject for _, _, subject, _ in outbound_tables.unsent_alerts(store.read())]
+    assert f"保留中の注文 rakuten {o.order_no} が出荷されました" in subjects
