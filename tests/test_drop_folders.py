@@ -157,6 +157,7 @@ def test_a_binary_file_is_quarantined_without_its_bytes_in_the_listing(running, 
     assert running.cli("spool", "list") == 0
     listed = capsys.readouterr().out
     assert "\x1b" not in listed and "\x00" not in listed and "\x07" not in listed
+    assert "secret-ish" not in listed and "テキストではない" in listed
 
 
 def test_a_hard_link_to_a_file_outside_is_refused_and_the_file_kept(running, tmp_path):
