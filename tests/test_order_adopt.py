@@ -93,6 +93,13 @@ def test_adopting_records_both_versions_and_who_adopted(shop):
     assert "item-a×3, item-b×1" in note and "それまで: item-a×1" in note and getpass.getuser() in note
 
 
+def test_once_adopted_the_version_it_replaced_arriving_again_holds_the_order_no_more(shop):
+    _held(shop)
+    assert shop.cli("order-adopt", "rakuten", NO) == 0
+    shop.csv(order(), "old.csv")        # the version it replaced, from an older export
+    assert shop.view()["status"] == "confirm" and shop.reserved("item-a") == 3
+
+
 def test_releasing_keeps_the_orders_own_version_and_the_same_csv_holds_it_no_more(shop):
     _held(shop)
     assert shop.cli("order-release", "rakuten", NO) == 0

@@ -26,10 +26,11 @@ def digest(content: dict) -> str:
 
 def offer(tx: Tx, order_id: int, rec: OrderRecord) -> bool:
     """Keep a disagreeing copy as the order's pending other version; False when a person has already set
-    this very version aside (kept the current one): it holds the order no more."""
+    this very version aside (kept the order's own, or adopted another over it): it holds the order no more."""
     content = content_of(rec)
     key = digest(content)
-    if tx.one("SELECT 1 FROM order_versions WHERE order_id = ? AND digest = ? AND state = ?", order_id, key, KEPT):
+    if tx.one("SELECT 1 FROM order_versions WHERE order_id = ? AND digest = ? AND state IN (?, ?)",
+              order_id, key, KEPT, REPLACED):
         return False
     if tx.one("SELECT 1 FROM order_versions WHERE order_id = ? AND digest = ? AND state = ?", order_id, key, PENDING):
         return True
