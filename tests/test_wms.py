@@ -227,3 +227,16 @@ def test_an_order_shipped_by_the_warehouse_while_held_is_alerted(tmp_path, capsy
     wiring.alerts(config_mod.load(site.config_path), store, site.spool.dir("outbox")).collect()
     subjects = [subject for _, _, subject, _ in outbound_tables.unsent_alerts(store.read())]
     assert f"保留中の注文 rakuten {o.order_no} が出荷されました" in subjects
+
+
+def test_a_cancelled_order_the_warehouse_ships_anyway_consumes_only_what_left(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = order(1, Item("item-a", "A", 1, 100), Item("item-b", "B", 2, 50))     # item-a by the warehouse
+    site.orders_csv([o])
+    site.send()
+    site.orders_csv([o], "cancel.csv", status="キャンセル確定")
+    assert site.stock("item-a") == (10, 1) and site.stock("item-b") == (10, 2)
+    assert site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"]) == 0
+    assert site.status(o) == "cancelled"
+    assert site.stock("item-a") == (9, 0) and site.stock("item-b") == (10, 0)
+    assert "キャンセル後に倉庫が出荷しました" in site.view(o)["history"][-1]["note"]

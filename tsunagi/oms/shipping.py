@@ -6,7 +6,7 @@ from datetime import date
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import outbox, status
+from tsunagi.oms import allocate, outbox, status
 from tsunagi.oms.orders import edited_since_hold, note_history, place, set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
@@ -147,12 +147,28 @@ def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:
     tx.many("UPDATE shipments SET file = ? WHERE id = ?", [(name, i) for i in shipment_ids])
 
 
-def _consume(tx: Tx, order_id: int) -> None:
-    """Shipping takes the reserved units out of stock: on hand and reserved both go down."""
+def _consume(tx: Tx, order_id: int, skus: set[str] | None = None) -> None:
+    """Shipping takes the reserved units (of these SKUs; None: all) out of stock: on hand and reserved go down."""
     for sku, location, lot, qty in tx.all(
             "SELECT sku, location, lot, qty FROM reservations WHERE order_id = ?", order_id):
-        move(tx, sku, location, lot, -qty, -qty, "ship", f"order:{order_id}")
-    tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
+        if skus is None or sku in skus:
+            move(tx, sku, location, lot, -qty, -qty, "ship", f"order:{order_id}")
+            if skus is not None:
+                tx.run("DELETE FROM reservations WHERE order_id = ? AND sku = ? AND location = ? AND lot = ?",
+                       order_id, sku, location, lot)
+    if skus is None:
+        tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
+
+
+def _shipped_skus(tx: Tx, order_id: int) -> set[str] | None:
+    """The SKUs of the order's parcels that have shipped (None: a parcel of the whole order has)."""
+    out: set[str] = set()
+    for (skus,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                          "WHERE so.order_id = ? AND s.state = 'shipped'", order_id):
+        if not skus:
+            return None
+        out |= set(skus.split(","))
+    return out
 
 
 def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
@@ -203,14 +219,16 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool, lef
     parcels = tx.all("SELECT s.state, s.tracking FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
                      "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
     numbers = ", ".join(_numbers(tracking for _, tracking in parcels))
+    if current == status.CANCELLED:      # too late to stop: what left is consumed, the rest given back
+        _consume(tx, order_id, _shipped_skus(tx, order_id))
+        allocate.release(tx, order_id, "release:cancelled")
+        note_history(tx, order_id, f"キャンセル後に倉庫が出荷しました (追跡番号 {numbers})")
+        return "shipped_after_cancel"
     if any(state == "exported" for state, _ in parcels) or (current != status.READY and uncovered(tx, order_id)):
         if current == status.HOLD:       # part of it left while held: the hold says so
             note_on_hold(tx, order_id, f"倉庫から一部出荷済み (追跡番号 {tracking})")
         return None       # another parcel of this order is still on its way out (or has none yet)
     _consume(tx, order_id)
-    if current == status.CANCELLED:
-        note_history(tx, order_id, f"キャンセル後に倉庫が出荷しました (追跡番号 {numbers})")
-        return "shipped_after_cancel"
     held = f" (保留中に倉庫が出荷: {hold_reason(tx, order_id)})" if current == status.HOLD else ""
     set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {numbers}{held}")   # its event confirms it
     return "shipped"
