@@ -35,6 +35,21 @@ class WmsSite(ShipSite):
         data = (self.spool.dir("outbox") / "logi" / "ready" / name).read_bytes().decode("cp932")
         return [[c.strip('"') for c in r.split('","')] for r in data.split("\r\n")[1:] if r]
 
+    def published(self, code: str) -> int | None:
+        """The latest figure Yahoo's stock feed files published for code (None if never)."""
+        figure = None
+        for path in sorted((self.spool.dir("outbox") / "yahoo" / "ready").glob("*")):
+            for row in path.read_bytes().decode("cp932").split("\r\n")[1:]:
+                cells = row.split(",")
+                if cells[0] == code:
+                    figure = int(cells[2])
+        return figure
+
+    def stock(self, sku: str) -> tuple[int, int]:
+        """(on hand, reserved) of sku over every location."""
+        return Store(self.folder / "var" / "tsunagi.db").read().one(
+            "SELECT SUM(on_hand), SUM(reserved) FROM stock WHERE sku = ?", sku)
+
     def wms_results(self, rows: list[str], name="wms.csv") -> int:
         (self.folder / name).write_bytes(("出荷指示番号,状態,追跡番号,出荷日\r\n" + "\r\n".join(rows) + "\r\n").encode("cp932"))
         return self.cli("import", str(self.folder / name), "--carrier", "logi")
@@ -110,3 +125,118 @@ def test_a_warehouse_stock_snapshot_sets_its_location_absolutely(tmp_path, capsy
     assert tx.value("SELECT on_hand FROM stock WHERE sku = 'item-a' AND location = '外部倉庫' AND lot = '1'") == 42
     assert tx.value("SELECT on_hand FROM stock WHERE sku = 'item-a' AND location = '本店倉庫'") == 10
     assert tx.value("SELECT COUNT(*) FROM ledger WHERE cause = 'count' AND location = '外部倉庫' AND sku = 'item-a'") == 1
+
+
+# Yahoo publishes free stock less its safety stock of 1: item-c has 6 (1 at 本店倉庫, 5 at 外部倉庫).
+def _instructed(site: WmsSite, qty: int = 1):
+    o = order(1, Item("item-c", "C", qty, 100))
+    site.orders_csv([o])
+    site.send()
+    assert site.stock("item-c") == (6, qty) and site.published("item-c") == 5 - qty
+    return o
+
+
+def test_a_channel_change_after_instruction_holds_the_order_with_both_versions_and_keeps_its_stock(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    assert site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv") == 0    # held, not refused
+    v = site.view(o)
+    assert v["status"] == "hold" and "item-c×1" in v["hold_reason"] and "受注CSV item-c×2" in v["hold_reason"]
+    assert "倉庫 logi に出荷指示済み" in v["hold_reason"]
+    assert site.stock("item-c") == (6, 1) and site.published("item-c") == 4          # never published as free
+    assert site.send() == site.send() and site.export() == []                        # no cancel, no label
+
+
+def test_the_warehouses_shipment_of_a_held_order_ships_it_and_consumes_its_stock(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    assert site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"]) == 0
+    v = site.view(o)
+    assert v["status"] == "shipped" and v["warehouse"][0]["state"] == "shipped"
+    assert site.stock("item-c") == (5, 0) and site.published("item-c") == 4
+    assert "保留中に倉庫が出荷" in v["history"][-1]["note"] and "item-c×2" in v["history"][-1]["note"]
+
+
+def test_a_released_hold_keeps_the_instruction_and_the_warehouses_result_ships_it(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    assert site.cli("order-release", "rakuten", o.order_no) == 0
+    assert site.status(o) == "ready" and site.stock("item-c") == (6, 1)
+    assert site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"]) == 0
+    assert site.status(o) == "shipped" and site.stock("item-c") == (5, 0)
+
+
+def test_a_warehouse_cancel_holds_the_order_and_no_label_is_written_for_it(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    assert site.wms_results(["W00000001,キャンセル済,,"]) == 0
+    v = site.view(o)
+    assert v["status"] == "hold" and v["hold_kind"] == "wms_cancelled" and "倉庫でキャンセル" in v["hold_reason"]
+    assert site.export() == []
+    assert site.stock("item-c") == (6, 0) and site.published("item-c") == 5
+    assert site.wms_results(["W00000001,キャンセル済,,"], "again.csv") == 0       # told twice: held once
+    assert [h["to"] for h in site.view(o)["history"]].count("hold") == 1
+
+
+def test_an_order_cancelled_after_instruction_keeps_its_stock_until_the_warehouse_cancels(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([o], "cancel.csv", status="キャンセル確定")
+    assert site.status(o) == "cancelled" and site.stock("item-c") == (6, 1) and site.published("item-c") == 4
+    site.send()
+    assert site.wms_results(["W00000001,キャンセル済,,"]) == 0
+    assert site.status(o) == "cancelled" and site.stock("item-c") == (6, 0) and site.published("item-c") == 5
+
+
+def test_the_other_version_is_adopted_only_once_the_warehouse_has_cancelled(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    capsys.readouterr()
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 2
+    assert "倉庫 logi に出荷を指示済み" in capsys.readouterr().err
+    site.wms_results(["W00000001,キャンセル済,,"])
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 0
+    v = site.view(o)
+    assert [line["qty"] for line in v["lines"]] == [2] and v["status"] == "ready"
+    assert site.stock("item-c") == (6, 2) and site.published("item-c") == 3
+
+
+def test_an_order_the_warehouse_shipped_while_held_has_nothing_left_to_adopt(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"])
+    capsys.readouterr()
+    assert site.cli("order-adopt", "rakuten", o.order_no) == 2
+    assert "出荷確定済" in capsys.readouterr().err and site.status(o) == "shipped"
+
+
+def test_an_order_shipped_by_the_warehouse_while_held_is_alerted(tmp_path, capsys):
+    from tsunagi.app import config as config_mod, wiring
+    from tsunagi.oms import outbound_tables
+    site = WmsSite(tmp_path, capsys)
+    site.edit(lambda config: config.update(relay={"host": "127.0.0.1", "port": 2525, "security": "none"},
+                                           alerts={"to": ["ops@example.jp"], "sender": "tsunagi@example.jp"}))
+    o = _instructed(site)
+    site.orders_csv([order(1, Item("item-c", "C", 2, 100))], "changed.csv")
+    site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"])
+    store = Store(tmp_path / "var" / "tsunagi.db")
+    wiring.alerts(config_mod.load(site.config_path), store, site.spool.dir("outbox")).collect()
+    subjects = [subject for _, _, subject, _ in outbound_tables.unsent_alerts(store.read())]
+    assert f"保留中の注文 rakuten {o.order_no} が出荷されました" in subjects
+
+
+def test_a_cancelled_order_the_warehouse_ships_anyway_consumes_only_what_left(tmp_path, capsys):
+    site = WmsSite(tmp_path, capsys)
+    o = order(1, Item("item-a", "A", 1, 100), Item("item-b", "B", 2, 50))     # item-a by the warehouse
+    site.orders_csv([o])
+    site.send()
+    site.orders_csv([o], "cancel.csv", status="キャンセル確定")
+    assert site.stock("item-a") == (10, 1) and site.stock("item-b") == (10, 2)
+    assert site.wms_results([f"W00000001,出荷済,{mod7('52345678901')},2026/06/13"]) == 0
+    assert site.status(o) == "cancelled"
+    assert site.stock("item-a") == (9, 0) and site.stock("item-b") == (10, 0)
+    assert "キャンセル後に倉庫が出荷しました" in site.view(o)["history"][-1]["note"]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
+from tsunagi.common.safetext import printable
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
@@ -54,8 +55,9 @@ def after_apply(cfg: Config, store: Store, rules: shipplan.Rules | None = None) 
 
 def _alert_failed(alerts_: Alerts, item, reason: dict) -> None:
     if reason.get("kind") not in ("not_an_order", "duplicate"):
-        alerts_.record("failed", f"取り込めませんでした: {item.meta.get('shop', '')} {item.meta.get('file', '') or item.id}",
-                       f"[{reason.get('kind')}] {reason.get('message')}\n詳しく: tsunagi spool show {item.id}")
+        alerts_.record("failed", f"取り込めませんでした: {item.meta.get('shop', '')} "
+                                 f"{printable(item.meta.get('file', '') or item.id)}",
+                       f"[{reason.get('kind')}] {printable(reason.get('message'))}\n詳しく: tsunagi spool show {item.id}")
 
 
 def shipping_rules(cfg: Config) -> shipplan.Rules:

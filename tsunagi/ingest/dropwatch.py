@@ -5,6 +5,8 @@ import errno
 import fcntl
 import logging
 import os
+import secrets
+import stat
 import threading
 import time
 from pathlib import Path
@@ -13,34 +15,56 @@ from typing import Callable
 from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from tsunagi.common.durable import fsync_dir
+from tsunagi.common import safetext
 from tsunagi.ingest.spool import Spool
 
 log = logging.getLogger("tsunagi.drop")
 SETTLE_SECONDS = 0.3      # a file closed and not written again for this long is complete
 
 
-def _ignored(path: Path) -> bool:
+def _ignored(name: str) -> bool:
     """Files still being written under a temporary name: hidden, .tmp, .part, ~ (editors, uploaders)."""
-    name = path.name
     return name.startswith((".", "~")) or name.endswith((".tmp", ".part", ".filepart", "~"))
 
 
-def _open_for_writing(path: Path) -> bool:
+def shown_name(name: str) -> str:
+    """A file name as text anyone can print: bytes that are not UTF-8 (and control characters) escaped."""
+    return safetext.printable(os.fsencode(name).decode("utf-8", "backslashreplace"))
+
+
+def _open_for_writing(fd: int) -> bool:
     """True while some process still has the file open for writing. Linux grants a read lease only
     when nobody does; where a lease cannot be asked for (not our file), only the quiet time counts."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError:
-        return True
     try:
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
         fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
         return False
     except OSError as exc:
         return exc.errno == errno.EAGAIN
-    finally:
-        os.close(fd)
+
+
+def _open_entry(folder_fd: int, name: str) -> int:
+    """The entry opened for reading without following a link and without blocking (a FIFO, a device)."""
+    return os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd)
+
+
+class Refused(Exception):
+    """A drop-folder entry that is not a file of the folder itself: the message says what it is."""
+
+
+def _check_regular(st: os.stat_result) -> None:
+    """Only a regular file with no other name is taken (a hard link, like a symlink, may name a file
+    someone may not read through the folder)."""
+    if stat.S_ISLNK(st.st_mode):
+        raise Refused("シンボリックリンクは取り込みません (リンク先は読んでいません)")
+    if not stat.S_ISREG(st.st_mode):
+        raise _NotAFile()
+    if st.st_nlink != 1:
+        raise Refused("ハードリンク (他にも名前のあるファイル) は取り込みません (内容は読んでいません)")
+
+
+class _NotAFile(Exception):
+    """A FIFO, socket, device or folder: left alone, never opened for reading."""
 
 
 class DropFolders:
@@ -52,10 +76,15 @@ class DropFolders:
         self.on_items = on_items
         self.stable_seconds = stable_seconds
         self._lock = threading.Lock()
-        self._warned: set[str] = set()
+        self._warned: set = set()
         self._observer = None
         for shop in shops:
             (self.root / shop).mkdir(parents=True, exist_ok=True)
+
+    def _warn_once(self, key, message: str, *args) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message, *args)
 
     def take_all(self) -> list[str]:
         """At start-up: everything dropped while the daemon was down, which is complete by now."""
@@ -67,63 +96,127 @@ class DropFolders:
         taken = []
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
             if folder.name not in self.shops:
-                if folder.name not in self._warned:
-                    log.warning("drop folder %s is not a shop in the configuration; its files wait", folder)
-                    self._warned.add(folder.name)
+                self._warn_once(folder.name, "drop folder %s is not a shop in the configuration; its files wait",
+                                shown_name(str(folder)))
                 continue
-            for path in sorted(folder.iterdir()):
-                if path.is_file() and not _ignored(path) and self._still(path, seconds):
-                    taken += self.take(path)
+            for name in sorted(os.listdir(folder)):
+                if not _ignored(name):
+                    taken += self._take_if_still(folder, name, seconds)
         if taken:
             self.on_items(taken)
         return taken
 
-    def _still(self, path: Path, seconds: float) -> bool:
+    def _take_if_still(self, folder: Path, name: str, seconds: float) -> list[str]:
         try:
-            st = path.stat()
+            st = os.lstat(folder / name)
         except FileNotFoundError:
-            return False
-        return time.time() - st.st_mtime >= seconds and not _open_for_writing(path)
+            return []
+        if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime < seconds:
+            return []
+        return self._take_and_report(folder / name, quiet=True)
 
     def take(self, path: Path) -> list[str]:
-        """Copy into the spool (fsync'd, in new/), then remove the dropped file."""
+        """Copy into the spool (fsync'd, in new/), then remove the dropped file. The file is opened
+        without following a link or blocking, and checked on the open descriptor (no race between
+        looking and opening); a link is refused once, a FIFO or device left alone."""
         with self._lock:
-            if not path.exists():
+            folder_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                return self._take_in(folder_fd, path)
+            finally:
+                os.close(folder_fd)
+
+    def _take_in(self, folder_fd: int, path: Path) -> list[str]:
+        shop, name = path.parent.name, path.name
+        try:
+            st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+            _check_regular(st)
+            fd = _open_entry(folder_fd, name)
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:         # O_NOFOLLOW met a link put there since the look
+                raise
+            return self._refuse(folder_fd, shop, name, "シンボリックリンクは取り込みません (リンク先は読んでいません)")
+        except Refused as exc:
+            return self._refuse(folder_fd, shop, name, str(exc))
+        except _NotAFile:
+            self._warn_once((shop, name), "drop %s/%s is not a regular file (a FIFO, socket, device or folder): "
+                            "left alone", shop, shown_name(name))
+            return []
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            try:
+                _check_regular(st)
+            except Refused as exc:
+                return self._refuse(folder_fd, shop, name, str(exc))
+            except _NotAFile:       # swapped for a FIFO or device between the look and the open
                 return []
-            shop = path.parent.name
-            with open(path, "rb") as fh:
-                item = self.spool.put_file(fh, {"source": "drop", "kind": "csv", "shop": shop, "file": path.name},
-                                           suffix=".csv")
-            os.unlink(path)
-            fsync_dir(path.parent)
-            log.info("drop %s/%s -> spool item %s (%d bytes)", shop, path.name, item.id, item.meta["size"])
-            return [item.id]
+            if _open_for_writing(fh.fileno()):
+                return []
+            item = self.spool.put_file(fh, {"source": "drop", "kind": "csv", "shop": shop,
+                                            "file": shown_name(name)}, suffix=".csv")
+        self._remove(folder_fd, name, st)
+        log.info("drop %s/%s -> spool item %s (%d bytes)", shop, shown_name(name), item.id, item.meta["size"])
+        return [item.id]
+
+    @staticmethod
+    def _remove(folder_fd: int, name: str, st: os.stat_result) -> None:
+        """Remove the name only while it still names the file taken (not one put there meanwhile)."""
+        try:
+            now = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino):
+            os.unlink(name, dir_fd=folder_fd)
+            os.fsync(folder_fd)
+
+    def _refuse(self, folder_fd: int, shop: str, name: str, why: str) -> list[str]:
+        """Recorded once in failed/ (the reason and the entry's name, none of its bytes), then the
+        entry is removed from the folder (a link's target, a hard link's other names, stay)."""
+        meta = {"source": "drop", "kind": "refused", "shop": shop, "file": shown_name(name)}
+        part = self.spool.dir("tmp") / f"refused-{secrets.token_hex(6)}.part"
+        part.touch(mode=0o640)
+        item = self.spool.adopt(part, meta, ".refused", into="cur")
+        message = f"ドロップフォルダ {shop} の「{shown_name(name)}」: {why}"
+        self.spool.fail(item, {"stage": "drop", "kind": "refused", "message": message})
+        os.unlink(name, dir_fd=folder_fd)
+        os.fsync(folder_fd)
+        log.warning("%s (spool item %s)", message, item.id)
+        return []
 
     def _settled(self, path: Path) -> None:
         """After a close event: take the file if nothing has written to it for a moment."""
         try:
-            before = path.stat()
+            before = os.lstat(path)
         except FileNotFoundError:
             return
         time.sleep(SETTLE_SECONDS)
         try:
-            after = path.stat()
+            after = os.lstat(path)
         except FileNotFoundError:
             return
         if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns):
             self._take_and_tell(path)
 
-    def _take_and_tell(self, path: Path) -> None:
+    def _take_and_report(self, path: Path, quiet: bool = False) -> list[str]:
+        """take(), with a failure logged (once per file when quiet: the sweep meets it every pass)."""
         try:
-            ids = self.take(path)
-        except OSError:
-            log.exception("drop %s: could not be moved into the spool; it stays and is tried again", path)
-            return
+            return self.take(path)
+        except Exception:     # the file stays and is tried again; the other files go on
+            if not quiet or ("error", str(path)) not in self._warned:
+                self._warned.add(("error", str(path)))
+                log.exception("drop %s: could not be moved into the spool; it stays and is tried again",
+                              shown_name(str(path)))
+            return []
+
+    def _take_and_tell(self, path: Path) -> None:
+        ids = self._take_and_report(path)
         if ids:
             self.on_items(ids)
 
     def _event(self, path: Path, renamed: bool) -> None:
-        if path.parent.parent != self.root or path.parent.name not in self.shops or _ignored(path):
+        if path.parent.parent != self.root or path.parent.name not in self.shops or _ignored(path.name):
             return
         if renamed:   # renamed in: complete by the writer's own word
             self._take_and_tell(path)

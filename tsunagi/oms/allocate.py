@@ -44,3 +44,8 @@ def orders_on_slot(tx: Tx, sku: str, location: str, lot: str) -> list[int]:
         "SELECT r.order_id FROM reservations r JOIN orders o ON o.id = r.order_id "
         "WHERE r.sku = ? AND r.location = ? AND r.lot = ? ORDER BY o.ordered_at DESC, o.id DESC",
         sku, location, lot)]
+
+
+def warehouse_has(tx: Tx, order_id: int) -> str | None:
+    """The warehouse that was told to ship the order and has not cancelled it (it may ship it, or has)."""
+    return tx.value("SELECT wms FROM wms_orders WHERE order_id = ? AND state <> 'cancelled' LIMIT 1", order_id)

@@ -117,5 +117,15 @@ def mails_remember_when_they_began_failing(tx: Tx) -> None:
     tx.run("ALTER TABLE mails ADD COLUMN failing_since TEXT")
 
 
-MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox, mails_remember_when_they_began_failing)
+def order_versions(tx: Tx) -> None:
+    """Other versions of an order: the copy that disagreed when it held the order (pending until a person
+    adopts it or keeps the current one), and the lines and amounts an adoption replaced."""
+    tx.run("CREATE TABLE IF NOT EXISTS order_versions (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, "
+           "at TEXT NOT NULL, source TEXT NOT NULL, digest TEXT NOT NULL, content TEXT NOT NULL, state TEXT NOT NULL, "
+           "decided_at TEXT NOT NULL DEFAULT '', decided_by TEXT NOT NULL DEFAULT '')")
+    tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
+
+
+MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
+                                                 mails_remember_when_they_began_failing, order_versions)
 LATEST = len(MIGRATIONS)

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import allocate, catalog, outbox, status
+from tsunagi.oms import allocate, catalog, outbox, status, versions
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -25,6 +25,8 @@ class OrderLocked(OrderError):
 FINAL = frozenset({status.SHIPPED, status.CLOSED, status.CANCELLED})
 # Entering these gives the order's reserved stock back (shipping consumes it instead).
 RELEASING = frozenset({status.AWAITING_STOCK, status.HOLD, status.CANCELLED})
+# ...except these, while a warehouse has the order (a lower count still makes it give way: the count is true).
+KEPT_FOR_WAREHOUSE = frozenset({status.HOLD, status.CANCELLED})
 
 
 _FIELDS = tuple(f.name for f in fields(OrderRecord) if f.name != "lines")
@@ -65,12 +67,13 @@ def set_status(tx: Tx, order_id: int, to: str, note: str = "", hold_kind: str = 
     current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
     if current == to and (to != status.HOLD or reason == note):
         return
-    if to not in (status.SHIPPED, status.CLOSED) and _any_in_process(tx):
+    if to not in (status.SHIPPED, status.CLOSED, status.HOLD) and _any_in_process(tx):
         busy = tx.value("SELECT wms FROM wms_orders WHERE order_id = ? AND state = 'in_process'", order_id)
         if busy:
             raise OrderLocked(f"倉庫 {busy} で作業中のため{status.label(to)}にできません (倉庫に連絡し、"
                               f"倉庫の取消または出荷の報告を待ってください)")
-    if to in RELEASING:
+    # a warehouse told to ship the order may ship it still: its units stay reserved until it ships or cancels
+    if to in RELEASING and not (to in KEPT_FOR_WAREHOUSE and allocate.warehouse_has(tx, order_id)):
         allocate.release(tx, order_id, f"release:{to}")
     stamp = timestamp()
     tx.run("UPDATE orders SET status = ?, hold_kind = ?, hold_reason = ?, updated_at = ? WHERE id = ?",
@@ -128,10 +131,16 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
         return "updated" if merged != old else "unchanged"
     problems = _differences(tx, order_id, total, rec)
     if problems:
+        if not versions.offer(tx, order_id, rec):
+            return "unchanged"        # a version a person has set aside already (order-release)
         kind = "mismatch" if first_seen else "conflict"
         intro = ("メールと受注CSVの内容が一致しません" if kind == "mismatch"
                  else "同じ注文番号で内容の異なる注文が届きました")
-        set_status(tx, order_id, status.HOLD, hold_kind=kind, note=f"{intro}: {'; '.join(problems)}")
+        wms = allocate.warehouse_has(tx, order_id)
+        kept = f" (倉庫 {wms} に出荷指示済み: 引当はそのまま)" if wms else ""
+        set_status(tx, order_id, status.HOLD, hold_kind=kind, note=f"{intro}: {'; '.join(problems)}{kept} "
+                   f"(tsunagi order-adopt で{SOURCE_LABEL.get(rec.source, rec.source)}の内容を採用、"
+                   f"order-release で登録済みの内容のまま)")
         return kind
     if rec.source == "csv" and first_seen and current == status.NEW:
         set_status(tx, order_id, status.CONFIRM, note="受注CSVで確認")
@@ -237,8 +246,24 @@ def edited_since_hold(tx: Tx, order_id: int) -> bool:
     return note.startswith(EDITED)
 
 
-def release(tx: Tx, order_id: int) -> str:
-    """Lift a hold after a person has looked at it: the order is placed again (reserve, or wait)."""
+def release(tx: Tx, order_id: int, by: str = "") -> str:
+    """Lift a hold after a person has looked at it: the order is placed again (reserve, or wait), with
+    its own lines: another version that held it is set aside (and holds it no more)."""
     if tx.value("SELECT status FROM orders WHERE id = ?", order_id) != status.HOLD:
         raise OrderError("the order is not on hold (保留ではありません)")
+    other = versions.keep_current(tx, order_id, by)
+    if other:
+        note_history(tx, order_id, f"登録済みの内容のまま保留を解除: 届いた別の内容 {versions.show(other)} は採用せず"
+                                   f"{by_whom(by)}")
     return place(tx, order_id)
+
+
+def note_history(tx: Tx, order_id: int, note: str) -> None:
+    """A history row that changes no status (a decision, a correction)."""
+    current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+    tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
+           order_id, timestamp(), current, current, note)
+
+
+def by_whom(by: str) -> str:
+    return f" (操作: {by})" if by else ""

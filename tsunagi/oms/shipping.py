@@ -6,8 +6,8 @@ from datetime import date
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import outbox, status
-from tsunagi.oms.orders import edited_since_hold, place, set_status
+from tsunagi.oms import allocate, outbox, status
+from tsunagi.oms.orders import edited_since_hold, note_history, place, set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
 from tsunagi.oms.store import Tx
@@ -147,12 +147,28 @@ def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:
     tx.many("UPDATE shipments SET file = ? WHERE id = ?", [(name, i) for i in shipment_ids])
 
 
-def _consume(tx: Tx, order_id: int) -> None:
-    """Shipping takes the reserved units out of stock: on hand and reserved both go down."""
+def _consume(tx: Tx, order_id: int, skus: set[str] | None = None) -> None:
+    """Shipping takes the reserved units (of these SKUs; None: all) out of stock: on hand and reserved go down."""
     for sku, location, lot, qty in tx.all(
             "SELECT sku, location, lot, qty FROM reservations WHERE order_id = ?", order_id):
-        move(tx, sku, location, lot, -qty, -qty, "ship", f"order:{order_id}")
-    tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
+        if skus is None or sku in skus:
+            move(tx, sku, location, lot, -qty, -qty, "ship", f"order:{order_id}")
+            if skus is not None:
+                tx.run("DELETE FROM reservations WHERE order_id = ? AND sku = ? AND location = ? AND lot = ?",
+                       order_id, sku, location, lot)
+    if skus is None:
+        tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
+
+
+def _shipped_skus(tx: Tx, order_id: int) -> set[str] | None:
+    """The SKUs of the order's parcels that have shipped (None: a parcel of the whole order has)."""
+    out: set[str] = set()
+    for (skus,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                          "WHERE so.order_id = ? AND s.state = 'shipped'", order_id):
+        if not skus:
+            return None
+        out |= set(skus.split(","))
+    return out
 
 
 def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
@@ -167,10 +183,11 @@ def _numbers(trackings) -> list[str]:
     return list(dict.fromkeys(t for tracking in trackings for t in tracking.split(",") if t))
 
 
-def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
+def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None, left: bool = False) -> str:
     """A carrier's (or warehouse's) result for one shipment: its orders are shipped once every
     shipment they are in has shipped. A changed tracking number on a shipped order is confirmed again.
-    row: the shipment's (id, state, tracking) where the caller has already read it."""
+    row: the shipment's (id, state, tracking) where the caller has already read it. left: the parcel
+    left whatever the order's status (a warehouse's: it was told to ship it and did)."""
     row = row or tx.one("SELECT id, state, tracking FROM shipments WHERE key = ?", rec.key)
     if row is None:
         raise ShippingError(f"お客様管理番号 {rec.key} の出荷データがありません")
@@ -184,11 +201,11 @@ def apply_result(tx: Tx, rec: ShipmentResult, row: tuple | None = None) -> str:
            tracking, rec.ship_date.isoformat() if rec.ship_date else timestamp()[:10], shipment_id)
     outcome = "partial"
     for (order_id,) in tx.all("SELECT order_id FROM shipment_orders WHERE shipment_id = ?", shipment_id):
-        outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped") or outcome
+        outcome = _order_after_result(tx, order_id, tracking, changed=state == "shipped", left=left) or outcome
     return outcome
 
 
-def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> str | None:
+def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool, left: bool = False) -> str | None:
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     if current in (status.SHIPPED, status.CLOSED):
         if changed:
@@ -197,16 +214,37 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool) -> 
             outbox.emit(tx, outbox.SHIPMENT, str(order_id), {"reconfirm": True})
             return "tracking_changed"
         return None
-    if current != status.READY:
+    if current != status.READY and not left:
         raise ShippingError(f"注文 (id {order_id}) は {status.label(current)} のため出荷済みにできません")
     parcels = tx.all("SELECT s.state, s.tracking FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
                      "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
-    if any(state == "exported" for state, _ in parcels):
-        return None       # another parcel of this order is still on its way out
+    numbers = ", ".join(_numbers(tracking for _, tracking in parcels))
+    if current == status.CANCELLED:      # too late to stop: what left is consumed, the rest given back
+        _consume(tx, order_id, _shipped_skus(tx, order_id))
+        allocate.release(tx, order_id, "release:cancelled")
+        note_history(tx, order_id, f"キャンセル後に倉庫が出荷しました (追跡番号 {numbers})")
+        return "shipped_after_cancel"
+    if any(state == "exported" for state, _ in parcels) or (current != status.READY and uncovered(tx, order_id)):
+        if current == status.HOLD:       # part of it left while held: the hold says so
+            note_on_hold(tx, order_id, f"倉庫から一部出荷済み (追跡番号 {tracking})")
+        return None       # another parcel of this order is still on its way out (or has none yet)
     _consume(tx, order_id)
-    numbers = _numbers(tracking for _, tracking in parcels)
-    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {', '.join(numbers)}")   # its event confirms it
+    held = f" (保留中に倉庫が出荷: {hold_reason(tx, order_id)})" if current == status.HOLD else ""
+    set_status(tx, order_id, status.SHIPPED, note=f"追跡番号 {numbers}{held}")   # its event confirms it
     return "shipped"
+
+
+def hold_reason(tx: Tx, order_id: int) -> str:
+    return tx.value("SELECT hold_reason FROM orders WHERE id = ?", order_id, default="")
+
+
+def note_on_hold(tx: Tx, order_id: int, text: str) -> None:
+    """Add what happened to a held order to its hold reason (once) and its history."""
+    reason = hold_reason(tx, order_id)
+    if text not in reason:
+        tx.run("UPDATE orders SET hold_reason = ?, updated_at = ? WHERE id = ?", f"{reason} / {text}", timestamp(),
+               order_id)
+        note_history(tx, order_id, text)
 
 
 def record_confirmation(tx: Tx, order_id: int, shop: str, tracking: str, file: str) -> None:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import catalog, shipping, status
+from tsunagi.oms import allocate, catalog, orders, shipping, status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.store import Tx
 
 # A warehouse state an order never leaves for another instruction: once told, never told again.
 STATES = ("instructed", "in_process", "cancel_requested", "cancelled", "shipped")
+CANCELLED_BY_WAREHOUSE = "倉庫でキャンセル"
 
 
 def to_instruct(tx: Tx, wms: str, statuses: list[str], tag: str) -> list[tuple[int, list[str]]]:
@@ -52,15 +53,16 @@ def _set(tx: Tx, wms: str, order_id: int, state: str) -> None:
 
 
 def apply_result(tx: Tx, rec: ShipmentResult) -> str:
-    """Any shipment result, a carrier's or a warehouse's: shipped goes through shipping; a warehouse's
-    in-process locks the order against status changes; its cancellation ends the instruction for good."""
+    """Any shipment result, a carrier's or a warehouse's: shipped goes through shipping (a warehouse's
+    parcel counts whatever the order's status: it has left); a warehouse's in-process locks the order
+    against status changes; its cancellation ends the instruction for good and holds the order."""
     found = tx.one("SELECT s.id, s.carrier, so.order_id, w.state, s.state, s.tracking FROM shipments s "
                    "JOIN shipment_orders so ON so.shipment_id = s.id LEFT JOIN wms_orders w ON w.order_id = so.order_id "
                    "AND w.wms = s.carrier WHERE s.key = ?", rec.key)
     instructed = found is not None and found[3] is not None
     row = found[:3] if found else None
     if rec.state == "shipped":
-        outcome = shipping.apply_result(tx, rec, (found[0], found[4], found[5]) if found else None)
+        outcome = shipping.apply_result(tx, rec, (found[0], found[4], found[5]) if found else None, left=instructed)
         if instructed:
             _set(tx, row[1], row[2], "shipped")
         return outcome
@@ -71,11 +73,25 @@ def apply_result(tx: Tx, rec: ShipmentResult) -> str:
         _set(tx, wms, order_id, "in_process")
         return "in_process"
     if rec.state == "cancelled":
+        if found[3] == "cancelled":
+            return "unchanged"
         _set(tx, wms, order_id, "cancelled")
         tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment_id)
+        _cancelled_by_warehouse(tx, wms, order_id, rec.key)
         return "wms_cancelled"
     raise shipping.ShippingError(f"出荷指示番号 {rec.key}: 状態 {rec.state!r} を解釈できません")
 
+
+def _cancelled_by_warehouse(tx: Tx, wms: str, order_id: int, key: str) -> None:
+    """The warehouse will not ship it: a cancelled order gives its units back now; any other open order
+    is held (倉庫でキャンセル) for a person to decide, never turned into a label of its own accord."""
+    current, reason = tx.one("SELECT status, hold_reason FROM orders WHERE id = ?", order_id)
+    if current == status.CANCELLED:
+        allocate.release(tx, order_id, "release:cancelled")
+    elif current not in (status.SHIPPED, status.CLOSED):
+        earlier = f" / それまでの保留理由: {reason}" if current == status.HOLD and reason else ""
+        orders.set_status(tx, order_id, status.HOLD, hold_kind="wms_cancelled",
+                          note=f"{CANCELLED_BY_WAREHOUSE} (倉庫 {wms}, 出荷指示番号 {key}){earlier}")
 
 
 def instruction_lines(tx: Tx, order_id: int) -> list[tuple[str, str, int]]:

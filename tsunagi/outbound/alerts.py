@@ -66,6 +66,10 @@ class Alerts:
                     shop, order_no = queries.order_ref(tx, int(key))
                     outbound_tables.add_alert(tx, "hold", f"注文 {shop} {order_no} を保留にしました",
                                               f"{payload.get('note', '')}\n詳しく: tsunagi order {shop} {order_no}")
+                elif payload.get("from") == status.HOLD and payload.get("to") == status.SHIPPED:
+                    shop, order_no = queries.order_ref(tx, int(key))     # the warehouse shipped it while held
+                    outbound_tables.add_alert(tx, "hold", f"保留中の注文 {shop} {order_no} が出荷されました",
+                                              f"{payload.get('note', '')}\n詳しく: tsunagi order {shop} {order_no}")
             if events:
                 outbox.advance(tx, CONSUMER, events[-1][0])
         cutoff = _now() - self.settings.feed_stale_minutes * 60

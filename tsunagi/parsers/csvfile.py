@@ -11,6 +11,7 @@ from typing import BinaryIO, Iterator
 import polars as pl
 
 from tsunagi.common import japanese as jp
+from tsunagi.common.safetext import looks_like_text, printable
 from tsunagi.oms.records import (
     Address,
     OrderLine,
@@ -81,8 +82,10 @@ def choose_layout(sample: bytes, candidates: list[CsvLayout]) -> CsvLayout:
     if errors and not headers:
         raise errors[0]       # no layout could even decode it: say where the bytes go wrong
     seen = next((h for h in headers if h), [])
+    columns = ", ".join(seen[:10])
+    shown = printable(columns) if looks_like_text(columns) else "テキストではないため表示しません"
     raise ParseError(f"どのレイアウトにも合いません (試したもの: {', '.join(c.name for c in candidates)}; "
-                     f"ファイルの列: {', '.join(seen[:10])})", stage="csv", kind="unknown_layout")
+                     f"ファイルの列: {shown})", stage="csv", kind="unknown_layout")
 
 
 def read_sample(path: Path) -> bytes:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
+from tsunagi.common.safetext import printable
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import transient
@@ -133,8 +134,9 @@ def cmd_spool_list(args) -> int:
         kinds[reason.get("kind", "?")] = kinds.get(reason.get("kind", "?"), 0) + 1
     print(f"failed/: {len(failed)}" + (f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""))
     for reason in failed:
-        where = " ".join(f"{k}={reason[k]}" for k in ("field", "line") if k in reason)
-        print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {reason.get('message')} {where}")
+        where = " ".join(f"{k}={printable(reason[k])}" for k in ("field", "line") if k in reason)
+        print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {printable(reason.get('message'))} "
+              f"{where}")
     return 0
 
 
@@ -152,7 +154,7 @@ def cmd_spool_show(args) -> int:
     m = item.meta
     print(f"{item.id}  ({folder})")
     print(f"  受信: {m.get('spooled_at', '')}  経路: {m.get('source', '')}  ショップ: {m.get('shop', '')}  "
-          f"{m.get('file', '') or m.get('mail_from', '')}  {m.get('size', 0):,} bytes")
+          f"{printable(m.get('file', '') or m.get('mail_from', ''))}  {m.get('size', 0):,} bytes")
     _show_sender(m)
     if reason is None:
         print("  問題なし" if "done" in folder else "  未処理")
@@ -174,14 +176,14 @@ def _show_sender(m: dict) -> None:
 
 
 def _show_reason(reason: dict, everything: bool) -> None:
-    print(f"  [{reason.get('kind')}] {reason.get('message')}")
+    print(f"  [{reason.get('kind')}] {printable(reason.get('message'))}")
     for key in ("field", "line", "layout", "rows", "applied"):
         if key in reason:
-            print(f"  {key}: {reason[key]}")
+            print(f"  {key}: {printable(reason[key])}")
     problems = reason.get("problems", [])
     shown = problems if everything else problems[:50]
     for p in shown:
-        print(f"    {p['message']}")
+        print(f"    {printable(p['message'])}")
     hidden = len(problems) - len(shown) + reason.get("more_problems", 0)
     if hidden:
         print(f"    … 他 {hidden} 件 (--all で全件)")

@@ -1,13 +1,16 @@
-"""Commands for orders: list, show one, correct its buyer or recipient, release a hold."""
+"""Commands for orders: list, show one, correct its buyer or recipient, release a hold, adopt another version."""
 from __future__ import annotations
 
+import getpass
+import os
 from datetime import timedelta
 
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import orders, queries, status
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms import adopt, orders, queries, status
 from tsunagi.oms.readmodel import load_order
 
 
@@ -34,6 +37,11 @@ def register(sub) -> None:
     orl.add_argument("shop")
     orl.add_argument("order_no")
     orl.set_defaults(func=cmd_order_release)
+    oad = sub.add_parser("order-adopt", help="take the channel's latest version of a held order (lines, quantities, "
+                                             "amounts) and reserve again")
+    oad.add_argument("shop")
+    oad.add_argument("order_no")
+    oad.set_defaults(func=cmd_order_adopt)
 
 
 def _gap_ids(cfg, tx, args) -> list[int]:
@@ -100,7 +108,28 @@ def cmd_order_release(args) -> int:
     store = base.writer(cfg)
     order_id = base.order_id(store, args.shop, args.order_no)
     with store.transaction() as tx:
-        placed = orders.release(tx, order_id)
+        placed = orders.release(tx, order_id, operator())
     wiring.ready_orders(cfg, store, args.shop)
     print(f"{args.order_no}: {status.label(placed)} → {status.label(queries.order_status(store.read(), order_id))}")
     return 0
+
+
+def cmd_order_adopt(args) -> int:
+    cfg = base.config(args)
+    store = base.writer(cfg)
+    order_id = base.order_id(store, args.shop, args.order_no)
+    with store.transaction() as tx:
+        placed = adopt.adopt(tx, order_id, operator())
+    wiring.ready_orders(cfg, store, args.shop)
+    print(f"{args.order_no}: adopted the other version; {status.label(placed)} → "
+          f"{status.label(queries.order_status(store.read(), order_id))}")
+    base.flush_feeds_if_idle(cfg, Spool(cfg.spool_dir), store)
+    return 0
+
+
+def operator() -> str:
+    """Who runs the command: the OS user, recorded with decisions in an order's history."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):      # no name for this uid (a container)
+        return f"uid {os.getuid()}"
