@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.hostile import probe, probe_for  # noqa: E402
-from bench.net import free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
 
 
 def peak_rss(pid: int) -> int:
@@ -52,9 +52,7 @@ def settled(tmp: Path) -> bool:
 def run(mb: int, limit_mb: float | None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tsunagi-csvline-"))
     port = free_port()
-    cfg = (ROOT / "config.toml").read_text(encoding="utf-8").replace('listen = "127.0.0.1:2525"',
-                                                                     f'listen = "127.0.0.1:{port}"')
-    (tmp / "config.toml").write_text(cfg, encoding="utf-8")
+    _, cfg = config_on_port(ROOT, tmp, port)
     shop = tomllib.loads(cfg)["shop"][0]["id"]
     env = dict(os.environ)
     if limit_mb:

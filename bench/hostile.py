@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.net import free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
 from tsunagi.parsers.errors import ParseError  # noqa: E402
 from tsunagi.parsers.mailmsg import MailView  # noqa: E402
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec, parse_with_spec  # noqa: E402
@@ -100,9 +100,7 @@ def probe_for(port: int, seconds: float, during=None) -> list[float]:
 def part2(max_mb: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tsunagi-hostile-"))
     port = free_port()
-    cfg = (ROOT / "config.toml").read_text(encoding="utf-8").replace('listen = "127.0.0.1:2525"',
-                                                                     f'listen = "127.0.0.1:{port}"')
-    (tmp / "config.toml").write_text(cfg, encoding="utf-8")
+    config_on_port(ROOT, tmp, port)
     proc = subprocess.Popen([sys.executable, "-m", "tsunagi", "-c", str(tmp / "config.toml"), "serve"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1,8 +1,9 @@
-"""Loopback helpers the benchmarks share: a free port, and waiting until a server listens."""
+"""Loopback helpers the benchmarks share: a free port, the sample config on it, waiting until a server listens."""
 from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -20,3 +21,12 @@ def wait_listening(port: int, timeout: float = 30) -> None:
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"nothing listens on {port}")
+
+
+def config_on_port(tree: Path, folder: Path, port: int) -> tuple[Path, str]:
+    """The repository's sample config.toml (from tree) written into folder, listening on port: its path and text."""
+    text = (tree / "config.toml").read_text(encoding="utf-8").replace('listen = "127.0.0.1:2525"',
+                                                                      f'listen = "127.0.0.1:{port}"')
+    path = folder / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path, text

@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.net import free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
 from tsunagi.demo.mails import Item, SampleOrder, order_mail  # noqa: E402
 
 RCPT = "rakuten-7f3k@orders.example.jp"
@@ -43,10 +43,7 @@ def tsunagi(tree: Path, config: Path, *args: str, **kw) -> subprocess.Popen:
 
 
 def setup(tree: Path, tmp: Path, port: int, rows: int) -> tuple[Path, Path]:
-    cfg = (tree / "config.toml").read_text(encoding="utf-8").replace('listen = "127.0.0.1:2525"',
-                                                                     f'listen = "127.0.0.1:{port}"')
-    config = tmp / "config.toml"
-    config.write_text(cfg, encoding="utf-8")
+    config, _ = config_on_port(tree, tmp, port)
     (tmp / "p.csv").write_text("sku,name\nP000,商品\n", encoding="utf-8")
     (tmp / "c.csv").write_text("sku,location,lot,qty\nP000,本店倉庫,1,10000000\n", encoding="utf-8")
     for args in (["products", "import", str(tmp / "p.csv")], ["stock", "import", str(tmp / "c.csv")]):

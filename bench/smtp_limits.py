@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.net import free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
 
 MAX_CONNECTIONS = 100     # the shipped defaults, which the shipped config.toml leaves as they are
 PER_PEER = 20
@@ -100,9 +100,7 @@ def main() -> None:
           f"{platform.python_version()}")
     tmp = Path(tempfile.mkdtemp(prefix="tsunagi-limits-"))
     port = free_port()
-    cfg = (ROOT / "config.toml").read_text(encoding="utf-8").replace('listen = "127.0.0.1:2525"',
-                                                                     f'listen = "127.0.0.1:{port}"')
-    (tmp / "config.toml").write_text(cfg, encoding="utf-8")
+    config_on_port(ROOT, tmp, port)
     proc = subprocess.Popen([sys.executable, "-m", "tsunagi", "-c", str(tmp / "config.toml"), "serve"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
