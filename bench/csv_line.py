@@ -27,8 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.hostile import probe, probe_for  # noqa: E402
-from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
+from bench.hostile import probe_for  # noqa: E402
+from bench.net import config_on_port, free_port, probe, wait_listening  # noqa: E402
 
 
 def peak_rss(pid: int) -> int:

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, probe, wait_listening  # noqa: E402
 from tsunagi.parsers.errors import ParseError  # noqa: E402
 from tsunagi.parsers.mailmsg import MailView  # noqa: E402
 from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec, parse_with_spec  # noqa: E402
@@ -73,15 +73,6 @@ def part1(max_mb: float) -> None:
             cells = [spec_time(spec, text) for spec in specs]
             print(f"{shape:<16} {size:>10,} {bare:>10.4f}s " +
                   " ".join(f"{t:>8.3f}s ({t / bare:>6.1f}x)" for t in cells))
-
-
-def probe(port: int, stop: threading.Event, out: list[float]) -> None:
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-        while not stop.is_set():
-            started = time.monotonic()
-            smtp.noop()
-            out.append(time.monotonic() - started)
-            time.sleep(0.05)
 
 
 def probe_for(port: int, seconds: float, during=None) -> list[float]:

@@ -1,7 +1,10 @@
-"""Loopback helpers the benchmarks share: a free port, the sample config on it, waiting until a server listens."""
+"""Loopback helpers the benchmarks share: a free port, the sample config on it, waiting until a server listens,
+a probe client timing SMTP answers."""
 from __future__ import annotations
 
+import smtplib
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -30,3 +33,13 @@ def config_on_port(tree: Path, folder: Path, port: int) -> tuple[Path, str]:
     path = folder / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path, text
+
+
+def probe(port: int, stop: threading.Event, out: list[float], pause: float = 0.05) -> None:
+    """One SMTP session sending NOOP every pause seconds until stop, each answer's time appended to out."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+        while not stop.is_set():
+            started = time.perf_counter()
+            smtp.noop()
+            out.append(time.perf_counter() - started)
+            time.sleep(pause)

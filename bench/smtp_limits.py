@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import smtplib
 import socket
 import statistics
 import subprocess
@@ -30,19 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.net import config_on_port, free_port, wait_listening  # noqa: E402
+from bench.net import config_on_port, free_port, probe, wait_listening  # noqa: E402
 
 MAX_CONNECTIONS = 100     # the shipped defaults, which the shipped config.toml leaves as they are
 PER_PEER = 20
-
-
-def probe(port: int, stop: threading.Event, out: list[float]) -> None:
-    with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
-        while not stop.is_set():
-            started = time.perf_counter()
-            smtp.noop()
-            out.append(time.perf_counter() - started)
-            time.sleep(0.02)
 
 
 def flood(port: int, stop: threading.Event, refusals: list[float], other: list[str]) -> None:
@@ -65,9 +55,12 @@ def run(port: int, seconds: float, *background) -> list[float]:
     """The probe's NOOP answer times over that many seconds, with the background threads running."""
     stop = threading.Event()
     answers: list[float] = []
-    threads = [threading.Thread(target=probe, args=(port, stop, answers))]
+    threads = [threading.Thread(target=probe, args=(port, stop, answers, 0.02))]
+    threads[0].start()
+    while not answers and threads[0].is_alive():    # the probe holds its session before a flooder may take the slot
+        time.sleep(0.005)
     threads += [threading.Thread(target=fn, args=(port, stop, *args)) for fn, *args in background]
-    for t in threads:
+    for t in threads[1:]:
         t.start()
     time.sleep(seconds)
     stop.set()
