@@ -27,11 +27,6 @@ def _ignored(name: str) -> bool:
     return name.startswith((".", "~")) or name.endswith((".tmp", ".part", ".filepart", "~"))
 
 
-def shown_name(name: str) -> str:
-    """A file name as text anyone can print: bytes that are not UTF-8 (and control characters) escaped."""
-    return safetext.printable(os.fsencode(name).decode("utf-8", "backslashreplace"))
-
-
 def _open_for_writing(fd: int) -> bool:
     """True while some process still has the file open for writing. Linux grants a read lease only
     when nobody does; where a lease cannot be asked for (not our file), only the quiet time counts."""
@@ -97,7 +92,7 @@ class DropFolders:
         for folder in sorted(p for p in self.root.iterdir() if p.is_dir()):
             if folder.name not in self.shops:
                 self._warn_once(folder.name, "drop folder %s is not a shop in the configuration; its files wait",
-                                shown_name(str(folder)))
+                                safetext.printable(str(folder)))
                 continue
             for name in sorted(os.listdir(folder)):
                 if not _ignored(name):
@@ -142,7 +137,7 @@ class DropFolders:
             return self._refuse(folder_fd, shop, name, str(exc))
         except _NotAFile:
             self._warn_once((shop, name), "drop %s/%s is not a regular file (a FIFO, socket, device or folder): "
-                            "left alone", shop, shown_name(name))
+                            "left alone", shop, safetext.printable(name))
             return []
         with os.fdopen(fd, "rb") as fh:
             st = os.fstat(fh.fileno())
@@ -155,9 +150,9 @@ class DropFolders:
             if _open_for_writing(fh.fileno()):
                 return []
             item = self.spool.put_file(fh, {"source": "drop", "kind": "csv", "shop": shop,
-                                            "file": shown_name(name)}, suffix=".csv")
+                                            "file": safetext.printable(name)}, suffix=".csv")
         self._remove(folder_fd, name, st)
-        log.info("drop %s/%s -> spool item %s (%d bytes)", shop, shown_name(name), item.id, item.meta["size"])
+        log.info("drop %s/%s -> spool item %s (%d bytes)", shop, safetext.printable(name), item.id, item.meta["size"])
         return [item.id]
 
     @staticmethod
@@ -174,11 +169,11 @@ class DropFolders:
     def _refuse(self, folder_fd: int, shop: str, name: str, why: str) -> list[str]:
         """Recorded once in failed/ (the reason and the entry's name, none of its bytes), then the
         entry is removed from the folder (a link's target, a hard link's other names, stay)."""
-        meta = {"source": "drop", "kind": "refused", "shop": shop, "file": shown_name(name)}
+        meta = {"source": "drop", "kind": "refused", "shop": shop, "file": safetext.printable(name)}
         part = self.spool.dir("tmp") / f"refused-{secrets.token_hex(6)}.part"
         part.touch(mode=0o640)
         item = self.spool.adopt(part, meta, ".refused", into="cur")
-        message = f"ドロップフォルダ {shop} の「{shown_name(name)}」: {why}"
+        message = f"ドロップフォルダ {shop} の「{safetext.printable(name)}」: {why}"
         self.spool.fail(item, {"stage": "drop", "kind": "refused", "message": message})
         os.unlink(name, dir_fd=folder_fd)
         os.fsync(folder_fd)
@@ -207,7 +202,7 @@ class DropFolders:
             if not quiet or ("error", str(path)) not in self._warned:
                 self._warned.add(("error", str(path)))
                 log.exception("drop %s: could not be moved into the spool; it stays and is tried again",
-                              shown_name(str(path)))
+                              safetext.printable(str(path)))
             return []
 
     def _take_and_tell(self, path: Path) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 AUTH = "auth:"
 _DOMAIN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+")
 _LOCAL = re.compile(r"[^@\s<>\"]+")
-_USER = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+USER_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")     # an [[smtp.user]] login name
 _IPISH = re.compile(r"[0-9a-fA-F.:/%]+")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -24,7 +24,7 @@ class Sender:
 def entry(text: str) -> str:
     """One accept_from entry, normalised (addresses and domains in lower case); ValueError says what is wrong."""
     if text.startswith(AUTH):
-        if not _USER.fullmatch(text[len(AUTH):]):
+        if not USER_NAME.fullmatch(text[len(AUTH):]):
             raise ValueError(f"{text!r}: auth: is followed by the name of an [[smtp.user]]")
         return text
     if text.startswith("@"):

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 import ssl
 from pathlib import Path
 from typing import Annotated
@@ -17,7 +16,7 @@ AcceptFrom = Annotated[str, AfterValidator(senders.entry)]
 
 
 def _user_name(value: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9._@+-]{1,64}", value):
+    if not senders.USER_NAME.fullmatch(value):
         raise ValueError(f"{value!r}: use letters, digits and . _ @ + - (at most 64)")
     return value
 

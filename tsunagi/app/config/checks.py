@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tsunagi.app.config.fields import Context
+from tsunagi.ingest import senders
 
 if TYPE_CHECKING:
     from tsunagi.app.config.schema import ConfigFile
@@ -86,7 +87,7 @@ def _pull_targets(cfg: ConfigFile) -> list[Problem]:
 def _accept_users(cfg: ConfigFile) -> list[Problem]:
     """An `auth:NAME` in accept_from names an [[smtp.user]]: any other could never log in."""
     users = {u.name for u in cfg.smtp.user}
-    return [(("shop", n, "accept_from", k), f"{entry!r}: no [[smtp.user]] has the name {entry[5:]!r} (known: "
+    return [(("shop", n, "accept_from", k), f"{entry!r}: no [[smtp.user]] has the name {name!r} (known: "
                                             f"{', '.join(sorted(users)) or 'none'})", entry)
             for n, shop in enumerate(cfg.shop) for k, entry in enumerate(shop.accept_from)
-            if entry.startswith("auth:") and entry[5:] not in users]
+            if entry.startswith(senders.AUTH) and (name := entry[len(senders.AUTH):]) not in users]
