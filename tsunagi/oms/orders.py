@@ -235,9 +235,7 @@ def edit(tx: Tx, order_id: int, changes: dict[str, str]) -> None:
         data.setdefault(who, {})[part] = value
     tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
            timestamp(), order_id)
-    current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
-    tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-           order_id, timestamp(), current, current, EDITED + ", ".join(f"{k}={v}" for k, v in changes.items()))
+    note_history(tx, order_id, EDITED + ", ".join(f"{k}={v}" for k, v in changes.items()))
 
 
 def edited_since_hold(tx: Tx, order_id: int) -> bool:

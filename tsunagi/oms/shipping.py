@@ -209,8 +209,7 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool, lef
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     if current in (status.SHIPPED, status.CLOSED):
         if changed:
-            tx.run("INSERT INTO order_history (order_id, at, from_status, to_status, note) VALUES (?, ?, ?, ?, ?)",
-                   order_id, timestamp(), current, current, f"追跡番号の変更: {tracking}")
+            note_history(tx, order_id, f"追跡番号の変更: {tracking}")
             outbox.emit(tx, outbox.SHIPMENT, str(order_id), {"reconfirm": True})
             return "tracking_changed"
         return None

@@ -25,6 +25,9 @@ TRANSIENT_SQLITE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_FULL", "SQLITE_IOERR
 TRANSIENT_ERRNO = {errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN}
 
 
+_END = object()      # the end of in_chunks' rows
+
+
 class StoreError(TsunagiError, ValueError):
     """A database this tsunagi cannot use as asked: missing, or of another schema version. One line."""
 
@@ -197,28 +200,23 @@ class Store:
         finally:
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_seconds * 1000)}")
 
-    def in_chunks(self, rows: Iterable[T], apply: Callable[[Tx, T], Any], *, rows_per_commit: int = CHUNK_ROWS,
-                  seconds: float = CHUNK_SECONDS, after_chunk: Callable[[Tx, int], None] | None = None) -> list:
-        """apply(tx, row) for every row, committed every rows_per_commit rows or `seconds`, whichever first;
-        returns what each call returned. Another writer waits at most one chunk. after_chunk(tx, rows done)
-        runs inside each chunk's transaction (progress recorded with the rows it covers).
+    def in_chunks(self, rows: Iterable[T], apply: Callable[[Tx, T], Any]) -> list:
+        """apply(tx, row) for every row, committed every CHUNK_ROWS rows or CHUNK_SECONDS, whichever first;
+        returns what each call returned. Another writer waits at most one chunk; no rows, no transaction.
         Only for work whose rows are safe to apply again (keyed or absolute): a run stopped part-way
         leaves the chunks committed so far, and is repaired by running it again."""
         out: list = []
         source = iter(rows)
-        more = True
-        while more:
+        row = next(source, _END)
+        while row is not _END:
             started, before = time.monotonic(), len(out)
-            more = False
             with self.transaction() as tx:
-                for row in source:
+                while row is not _END:
                     out.append(apply(tx, row))
-                    if len(out) - before >= rows_per_commit or time.monotonic() - started >= seconds:
-                        more = True
+                    row = next(source, _END)
+                    if len(out) - before >= CHUNK_ROWS or time.monotonic() - started >= CHUNK_SECONDS:
                         break
-                if after_chunk:
-                    after_chunk(tx, len(out))
-            if more:
+            if row is not _END:
                 time.sleep(CHUNK_GAP_SECONDS)
         return out
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from tsunagi.app import health
+from tsunagi.app import health, heartbeat
 from tsunagi.app.commands import base
 
 LABELS = {"healthy": "正常 (healthy)", "degraded": "要確認 (degraded)", "not_running": "停止中 (not running)"}
@@ -21,12 +21,11 @@ def register(sub) -> None:
 
 def cmd_status(args) -> int:
     cfg = base.config(args)
-    out = health.report(cfg)
-    if args.wait_running:
+    if args.wait_running:             # only whether it runs, polled; the whole report once at the end
         end = time.monotonic() + args.wait_running
-        while out["exit"] == health.NOT_RUNNING and time.monotonic() < end:
+        while health.running(cfg.data_dir, heartbeat.read(cfg.data_dir)) and time.monotonic() < end:
             time.sleep(0.5)
-            out = health.report(cfg)
+    out = health.report(cfg)
     if args.json:
         base.print_json(out)
     else:
