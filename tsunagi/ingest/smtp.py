@@ -11,7 +11,7 @@ from tsunagi.common import clock
 from tsunagi.ingest.smtpguard import Connections, SessionLimits
 from tsunagi.ingest.smtpsession import GuardedSMTP
 from tsunagi.ingest.senders import Rules, Sender
-from tsunagi.ingest.smtpauth import login_of
+from tsunagi.ingest.smtpauth import login_of, peer_ip
 from tsunagi.ingest.spool import Spool
 
 log = logging.getLogger("tsunagi.smtp")
@@ -36,8 +36,7 @@ class IntakeHandler:
             log.info("refused RCPT %s from %s", address, session.peer)
             return f"550 5.1.1 <{address}>: no shop takes order mail at this address"
         rules = self.senders(shop)
-        sender = Sender(envelope.mail_from or "", str(session.peer[0]) if session.peer else "", login_of(session))
-        refusal = rules.refusal(sender) if rules else None
+        refusal = rules.refusal(Sender(envelope.mail_from or "", peer_ip(session), login_of(session))) if rules else None
         if refusal:     # refused here, before DATA: a forged order is never received, let alone spooled
             log.info("refused RCPT %s for shop %s: %s", address, shop, refusal)
             return f"550 5.7.1 <{address}>: {refusal}"
@@ -52,16 +51,16 @@ class IntakeHandler:
         for rcpt in envelope.rcpt_tos:
             shops.setdefault(self.shop_for(rcpt) or "", []).append(rcpt)
         loop = asyncio.get_running_loop()
-        ids = []
+        ids, peer, login = [], peer_ip(session), login_of(session)
         try:
             for shop, rcpts in shops.items():
                 meta = {"source": "smtp", "kind": "order_mail", "shop": shop,
                         "mail_from": envelope.mail_from or "", "rcpt_tos": rcpts,
-                        "peer": str(session.peer[0]) if session.peer else "",
+                        "peer": peer,
                         "helo": session.host_name or "",
                         "received_at": clock.now().isoformat()}
-                if login_of(session):
-                    meta["auth_user"] = login_of(session)
+                if login:
+                    meta["auth_user"] = login
                 item = await loop.run_in_executor(None, self.spool.put, data, meta)
                 ids.append(item.id)
         except OSError as exc:

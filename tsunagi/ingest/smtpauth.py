@@ -48,6 +48,11 @@ def server_options(context: ssl.SSLContext | None, require_tls: bool,
     return options
 
 
+def peer_ip(session: Session) -> str:
+    """The client's IP address as text ("" when the session has no peer)."""
+    return str(session.peer[0]) if session.peer else ""
+
+
 def login_of(session: Session) -> str | None:
     """The SMTP user a session logged in as, if it did."""
     return session.auth_data if session.authenticated and isinstance(session.auth_data, str) else None
