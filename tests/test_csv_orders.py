@@ -158,8 +158,8 @@ def test_row_errors_are_reported_by_row_while_the_valid_orders_are_applied(shop,
     assert shop.view(unknown)["status"] == "hold"
     assert shop.cli("order", "rakuten", order(12).order_no) == 2
     spool = Spool(config_path.parent / "var" / "spool")
-    item_id = next(p.name[:-12] for p in spool.dir("done").glob("*/*.reason.json"))
-    report = spool.find(item_id)[1]
+    [report] = spool.failed()                 # its refused row waits: the file is in failed/ until it is applied
+    item_id = report["id"]
     rows = {p["row"]: p["message"] for p in report["problems"]}
     assert "2026-02-30" in rows[4] and "注文日時" in rows[4]
     assert "保留" in rows[3] and "no-such-sku" in rows[3]
@@ -167,7 +167,7 @@ def test_row_errors_are_reported_by_row_while_the_valid_orders_are_applied(shop,
     shop.capsys.readouterr()
     assert shop.cli("spool", "show", item_id) == 0
     out = shop.capsys.readouterr().out
-    assert "行 4:" in out and "row_errors" in out
+    assert "行 4:" in out and "rows_refused" in out and "waiting_rows: 1" in out
 
 
 @pytest.mark.parametrize("data,kind,needle", [

@@ -4,14 +4,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, orders, queries, shipping, wms
-from tsunagi.oms.store import Store, record_applied
+from tsunagi.oms import counting, filerows, orders, queries, shipping, wms
+from tsunagi.oms.store import Store
 from tsunagi.parsers.csvfields import RowProblem
-from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
+from tsunagi.parsers.csvfile import Chunk, choose_layout, parse_file, read_sample
 from tsunagi.parsers.csvlayout import CsvLayout
 from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.errors import ParseError
@@ -31,17 +31,29 @@ class CsvResult:
     refused_rows: int = 0
     held_rows: int = 0
     seconds: float = 0.0
+    sha256: str = ""          # the file's: its rows are recorded under it
+    retried: int = 0          # rows that waited from an earlier run of the same bytes (0: a first run)
+    superseded: str | None = None   # an earlier item of the same bytes whose waiting rows this run took over
+
+    def refused(self) -> dict[int, str]:
+        """Each refused row (an order on hold is applied) with why."""
+        out: dict[int, str] = {}
+        for p in sorted(self.problems, key=lambda p: p.row):
+            if p.field != "hold":
+                out[p.row] = f"{out[p.row]} / {p.message}" if p.row in out else p.message
+        return out
 
     def summary(self) -> str:
         done = ", ".join(f"{k} {n}" for k, n in sorted(self.outcomes.items()))
-        return (f"csv {self.layout}: {self.rows} rows; {done or 'nothing applied'}; "
+        again = f" ({self.retried} waiting rows tried again)" if self.retried else ""
+        return (f"csv {self.layout}: {self.rows} rows{again}; {done or 'nothing applied'}; "
                 f"{self.refused_rows} rows refused, {self.held_rows} rows on hold")
 
     def report(self) -> dict:
         shown = sorted(self.problems, key=lambda p: p.row)[:MAX_REPORTED]
         return {"stage": "apply", "kind": "row_errors", "layout": self.layout, "rows": self.rows,
                 "applied": dict(self.outcomes), "refused_rows": self.refused_rows,
-                "held_rows": self.held_rows,
+                "held_rows": self.held_rows, "retried_rows": self.retried,
                 "message": f"{self.refused_rows} 行を取り込めませんでした、{self.held_rows} 行の注文は保留です "
                            f"(他の行は取り込み済み)",
                 "problems": [p.as_dict() for p in shown],
@@ -68,14 +80,16 @@ class CsvImporter:
         with open(item.data_path, "rb") as src:      # a line of a gigabyte is refused before it is decoded
             check_line_lengths(src, self.max_line_bytes)
         layout = choose_layout(read_sample(item.data_path), candidates)
-        result = CsvResult(layout=layout.name)
+        result = CsvResult(layout=layout.name, sha256=item.meta["sha256"])
+        todo = filerows.pending(self.store.read(), result.sha256)
+        result.retried = len(todo.only or ())
         scratch = self.spool.scratch(item)
         try:
             with open(item.data_path, "rb") as src:
                 _, chunks = parse_file(src, layout, item.meta.get("shop", ""), scratch)
                 stock_changed = False
                 for chunk in chunks:
-                    stock_changed |= self._apply_chunk(chunk, result)
+                    stock_changed |= self._apply_chunk(_still_to_do(chunk, todo), result)
                     result.rows += chunk.rows
                     if progress:
                         progress(result.rows, item.meta.get("size", 0))
@@ -86,7 +100,7 @@ class CsvImporter:
         with self.store.transaction() as tx:
             if stock_changed:
                 orders.retry_waiting(tx)
-            record_applied(tx, item.meta["sha256"], item.id, result.summary())
+            result.superseded = filerows.finish(tx, result.sha256, item.id, result.refused(), result.summary())
         result.seconds = time.monotonic() - started
         return result.summary(), result
 
@@ -106,6 +120,7 @@ class CsvImporter:
         try:
             with tx.savepoint():
                 result.outcomes[wms.apply_result(tx, res)] += 1
+                filerows.applied(tx, result.sha256, [row])
         except (shipping.ShippingError, orders.OrderLocked) as exc:
             result.problems.append(RowProblem(row, "key", res.key, f"行 {row}: {exc}"))
         return True
@@ -117,12 +132,14 @@ class CsvImporter:
             result.problems.append(RowProblem(row, "sku", count.sku, f"行 {row}: {exc}"))
             return False
         result.outcomes["counted"] += 1
+        filerows.applied(tx, result.sha256, [row])
         return changed
 
     def _apply_order(self, tx, rec, rows: list[int], result: CsvResult) -> None:
         try:
             with tx.savepoint():
                 outcome = orders.apply_order(tx, rec)
+                filerows.applied(tx, result.sha256, rows)      # held or not: its rows are done
         except orders.OrderLocked as exc:
             result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")
                                 for r in rows]
@@ -143,3 +160,13 @@ class CsvImporter:
         if reason is not None:
             result.problems += [RowProblem(r, "hold", rec.order_no, f"行 {r}: 注文 {rec.order_no} は保留: {reason}")
                                 for r in rows]
+
+
+def _still_to_do(chunk: Chunk, todo: filerows.Pending) -> Chunk:
+    """The chunk less the rows an earlier run of the same bytes applied (a retry, a re-sent file)."""
+    if todo.everything:
+        return chunk
+    return replace(chunk, orders=[o for o in chunk.orders if todo.wants(o[1])],
+                   results=[r for r in chunk.results if todo.wants([r[1]])],
+                   counts=[c for c in chunk.counts if todo.wants([c[1]])],
+                   problems=[p for p in chunk.problems if todo.wants([p.row])])

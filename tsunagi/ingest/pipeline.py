@@ -24,6 +24,15 @@ log = logging.getLogger("tsunagi.pipeline")
 DUPLICATE = "duplicate (already applied)"
 
 
+def rows_refused(result: CsvResult, item_id: str) -> dict:
+    """The reason of a file whose refused rows wait: applied rows stay applied, a retry runs only these."""
+    applied = sum(result.outcomes.values())
+    done = f"{applied} 件は取り込み済み" if applied else "どの行も取り込めませんでした"
+    return dict(result.report(), kind="rows_refused", waiting_rows=result.refused_rows,
+                message=f"{result.refused_rows} 行が取り込み待ちです ({done}); 原因を直して "
+                        f"tsunagi spool retry {item_id} で残りの行だけを取り込みます")
+
+
 @dataclass
 class Pipeline:
     spool: Spool
@@ -146,10 +155,13 @@ class Pipeline:
                 raise
             log.exception("item %s: unexpected error while applying a CSV", item.id)
             return self._file(item, {"stage": "apply", "kind": "error", "message": f"{type(exc).__name__}: {exc}"})
-        if result.refused_rows and not result.outcomes:
-            return self._file(item, dict(result.report(), message=f"どの行も取り込めませんでした ({result.refused_rows} 行)"))
         self.last_csv = result
-        outcome = self._file(item, summary, result.report() if result.problems else None)
+        if result.superseded:
+            self.spool.supersede(result.superseded, item.id)
+        if result.refused_rows:      # its refused rows wait in the store: failed/ shows them, spool retry runs them
+            outcome = self._file(item, rows_refused(result, item.id))
+        else:
+            outcome = self._file(item, summary, result.report() if result.problems else None)
         if self.after:
             self.after()
         return outcome

@@ -254,6 +254,18 @@ class Spool:
         self._move(item, self.dir("new"))
         return item
 
+    def supersede(self, item_id: str, by: str) -> None:
+        """A quarantined file whose waiting rows a later copy of the same bytes took over: to done/,
+        its report saying which item has them now (one item in failed/ a file, never a stale one)."""
+        reason_path = self.dir("failed") / f"{item_id}.reason.json"
+        if not (self.dir("failed") / f"{item_id}.meta.json").exists():
+            return
+        item = self.load("failed", item_id)
+        reason = json.loads(reason_path.read_text(encoding="utf-8")) if reason_path.exists() else {}
+        self.done(item, dict(reason, kind="superseded", superseded_by=by,
+                             message=f"同じファイルが {by} として再び取り込まれました (待っていた行はそちらで)"))
+        reason_path.unlink(missing_ok=True)
+
     def failed(self) -> list[dict]:
         out = []
         for path in sorted(self.dir("failed").glob("*.reason.json")):

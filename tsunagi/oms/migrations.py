@@ -126,6 +126,16 @@ def order_versions(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
 
 
+def csv_files_recorded_row_by_row(tx: Tx) -> None:
+    """A CSV file is recorded row by row: the rows a run applied (kept until the file is finished, so a run
+    stopped part-way applies none twice) and the rows refused with their reasons (kept until applied)."""
+    tx.run("CREATE TABLE IF NOT EXISTS file_runs (sha256 TEXT PRIMARY KEY, item_id TEXT NOT NULL, "
+           "updated_at TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS file_rows (sha256 TEXT NOT NULL, row INTEGER NOT NULL, state TEXT NOT NULL, "
+           "reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (sha256, row))")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
-                                                 mails_remember_when_they_began_failing, order_versions)
+                                                 mails_remember_when_they_began_failing, order_versions,
+                                                 csv_files_recorded_row_by_row)
 LATEST = len(MIGRATIONS)

@@ -78,7 +78,8 @@ def cmd_import(args) -> int:
         return 0
     found = spool.find(item.id)
     reason = found[1] if found else None
-    if pipeline.last_csv is None or (reason and "done" not in str(found[0].folder)):
+    waits = bool(reason) and reason.get("kind") == "rows_refused"
+    if pipeline.last_csv is None or (reason and "done" not in str(found[0].folder) and not waits):
         base.stderr(f"{args.file}: not imported: {reason.get('message') if reason else outcome}")
         base.stderr(f"details: tsunagi spool show {item.id}")
         return 1
@@ -90,12 +91,16 @@ def cmd_import(args) -> int:
 def _summary(file: str, result, item_id: str) -> int:
     rate = result.rows / result.seconds if result.seconds else 0
     print(f"{file}: {result.rows:,} rows in {result.seconds:.1f} s ({rate:,.0f} rows/s), layout {result.layout}")
+    if result.retried:
+        print(f"  this file was imported before: only its {result.retried:,} waiting rows were tried again")
     for key, n in sorted(result.outcomes.items()):
         print(f"  {key}: {n:,}")
     if result.problems:
         print(f"  refused rows: {result.refused_rows:,}, rows of orders on hold: {result.held_rows:,}")
         for p in sorted(result.problems, key=lambda p: p.row)[:10]:
             print(f"    {p.message}")
+        if result.refused_rows:
+            print(f"  the refused rows wait: fix their cause, then tsunagi spool retry {item_id}")
         print(f"details: tsunagi spool show {item_id}")
     return 1 if result.refused_rows else 0
 
@@ -135,8 +140,9 @@ def cmd_spool_list(args) -> int:
     print(f"failed/: {len(failed)}" + (f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""))
     for reason in failed:
         where = " ".join(f"{k}={printable(reason[k])}" for k in ("field", "line") if k in reason)
-        print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {printable(reason.get('message'))} "
-              f"{where}")
+        waits = f"待ち行 {reason['waiting_rows']} " if "waiting_rows" in reason else ""
+        print(f"  {reason['id']}  {reason.get('shop', '')}  [{reason.get('kind')}] {waits}"
+              f"{printable(reason.get('message'))} {where}")
     return 0
 
 
@@ -177,7 +183,7 @@ def _show_sender(m: dict) -> None:
 
 def _show_reason(reason: dict, everything: bool) -> None:
     print(f"  [{reason.get('kind')}] {printable(reason.get('message'))}")
-    for key in ("field", "line", "layout", "rows", "applied"):
+    for key in ("field", "line", "layout", "rows", "applied", "waiting_rows", "superseded_by"):
         if key in reason:
             print(f"  {key}: {printable(reason[key])}")
     problems = reason.get("problems", [])
@@ -198,4 +204,18 @@ def cmd_spool_retry(args) -> int:
         base.stderr(f"no item {args.id} in {spool.dir('failed')}")
         return 1
     print(f"{args.id}: back in new/")
-    return base.apply_now_if_idle(cfg)
+    code = base.apply_now_if_idle(cfg)
+    return _still_refused(spool, args.id) or code
+
+
+def _still_refused(spool: Spool, item_id: str) -> int:
+    """After a retry applied here: the rows of a file that still fail, with why (1 if any)."""
+    found = spool.find(item_id)
+    reason = found[1] if found and "failed" in str(found[0].folder) else None
+    if not reason or reason.get("kind") != "rows_refused":
+        return 0
+    rows = [p for p in reason.get("problems", []) if p.get("field") != "hold"]
+    print(f"{item_id}: {reason['waiting_rows']} rows still refused (they wait; retry again once fixed)")
+    for p in rows[:10]:
+        print(f"    {printable(p['message'])}")
+    return 1
