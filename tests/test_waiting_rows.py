@@ -165,7 +165,7 @@ def test_a_carrier_result_refused_while_its_order_was_held_ships_it_on_retry_aft
     assert site.view(o)["shipments"][0]["tracking"] == mod7("62345678901")
 
 
-ORDERS = 3000
+ORDERS = 2000
 
 
 def test_sigkill_mid_import_then_a_restart_applies_every_row_once_and_the_refused_row_waits(tmp_path):
