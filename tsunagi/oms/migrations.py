@@ -126,6 +126,14 @@ def order_versions(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
 
 
+def mails_record_the_address_they_went_to(tx: Tx) -> None:
+    """The address each buyer mail was handed to the relay for (to_addr is only the one a resend asked for);
+    earlier mails sent to an asked-for address keep it."""
+    tx.run("ALTER TABLE mails ADD COLUMN sent_to TEXT NOT NULL DEFAULT ''")
+    tx.run("UPDATE mails SET sent_to = to_addr WHERE to_addr <> '' AND state IN ('sent', 'uncertain')")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
-                                                 mails_remember_when_they_began_failing, order_versions)
+                                                 mails_remember_when_they_began_failing, order_versions,
+                                                 mails_record_the_address_they_went_to)
 LATEST = len(MIGRATIONS)
