@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from tests.support.configs import EC_TO, base_config, edit_config, seed, shop, write_config
+from tests.support.configs import EC_TO, base_config, edit_config, read_config, seed, shop, write_config
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
@@ -111,6 +111,14 @@ def mail_table(charset: str, stages: dict) -> dict:
             "signature": "――――\nテスト楽天店", "charset": charset} | stages
 
 
+def _ship_with_yamato(config: dict) -> None:
+    """The Rakuten shop's 宅配便 goes by Yamato, whose result files have no header."""
+    shop(config, "rakuten")["shipping"] = {"delivery": {"宅配便": "宅急便"}, "payment": {"クレジットカード": "prepaid"}}
+    config["carrier"] = [{"name": "yamato", "layout": "yamato-b2", "result_layouts": ["yamato-b2-result-noheader"],
+                          "shipper": {"name": "つなぎ商店", "postal_code": "100-0001", "address": "東京都千代田区",
+                                      "phone": "03-1234-5678"}}]
+
+
 class MailSite:
     """Rakuten and EC-CUBE shops mailing their buyers through the relay at 127.0.0.1:port."""
 
@@ -133,6 +141,17 @@ class MailSite:
 
     def cli(self, *args) -> int:
         return cli.main(["-c", str(self.config_path), *args])
+
+    def ship(self, o: SampleOrder, ship_date: str = "2026/06/13") -> None:
+        """The order's CSV (with the buyer's address), its Yamato label, and Yamato's result ship it."""
+        if "carrier" not in read_config(self.config_path):
+            self.edit(_ship_with_yamato)
+        (self.folder / f"{o.order_no}.csv").write_bytes(order_csv("rakuten-rms", [o]))
+        assert self.cli("import", str(self.folder / f"{o.order_no}.csv"), "--shop", "rakuten") == 0
+        self.cli("ship", "export", "yamato")
+        oid = self.store.read().value("SELECT id FROM orders WHERE order_no = ?", o.order_no)
+        (self.folder / "r.csv").write_bytes(f"T{oid:08d},0,0,{mod7('12345678901')},{ship_date}\r\n".encode())
+        assert self.cli("import", str(self.folder / "r.csv"), "--carrier", "yamato") == 0
 
     def mail_order(self, o: SampleOrder) -> None:
         path = self.folder / f"{o.order_no}.eml"

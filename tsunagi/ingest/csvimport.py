@@ -10,6 +10,7 @@ from typing import Callable
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import counting, filerows, orders, queries, shipping, wms
 from tsunagi.oms.store import Store
+from tsunagi.oms.untracked import Untracked, blank_refused
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import Chunk, choose_layout, parse_file, read_sample
 from tsunagi.parsers.csvlayout import CsvLayout
@@ -64,11 +65,12 @@ class CsvImporter:
     """layouts(meta) gives the candidate layouts for an item: its shop's, or the one it names."""
 
     def __init__(self, spool: Spool, store: Store, layouts: Callable[[dict], list[CsvLayout]],
-                 max_line_bytes: int = 1 << 20):
+                 max_line_bytes: int = 1 << 20, untracked: Untracked = frozenset()):
         self.spool = spool
         self.store = store
         self.layouts = layouts
         self.max_line_bytes = max_line_bytes
+        self.untracked = untracked        # (carrier, service) whose results may leave the number blank
 
     def apply(self, item: Item, progress: Progress | None = None) -> tuple[str, CsvResult]:
         """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then)."""
@@ -115,8 +117,11 @@ class CsvImporter:
         changed |= any(self.store.in_chunks(chunk.counts, lambda tx, count: self._apply_count(tx, *count, result)))
         return changed or bool(chunk.orders)
 
-    @staticmethod
-    def _apply_result(tx, res, row: int, result: CsvResult) -> bool:
+    def _apply_result(self, tx, res, row: int, result: CsvResult) -> bool:
+        if res.state == "shipped" and not res.tracking and blank_refused(tx, res.key, self.untracked):
+            result.problems.append(RowProblem(row, "tracking", "", f"行 {row}: お客様管理番号 {res.key}: 伝票番号が空です "
+                                              f"(追跡番号のない便なら [[carrier]] untracked_services に加えてください)"))
+            return False
         try:
             with tx.savepoint():
                 result.outcomes[wms.apply_result(tx, res)] += 1

@@ -135,7 +135,15 @@ def csv_files_recorded_row_by_row(tx: Tx) -> None:
            "reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (sha256, row))")
 
 
+def mails_record_the_address_they_went_to(tx: Tx) -> None:
+    """The address each buyer mail was handed to the relay for (to_addr is only the one a resend asked for);
+    earlier mails sent to an asked-for address keep it."""
+    tx.run("ALTER TABLE mails ADD COLUMN sent_to TEXT NOT NULL DEFAULT ''")
+    tx.run("UPDATE mails SET sent_to = to_addr WHERE to_addr <> '' AND state IN ('sent', 'uncertain')")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
-                                                 csv_files_recorded_row_by_row)
+                                                 csv_files_recorded_row_by_row,
+                                                 mails_record_the_address_they_went_to)
 LATEST = len(MIGRATIONS)

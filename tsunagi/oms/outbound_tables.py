@@ -61,6 +61,17 @@ def mark_mail(tx: Tx, mail_id: int, state: str, answer: str = "", message_id: st
            timestamp(), mail_id)
 
 
+def record_address(tx: Tx, mail_id: int, address: str) -> None:
+    """The address the mail is being handed to the relay for."""
+    tx.run("UPDATE mails SET sent_to = ? WHERE id = ?", address, mail_id)
+
+
+def order_mails(tx: Tx, order_id: int) -> list[tuple[int, str, str, str, bool]]:
+    """(id, stage, state, due_at, resend) of every mail of the order, oldest first."""
+    return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in tx.all(
+        "SELECT id, stage, state, due_at, resend FROM mails WHERE order_id = ? ORDER BY id", order_id)]
+
+
 def requeue_failed(tx: Tx, shop: str | None = None, since: str | None = None) -> int:
     """Failed mails (of a shop, failed at or after since) queued again from scratch; how many. A mail whose
     order and stage has another mail sent, on its way or undecided (a resend) is left failed: the buyer has
@@ -89,14 +100,14 @@ def recover_mails(tx: Tx) -> int:
 def mail_log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None) -> list[dict]:
     """The mails, oldest first, as `tsunagi mail log --json` prints them; each filter given narrows them."""
     sql = ("SELECT m.id, m.shop, o.order_no, m.stage, m.state, m.to_addr, m.due_at, m.updated_at, m.message_id, "
-           "m.answer, m.attempts, m.resend FROM mails m JOIN orders o ON o.id = m.order_id WHERE 1 = 1")
+           "m.answer, m.attempts, m.resend, m.sent_to FROM mails m JOIN orders o ON o.id = m.order_id WHERE 1 = 1")
     params: list = []
     for column, value in (("m.shop", shop), ("m.order_id", order_id), ("m.state", state)):
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)
     keys = ("id", "shop", "order_no", "stage", "state", "to", "due_at", "at", "message_id", "answer", "attempts",
-            "resend")
+            "resend", "sent_to")
     return [dict(zip(keys, r)) for r in tx.all(sql + " ORDER BY m.id", *params)]
 
 

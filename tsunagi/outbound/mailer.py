@@ -15,7 +15,7 @@ from jinja2 import TemplateError
 
 from tsunagi.common import clock
 from tsunagi.oms import outbound_tables, queries, status
-from tsunagi.outbound import mailqueue
+from tsunagi.outbound import mailorder, mailqueue
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
 from tsunagi.outbound.mailtemplates import Templates
@@ -189,22 +189,28 @@ class Mailer:
     def _prepare(self, limit: int) -> list[tuple]:
         """Build what is due; what cannot go (cancelled order, bad address, template error, outside
         the hours) is settled now; the rest is marked 'sending' in one commit before any is handed over."""
-        ready = []
+        ready, orders = [], set()
         with self.store.transaction() as tx:
             for mail_id, order_id, shop, stage, to_addr, attempts, failing_since in outbound_tables.due_mails(tx, limit):
+                if order_id in orders:    # one mail of an order a batch: a later stage waits to see the earlier sent
+                    continue
                 sender = self.shops.get(shop)
                 code = queries.order_status(tx, order_id)
                 if sender is None:
                     outbound_tables.mark_mail(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
                 elif code == status.CANCELLED:
                     outbound_tables.mark_mail(tx, mail_id, "cancelled", "the order was cancelled")
+                elif not mailorder.may_go(tx, mail_id, order_id, stage, code, sender.stages):
+                    pass                  # settled there: cancelled, or waiting for an earlier stage's mail
                 elif stage == "post_purchase" and not self._in_hours(sender):
                     outbound_tables.mark_mail(tx, mail_id, "queued", due_at=self._next_hours(sender))
                 else:
                     item = self._build(tx, mail_id, order_id, stage, to_addr, shop)
                     if item:
                         ready.append((mail_id, attempts, failing_since, *item))
+                        orders.add(order_id)
                         outbound_tables.mark_mail(tx, mail_id, "sending", message_id=item[3])
+                        outbound_tables.record_address(tx, mail_id, item[1][0])
         return ready
 
     def _build(self, tx: Tx, mail_id: int, order_id: int, stage: str, to_addr: str, shop: str):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -34,6 +33,7 @@ from tsunagi.parsers.csvread import (
     detect_encoding,
     frames,
 )
+from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
 
 
@@ -115,25 +115,18 @@ def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
         yield chunk
 
 
-def valid_tracking(number: str, rule: str) -> bool:
-    """12 digits; with "mod7" the last is the remainder of the first eleven divided by 7 (7DR)."""
-    if not re.fullmatch(r"\d{12}", number):
-        return False
-    return rule != "mod7" or int(number[:11]) % 7 == int(number[11])
-
-
 def _result_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
-    """Carrier or warehouse results: one ShipmentResult a row, tracking numbers checked."""
+    """Carrier or warehouse results: one ShipmentResult a row, tracking numbers checked against the
+    carrier's format (a blank one is the domain's to judge: some services issue none)."""
     for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
         out, problems = type_frame(frame, layout, layout.fields, first_row)
         chunk = Chunk(first_row, frame.height, problems=problems)
         for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
-            numbers = [n.replace("-", "") for n in re.split(r"[,、\s]+", row.get("tracking") or "") if n]
-            wrong = [n for n in numbers if not valid_tracking(n, layout.check_digit)]
-            if wrong:
-                chunk.problems.append(RowProblem(row["_row"], "tracking", wrong[0],
-                                                 f"行 {row['_row']}: 伝票番号 {wrong[0]} が正しくありません "
-                                                 f"(12桁{'、チェックディジット' if layout.check_digit else ''})"))
+            numbers = tracking.split(row.get("tracking"))
+            bad = next(((n, why) for n in numbers if (why := tracking.wrong(n, layout.numbers))), None)
+            if bad:
+                chunk.problems.append(RowProblem(row["_row"], "tracking", bad[0],
+                                                 f"行 {row['_row']}: 伝票番号 {bad[0]} が正しくありません ({bad[1]})"))
                 continue
             chunk.results.append((ShipmentResult(row["key"], tuple(numbers), row.get("ship_date"),
                                                  row.get("state") or "shipped"), row["_row"]))

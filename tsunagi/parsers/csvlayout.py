@@ -69,6 +69,12 @@ class CsvLayout:
     path: str = ""
     header: bool = True               # False: no header row; columns are named by number, "1", "2", …
     check_digit: str = ""             # "mod7": a tracking number's last digit is the rest mod 7
+    number_format: str = ""           # whose tracking numbers (parsers/tracking.py); "": the carrier's
+
+    @property
+    def numbers(self) -> str:
+        """The tracking-number format rows are checked against (the older check_digit key counts too)."""
+        return self.number_format or ("mod7" if self.check_digit else "")
 
     @property
     def columns_needed(self) -> set[str]:
@@ -139,7 +145,8 @@ def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
     return CsvLayout(name=name, title=top.title or name, kind=top.kind, encoding=top.encoding,
                      delimiter=top.delimiter, skip_rows=top.skip_rows, rows=top.rows, max_items=top.max_items,
                      fields=fields, detect=tuple(top.detect), quote=top.quote, timezone=top.timezone, path=where,
-                     header=top.header, check_digit=top.check_digit)
+                     header=top.header, check_digit=top.check_digit,
+                     number_format=top.number_format)
 
 
 def load(name: str, extra_dirs: tuple[Path, ...] = (), inline: dict | None = None) -> CsvLayout:

@@ -44,6 +44,7 @@ class LayoutFile(Strict):
     timezone: Literal["JST", "UTC"] = "JST"
     header: bool = True
     check_digit: Literal["", "mod7"] = ""
+    number_format: Literal["", "yamato", "sagawa", "japanpost", "any"] = ""
 
     @field_validator("encoding")
     @classmethod

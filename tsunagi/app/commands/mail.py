@@ -69,7 +69,7 @@ def cmd_mail_log(args) -> int:
     rows = outbound_tables.mail_log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
     return base.show(args, rows, "mails", lambda r: (
         f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
-        f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
+        f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['sent_to'] or r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
 
 
 def cmd_mail_resend(args) -> int:

@@ -24,8 +24,8 @@ def fail(model: str, *problems: Problem) -> None:
 
 
 def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
-    return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_relay_needed(cfg), *_pull_targets(cfg),
-            *_accept_users(cfg)]
+    return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_untracked_offered(cfg, ctx),
+            *_relay_needed(cfg), *_pull_targets(cfg), *_accept_users(cfg)]
 
 
 def _unique_shops(cfg: ConfigFile) -> list[Problem]:
@@ -65,6 +65,19 @@ def _services(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
              service)
             for n, shop in enumerate(cfg.shop) if shop.shipping
             for channel_name, service in shop.shipping.delivery.items() if service not in offered]
+
+
+def _untracked_offered(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
+    """A [[carrier]]'s untracked_services must be services its own label layout offers."""
+    if ctx is None:
+        return []
+    problems = []
+    for n, c in enumerate(cfg.carrier):
+        offered = ctx.layouts.load("label", c.layout).tables.get("service", {})
+        problems += [(("carrier", n, "untracked_services", i), f"{s!r}: {c.layout} offers no such service "
+                      f"(offered: {', '.join(sorted(offered))})", s)
+                     for i, s in enumerate(c.untracked_services) if s not in offered]
+    return problems
 
 
 def _relay_needed(cfg: ConfigFile) -> list[Problem]:

@@ -45,6 +45,9 @@ class Carrier(Scheduled):
                                              "columns (`billing_code`, `freight_no`, `customer_code`)")
     merge: bool = Field(False, description="同梱: prepaid orders to the same recipient, service and day share one "
                                            "parcel")
+    untracked_services: list[str] = Field(default_factory=list, description="its services that issue no tracking "
+                                          "number (`定形外`, `ゆうメール` without 特定記録): their result rows may leave "
+                                          "the number blank; for every other service a blank number is refused")
 
 
 class Wms(Scheduled):

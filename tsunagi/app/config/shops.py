@@ -57,6 +57,9 @@ class PurchaseStage(Settings):
     enabled: bool = Field(True, description="false keeps the settings but sends nothing")
     # whichever comes first: 新規受付 for a mail order, 確認待ち for one first seen in an order CSV
     statuses: list[str] = Field(["new", "confirm"], description="the statuses whose first arrival sends it")
+    skip_after_shipment: bool = Field(True, description="a purchase mail still waiting (for the buyer's address) when "
+                                      "the order ships is cancelled with the reason recorded; false: it goes "
+                                      "before the shipment mail, which waits for it (never after)")
 
 
 class ShipmentStage(Settings):

@@ -103,6 +103,17 @@ class Config:
     def csv_layout(self, name: str) -> csvlayout.CsvLayout:
         return csvlayout.load(name, self.csv_layout_dirs, self.csv_inline)
 
+    def _carriers_numbers(self, layout: csvlayout.CsvLayout, carrier: str) -> csvlayout.CsvLayout:
+        """A result layout that names no number format checks the carrier's own (its label layout's)."""
+        if layout.numbers:
+            return layout
+        info = self.layouts.load("label", self.carrier(carrier).layout).tables.get("carrier_info", {})
+        return dataclasses.replace(layout, number_format=info.get("number_format", ""))
+
+    def untracked(self) -> frozenset[tuple[str, str]]:
+        """(carrier, service) pairs whose parcels have no tracking number."""
+        return frozenset((c.name, s) for c in self.carriers for s in c.untracked_services)
+
     def csv_layouts_for(self, meta: dict) -> list[csvlayout.CsvLayout]:
         """The layouts a CSV item may be in: the one it names, else its shop's order layout and the
         stock layouts (told apart by the header)."""
@@ -110,7 +121,7 @@ class Config:
             return [self.csv_layout(meta["layout"])]
         carrier = meta.get("carrier") or meta.get("shop")
         if carrier in {c.name for c in self.carriers}:
-            return [self.csv_layout(n) for n in self.carrier(carrier).result_layouts]
+            return [self._carriers_numbers(self.csv_layout(n), carrier) for n in self.carrier(carrier).result_layouts]
         if carrier in {w.name for w in self.warehouses}:
             w = self.wms(carrier)
             stock = self.csv_layout(w.stock_layout)
