@@ -172,6 +172,13 @@ def test_a_quantity_of_zero_is_refused_pointing_at_remove(site):
     assert "1 or more" in refused_unchanged(site, o, "add", "item-c", "-1", "100")
 
 
+def test_a_change_that_changes_nothing_is_refused_and_keeps_the_label(site):
+    o = two_lines()
+    site.orders_csv([o])
+    site.export()
+    assert "nothing to change" in refused_unchanged(site, o, "set", "1", "qty=2", "price=1000")
+
+
 def test_an_unknown_sku_on_add_is_refused(site):
     o = two_lines()
     site.orders_csv([o])

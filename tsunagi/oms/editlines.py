@@ -71,7 +71,9 @@ def set_line(tx: Tx, order_id: int, n: int, qty: int, price: int | None = None, 
     _check_qty(qty, n)
     if price is not None:
         _check_price(price)
-    code, sku, name, options, _, old_price = lines[i]
+    code, sku, name, options, old_qty, old_price = lines[i]
+    if qty == old_qty and price in (None, old_price):
+        raise OrderError(f"line {n} is already {code}×{qty} at {old_price:,}円: nothing to change")
     lines[i] = (code, sku, name, options, qty, old_price if price is None else price)
     shown = f"明細{n} {code} 数量 {qty}" + ("" if price is None else f" 単価 {price:,}円")
     return _change(tx, order_id, lines, shown, by)
