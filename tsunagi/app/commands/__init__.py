@@ -13,6 +13,8 @@ from tsunagi.app.commands import (
     catalog,
     intake,
     mail,
+    ordercancel,
+    orderlines,
     orders,
     serve,
     ship,
@@ -22,7 +24,7 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, ship, mail, transfer)
 
 
 def version() -> str:

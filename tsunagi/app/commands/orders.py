@@ -80,8 +80,8 @@ def cmd_order(args) -> int:
     print(f"お届け先: {st.name} 〒{st.postal_code} {st.prefecture}{st.address} TEL {st.phone}")
     print(f"支払: {o.payment_method}  配送: {o.delivery_method}  "
           f"指定: {o.requested_date or '-'} {o.requested_time}")
-    for line in o.lines:
-        print(f"  {line.channel_sku:<16} {line.name[:30]:<30} {line.qty:>3} × {line.unit_price:,}円")
+    for n, line in enumerate(o.lines, 1):      # numbered as order-lines and order-cancel --line take them
+        print(f"  {n:>2}. {line.channel_sku:<16} {line.name[:30]:<30} {line.qty:>3} × {line.unit_price:,}円")
     for sh in o.shipments:
         print(f"出荷 {sh.key} {sh.carrier} {sh.state} {sh.tracking or '-'} {sh.ship_date} {sh.file}")
     print(f"送料 {o.shipping_fee:,}円  代引料 {o.cod_fee:,}円  値引 {o.discount:,}円  合計 {o.total:,}円")
