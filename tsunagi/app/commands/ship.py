@@ -77,4 +77,6 @@ def cmd_wms_send(args) -> int:
     for path in result.files:
         print(f"{path.relative_to(cfg.data_dir)}")
     print(f"{args.name}: {result.instructed} orders instructed, {result.cancelled} cancels")
-    return 0
+    for held in result.held:
+        base.stderr(f"  保留: {held}")
+    return 1 if result.held else 0
