@@ -23,6 +23,7 @@ class Item:
     folder: Path          # where it is now
     suffix: str           # ".eml" or ".csv"
     meta: dict
+    learnt: bool = False  # meta holds what was learnt of it (annotate) and not yet written
 
     @property
     def data_path(self) -> Path:
@@ -118,12 +119,23 @@ class Spool:
         return Item(item_id, dest, suffix, meta)
 
     def annotate(self, item: Item, **fields) -> None:
-        """Add what was learnt of an item (its DKIM verdict) to its meta: written whole, then renamed over."""
+        """Add what was learnt of an item (its DKIM verdict) to its meta; written when the item is filed
+        (done/fail), not here: an fsync a mail on the apply path for what spool retry works out again."""
         item.meta.update(fields)
-        tmp = self.dir("tmp") / f"{item.id}.meta.part"
-        tmp.unlink(missing_ok=True)
-        write_new(tmp, json.dumps(item.meta, ensure_ascii=False).encode())
-        os.rename(tmp, item.meta_path)
+        item.learnt = True
+
+    def _write_meta(self, item: Item, durable: bool = True) -> None:
+        """The item's meta written whole over the old one (a reader sees one or the other). durable=False
+        spares the fsyncs, for what can be worked out again: a rename over an existing file still has ext4
+        (auto_da_alloc) write the new bytes before the new name, so no crash leaves an empty meta."""
+        data = json.dumps(item.meta, ensure_ascii=False).encode()
+        if durable:
+            replace_whole(item.meta_path, data)
+        else:
+            tmp = item.meta_path.with_name(f".{item.meta_path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, item.meta_path)
+        item.learnt = False
 
     def scratch(self, item: Item) -> Path:
         """A working file for an item's decoded copy; tmp/ is cleared at start-up."""
@@ -207,6 +219,8 @@ class Spool:
         return notes, counts
 
     def _move(self, item: Item, dest: Path) -> None:
+        if item.learnt and dest != self.dir("new"):       # filed: what was learnt goes with it
+            self._write_meta(item, durable=False)
         dest.mkdir(parents=True, exist_ok=True)
         os.rename(item.data_path, dest / item.data_path.name)
         os.rename(item.meta_path, dest / item.meta_path.name)
