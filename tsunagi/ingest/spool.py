@@ -199,7 +199,7 @@ class Spool:
         attempts = int(item.meta.get("attempts", 0)) + n
         why = why or f"the process stopped while applying this item {attempts} times"
         item.meta = dict(item.meta, attempts=attempts, last_failure=why)
-        replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
+        self._write_meta(item)
         if attempts >= POISON_AFTER:
             self.fail(item, {"stage": "apply", "kind": "poison", "attempts": attempts, "message": why})
             return True
@@ -263,7 +263,7 @@ class Spool:
         item = self.load("failed", item_id)
         if "attempts" in item.meta:       # after the fix it was set aside for, it gets its three tries again
             item.meta = {k: v for k, v in item.meta.items() if k not in ("attempts", "last_failure")}
-            replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
+            self._write_meta(item)
         (self.dir("failed") / f"{item_id}.reason.json").unlink(missing_ok=True)
         self._move(item, self.dir("new"))
         return item
