@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tsunagi.common.durable import sha256_file
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
 from tsunagi.ingest.dkimcheck import Resolver
 from tsunagi.ingest.parsepool import Job, ParsePool, Verified, parse_job
@@ -17,6 +16,7 @@ from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied, transient
+from tsunagi.parsers.csvread import sha256_and_long_line
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailspec import SPEC_DIR
 
@@ -131,14 +131,16 @@ class Pipeline:
 
     def _process_file(self, item: Item, progress: Progress | None) -> str:
         try:
-            if sha256_file(item.data_path) != item.meta.get("sha256", ""):
+            with open(item.data_path, "rb") as src:      # one read: the sha256 and the line lengths
+                sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62)
+            if sha256 != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
                                  stage="spool", kind="corrupt")
             if already_applied(self.store.read(), item.meta["sha256"]):
                 return self._file(item, DUPLICATE)
             if self.csv is None:
                 raise ParseError("CSV files are not configured", stage="dispatch", kind="unknown_layout")
-            summary, result = self.csv.apply(item, progress)
+            summary, result = self.csv.apply(item, progress, long_line)
         except ParseError as exc:
             return self._file(item, exc.as_dict())
         except Exception as exc:
