@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.configs import RAKUTEN_TO, seed, write_config
+from tests.support.configs import RAKUTEN_TO, own_layout, seed, write_config
 from tests.support.daemon import Running, wait_for
 from tests.support.sites import SERVICE, ShipSite, mod7, order
 from tsunagi.demo.mails import Item, Person, order_mail
@@ -300,18 +300,10 @@ def test_a_warehouse_cancel_carries_an_order_number_with_a_comma_and_a_quote(tmp
 
 
 def test_a_shops_own_unquoted_warehouse_layout_holds_the_order_naming_the_field(tmp_path, capsys):
-    folder = tmp_path / "layouts" / "wms"
-    folder.mkdir(parents=True)
-    (folder / "my-wms.toml").write_text("""
-title = "自社倉庫 出荷指示"
-encoding = "cp932"
-newline = "\\r\\n"
-quote = "never"
-opened_by = "software"
-multiline = false
-columns = [["出荷指示番号", "key"], ["注文番号", "order_no"], ["お届け先名", "name"], ["お届け先住所", "address"],
-           ["商品コード", "sku"], ["数量", "qty"]]
-""", encoding="utf-8")
+    own_layout(tmp_path, "wms", "my-wms", {
+        "title": "自社倉庫 出荷指示", "encoding": "cp932", "newline": "\r\n", "quote": "never", "opened_by": "software",
+        "multiline": False, "columns": [["出荷指示番号", "key"], ["注文番号", "order_no"], ["お届け先名", "name"],
+                                        ["お届け先住所", "address"], ["商品コード", "sku"], ["数量", "qty"]]})
     site = ShipSite(tmp_path, capsys, csv_settings={"layout_dir": "layouts"})
     site.edit(lambda config: config.update(wms=[dict(WMS, layout="my-wms")]))
     (tmp_path / "wms-products.csv").write_text("sku,name,components,channel_sku,shop,tags\nitem-c,箱,,,,wms\n",
