@@ -64,21 +64,20 @@ class Pipeline:
             group: list[Item] = []
             try:
                 claimed += [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
-                if not self.settled():
-                    for item in [i for i in claimed if i.meta.get("attempts")]:
+                suspects = [i for i in claimed if i.meta.get("attempts")]
+                if suspects and not self.settled():
+                    for item in suspects:
                         claimed.remove(item)
                         self.spool.release(item)
-                        self.deferred = True
+                    self.deferred, suspects = True, []
                 for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
                     claimed.remove(item)
                     if self.hand_off:      # a long file must not hold up the mails behind it
                         self.hand_off(item)
                         outcomes[item.id] = "csv: handed to the file worker"
-                    else:
-                        group = [item]
+                    else:                  # process_file gives its item back itself if it fails
                         outcomes[item.id] = self.process_file(item)
-                suspects = [i for i in claimed if i.meta.get("attempts")]
-                for group in [[i for i in claimed if not i.meta.get("attempts")], *([i] for i in suspects)]:
+                for group in [[i for i in claimed if i not in suspects], *([i] for i in claimed if i in suspects)]:
                     self._process_group(group, outcomes)
             except Exception as exc:
                 self._give_back(group, exc)
