@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.configs import RAKUTEN_TO, seed, write_config
+from tests.support.configs import RAKUTEN_TO, own_layout, seed, write_config
 from tests.support.daemon import Running, wait_for
 from tests.support.sites import SERVICE, ShipSite, mod7, order
 from tsunagi.demo.mails import Item, Person, order_mail
@@ -297,6 +297,27 @@ def test_a_warehouse_cancel_carries_an_order_number_with_a_comma_and_a_quote(tmp
     (path,) = wms_files(site, "cancel")
     header, rows = read_back(path, "wms", "wms-cancel")
     assert rows == [["W00000001", ODD_NO, "キャンセル"]]
+
+
+def test_a_shops_own_unquoted_warehouse_layout_holds_the_order_naming_the_field(tmp_path, capsys):
+    own_layout(tmp_path, "wms", "my-wms", {
+        "title": "自社倉庫 出荷指示", "encoding": "cp932", "newline": "\r\n", "quote": "never", "opened_by": "software",
+        "multiline": False, "columns": [["出荷指示番号", "key"], ["注文番号", "order_no"], ["お届け先名", "name"],
+                                        ["お届け先住所", "address"], ["商品コード", "sku"], ["数量", "qty"]]})
+    site = ShipSite(tmp_path, capsys, csv_settings={"layout_dir": "layouts"})
+    site.edit(lambda config: config.update(wms=[dict(WMS, layout="my-wms")]))
+    (tmp_path / "wms-products.csv").write_text("sku,name,components,channel_sku,shop,tags\nitem-c,箱,,,,wms\n",
+                                                encoding="utf-8")
+    assert site.cli("products", "import", str(tmp_path / "wms-products.csv")) == 0
+    held = order(1, Item("item-c", "C", 1, 100), ship_to=Person(NAME, "530-0001", ADDRESS, "06-1234-5678", ""))
+    fine = order(2, Item("item-c", "C", 1, 100))
+    site.orders_csv([held, fine])
+    (path,) = wms_files(site, "instructions")
+    rows = [r.split(",") for r in path.read_bytes().decode("cp932").split("\r\n")[1:] if r]
+    assert [(r[0], r[1], r[2], len(r)) for r in rows] == [("W00000002", fine.order_no, "山田 花子", 6)]
+    view = site.view(held)
+    assert view["status"] == "hold" and view["hold_kind"] == "label_chars"
+    assert "お届け先名に区切り文字" in view["hold_reason"] and "お届け先住所に区切り文字" in view["hold_reason"]
 
 
 # --- text as its sources wrote it --------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.configs import shop
+from tests.support.configs import own_layout, shop
 from tests.support.sites import SERVICE, ShipSite, mod7, order
 from tsunagi.app import wiring
 from tsunagi.app import config as config_mod
@@ -265,18 +265,10 @@ def test_ship_mismatch_lists_shipped_orders_whose_channel_total_changed(tmp_path
 
 
 def test_a_channel_without_a_shipped_layout_gets_its_confirmation_from_a_layout_of_the_shops_own(tmp_path, capsys):
-    folder = tmp_path / "layouts" / "confirm"
-    folder.mkdir(parents=True)
-    (folder / "my-cart-ship.toml").write_text("""
-title = "自社カート 発送済み"
-encoding = "utf-8"
-newline = "\\n"
-quote = "never"
-date_format = "%Y%m%d"
-columns = [["受注番号", "order_no"], ["伝票番号", "tracking_all"], ["運送会社", "carrier_name"], ["発送日", "ship_date"]]
-[carrier]
-"宅急便" = { name = "ヤマト運輸" }
-""", encoding="utf-8")
+    own_layout(tmp_path, "confirm", "my-cart-ship", {
+        "title": "自社カート 発送済み", "encoding": "utf-8", "newline": "\n", "quote": "never", "date_format": "%Y%m%d",
+        "columns": [["受注番号", "order_no"], ["伝票番号", "tracking_all"], ["運送会社", "carrier_name"], ["発送日", "ship_date"]],
+        "carrier": {"宅急便": {"name": "ヤマト運輸"}}})
     site = ShipSite(tmp_path, capsys, confirm="my-cart-ship", csv_settings={"layout_dir": "layouts"})
     site.orders_csv([order(1)])
     site.export()

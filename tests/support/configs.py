@@ -87,6 +87,12 @@ def _dump(path: Path, data: dict) -> None:
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
 
 
+def own_layout(folder: Path, kind: str, name: str, layout: dict) -> None:
+    """A layout of the shop's own: <folder>/layouts/<kind>/<name>.toml (csv.layout_dir = "layouts")."""
+    (folder / "layouts" / kind).mkdir(parents=True, exist_ok=True)
+    _dump(folder / "layouts" / kind / f"{name}.toml", layout)
+
+
 def shop(data: dict, shop_id: str) -> dict:
     """The [[shop]] table with that id (changing it changes data)."""
     return next(s for s in data["shop"] if s["id"] == shop_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
-from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -127,10 +126,10 @@ def _quarantine(root: Path, problems: list[str]) -> dict:
     since = clock.now() - timedelta(hours=RECENT_HOURS)
     times = [t for t in map(_failed_at, reasons) if t is not None]
     recent = sum(1 for t in times if t >= since)
-    kinds = dict(sorted(Counter(str(r.get("kind", "?")) for r in reasons).items()))
+    kinds = spoolstate.by_kind(reasons)
     if recent:
         problems.append(f"{recent} items quarantined in spool/failed/ within {RECENT_HOURS} h "
-                        f"({', '.join(f'{k}: {n}' for k, n in kinds.items())}): tsunagi spool list")
+                        f"({spoolstate.shown(kinds)}): tsunagi spool list")
     return {"count": len(reasons), "recent": recent, "by_kind": kinds,
             "latest_at": max(times).isoformat(timespec="seconds") if times else None}
 

@@ -87,7 +87,9 @@ class Scheduler(Runner):
             record["last_error"] = error
 
     def instruct(self, name: str) -> None:
-        wms.send(self.store, self.spool.dir("outbox"), self.cfg.wms(name), self.cfg.layouts)
+        result = wms.send(self.store, self.spool.dir("outbox"), self.cfg.wms(name), self.cfg.layouts)
+        for held in result.held:
+            log.warning("wms %s: order held: %s", name, held)
 
     def export(self, carrier: str) -> None:
         result = labels.export(self.store, self.spool.dir("outbox"), self.cfg.carrier(carrier), self.cfg.layouts)

@@ -14,7 +14,6 @@ from tsunagi.oms.untracked import Untracked, blank_refused
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import Chunk, choose_layout, parse_file, read_sample
 from tsunagi.parsers.csvlayout import CsvLayout
-from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.errors import ParseError
 
 log = logging.getLogger("tsunagi.csv")
@@ -72,15 +71,17 @@ class CsvImporter:
         self.max_line_bytes = max_line_bytes
         self.untracked = untracked        # (carrier, service) whose results may leave the number blank
 
-    def apply(self, item: Item, progress: Progress | None = None) -> tuple[str, CsvResult]:
-        """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then)."""
+    def apply(self, item: Item, progress: Progress | None = None,
+              long_line: ParseError | None = None) -> tuple[str, CsvResult]:
+        """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then). long_line:
+        what csvread.sha256_and_long_line found in the pipeline's pass over the file."""
         started = time.monotonic()
         candidates = self.layouts(item.meta)
         if not candidates:
             raise ParseError(f"no CSV layout for shop {item.meta.get('shop')!r} (set order_csv.layout in config)",
                              stage="dispatch", kind="unknown_layout")
-        with open(item.data_path, "rb") as src:      # a line of a gigabyte is refused before it is decoded
-            check_line_lengths(src, self.max_line_bytes)
+        if long_line:                # a line of a gigabyte is refused before it is decoded
+            raise long_line
         layout = choose_layout(read_sample(item.data_path), candidates)
         result = CsvResult(layout=layout.name, sha256=item.meta["sha256"])
         todo = filerows.pending(self.store.read(), result.sha256)

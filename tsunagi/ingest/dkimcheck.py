@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -57,8 +58,8 @@ class Resolver:
         if time.monotonic() - _failed.get(key, -_RETRY_AFTER) < _RETRY_AFTER:
             raise DnsTrouble(f"{name.decode(errors='replace')}: DNS failed less than {_RETRY_AFTER:g} s ago")
         try:
-            answer = self._resolver().resolve(name.decode("ascii"), "TXT", lifetime=self.timeout,
-                                              raise_on_no_answer=False, search=False)
+            answer = _dns_resolver(self.server).resolve(name.decode("ascii"), "TXT", lifetime=self.timeout,
+                                                        raise_on_no_answer=False, search=False)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
             raise NoKey(f"no DKIM key at {name.decode(errors='replace')}") from None
         except (dns.exception.DNSException, OSError, UnicodeError) as exc:
@@ -69,14 +70,17 @@ class Resolver:
             raise NoKey(f"no DKIM key at {name.decode(errors='replace')}")
         return next((r for r in records if r.startswith(b"v=DKIM1")), records[0])
 
-    def _resolver(self) -> dns.resolver.Resolver:
-        if not self.server:
-            return dns.resolver.Resolver()
-        host, _, port = self.server.rpartition(":")
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [host.strip("[]")]
-        resolver.port = int(port)
-        return resolver
+
+@functools.lru_cache(maxsize=8)
+def _dns_resolver(server: str) -> dns.resolver.Resolver:
+    """One dnspython resolver per server in a process (the system's one reads resolv.conf once)."""
+    if not server:
+        return dns.resolver.Resolver()
+    host, _, port = server.rpartition(":")
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host.strip("[]")]
+    resolver.port = int(port)
+    return resolver
 
 
 def verify(data: bytes, dnsfunc: DnsFunc) -> dict:
@@ -84,13 +88,10 @@ def verify(data: bytes, dnsfunc: DnsFunc) -> dict:
     the first signature of the attached original if the mail carries one, else of the mail itself."""
     if b"dkim-signature:" not in data.lower():      # the common case, decided without parsing
         return {"result": "none"}
-    where, signed = "message", data
-    original = _attached_original(data)
-    if original is not None:
-        where, signed = "attached", original
-    sig = _signature_tags(signed)
-    if sig is None:
+    where, signed, header = _signed(data)
+    if header is None:
         return {"result": "none"}
+    sig = _tags(header)
     verdict = {"domain": sig.get("d", ""), "selector": sig.get("s", ""), "where": where}
     trouble: list[Exception] = []
 
@@ -118,24 +119,24 @@ def verify(data: bytes, dnsfunc: DnsFunc) -> dict:
     return verdict | {"result": "fail", "reason": "the signature does not match"}
 
 
-def _attached_original(data: bytes) -> bytes | None:
-    """The bytes of the first attached message (message/rfc822) that has a DKIM-Signature: the cart's own
-    mail, forwarded as an attachment, whose signature the forwarder's cannot stand for."""
+def _signed(data: bytes) -> tuple[str, bytes, str | None]:
+    """(where, the bytes whose signature counts, its first DKIM-Signature header or None), the mail parsed
+    once: the first attached message (message/rfc822) that has a DKIM-Signature, the cart's own mail
+    forwarded as an attachment, whose signature the forwarder's cannot stand for; else the mail itself."""
     msg = email.message_from_bytes(data, policy=email.policy.compat32)
     for part in msg.walk():
         if part.get_content_type() != "message/rfc822" or not part.is_multipart():
             continue
         inner: Message = part.get_payload(0)
-        if inner.get("DKIM-Signature") is not None:
-            return inner.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n", max_line_length=0))
-    return None
-
-
-def _signature_tags(data: bytes) -> dict[str, str] | None:
-    """The tags of the first DKIM-Signature header, or None when there is none."""
-    msg = email.message_from_bytes(data, policy=email.policy.compat32)
+        header = inner.get("DKIM-Signature")
+        if header is not None:
+            return "attached", inner.as_bytes(policy=email.policy.compat32.clone(linesep="\r\n", max_line_length=0)), \
+                str(header)
     header = msg.get("DKIM-Signature")
-    if header is None:
-        return None
-    tags = (t.split("=", 1) for t in "".join(str(header).split()).split(";") if "=" in t)
+    return "message", data, None if header is None else str(header)
+
+
+def _tags(header: str) -> dict[str, str]:
+    """The tags of a DKIM-Signature header."""
+    tags = (t.split("=", 1) for t in "".join(header.split()).split(";") if "=" in t)
     return {k: v for k, v in tags}

@@ -47,11 +47,14 @@ class Refused(Exception):
     """A drop-folder entry that is not a file of the folder itself: the message says what it is."""
 
 
+SYMLINK = "シンボリックリンクは取り込みません (リンク先は読んでいません)"
+
+
 def _check_regular(st: os.stat_result) -> None:
     """Only a regular file with no other name is taken (a hard link, like a symlink, may name a file
     someone may not read through the folder)."""
     if stat.S_ISLNK(st.st_mode):
-        raise Refused("シンボリックリンクは取り込みません (リンク先は読んでいません)")
+        raise Refused(SYMLINK)
     if not stat.S_ISREG(st.st_mode):
         raise _NotAFile()
     if st.st_nlink != 1:
@@ -76,10 +79,11 @@ class DropFolders:
         for shop in shops:
             (self.root / shop).mkdir(parents=True, exist_ok=True)
 
-    def _warn_once(self, key, message: str, *args) -> None:
-        if key not in self._warned:
+    def _warn_once(self, key, message: str, *args, again: bool = False, error: bool = False) -> None:
+        """Logged the first time for this key (again: this time too); error: at ERROR with the traceback."""
+        if again or key not in self._warned:
             self._warned.add(key)
-            log.warning(message, *args)
+            log.log(logging.ERROR if error else logging.WARNING, message, *args, exc_info=error)
 
     def take_all(self) -> list[str]:
         """At start-up: everything dropped while the daemon was down, which is complete by now."""
@@ -108,31 +112,31 @@ class DropFolders:
             return []
         if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime < seconds:
             return []
-        return self._take_and_report(folder / name, quiet=True)
+        return self._take_and_report(folder / name, quiet=True, st=st)
 
-    def take(self, path: Path) -> list[str]:
+    def take(self, path: Path, st: os.stat_result | None = None) -> list[str]:
         """Copy into the spool (fsync'd, in new/), then remove the dropped file. The file is opened
         without following a link or blocking, and checked on the open descriptor (no race between
-        looking and opening); a link is refused once, a FIFO or device left alone."""
+        looking and opening); a link is refused once, a FIFO or device left alone. st: the entry's lstat
+        when the caller has just taken it."""
         with self._lock:
             folder_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
-                return self._take_in(folder_fd, path)
+                return self._take_in(folder_fd, path, st)
             finally:
                 os.close(folder_fd)
 
-    def _take_in(self, folder_fd: int, path: Path) -> list[str]:
+    def _take_in(self, folder_fd: int, path: Path, st: os.stat_result | None) -> list[str]:
         shop, name = path.parent.name, path.name
         try:
-            st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
-            _check_regular(st)
+            _check_regular(st or os.stat(name, dir_fd=folder_fd, follow_symlinks=False))
             fd = _open_entry(folder_fd, name)
         except FileNotFoundError:
             return []
         except OSError as exc:
             if exc.errno != errno.ELOOP:         # O_NOFOLLOW met a link put there since the look
                 raise
-            return self._refuse(folder_fd, shop, name, "シンボリックリンクは取り込みません (リンク先は読んでいません)")
+            return self._refuse(folder_fd, shop, name, SYMLINK)
         except Refused as exc:
             return self._refuse(folder_fd, shop, name, str(exc))
         except _NotAFile:
@@ -194,15 +198,13 @@ class DropFolders:
         if (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns):
             self._take_and_tell(path)
 
-    def _take_and_report(self, path: Path, quiet: bool = False) -> list[str]:
+    def _take_and_report(self, path: Path, quiet: bool = False, st: os.stat_result | None = None) -> list[str]:
         """take(), with a failure logged (once per file when quiet: the sweep meets it every pass)."""
         try:
-            return self.take(path)
+            return self.take(path, st)
         except Exception:     # the file stays and is tried again; the other files go on
-            if not quiet or ("error", str(path)) not in self._warned:
-                self._warned.add(("error", str(path)))
-                log.exception("drop %s: could not be moved into the spool; it stays and is tried again",
-                              safetext.printable(str(path)))
+            self._warn_once(("error", str(path)), "drop %s: could not be moved into the spool; it stays and is "
+                            "tried again", safetext.printable(str(path)), again=not quiet, error=True)
             return []
 
     def _take_and_tell(self, path: Path) -> None:

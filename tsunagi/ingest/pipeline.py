@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tsunagi.common.durable import sha256_file
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
 from tsunagi.ingest.dkimcheck import Resolver
 from tsunagi.ingest.parsepool import Job, ParsePool, Verified, parse_job
@@ -17,6 +16,7 @@ from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import orders
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Store, already_applied, record_applied, transient
+from tsunagi.parsers.csvread import sha256_and_long_line
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailspec import SPEC_DIR
 
@@ -73,21 +73,20 @@ class Pipeline:
             group: list[Item] = []
             try:
                 claimed += [item for i in item_ids[n:n + size] if (item := self.spool.claim(i))]
-                if not self.settled():
-                    for item in [i for i in claimed if i.meta.get("attempts")]:
+                suspects = [i for i in claimed if i.meta.get("attempts")]
+                if suspects and not self.settled():
+                    for item in suspects:
                         claimed.remove(item)
                         self.spool.release(item)
-                        self.deferred = True
+                    self.deferred, suspects = True, []
                 for item in [i for i in claimed if i.meta.get("kind") == "csv"]:
                     claimed.remove(item)
                     if self.hand_off:      # a long file must not hold up the mails behind it
                         self.hand_off(item)
                         outcomes[item.id] = "csv: handed to the file worker"
-                    else:
-                        group = [item]
+                    else:                  # process_file gives its item back itself if it fails
                         outcomes[item.id] = self.process_file(item)
-                suspects = [i for i in claimed if i.meta.get("attempts")]
-                for group in [[i for i in claimed if not i.meta.get("attempts")], *([i] for i in suspects)]:
+                for group in [[i for i in claimed if i not in suspects], *([i] for i in claimed if i in suspects)]:
                     self._process_group(group, outcomes)
             except Exception as exc:
                 self._give_back(group, exc)
@@ -140,14 +139,16 @@ class Pipeline:
 
     def _process_file(self, item: Item, progress: Progress | None) -> str:
         try:
-            if sha256_file(item.data_path) != item.meta.get("sha256", ""):
+            with open(item.data_path, "rb") as src:      # one read: the sha256 and the line lengths
+                sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62)
+            if sha256 != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
                                  stage="spool", kind="corrupt")
             if already_applied(self.store.read(), item.meta["sha256"]):
                 return self._file(item, DUPLICATE)
             if self.csv is None:
                 raise ParseError("CSV files are not configured", stage="dispatch", kind="unknown_layout")
-            summary, result = self.csv.apply(item, progress)
+            summary, result = self.csv.apply(item, progress, long_line)
         except ParseError as exc:
             return self._file(item, exc.as_dict())
         except Exception as exc:

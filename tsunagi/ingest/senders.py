@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 AUTH = "auth:"
 _DOMAIN = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+")
@@ -61,7 +61,6 @@ class Rules:
     domains: frozenset[str] = frozenset()
     networks: tuple[Network, ...] = ()
     users: frozenset[str] = frozenset()
-    entries: tuple[str, ...] = field(default=(), compare=False)
 
     @classmethod
     def parse(cls, entries: list[str]) -> Rules:
@@ -69,7 +68,7 @@ class Rules:
         of = {k: [e for e in normal if kind(e) == k] for k in ("user", "domain", "address", "network")}
         return cls(addresses=frozenset(of["address"]), domains=frozenset(e[1:] for e in of["domain"]),
                    networks=tuple(ipaddress.ip_network(e) for e in of["network"]),
-                   users=frozenset(e[len(AUTH):] for e in of["user"]), entries=tuple(normal))
+                   users=frozenset(e[len(AUTH):] for e in of["user"]))
 
     def allows(self, sender: Sender) -> bool:
         mail_from = sender.mail_from.lower()

@@ -23,6 +23,7 @@ class Item:
     folder: Path          # where it is now
     suffix: str           # ".eml" or ".csv"
     meta: dict
+    learnt: bool = False  # meta holds what was learnt of it (annotate) and not yet written
 
     @property
     def data_path(self) -> Path:
@@ -118,12 +119,23 @@ class Spool:
         return Item(item_id, dest, suffix, meta)
 
     def annotate(self, item: Item, **fields) -> None:
-        """Add what was learnt of an item (its DKIM verdict) to its meta: written whole, then renamed over."""
+        """Add what was learnt of an item (its DKIM verdict) to its meta; written when the item is filed
+        (done/fail), not here: an fsync a mail on the apply path for what spool retry works out again."""
         item.meta.update(fields)
-        tmp = self.dir("tmp") / f"{item.id}.meta.part"
-        tmp.unlink(missing_ok=True)
-        write_new(tmp, json.dumps(item.meta, ensure_ascii=False).encode())
-        os.rename(tmp, item.meta_path)
+        item.learnt = True
+
+    def _write_meta(self, item: Item, durable: bool = True) -> None:
+        """The item's meta written whole over the old one (a reader sees one or the other). durable=False
+        spares the fsyncs, for what can be worked out again: a rename over an existing file still has ext4
+        (auto_da_alloc) write the new bytes before the new name, so no crash leaves an empty meta."""
+        data = json.dumps(item.meta, ensure_ascii=False).encode()
+        if durable:
+            replace_whole(item.meta_path, data)
+        else:
+            tmp = item.meta_path.with_name(f".{item.meta_path.name}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, item.meta_path)
+        item.learnt = False
 
     def scratch(self, item: Item) -> Path:
         """A working file for an item's decoded copy; tmp/ is cleared at start-up."""
@@ -187,7 +199,7 @@ class Spool:
         attempts = int(item.meta.get("attempts", 0)) + n
         why = why or f"the process stopped while applying this item {attempts} times"
         item.meta = dict(item.meta, attempts=attempts, last_failure=why)
-        replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
+        self._write_meta(item)
         if attempts >= POISON_AFTER:
             self.fail(item, {"stage": "apply", "kind": "poison", "attempts": attempts, "message": why})
             return True
@@ -207,6 +219,8 @@ class Spool:
         return notes, counts
 
     def _move(self, item: Item, dest: Path) -> None:
+        if item.learnt and dest != self.dir("new"):       # filed: what was learnt goes with it
+            self._write_meta(item, durable=False)
         dest.mkdir(parents=True, exist_ok=True)
         os.rename(item.data_path, dest / item.data_path.name)
         os.rename(item.meta_path, dest / item.meta_path.name)
@@ -249,7 +263,7 @@ class Spool:
         item = self.load("failed", item_id)
         if "attempts" in item.meta:       # after the fix it was set aside for, it gets its three tries again
             item.meta = {k: v for k, v in item.meta.items() if k not in ("attempts", "last_failure")}
-            replace_whole(item.meta_path, json.dumps(item.meta, ensure_ascii=False).encode())
+            self._write_meta(item)
         (self.dir("failed") / f"{item_id}.reason.json").unlink(missing_ok=True)
         self._move(item, self.dir("new"))
         return item

@@ -1,6 +1,7 @@
 """The spool as `tsunagi status` sees it, read without changing anything: waiting, quarantined, outbox."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from tsunagi.ingest.spool import Spool, ids_in
@@ -14,6 +15,16 @@ def waiting(root: Path) -> tuple[list[str], int]:
 def quarantined(root: Path) -> list[dict]:
     """The reason of every item in failed/ (kind, failed_at, …), oldest first."""
     return Spool(root).failed() if (root / "failed").is_dir() else []
+
+
+def by_kind(reasons: list[dict]) -> dict[str, int]:
+    """How many quarantined items of each kind, by kind name."""
+    return dict(sorted(Counter(str(r.get("kind", "?")) for r in reasons).items()))
+
+
+def shown(kinds: dict[str, int]) -> str:
+    """by_kind as an operator reads it: "encoding: 2, poison: 1"."""
+    return ", ".join(f"{k}: {n}" for k, n in kinds.items())
 
 
 def outbox_ready(root: Path) -> dict[str, int | None]:

@@ -5,7 +5,7 @@ import json
 
 from tsunagi.common.clock import timestamp
 from tsunagi.oms import allocate, status, versions
-from tsunagi.oms.orders import FINAL, OrderError, SOURCE_LABEL, by_whom, note_history, place
+from tsunagi.oms.orders import FINAL, OrderError, SOURCE_LABEL, by_whom, insert_lines, note_history, place
 from tsunagi.oms.store import Tx
 
 
@@ -48,7 +48,4 @@ def _replace(tx: Tx, order_id: int, content: dict) -> None:
     tx.run("UPDATE orders SET total = ?, data = ?, updated_at = ? WHERE id = ?", content["total"],
            json.dumps(data, ensure_ascii=False), timestamp(), order_id)
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
-    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(order_id, n, code, name, json.dumps(options, ensure_ascii=False), qty, price)
-             for n, (code, name, options, qty, price) in enumerate(content["lines"], 1)])
+    insert_lines(tx, order_id, content["lines"])

@@ -94,10 +94,6 @@ def _any_in_process(tx: Tx) -> bool:
     return tx.memo["wms_in_process"]
 
 
-def _line_keys(lines) -> list[tuple[str, int]]:
-    return sorted((code, qty) for code, qty in lines)
-
-
 def apply_order(tx: Tx, rec: OrderRecord) -> str:
     """Create, or update an order known by (shop, order number); never duplicate, never reserve twice.
 
@@ -151,18 +147,14 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
 def _differences(tx: Tx, order_id: int, known_total: int, rec: OrderRecord) -> list[str]:
     """What a new copy says differently about the lines (SKU, quantity) and the total."""
     out = []
-    before = _line_keys(tx.all("SELECT channel_sku, qty FROM order_lines WHERE order_id = ?", order_id))
-    after = _line_keys((line.channel_sku, line.qty) for line in rec.lines)
+    before = versions.line_keys(tx.all("SELECT channel_sku, qty FROM order_lines WHERE order_id = ?", order_id))
+    after = versions.line_keys((line.channel_sku, line.qty) for line in rec.lines)
     label = SOURCE_LABEL.get(rec.source, rec.source)
     if before != after:
-        out.append(f"商品・数量 登録済み {_show(before)} / {label} {_show(after)}")
+        out.append(f"商品・数量 登録済み {versions.show_lines(before)} / {label} {versions.show_lines(after)}")
     if rec.total and known_total and rec.total != known_total:
         out.append(f"合計金額 登録済み {known_total:,}円 / {label} {rec.total:,}円")
     return out
-
-
-def _show(lines: list[tuple[str, int]]) -> str:
-    return ", ".join(f"{code}×{qty}" for code, qty in lines)
 
 
 def _insert(tx: Tx, rec: OrderRecord) -> int:
@@ -173,11 +165,17 @@ def _insert(tx: Tx, rec: OrderRecord) -> int:
                  rec.shop, rec.order_no, rec.ordered_at.isoformat(), rec.total, rec.source,
                  json.dumps(record_data(rec), ensure_ascii=False), stamp, stamp, stamp)
     order_id = cur.lastrowid
+    insert_lines(tx, order_id, [(line.channel_sku, line.name, line.options, line.qty, line.unit_price)
+                                for line in rec.lines])
+    return order_id
+
+
+def insert_lines(tx: Tx, order_id: int, lines) -> None:
+    """The order's lines, numbered from 1: (channel SKU, name, options, quantity, unit price) each."""
     tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(order_id, n, line.channel_sku, line.name, json.dumps(list(line.options), ensure_ascii=False),
-              line.qty, line.unit_price) for n, line in enumerate(rec.lines, 1)])
-    return order_id
+            [(order_id, n, code, name, json.dumps(list(options), ensure_ascii=False), qty, price)
+             for n, (code, name, options, qty, price) in enumerate(lines, 1)])
 
 
 def place(tx: Tx, order_id: int) -> str:

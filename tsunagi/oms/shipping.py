@@ -58,13 +58,21 @@ def retry_hold(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
 def uncovered(tx: Tx, order_id: int) -> set[str] | None:
     """The SKUs of an order no live shipment covers yet: None when all are (a shipment without a SKU
     list covers the whole order; a warehouse instruction covers only its SKUs)."""
-    skus = {r[0] for r in tx.all("SELECT sku FROM order_lines WHERE order_id = ?", order_id)}
-    for (covered,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
-                             "WHERE so.order_id = ? AND s.state IN (?, ?)", order_id, *LIVE):
-        if not covered:
+    covered = _parcel_skus(tx, order_id, LIVE)
+    if covered is None:
+        return None
+    return {r[0] for r in tx.all("SELECT sku FROM order_lines WHERE order_id = ?", order_id)} - covered or None
+
+
+def _parcel_skus(tx: Tx, order_id: int, states: tuple[str, ...]) -> set[str] | None:
+    """The SKUs the order's parcels in these states carry (None: one of them carries the whole order)."""
+    out: set[str] = set()
+    for (skus,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                          f"WHERE so.order_id = ? AND s.state IN ({','.join('?' * len(states))})", order_id, *states):
+        if not skus:
             return None
-        skus -= set(covered.split(","))
-    return skus or None
+        out |= set(skus.split(","))
+    return out
 
 
 def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
@@ -160,17 +168,6 @@ def _consume(tx: Tx, order_id: int, skus: set[str] | None = None) -> None:
         tx.run("DELETE FROM reservations WHERE order_id = ?", order_id)
 
 
-def _shipped_skus(tx: Tx, order_id: int) -> set[str] | None:
-    """The SKUs of the order's parcels that have shipped (None: a parcel of the whole order has)."""
-    out: set[str] = set()
-    for (skus,) in tx.all("SELECT s.skus FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
-                          "WHERE so.order_id = ? AND s.state = 'shipped'", order_id):
-        if not skus:
-            return None
-        out |= set(skus.split(","))
-    return out
-
-
 def tracking_of(tx: Tx, order_id: int) -> tuple[list[str], str]:
     """All tracking numbers of an order's live shipments, and the latest ship date."""
     rows = tx.all("SELECT s.tracking, s.ship_date FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
@@ -219,7 +216,7 @@ def _order_after_result(tx: Tx, order_id: int, tracking: str, changed: bool, lef
                      "WHERE so.order_id = ? AND s.state IN (?, ?) ORDER BY s.key", order_id, *LIVE)
     numbers = ", ".join(_numbers(tracking for _, tracking in parcels))
     if current == status.CANCELLED:      # too late to stop: what left is consumed, the rest given back
-        _consume(tx, order_id, _shipped_skus(tx, order_id))
+        _consume(tx, order_id, _parcel_skus(tx, order_id, ("shipped",)))
         allocate.release(tx, order_id, "release:cancelled")
         note_history(tx, order_id, f"キャンセル後に倉庫が出荷しました (追跡番号 {numbers})")
         return "shipped_after_cancel"

@@ -18,9 +18,19 @@ def content_of(rec: OrderRecord) -> dict:
             **{name: getattr(rec, name) for name in AMOUNTS}}
 
 
+def line_keys(lines) -> list[tuple[str, int]]:
+    """(code, quantity) pairs in a fixed order: what tells two versions' lines apart."""
+    return sorted((code, qty) for code, qty in lines)
+
+
+def show_lines(lines) -> str:
+    """(code, quantity) pairs as an operator reads them."""
+    return ", ".join(f"{code}×{qty}" for code, qty in lines)
+
+
 def digest(content: dict) -> str:
     """What tells two versions apart, as holds compare them: the codes and quantities, and the total."""
-    keys = sorted((code, qty) for code, _, _, qty, _ in content["lines"])
+    keys = line_keys((code, qty) for code, _, _, qty, _ in content["lines"])
     return hashlib.sha256(json.dumps([keys, content["total"]]).encode()).hexdigest()
 
 
@@ -70,5 +80,4 @@ def record_replaced(tx: Tx, order_id: int, content: dict, by: str) -> None:
 
 def show(content: dict) -> str:
     """A version in one line for the order's history: lines and total."""
-    lines = ", ".join(f"{code}×{qty}" for code, _, _, qty, _ in content["lines"])
-    return f"{lines} 合計 {content['total']:,}円"
+    return f"{show_lines((code, qty) for code, _, _, qty, _ in content['lines'])} 合計 {content['total']:,}円"

@@ -24,16 +24,28 @@ def to_instruct(tx: Tx, wms: str, statuses: list[str], tag: str) -> list[tuple[i
     return out
 
 
+def instruction_key(order_id: int) -> str:
+    """The instruction number an order's warehouse results come back by."""
+    return f"W{order_id:08d}"
+
+
 def instruct(tx: Tx, wms: str, order_id: int, skus: list[str]) -> str:
     """Record the instruction as a shipment of those SKUs (its number is the key results come back by)."""
     all_skus = {r[0] for r in tx.all("SELECT sku FROM order_lines WHERE order_id = ?", order_id)}
-    key = f"W{order_id:08d}"
+    key = instruction_key(order_id)
     shipment_id = shipping.new_shipment(tx, key, wms, "", "" if set(skus) >= all_skus else ",".join(skus))
     tx.run("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
            shipment_id, order_id)
     tx.run("INSERT INTO wms_orders (order_id, wms, state, updated_at) VALUES (?, ?, 'instructed', ?)",
            order_id, wms, timestamp())
     return key
+
+
+def withhold(tx: Tx, wms: str, order_id: int, problem: str) -> None:
+    """An order whose instruction the warehouse's file cannot carry: held naming the field, never instructed
+    (label_chars, as a label would be: corrected with order-set, it is placed again)."""
+    orders.set_status(tx, order_id, status.HOLD, hold_kind="label_chars",
+                      note=f"倉庫 {wms} の出荷指示に書けません: {problem} (tsunagi order-set で直してから tsunagi ship ready)")
 
 
 def to_cancel(tx: Tx, wms: str) -> list[int]:

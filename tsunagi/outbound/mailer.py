@@ -139,11 +139,11 @@ class Mailer:
             for mail_id, attempts, failing_since, mail_from, rcpts, data, msg_id in ready:
                 try:
                     answer = hand_over(smtp, mail_from, rcpts, data)
-                    outcomes.append((mail_id, "sent", answer, None, False, False))
+                    outcomes.append((mail_id, "sent", answer, None, False))
                 except PermanentFailure as exc:
-                    outcomes.append((mail_id, "rejected", str(exc), None, True, False))
+                    outcomes.append((mail_id, "rejected", str(exc), None, True))
                 except Uncertain as exc:
-                    outcomes.append((mail_id, "uncertain", str(exc), None, True, False))
+                    outcomes.append((mail_id, "uncertain", str(exc), None, True))
                     smtp.close()
                     smtp = connect(self.relay)
                 except TemporaryFailure as exc:
@@ -164,8 +164,10 @@ class Mailer:
 
     def _record(self, outcomes: list[tuple]) -> None:
         with self.store.transaction() as tx:
-            for mail_id, state, answer, due_at, attempt, failing in outcomes:
-                outbound_tables.mark_mail(tx, mail_id, state, answer, due_at=due_at, attempt=attempt, failing=failing)
+            for mail_id, state, answer, due_at, attempt in outcomes:
+                # queued again or given up: only a temporary failure (_later) leads there
+                outbound_tables.mark_mail(tx, mail_id, state, answer, due_at=due_at, attempt=attempt,
+                                          failing=state in ("queued", "failed"))
                 self.counts[state] = self.counts.get(state, 0) + 1
         given_up = sum(o[1] == "failed" for o in outcomes)
         if given_up:
@@ -178,8 +180,8 @@ class Mailer:
             self.failing_since = time.time()
         first = datetime.fromisoformat(failing_since) if failing_since else clock.now()
         if clock.now() - first >= timedelta(hours=self.relay.give_up_hours):
-            return mail_id, "failed", answer, None, True, True
-        return mail_id, "queued", answer, (clock.now() + backoff(attempts)).isoformat(), True, True
+            return mail_id, "failed", answer, None, True
+        return mail_id, "queued", answer, (clock.now() + backoff(attempts)).isoformat(), True
 
     def _retry_all(self, ready: list, answer: str) -> None:
         self._record([self._later(mail_id, attempts, failing_since, answer)

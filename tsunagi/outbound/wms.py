@@ -32,6 +32,7 @@ class WmsResult:
     files: list[Path] = field(default_factory=list)
     instructed: int = 0
     cancelled: int = 0
+    held: list[str] = field(default_factory=list)     # "order_no: reason" for orders held instead
 
 
 def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPPED) -> WmsResult:
@@ -41,17 +42,25 @@ def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPP
     folder = outbox / target.name
     with store.transaction() as tx:
         rows = []
-        for order_id, skus in wms.to_instruct(tx, target.name, target.statuses, target.tag):
-            key = wms.instruct(tx, target.name, order_id, skus)
-            rows += instruction_rows(tx, order_id, key, skus, target)
+        todo = wms.to_instruct(tx, target.name, target.statuses, target.tag)
+        layout = layouts.load("wms", target.layout) if todo else None
+        for order_id, skus in todo:
+            mine = instruction_rows(tx, order_id, wms.instruction_key(order_id), skus, target)
+            # a value the layout cannot carry would shift a column: the order waits for a person instead
+            problem = "、".join(dict.fromkeys(p for row in mine for p in csvfile.problems(layout, row, TEXT_FIELDS)))
+            if problem:
+                wms.withhold(tx, target.name, order_id, problem)
+                result.held.append(f"{mine[0]['order_no']}: {problem}")
+                continue
+            wms.instruct(tx, target.name, order_id, skus)
+            rows += mine
             result.instructed += 1
         if rows:
-            layout = layouts.load("wms", target.layout)
             result.files.append(csvfile.write_pending(tx, folder, f"{target.name}-instructions-{stamp}."
                                                       f"{layout.extension}", csvfile.render(layout, rows, TEXT_FIELDS)))
         cancels = []
         for order_id in wms.to_cancel(tx, target.name):
-            cancels.append({"key": f"W{order_id:08d}", "order_no": queries.order_ref(tx, order_id)[1]})
+            cancels.append({"key": wms.instruction_key(order_id), "order_no": queries.order_ref(tx, order_id)[1]})
             wms.cancel_sent(tx, target.name, order_id)
         if cancels:
             layout = layouts.load("wms", target.cancel_layout)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,24 +27,47 @@ def detect_encoding(sample: bytes) -> str:
         raise ParseError(str(exc), stage="decode", kind="encoding") from None
 
 
-def check_line_lengths(src: BinaryIO, max_line_bytes: int) -> None:
-    """A ParseError naming the byte offset of the first line longer than max_line_bytes, found before anything
-    is decoded. Memory stays at one block and one line's worth: only a window of max_line_bytes + 1 bytes
-    without a newline need be found, and the last newline of each window is where the next one starts."""
-    start, buf = 0, b""                  # buf holds the file from offset start on
-    while True:
-        block = src.read(SCAN_BLOCK)
-        buf += block
-        while len(buf) > max_line_bytes:
-            nl = buf.rfind(b"\n", 0, max_line_bytes + 1)
+class LineScan:
+    """Fed a file block by block, raises a ParseError naming the byte offset of the first line longer than
+    max_line_bytes, before anything is decoded. Memory stays at one block and one line's worth: only a window
+    of max_line_bytes + 1 bytes without a newline need be found, and the last newline of each window is where
+    the next one starts."""
+
+    def __init__(self, max_line_bytes: int):
+        self.max_line_bytes = max_line_bytes
+        self.start, self.buf = 0, b""        # buf holds the file from offset start on
+
+    def feed(self, block: bytes) -> None:
+        self.buf += block
+        while len(self.buf) > self.max_line_bytes:
+            nl = self.buf.rfind(b"\n", 0, self.max_line_bytes + 1)
             if nl < 0:
-                raise ParseError(f"byte {start}: a line longer than {max_line_bytes} bytes (csv.max_line_bytes); "
-                                 f"the file is not a CSV of rows, or a field holds far too much: fix the file, or "
-                                 f"raise csv.max_line_bytes if such lines are right", stage="csv", kind="line_too_long")
-            start += nl + 1
-            buf = buf[nl + 1:]
-        if not block:
-            return
+                raise ParseError(f"byte {self.start}: a line longer than {self.max_line_bytes} bytes "
+                                 f"(csv.max_line_bytes); the file is not a CSV of rows, or a field holds far too "
+                                 f"much: fix the file, or raise csv.max_line_bytes if such lines are right",
+                                 stage="csv", kind="line_too_long")
+            self.start += nl + 1
+            self.buf = self.buf[nl + 1:]
+
+
+def check_line_lengths(src: BinaryIO, max_line_bytes: int) -> None:
+    """The LineScan of a whole stream."""
+    scan = LineScan(max_line_bytes)
+    while block := src.read(SCAN_BLOCK):
+        scan.feed(block)
+
+
+def sha256_and_long_line(src: BinaryIO, max_line_bytes: int) -> tuple[str, ParseError | None]:
+    """The stream's sha256 and its first over-long line (LineScan), in one read of a file of any size."""
+    digest, scan, long_line = hashlib.sha256(), LineScan(max_line_bytes), None
+    while block := src.read(SCAN_BLOCK):
+        digest.update(block)
+        if long_line is None:
+            try:
+                scan.feed(block)
+            except ParseError as exc:
+                long_line = exc
+    return digest.hexdigest(), long_line
 
 
 def _record_end(text: str) -> int:

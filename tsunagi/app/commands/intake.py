@@ -8,6 +8,7 @@ from pathlib import Path
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.common.safetext import printable
+from tsunagi.ingest import spoolstate
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import transient
@@ -134,10 +135,8 @@ def cmd_spool_list(args) -> int:
     spool = Spool(cfg.spool_dir)
     waiting, failed = spool.waiting(), spool.failed()
     print(f"waiting in new/: {len(waiting)}")
-    kinds: dict[str, int] = {}
-    for reason in failed:
-        kinds[reason.get("kind", "?")] = kinds.get(reason.get("kind", "?"), 0) + 1
-    print(f"failed/: {len(failed)}" + (f" ({', '.join(f'{k}: {n}' for k, n in sorted(kinds.items()))})" if kinds else ""))
+    kinds = spoolstate.by_kind(failed)
+    print(f"failed/: {len(failed)}" + (f" ({spoolstate.shown(kinds)})" if kinds else ""))
     for reason in failed:
         where = " ".join(f"{k}={printable(reason[k])}" for k in ("field", "line") if k in reason)
         waits = f"待ち行 {reason['waiting_rows']} " if "waiting_rows" in reason else ""

@@ -46,12 +46,18 @@ def cmd_ship_export(args) -> int:
     wiring.ready_orders(cfg, store, args.shop)
     day = date.fromisoformat(args.date) if args.date else None
     result = labels.export(store, spool.dir("outbox"), carrier, cfg.layouts, args.shop, day)
-    for path in result.files:
+    return _written(cfg, result.files, f"{args.carrier}: {result.shipments} shipments for {result.orders} orders",
+                    result.held)
+
+
+def _written(cfg, files, summary: str, held: list[str]) -> int:
+    """The files written, what they hold, and each order held instead (then exit 1)."""
+    for path in files:
         print(f"{path.relative_to(cfg.data_dir)}")
-    print(f"{args.carrier}: {result.shipments} shipments for {result.orders} orders")
-    for held in result.held:
-        base.stderr(f"  保留: {held}")
-    return 1 if result.held else 0
+    print(summary)
+    for order in held:
+        base.stderr(f"  保留: {order}")
+    return 1 if held else 0
 
 
 def cmd_ship_confirm(args) -> int:
@@ -74,7 +80,5 @@ def cmd_wms_send(args) -> int:
     spool, store = Spool(cfg.spool_dir), base.writer(cfg)
     wiring.ready_orders(cfg, store)
     result = wms.send(store, spool.dir("outbox"), cfg.wms(args.name), cfg.layouts)
-    for path in result.files:
-        print(f"{path.relative_to(cfg.data_dir)}")
-    print(f"{args.name}: {result.instructed} orders instructed, {result.cancelled} cancels")
-    return 0
+    return _written(cfg, result.files, f"{args.name}: {result.instructed} orders instructed, {result.cancelled} "
+                                       f"cancels", result.held)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from tsunagi.app.config.checks import repeated_names
 from tsunagi.ingest import senders
 from tsunagi.ingest.smtpauth import tls_context
 from tsunagi.outbound.settings import Settings
@@ -57,7 +58,4 @@ def tls_problems(cert: Path | None, key: Path | None, require_tls: bool,
         if users:
             problems.append((("user",), "AUTH is only offered after STARTTLS: set smtp.tls_cert and "
                                         "smtp.tls_key", None))
-    names = [u.name for u in users]
-    problems += [(("user", n, "name"), f"{u.name!r} is already used by smtp.user[{names.index(u.name)}]", u.name)
-                 for n, u in enumerate(users) if names.index(u.name) != n]
-    return problems
+    return problems + repeated_names(users, "smtp.user", ("user",))

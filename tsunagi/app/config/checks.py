@@ -44,14 +44,16 @@ def _unique_shops(cfg: ConfigFile) -> list[Problem]:
 
 def _unique_names(cfg: ConfigFile) -> list[Problem]:
     """Carriers, warehouses and endpoints are looked up by name: a second one of a name would never be used."""
-    problems = []
-    for section in ("carrier", "wms", "sftp"):
-        seen: dict[str, int] = {}
-        for n, item in enumerate(getattr(cfg, section)):
-            if item.name in seen:
-                problems.append(((section, n, "name"), f"{item.name!r} is already used by {section}[{seen[item.name]}]",
-                                 item.name))
-            seen.setdefault(item.name, n)
+    return [p for section in ("carrier", "wms", "sftp") for p in repeated_names(getattr(cfg, section), section, (section,))]
+
+
+def repeated_names(items: list, label: str, at: tuple = ()) -> list[Problem]:
+    """Each item whose name an earlier one has (at + (n, "name")): a lookup by name never finds it."""
+    problems, seen = [], {}
+    for n, item in enumerate(items):
+        if item.name in seen:
+            problems.append(((*at, n, "name"), f"{item.name!r} is already used by {label}[{seen[item.name]}]", item.name))
+        seen.setdefault(item.name, n)
     return problems
 
 
