@@ -126,6 +126,12 @@ def order_versions(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
 
 
+def products_found_by_code_in_any_case(tx: Tx) -> None:
+    """A product code is looked up in any case (ABC-1 for abc-1) for every products and count row: indexed."""
+    tx.run("CREATE INDEX IF NOT EXISTS products_by_lower_sku ON products (lower(sku))")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
-                                                 mails_remember_when_they_began_failing, order_versions)
+                                                 mails_remember_when_they_began_failing, order_versions,
+                                                 products_found_by_code_in_any_case)
 LATEST = len(MIGRATIONS)
