@@ -1,25 +1,10 @@
-"""A products CSV read through a products layout: ProductRecords chunk by chunk, each refused row named."""
+"""A products CSV row (read through a products layout) to a ProductRecord: set parts and tags taken apart."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
-
-import polars as pl
 
 from tsunagi.common import japanese as jp
 from tsunagi.oms.records import ProductRecord
-from tsunagi.parsers.csvfields import RowProblem, check_header, type_frame
-from tsunagi.parsers.csvlayout import CsvLayout
-from tsunagi.parsers.csvread import Decoded, decode_to_utf8, frames
-
-
-@dataclass
-class ProductChunk:
-    first_row: int
-    rows: int
-    products: list[tuple[ProductRecord, int]] = field(default_factory=list)
-    problems: list[RowProblem] = field(default_factory=list)
 
 
 def components(text: str) -> tuple[tuple[str, int], ...]:
@@ -33,26 +18,8 @@ def components(text: str) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def parse_products(src: BinaryIO, layout: CsvLayout, scratch) -> tuple[Decoded, Iterator[ProductChunk]]:
-    """Decode and check the whole file first (encoding, quotes, header), as for order files, then its chunks."""
-    decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
-    check_header(layout, decoded.header)
-    return decoded, _chunks(decoded, layout)
-
-
-def _chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[ProductChunk]:
-    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
-        out, problems = type_frame(frame, layout, layout.fields, first_row)
-        chunk = ProductChunk(first_row, frame.height, problems=problems)
-        for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
-            try:
-                parts = components(row.get("components") or "")
-            except ValueError as exc:
-                chunk.problems.append(RowProblem(row["_row"], "components", row["components"],
-                                                 f"行 {row['_row']}: {exc}"))
-                continue
-            tags = tuple(t for t in re.split(r"[;|\s]+", row.get("tags") or "") if t)
-            chunk.products.append((ProductRecord(row["sku"], row.get("name") or "", parts,
-                                                 row.get("channel_sku") or "", row.get("shop") or "", tags),
-                                   row["_row"]))
-        yield chunk
+def product(row: dict) -> ProductRecord:
+    """One typed row (csvfields.type_frame) as a product; a ValueError when its set parts do not read."""
+    tags = tuple(t for t in re.split(r"[;|\s]+", row.get("tags") or "") if t)
+    return ProductRecord(row["sku"], row.get("name") or "", components(row.get("components") or ""),
+                         row.get("channel_sku") or "", row.get("shop") or "", tags)

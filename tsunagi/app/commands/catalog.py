@@ -8,7 +8,7 @@ from pathlib import Path
 from tsunagi.app.commands import base
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import catalog, catalogdelete, catalogrules, counting, orders, stock
-from tsunagi.parsers import csvfile, productfile
+from tsunagi.parsers import csvfile
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvread import check_line_lengths
 from tsunagi.parsers.errors import ParseError
@@ -84,7 +84,7 @@ def cmd_products_import(args) -> int:
     done, sets = 0, []
     with _opened(cfg, args.file) as (src, scratch):
         layout = _layout(cfg, args, "products", cfg.product_layouts)
-        _, chunks = productfile.parse_products(src, layout, scratch)
+        _, chunks = csvfile.parse_file(src, layout, "", scratch)
         for chunk in chunks:
             problems += chunk.problems
             # Sets after every plain product: a set may list parts further down the file.

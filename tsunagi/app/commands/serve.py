@@ -148,8 +148,7 @@ def check_layout(cfg, name: str, sample: Path, shop: str) -> int:
         for chunk in chunks:
             rows += chunk.rows
             problems += chunk.problems
-            first = first or (chunk.orders[0][0] if chunk.orders else None) or \
-                (chunk.counts[0][0] if chunk.counts else None)
+            first = first or next((r for r, _ in chunk.orders + chunk.counts + chunk.products), None)
     print(f"{rows} rows, {len({p.row for p in problems})} rows with problems")
     for p in problems[:10]:
         print(f"  {p.message}")
