@@ -13,11 +13,15 @@ class Refused(ValueError):
     """One row the catalog will not take; the message names the value."""
 
 
-def case_twin(tx: Tx, sku: str) -> str | None:
+def spellings(tx: Tx, sku: str) -> list[str]:
+    """The products whose code is this one in any case (ABC-1 and abc-1 for abc-1): one indexed look-up."""
+    return sorted(r[0] for r in tx.all("SELECT sku FROM products WHERE lower(sku) = lower(?)", sku))
+
+
+def case_twin(tx: Tx, sku: str, found: list[str] | None = None) -> str | None:
     """A product whose code is this one's but for case (ABC-1 for abc-1); None if there is none.
     Warehouses and spreadsheets change a code's case: taken as a new product, its stock would be counted twice."""
-    return tx.value("SELECT sku FROM products WHERE lower(sku) = lower(?) AND sku <> ? ORDER BY sku LIMIT 1",
-                    sku, sku, default=None)
+    return next((s for s in (spellings(tx, sku) if found is None else found) if s != sku), None)
 
 
 def is_product(tx: Tx, sku: str) -> bool:
@@ -34,9 +38,10 @@ def sets_holding(tx: Tx, sku: str) -> list[str]:
 
 def known(tx: Tx, sku: str, sku_case: str, what: str) -> str:
     """The product this code names: itself, or (sku_case "fold") its case twin; else Refused naming it."""
-    if is_product(tx, sku):
+    found = spellings(tx, sku)
+    if sku in found:
         return sku
-    twin = case_twin(tx, sku)
+    twin = case_twin(tx, sku, found)
     if twin and sku_case == FOLD:
         return twin
     if twin:
@@ -47,8 +52,8 @@ def known(tx: Tx, sku: str, sku_case: str, what: str) -> str:
 
 def checked_product(tx: Tx, rec: ProductRecord, sku_case: str) -> ProductRecord:
     """The row as the catalog takes it (its code and its parts' codes as the catalog spells them), or Refused."""
-    sku = rec.sku
-    if not is_product(tx, sku) and (twin := case_twin(tx, sku)):
+    sku, found = rec.sku, spellings(tx, rec.sku)
+    if sku not in found and (twin := case_twin(tx, sku, found)):
         if sku_case != FOLD:
             raise Refused(f"商品コード {sku} は既存の商品 {twin} と大文字小文字だけが違います "
                           f"(同じ商品なら catalog.sku_case = \"fold\"、別の商品なら別のコードに)")
