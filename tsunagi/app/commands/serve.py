@@ -83,6 +83,8 @@ def _show_shops(cfg) -> None:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
     print(f"stock CSV layouts: {', '.join(cfg.stock_layouts)}")
+    print(f"products CSV layouts: {', '.join(cfg.product_layouts)}; product codes differing only in case: "
+          f"{cfg.sku_case}")
 
 
 def _show_shipping(cfg) -> None:
