@@ -44,7 +44,9 @@ def tsunagi(tree: Path, config: Path, *args: str, **kw) -> subprocess.Popen:
 
 def setup(tree: Path, tmp: Path, port: int, rows: int) -> tuple[Path, Path]:
     config, _ = config_on_port(tree, tmp, port)
-    (tmp / "p.csv").write_text("sku,name\nP000,商品\n", encoding="utf-8")
+    # every counted code a product: a count for no product is refused
+    (tmp / "p.csv").write_text("sku,name\nP000,商品\n" + "".join(f"S{n:07d},商品{n}\n" for n in range(rows)),
+                               encoding="utf-8")
     (tmp / "c.csv").write_text("sku,location,lot,qty\nP000,本店倉庫,1,10000000\n", encoding="utf-8")
     for args in (["products", "import", str(tmp / "p.csv")], ["stock", "import", str(tmp / "c.csv")]):
         assert tsunagi(tree, config, *args).wait() == 0

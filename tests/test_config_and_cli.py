@@ -65,7 +65,7 @@ def test_stock_import_refuses_bad_rows_by_number_and_applies_the_rest(config_pat
                        .encode("cp932"))
     assert cli.main(["-c", str(config_path), "stock", "import", str(counts)]) == 1
     err = capsys.readouterr().err
-    assert "row 3: qty -2 is negative" in err and "row 4: sku is empty" in err and "row 5: qty 'x'" in err
+    assert "行 3: 数量が負です ('-2')" in err and "行 4: 商品コードが空です" in err and "行 5: 数量を数値として読めません ('x')" in err
     cli.main(["-c", str(config_path), "stock", "--json"])
     rows = {r["sku"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["item-a"]["on_hand"] == 3 and rows["item-b"]["on_hand"] == 10

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.configs import RAKUTEN_TO, seed, write_config
+from tests.support.configs import PRODUCTS, RAKUTEN_TO, seed, write_config
 from tests.support.daemon import Running, wait_for
 from tests.support.net import free_port, listening
 from tests.support.sinks import Sink
@@ -135,8 +135,9 @@ def test_a_large_stock_import_in_another_process_delays_mails_by_seconds_at_most
     """100,000 counts imported by `tsunagi stock import` (many seconds) while mails arrive: each mail is
     applied within 5 s of its 250, none is lost, and the import is complete."""
     path = write_config(tmp_path, store={"synchronous": "FULL"})
-    seed(path, counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\n")
     rows = 100_000
+    seed(path, products=PRODUCTS + "".join(f"sku-{n:06d},商品{n},,,\n" for n in range(rows)),
+         counts="sku,location,lot,qty\nitem-a,本店倉庫,1,100000\n")
     big = tmp_path / "counts-big.csv"
     big.write_text("sku,location,lot,qty\n" + "".join(f"sku-{n:06d},本店倉庫,1,{n % 50 + 1}\n" for n in range(rows)),
                    encoding="utf-8")
@@ -176,8 +177,8 @@ def test_a_stock_import_stopped_part_way_is_finished_by_running_it_again(tmp_pat
     """Counts are absolute: the chunks committed before a kill stay, and the re-run sets the rest,
     the ledger summing to the figures."""
     path = write_config(tmp_path)
-    seed(path)
     rows = 30_000
+    seed(path, products=PRODUCTS + "".join(f"sku-{n:06d},商品{n},,,\n" for n in range(rows)))
     big = tmp_path / "counts-big.csv"
     big.write_text("sku,location,lot,qty\n" + "".join(f"sku-{n:06d},本店倉庫,1,{n % 7 + 1}\n" for n in range(rows)),
                    encoding="utf-8")

@@ -36,7 +36,7 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
-                        csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes,
+                        csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked()),
                         after=lambda: after_apply(cfg, store, rules),
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,

@@ -17,10 +17,9 @@ from tsunagi.app.daemon import start_in_thread
 from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import catalog, counting, orders, queries, stock
+from tsunagi.oms import queries, stock
 from tsunagi.oms.readmodel import load_order
 from tsunagi.outbound import labels
-from tsunagi.parsers.master import parse_counts, parse_products
 
 CONFIG = Path(__file__).with_name("config.toml")
 PRODUCTS = """sku,name,components,channel_sku,shop
@@ -92,14 +91,12 @@ def _wait_idle(spool: Spool, seconds: float = 10) -> None:
 
 
 def load_catalog(cfg) -> None:
-    """The demo shop's products and counts, applied as `tsunagi products import` and `stock import` do."""
-    with wiring.open_store(cfg).transaction() as tx:
-        stock.set_locations(tx, cfg.locations)
-        for rec in parse_products(PRODUCTS.encode())[0]:
-            catalog.upsert_product(tx, rec)
-        for rec in parse_counts(COUNTS.encode())[0]:
-            counting.apply_count(tx, rec, "import:stock.csv")
-        orders.retry_waiting(tx)
+    """The demo shop's products and counts, imported by `tsunagi products import` and `stock import`."""
+    from tsunagi.app import cli      # the command line wires the app; the demo runs it as an operator would
+    for name, text, command in (("products.csv", PRODUCTS, "products"), ("stock.csv", COUNTS, "stock")):
+        (cfg.path.parent / name).write_text(text, encoding="utf-8")
+        if cli.main(["-c", str(cfg.path), command, "import", str(cfg.path.parent / name)]) != 0:
+            raise RuntimeError(f"the demo's {name} did not import")
 
 
 def run_demo(keep: bool = False) -> int:

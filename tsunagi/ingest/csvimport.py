@@ -64,8 +64,9 @@ class CsvImporter:
     """layouts(meta) gives the candidate layouts for an item: its shop's, or the one it names."""
 
     def __init__(self, spool: Spool, store: Store, layouts: Callable[[dict], list[CsvLayout]],
-                 max_line_bytes: int = 1 << 20, untracked: Untracked = frozenset()):
+                 max_line_bytes: int = 1 << 20, sku_case: str = "refuse", untracked: Untracked = frozenset()):
         self.spool = spool
+        self.sku_case = sku_case         # catalog.sku_case: a count's code in another case than its product's
         self.store = store
         self.layouts = layouts
         self.max_line_bytes = max_line_bytes
@@ -133,7 +134,8 @@ class CsvImporter:
 
     def _apply_count(self, tx, count, row: int, result: CsvResult) -> bool:
         try:
-            changed = counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True)
+            changed = counting.apply_count(tx, count, f"csv:{result.layout}", known_only=True,
+                                           sku_case=self.sku_case)
         except ValueError as exc:
             result.problems.append(RowProblem(row, "sku", count.sku, f"行 {row}: {exc}"))
             return False

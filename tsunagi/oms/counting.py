@@ -1,12 +1,14 @@
 """Absolute stock counts (棚卸・在庫取込): set on-hand to what was counted, never add."""
 from __future__ import annotations
 
-from tsunagi.oms import allocate, orders, status, stock
+import dataclasses
+
+from tsunagi.oms import allocate, catalogrules, orders, status, stock
 from tsunagi.oms.records import StockRecord
 from tsunagi.oms.store import Tx
 
 
-def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) -> bool:
+def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False, sku_case: str = "refuse") -> bool:
     """Set on-hand for one SKU/location/lot; True when it changed. Counting the same again is a no-op.
 
     A count below what is reserved there makes the most recent orders give way (引当待ち) until it
@@ -14,8 +16,8 @@ def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) ->
     problem = stock.check_count(rec)
     if problem:
         raise ValueError(problem)
-    if known_only and tx.one("SELECT 1 FROM products WHERE sku = ?", rec.sku) is None:
-        raise ValueError(f"商品マスタにない商品コード {rec.sku} (tsunagi products import で登録)")
+    if known_only:     # a product's own count, never a set's (catalogrules.Refused is a ValueError)
+        rec = dataclasses.replace(rec, sku=catalogrules.counted_sku(tx, rec.sku, sku_case))
     stock.ensure_location(tx, rec.location)
     on_hand, reserved = stock.slot(tx, rec.sku, rec.location, rec.lot)
     if on_hand == rec.qty:

@@ -142,8 +142,14 @@ def mails_record_the_address_they_went_to(tx: Tx) -> None:
     tx.run("UPDATE mails SET sent_to = to_addr WHERE to_addr <> '' AND state IN ('sent', 'uncertain')")
 
 
+def products_found_by_code_in_any_case(tx: Tx) -> None:
+    """A product code is looked up in any case (ABC-1 for abc-1) for every products and count row: indexed."""
+    tx.run("CREATE INDEX IF NOT EXISTS products_by_lower_sku ON products (lower(sku))")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
-                                                 mails_record_the_address_they_went_to)
+                                                 mails_record_the_address_they_went_to,
+                                                 products_found_by_code_in_any_case)
 LATEST = len(MIGRATIONS)

@@ -153,3 +153,9 @@ def record_published(tx: Tx, figures: list[tuple[str, str, int]]) -> None:
     tx.many("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, published_at = excluded.published_at",
             [(shop, code, qty, stamp) for shop, code, qty in figures])
+
+
+def forget_published(tx: Tx, channel_skus: list[str]) -> None:
+    """Codes no product has any more (a deleted product's): they leave every shop's feed, and a product given
+    one of them later is published afresh."""
+    tx.many("DELETE FROM feed_state WHERE channel_sku = ?", [(code,) for code in channel_skus])

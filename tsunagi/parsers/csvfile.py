@@ -15,6 +15,7 @@ from tsunagi.oms.records import (
     Address,
     OrderLine,
     OrderRecord,
+    ProductRecord,
     ShipmentResult,
     StockRecord,
 )
@@ -35,16 +36,18 @@ from tsunagi.parsers.csvread import (
 )
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
+from tsunagi.parsers.productfile import product
 
 
 @dataclass
 class Chunk:
-    """What one chunk of the file gave: orders (each with its row numbers) or stock counts."""
+    """What one chunk of the file gave: orders (each with its row numbers), stock counts, results or products."""
     first_row: int
     rows: int
     orders: list[tuple[OrderRecord, list[int]]] = field(default_factory=list)
     counts: list[tuple[StockRecord, int]] = field(default_factory=list)
     results: list[tuple[ShipmentResult, int]] = field(default_factory=list)
+    products: list[tuple[ProductRecord, int]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
 
 
@@ -101,6 +104,8 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tu
         return decoded, _stock_chunks(decoded, layout)
     if layout.kind == "results":
         return decoded, _result_chunks(decoded, layout)
+    if layout.kind == "products":
+        return decoded, _product_chunks(decoded, layout)
     return decoded, _order_chunks(decoded, layout, shop)
 
 
@@ -112,6 +117,19 @@ def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
         for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
             chunk.counts.append((StockRecord(row["sku"], (row["location"] if has["location"] else "") or "main",
                                              (row["lot"] if has["lot"] else "") or "", row["qty"]), row["_row"]))
+        yield chunk
+
+
+def _product_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
+    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        out, problems = type_frame(frame, layout, layout.fields, first_row)
+        chunk = Chunk(first_row, frame.height, problems=problems)
+        for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
+            try:
+                chunk.products.append((product(row), row["_row"]))
+            except ValueError as exc:
+                chunk.problems.append(RowProblem(row["_row"], "components", row["components"],
+                                                 f"行 {row['_row']}: {exc}"))
         yield chunk
 
 

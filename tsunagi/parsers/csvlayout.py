@@ -22,9 +22,11 @@ LINE_FIELDS = {"line.sku": "code", "line.name": "text", "line.qty": "int", "line
                "line.amount": "amount", "line.options": "text"}
 STOCK_FIELDS = {"sku": "code", "location": "text", "lot": "text", "qty": "int"}
 RESULT_FIELDS = {"key": "code", "tracking": "text", "ship_date": "date", "state": "status"}
-KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS}
+PRODUCT_FIELDS = {"sku": "code", "name": "text", "components": "text", "channel_sku": "code", "shop": "text",
+                  "tags": "text"}
+KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS, "products": PRODUCT_FIELDS}
 REQUIRED = {"orders": ("order_no", "ordered_at", "line.sku", "line.qty"), "stock": ("sku", "qty"),
-            "results": ("key",)}
+            "results": ("key",), "products": ("sku",)}
 
 
 class LayoutError(TsunagiError, ValueError):
@@ -56,7 +58,7 @@ class FieldSpec:
 class CsvLayout:
     name: str
     title: str
-    kind: str                         # "orders" or "stock"
+    kind: str                         # "orders", "stock", "results" or "products"
     encoding: str                     # a Python codec name, or "auto"
     delimiter: str
     skip_rows: int

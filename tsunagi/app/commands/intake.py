@@ -47,8 +47,9 @@ def _whose(cfg, args) -> bool:
     else:
         base.stderr("say whose file it is: --shop SHOP (orders, stock) or --carrier CARRIER (tracking numbers)")
         return False
-    if args.layout:
-        cfg.csv_layout(args.layout)      # an unknown layout is refused before anything is spooled
+    if args.layout and cfg.csv_layout(args.layout).kind == "products":   # an unknown one is refused here too
+        base.stderr(f"{args.layout} is a products layout: tsunagi products import FILE --layout {args.layout}")
+        return False
     return True
 
 

@@ -83,6 +83,8 @@ def _show_shops(cfg) -> None:
             print(f"shop {shop.id}: order CSV layout {shop.order_csv.layout}, confirmed within "
                   f"{shop.order_csv.confirm_within_hours:g} h")
     print(f"stock CSV layouts: {', '.join(cfg.stock_layouts)}")
+    print(f"products CSV layouts: {', '.join(cfg.product_layouts)}; product codes differing only in case: "
+          f"{cfg.sku_case}")
 
 
 def _show_shipping(cfg) -> None:
@@ -148,8 +150,7 @@ def check_layout(cfg, name: str, sample: Path, shop: str) -> int:
         for chunk in chunks:
             rows += chunk.rows
             problems += chunk.problems
-            first = first or (chunk.orders[0][0] if chunk.orders else None) or \
-                (chunk.counts[0][0] if chunk.counts else None)
+            first = first or next((r for r, _ in chunk.orders + chunk.counts + chunk.products), None)
     print(f"{rows} rows, {len({p.row for p in problems})} rows with problems")
     for p in problems[:10]:
         print(f"  {p.message}")

@@ -9,7 +9,8 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
-from tsunagi.app.config.fields import ConfigPath, OptionalFile, OptionalFolder, OptionalPath, StockCsv, Upper, context
+from tsunagi.app.config.fields import (ConfigPath, OptionalFile, OptionalFolder, OptionalPath, ProductsCsv,
+                                       StockCsv, Upper, context)
 from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
@@ -94,12 +95,20 @@ class CsvSettings(Settings):
                                        "`confirm/`, `wms/`, `stock/` for outbound ones), found before the shipped ones")
     stock_layouts: list[StockCsv] = Field(["tsunagi-stock", "wms-stock"], description="stock-count layouts accepted "
                                           "in any drop folder or pull (told apart by header)")
+    product_layouts: list[ProductsCsv] = Field(["tsunagi-products", "tsunagi-products-ja"], description="products "
+                                               "layouts `tsunagi products import` chooses from by header")
     mail_within_minutes: float = Field(60.0, description="an order CSV row with no order mail after this is listed by "
                                                          "`orders --mail-missing`")
     drop_stable_seconds: float = Field(2.0, description="a dropped file nobody has open and that has not changed for "
                                                         "this long is complete")
     max_line_bytes: int = Field(1 << 20, ge=1024, description="a CSV file with a longer line is refused before it is "
                                 "read, with the line's byte offset (`spool/failed/`, kind `line_too_long`)")
+
+
+class CatalogSettings(Settings):
+    sku_case: Literal["refuse", "fold"] = Field("refuse", description="a product or count code equal to an existing "
+                                                "product's but for case (`abc-1`, `ABC-1`): `refuse` the row naming "
+                                                "both, or `fold` it into the existing product")
 
 
 class LogSettings(Settings):
@@ -142,6 +151,7 @@ class ConfigFile(Settings):
     store: StoreSettings = Field(default_factory=StoreSettings)
     pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
     csv: CsvSettings = Field(default_factory=CsvSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")

@@ -36,6 +36,8 @@ class Config:
     store_busy_seconds = property(lambda self: self.file.store.busy_timeout_seconds)
     parse_timeout_seconds = property(lambda self: self.file.pipeline.parse_timeout_seconds)
     stock_layouts = property(lambda self: self.file.csv.stock_layouts)
+    product_layouts = property(lambda self: self.file.csv.product_layouts)
+    sku_case = property(lambda self: self.file.catalog.sku_case)
     mail_within_minutes = property(lambda self: self.file.csv.mail_within_minutes)
     drop_stable_seconds = property(lambda self: self.file.csv.drop_stable_seconds)
     max_line_bytes = property(lambda self: self.file.csv.max_line_bytes)
