@@ -126,6 +126,13 @@ def order_versions(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
 
 
+def stock_remembers_when_it_was_counted(tx: Tx) -> None:
+    """Each stock row keeps when its figure was last counted (an absolute count's time, as ISO 8601;
+    '' never counted), so an older count arriving late never overwrites a newer one."""
+    tx.run("ALTER TABLE stock ADD COLUMN counted_at TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
-                                                 mails_remember_when_they_began_failing, order_versions)
+                                                 mails_remember_when_they_began_failing, order_versions,
+                                                 stock_remembers_when_it_was_counted)
 LATEST = len(MIGRATIONS)

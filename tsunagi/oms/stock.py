@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from tsunagi.common.clock import timestamp
+from tsunagi.common.clock import JST, timestamp
 from tsunagi.oms import outbox
 from tsunagi.oms.records import StockRecord
 from tsunagi.oms.store import Tx
@@ -30,6 +31,22 @@ def slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int]:
     row = tx.one("SELECT on_hand, reserved FROM stock WHERE sku = ? AND location = ? AND lot = ?",
                  sku, location, lot)
     return (row[0], row[1]) if row else (0, 0)
+
+
+def counted_at(tx: Tx, sku: str, location: str, lot: str) -> datetime | None:
+    """When the slot's figure was last counted; None if it never was."""
+    text = tx.value("SELECT counted_at FROM stock WHERE sku = ? AND location = ? AND lot = ?", sku, location, lot,
+                    default="")
+    return datetime.fromisoformat(text) if text else None
+
+
+def note_counted(tx: Tx, sku: str, location: str, lot: str, at: datetime) -> None:
+    """The slot's figure is as counted at this time (a slot never stocked gets its row, at zero)."""
+    stamp = at.astimezone(JST).isoformat(timespec="microseconds")
+    if tx.run("UPDATE stock SET counted_at = ? WHERE sku = ? AND location = ? AND lot = ?",
+              stamp, sku, location, lot).rowcount == 0:
+        tx.run("INSERT INTO stock (sku, location, lot, on_hand, reserved, counted_at) VALUES (?, ?, ?, 0, 0, ?)",
+               sku, location, lot, stamp)
 
 
 def ensure_location(tx: Tx, location: str) -> None:

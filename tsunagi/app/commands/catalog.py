@@ -1,9 +1,12 @@
 """Commands for the catalog and stock: import products, show stock, import counts."""
 from __future__ import annotations
 
+import os
+from dataclasses import replace
 from pathlib import Path
 
 from tsunagi.app.commands import base
+from tsunagi.common import clock
 from tsunagi.oms import catalog, counting, orders, stock
 from tsunagi.parsers.master import parse_counts, parse_products
 
@@ -45,18 +48,31 @@ def cmd_products_import(args) -> int:
 def cmd_stock_import(args) -> int:
     cfg = base.config(args)
     records, problems = parse_counts(Path(args.file).read_bytes())
+    file_time = clock.at(os.stat(args.file).st_mtime)     # a count without a time of its own: the file's
+    records = [rec if rec.counted_at else replace(rec, counted_at=file_time) for rec in records]
     ref = f"import:{Path(args.file).name}"
     store = base.writer(cfg)
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
     # Counts are absolute: committed in chunks (mails applied meanwhile wait at most one), and an
     # import stopped part-way is finished by running it again, which changes nothing already counted.
-    changed = sum(store.in_chunks(records, lambda tx, rec: counting.apply_count(tx, rec, ref)))
+    counted = store.in_chunks(records, lambda tx, rec: _count(tx, rec, ref, problems))
+    changed = sum(c is True for c in counted)
     with store.transaction() as tx:
         placed = orders.retry_waiting(tx) if changed else 0
     if placed:
         print(f"{placed} orders waiting for stock were placed")
-    return _report("stock", len(records), changed, problems)
+    return _report("stock", sum(c is not None for c in counted), changed, problems)
+
+
+def _count(tx, rec, ref: str, problems: list[str]) -> bool | None:
+    """One count applied (True: the figure changed); None for one older than the figure's own count,
+    which is refused and reported."""
+    try:
+        return counting.apply_count(tx, rec, ref)
+    except counting.StaleCount as exc:
+        problems.append(str(exc))
+        return None
 
 
 def cmd_stock(args) -> int:
