@@ -68,13 +68,6 @@ def held(folder: Path, item_id: str) -> bool:
     return False
 
 
-def live(folder: Path) -> set[str]:
-    """Ids of the imports running now; their files in tmp/ (copy, decoded scratch) are theirs."""
-    if not folder.is_dir():
-        return set()
-    return {p.name[:-5] for p in folder.glob("*.lock") if held(folder, p.name[:-5])}
-
-
 def sweep(folder: Path, in_cur: set[str]) -> None:
     """Remove lock files no process holds and no item needs (killed while the file was still being copied)."""
     if not folder.is_dir():

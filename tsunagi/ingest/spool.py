@@ -295,13 +295,17 @@ class Spool:
         counts = {"requeued": 0, "orphans": 0, "poison": 0}
         cur, new = self.dir("cur"), self.dir("new")
         notes, crashed = self._noted()
-        running = importlock.live(self.dir("imports"))
         for meta in cur.glob("*.meta.json"):
-            item = self.load("cur", meta.name[:-10])
-            if item.data_path.exists() and importlock.owned_by_command(item.meta):
-                if item.id not in running:
+            try:
+                item = self.load("cur", meta.name[:-10])
+            except FileNotFoundError:
+                continue            # a running import filed it meanwhile
+            if importlock.owned_by_command(item.meta):
+                if importlock.held(self.dir("imports"), item.id):
+                    continue        # still running: its own process files it
+                if item.data_path.exists():
                     counts["interrupted_imports"] = counts.get("interrupted_imports", 0) + 1
-                continue
+                    continue
             if item.data_path.exists():
                 if item.id in crashed:     # the process stopped while working on it: counted
                     poison = self._count(item, crashed[item.id], None)

@@ -31,9 +31,9 @@ def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) ->
         raise StaleCount(stale_message(rec, at, last))
     stock.ensure_location(tx, rec.location)
     on_hand, reserved = stock.slot(tx, rec.sku, rec.location, rec.lot)
-    if last is None or at > last:
-        stock.note_counted(tx, rec.sku, rec.location, rec.lot, at)
     if on_hand == rec.qty:
+        if last is None or at > last:
+            stock.note_counted(tx, rec.sku, rec.location, rec.lot, at, ref)
         return False
     for order_id in allocate.orders_on_slot(tx, rec.sku, rec.location, rec.lot):
         if reserved <= rec.qty:
@@ -42,6 +42,7 @@ def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) ->
                           note=f"在庫数の訂正で引当を解除 ({rec.sku} {rec.location} {rec.lot})")
         reserved = stock.slot(tx, rec.sku, rec.location, rec.lot)[1]
     stock.move(tx, rec.sku, rec.location, rec.lot, rec.qty - on_hand, 0, "count", ref)
+    stock.note_counted(tx, rec.sku, rec.location, rec.lot, at, ref)
     return True
 
 

@@ -40,13 +40,14 @@ def counted_at(tx: Tx, sku: str, location: str, lot: str) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def note_counted(tx: Tx, sku: str, location: str, lot: str, at: datetime) -> None:
-    """The slot's figure is as counted at this time (a slot never stocked gets its row, at zero)."""
+def note_counted(tx: Tx, sku: str, location: str, lot: str, at: datetime, ref: str) -> None:
+    """The slot's figure is as counted at this time. A slot never stocked, counted at zero, gets its row
+    through the ledger (a line of zero), so the time is kept and the ledger still sums to every row."""
     stamp = at.astimezone(JST).isoformat(timespec="microseconds")
-    if tx.run("UPDATE stock SET counted_at = ? WHERE sku = ? AND location = ? AND lot = ?",
-              stamp, sku, location, lot).rowcount == 0:
-        tx.run("INSERT INTO stock (sku, location, lot, on_hand, reserved, counted_at) VALUES (?, ?, ?, 0, 0, ?)",
-               sku, location, lot, stamp)
+    sql = "UPDATE stock SET counted_at = ? WHERE sku = ? AND location = ? AND lot = ?"
+    if tx.run(sql, stamp, sku, location, lot).rowcount == 0:
+        move(tx, sku, location, lot, 0, 0, "count", ref)
+        tx.run(sql, stamp, sku, location, lot)
 
 
 def ensure_location(tx: Tx, location: str) -> None:
