@@ -1,5 +1,7 @@
-"""Imports a command applies in the foreground: each holds a lock while its process lives; one whose process
-died waits in cur/ for the command's next run (finished or abandoned there), never for the daemon."""
+"""Foreground imports' locks: a live `tsunagi import` holds one; a dead one's item waits for the next run.
+
+An import whose process died stays in cur/ until the command's next run finishes or abandons it: the
+daemon never replays it behind newer files."""
 from __future__ import annotations
 
 import fcntl
