@@ -26,11 +26,10 @@ def apply_count(tx: Tx, rec: StockRecord, ref: str, known_only: bool = False) ->
     if known_only and tx.one("SELECT 1 FROM products WHERE sku = ?", rec.sku) is None:
         raise ValueError(f"商品マスタにない商品コード {rec.sku} (tsunagi products import で登録)")
     at = _aware(rec.counted_at) if rec.counted_at else clock.now()
-    last = stock.counted_at(tx, rec.sku, rec.location, rec.lot)
+    on_hand, reserved, last = stock.counted_slot(tx, rec.sku, rec.location, rec.lot)
     if last is not None and at < last:
         raise StaleCount(stale_message(rec, at, last))
     stock.ensure_location(tx, rec.location)
-    on_hand, reserved = stock.slot(tx, rec.sku, rec.location, rec.lot)
     if on_hand == rec.qty:
         if last is None or at > last:
             stock.note_counted(tx, rec.sku, rec.location, rec.lot, at, ref)

@@ -33,11 +33,13 @@ def slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int]:
     return (row[0], row[1]) if row else (0, 0)
 
 
-def counted_at(tx: Tx, sku: str, location: str, lot: str) -> datetime | None:
-    """When the slot's figure was last counted; None if it never was."""
-    text = tx.value("SELECT counted_at FROM stock WHERE sku = ? AND location = ? AND lot = ?", sku, location, lot,
-                    default="")
-    return datetime.fromisoformat(text) if text else None
+def counted_slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int, datetime | None]:
+    """on_hand, reserved, and when the figure was last counted (None: never), in one look."""
+    row = tx.one("SELECT on_hand, reserved, counted_at FROM stock WHERE sku = ? AND location = ? AND lot = ?",
+                 sku, location, lot)
+    if row is None:
+        return 0, 0, None
+    return row[0], row[1], datetime.fromisoformat(row[2]) if row[2] else None
 
 
 def note_counted(tx: Tx, sku: str, location: str, lot: str, at: datetime, ref: str) -> None:
