@@ -69,6 +69,9 @@ class Daemon:
         with store.transaction() as tx:
             recovered.update(csvfile.recover_pending(tx, spool.dir("outbox")))
         log.info("start-up recovery: %s", recovered)
+        if recovered.get("interrupted_imports"):     # theirs to finish: applied here they would come after newer files
+            log.warning("%d interrupted `tsunagi import` runs wait in spool/cur/: the next `tsunagi import` finishes "
+                        "them (or --abandon-interrupted sets them aside)", recovered["interrupted_imports"])
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
                                 self.items.put, senders=access.sender_rules(cfg))
         quiet_accept_errors(asyncio.get_running_loop())

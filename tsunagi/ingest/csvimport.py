@@ -90,7 +90,7 @@ class CsvImporter:
         scratch = self.spool.scratch(item)
         try:
             with open(item.data_path, "rb") as src:
-                _, chunks = parse_file(src, layout, item.meta.get("shop", ""), scratch)
+                _, chunks = parse_file(src, layout, item.meta.get("shop", ""), scratch, item.file_time)
                 stock_changed = False
                 for chunk in chunks:
                     stock_changed |= self._apply_chunk(_still_to_do(chunk, todo), result)

@@ -16,7 +16,7 @@ from watchdog.events import FileClosedEvent, FileMovedEvent, FileSystemEventHand
 from watchdog.observers import Observer
 
 from tsunagi.common import safetext
-from tsunagi.ingest.spool import Spool
+from tsunagi.ingest.spool import Spool, mtime_meta
 
 log = logging.getLogger("tsunagi.drop")
 SETTLE_SECONDS = 0.3      # a file closed and not written again for this long is complete
@@ -154,7 +154,8 @@ class DropFolders:
             if _open_for_writing(fh.fileno()):
                 return []
             item = self.spool.put_file(fh, {"source": "drop", "kind": "csv", "shop": shop,
-                                            "file": safetext.printable(name)}, suffix=".csv")
+                                            "file": safetext.printable(name), **mtime_meta(st.st_mtime)},
+                                       suffix=".csv")
         self._remove(folder_fd, name, st)
         log.info("drop %s/%s -> spool item %s (%d bytes)", shop, safetext.printable(name), item.id, item.meta["size"])
         return [item.id]

@@ -12,7 +12,7 @@ import paramiko
 
 from tsunagi.common import clock
 from tsunagi.common.durable import append_line, sha256_file
-from tsunagi.ingest.spool import Spool, new_id
+from tsunagi.ingest.spool import Spool, mtime_meta, new_id
 
 log = logging.getLogger("tsunagi.sftp")
 
@@ -70,7 +70,7 @@ def pull(sftp, endpoint: str, remote_dir: str, pattern: str, spool: Spool, pulle
                 log.info("sftp %s: %s was pulled before; not ingested again", endpoint, attr.filename)
             else:
                 item = spool.adopt(tmp, dict(meta, source="sftp", endpoint=endpoint, file=attr.filename,
-                                             remote=remote), ".csv")
+                                             remote=remote, **mtime_meta(attr.st_mtime)), ".csv")
                 pulled.add(attr.filename, size, sha, item.id)
                 result.taken.append(item.id)
                 log.info("sftp %s: %s -> spool item %s", endpoint, attr.filename, item.id)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from tsunagi.common import clock
 from tsunagi.common.durable import fsync_dir, replace_whole, write_new
+from tsunagi.ingest import importlock
 
-DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox", "attempts")
+DIRS = ("tmp", "new", "cur", "done", "failed", "drop", "outbox", "attempts", "imports")
 POISON_AFTER = 3      # attempts that stopped the process (or failed a whole pass) before an item is set aside
 
 
@@ -36,8 +37,20 @@ class Item:
     def read(self) -> bytes:
         return self.data_path.read_bytes()
 
+    @property
+    def file_time(self) -> datetime | None:
+        """When the file was made, as it reached us: its mtime where the source gave one, else when spooled."""
+        text = self.meta.get("file_mtime") or self.meta.get("spooled_at")
+        return datetime.fromisoformat(text) if text else None
+
+
+def mtime_meta(mtime: float | None) -> dict:
+    """The meta field that keeps a received file's modification time (none when the source gave none)."""
+    return {"file_mtime": clock.at(mtime).isoformat(timespec="microseconds")} if mtime else {}
+
 
 ID_TIME = "%Y%m%dT%H%M%S.%f"       # an id starts with the JST time it was made
+ID_LENGTH = len("20261122T140501.123456-abcdef")
 
 
 def new_id() -> str:
@@ -83,11 +96,13 @@ class Spool:
         fsync_dir(new)
         return Item(item_id, new, suffix, meta)
 
-    def put_file(self, src, meta: dict, suffix: str = ".csv", into: str = "new") -> Item:
+    def put_file(self, src, meta: dict, suffix: str = ".csv", into: str = "new", item_id: str | None = None) -> Item:
         """Like put, for a file of any size: copied in blocks into tmp/, then adopted.
 
-        into="cur" hands the item straight to the caller (a command applying it in the foreground)."""
-        path = self.dir("tmp") / f"{new_id()}.part"
+        into="cur" hands the item straight to the caller (a command applying it in the foreground);
+        item_id: the id it gets (a command's import holds its lock under that id before it starts)."""
+        item_id = item_id or new_id()
+        path = self.dir("tmp") / f"{item_id}.part"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         try:
             while block := src.read(1 << 20):
@@ -96,11 +111,12 @@ class Spool:
                     view = view[os.write(fd, view):]
         finally:
             os.close(fd)
-        return self.adopt(path, meta, suffix, into)
+        return self.adopt(path, meta, suffix, into, item_id)
 
-    def adopt(self, path: Path, meta: dict, suffix: str = ".csv", into: str = "new") -> Item:
+    def adopt(self, path: Path, meta: dict, suffix: str = ".csv", into: str = "new",
+              item_id: str | None = None) -> Item:
         """Make a complete file written into tmp/ an item: hashed, fsync'd, meta beside it, renamed in."""
-        item_id = new_id()
+        item_id = item_id or new_id()
         digest, size = hashlib.sha256(), 0
         with open(path, "rb+") as fh:
             while block := fh.read(1 << 20):
@@ -298,12 +314,24 @@ class Spool:
 
     def recover(self, max_tmp_age: float = 0.0) -> dict[str, int]:
         """At start-up: items a crash left in cur/ go back to new/; half-written tmp/ files and
-        data files in new/ whose meta never arrived (never acknowledged) are removed."""
+        data files in new/ whose meta never arrived (never acknowledged) are removed.
+
+        A `tsunagi import` item stays in cur/, whether its process still runs or died: the command's
+        next run finishes or abandons it (importlock), never this replay behind newer files."""
         counts = {"requeued": 0, "orphans": 0, "poison": 0}
         cur, new = self.dir("cur"), self.dir("new")
         notes, crashed = self._noted()
         for meta in cur.glob("*.meta.json"):
-            item = self.load("cur", meta.name[:-10])
+            try:
+                item = self.load("cur", meta.name[:-10])
+            except FileNotFoundError:
+                continue            # a running import filed it meanwhile
+            if importlock.owned_by_command(item.meta):
+                if importlock.held(self.dir("imports"), item.id):
+                    continue        # still running: its own process files it
+                if item.data_path.exists():
+                    counts["interrupted_imports"] = counts.get("interrupted_imports", 0) + 1
+                    continue
             if item.data_path.exists():
                 if item.id in crashed:     # the process stopped while working on it: counted
                     poison = self._count(item, crashed[item.id], None)
@@ -320,11 +348,17 @@ class Spool:
                 counts["requeued"] += 1
         for note in notes:          # counted above: each crash once
             note.unlink(missing_ok=True)
+        importlock.sweep(self.dir("imports"), set(ids_in(cur)))
         cutoff = time.time() - max_tmp_age
         for path in self.dir("tmp").iterdir():
-            if path.stat().st_mtime <= cutoff:
-                path.unlink()
-                counts["orphans"] += 1
+            if importlock.held(self.dir("imports"), path.name[:ID_LENGTH]):
+                continue         # a running import's copy or decoded scratch (its lock came first)
+            try:
+                if path.stat().st_mtime <= cutoff:
+                    path.unlink()
+                    counts["orphans"] += 1
+            except FileNotFoundError:
+                continue         # its import finished with it meanwhile
         metas = {p.name[:-10] for p in self.dir("new").glob("*.meta.json")}
         for path in self.dir("new").iterdir():
             if not path.name.endswith(".meta.json") and path.name.rsplit(".", 1)[0] not in metas:

@@ -147,9 +147,16 @@ def products_found_by_code_in_any_case(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS products_by_lower_sku ON products (lower(sku))")
 
 
+def stock_remembers_when_it_was_counted(tx: Tx) -> None:
+    """Each stock row keeps when its figure was last counted (an absolute count's time, as ISO 8601;
+    '' never counted), so an older count arriving late never overwrites a newer one."""
+    tx.run("ALTER TABLE stock ADD COLUMN counted_at TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
                                                  mails_record_the_address_they_went_to,
-                                                 products_found_by_code_in_any_case)
+                                                 products_found_by_code_in_any_case,
+                                                 stock_remembers_when_it_was_counted)
 LATEST = len(MIGRATIONS)

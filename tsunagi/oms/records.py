@@ -52,11 +52,12 @@ class OrderRecord:
 
 @dataclass(frozen=True)
 class StockRecord:
-    """An absolute count: this many of sku at location/lot, as counted."""
+    """An absolute count: this many of sku at location/lot, as counted at counted_at."""
     sku: str
     location: str
     lot: str
     qty: int
+    counted_at: datetime | None = None    # when it was counted (a column, or the file's time); None: now
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from tsunagi.common.clock import timestamp
+from tsunagi.common.clock import JST, timestamp
 from tsunagi.oms import outbox
 from tsunagi.oms.records import StockRecord
 from tsunagi.oms.store import Tx
@@ -30,6 +31,25 @@ def slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int]:
     row = tx.one("SELECT on_hand, reserved FROM stock WHERE sku = ? AND location = ? AND lot = ?",
                  sku, location, lot)
     return (row[0], row[1]) if row else (0, 0)
+
+
+def counted_slot(tx: Tx, sku: str, location: str, lot: str) -> tuple[int, int, datetime | None]:
+    """on_hand, reserved, and when the figure was last counted (None: never), in one look."""
+    row = tx.one("SELECT on_hand, reserved, counted_at FROM stock WHERE sku = ? AND location = ? AND lot = ?",
+                 sku, location, lot)
+    if row is None:
+        return 0, 0, None
+    return row[0], row[1], datetime.fromisoformat(row[2]) if row[2] else None
+
+
+def note_counted(tx: Tx, sku: str, location: str, lot: str, at: datetime, ref: str) -> None:
+    """The slot's figure is as counted at this time. A slot never stocked, counted at zero, gets its row
+    through the ledger (a line of zero), so the time is kept and the ledger still sums to every row."""
+    stamp = at.astimezone(JST).isoformat(timespec="microseconds")
+    sql = "UPDATE stock SET counted_at = ? WHERE sku = ? AND location = ? AND lot = ?"
+    if tx.run(sql, stamp, sku, location, lot).rowcount == 0:
+        move(tx, sku, location, lot, 0, 0, "count", ref)
+        tx.run(sql, stamp, sku, location, lot)
 
 
 def ensure_location(tx: Tx, location: str) -> None:

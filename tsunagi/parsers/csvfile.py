@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import csv
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -96,12 +97,15 @@ def read_sample(path: Path) -> bytes:
         return fh.read(SAMPLE)
 
 
-def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tuple[Decoded, Iterator[Chunk]]:
-    """Decode and check the whole file first (encoding, quotes, header), then yield its chunks."""
+def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
+               file_time: datetime | None = None) -> tuple[Decoded, Iterator[Chunk]]:
+    """Decode and check the whole file first (encoding, quotes, header), then yield its chunks.
+
+    file_time: when the file was made; a stock count without a time column of its own was counted then."""
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
-        return decoded, _stock_chunks(decoded, layout)
+        return decoded, _stock_chunks(decoded, layout, file_time)
     if layout.kind == "results":
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
@@ -109,14 +113,16 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tu
     return decoded, _order_chunks(decoded, layout, shop)
 
 
-def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
+def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | None) -> Iterator[Chunk]:
     for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
         out, problems = type_frame(frame, layout, layout.fields, first_row)
         chunk = Chunk(first_row, frame.height, problems=problems)
         has = {n: n in out.columns for n in ("location", "lot")}
         for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
+            counted = row.get("counted_at")     # the row's own time (JST, naive) where the layout has one
             chunk.counts.append((StockRecord(row["sku"], (row["location"] if has["location"] else "") or "main",
-                                             (row["lot"] if has["lot"] else "") or "", row["qty"]), row["_row"]))
+                                             (row["lot"] if has["lot"] else "") or "", row["qty"],
+                                             counted.replace(tzinfo=jp.JST) if counted else file_time), row["_row"]))
         yield chunk
 
 

@@ -20,7 +20,7 @@ ORDER_FIELDS = {
 }
 LINE_FIELDS = {"line.sku": "code", "line.name": "text", "line.qty": "int", "line.unit_price": "amount",
                "line.amount": "amount", "line.options": "text"}
-STOCK_FIELDS = {"sku": "code", "location": "text", "lot": "text", "qty": "int"}
+STOCK_FIELDS = {"sku": "code", "location": "text", "lot": "text", "qty": "int", "counted_at": "datetime"}
 RESULT_FIELDS = {"key": "code", "tracking": "text", "ship_date": "date", "state": "status"}
 PRODUCT_FIELDS = {"sku": "code", "name": "text", "components": "text", "channel_sku": "code", "shop": "text",
                   "tags": "text"}

@@ -1,11 +1,14 @@
 """Commands for the catalog and stock: import or delete products, show stock, import counts."""
 from __future__ import annotations
 
+import os
 import tempfile
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from tsunagi.app.commands import base
+from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import catalog, catalogdelete, catalogrules, counting, orders, stock
 from tsunagi.parsers import csvfile
@@ -112,12 +115,14 @@ def cmd_products_delete(args) -> int:
 
 def cmd_stock_import(args) -> int:
     cfg = base.config(args)
+    file_time = clock.at(os.stat(args.file).st_mtime)     # a count without a time of its own: the file's
     ref = f"import:{Path(args.file).name}"
     store = base.writer(cfg)
     problems: list[RowProblem] = []
 
     def count(tx, item) -> int:
         rec, row = item
+        rec = rec if rec.counted_at else replace(rec, counted_at=file_time)
         try:
             return 1 + counting.apply_count(tx, rec, ref, known_only=True, sku_case=cfg.sku_case)
         except ValueError as exc:

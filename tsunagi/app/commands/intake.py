@@ -1,25 +1,31 @@
 """Commands that take input: import a CSV now, ingest a mail file, and the spool's list, show and retry."""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
+from tsunagi.common.errors import TsunagiError
 from tsunagi.common.safetext import printable
-from tsunagi.ingest import spoolstate
+from tsunagi.ingest import importlock, spoolstate
 from tsunagi.ingest.pipeline import DUPLICATE
-from tsunagi.ingest.spool import Spool
+from tsunagi.ingest.spool import Spool, mtime_meta, new_id
 from tsunagi.oms.store import transient
 
 
 def register(sub) -> None:
-    imp = sub.add_parser("import", help="apply one order or stock CSV now")
-    imp.add_argument("file")
+    imp = sub.add_parser("import", help="apply one order or stock CSV now (an import a previous run left "
+                                        "unfinished is finished first)")
+    imp.add_argument("file", nargs="?", help="the CSV; without it, only what a previous run left unfinished")
     imp.add_argument("--shop", help="the shop whose order or stock file it is")
     imp.add_argument("--carrier", help="the carrier or warehouse whose file it is (results, warehouse stock)")
     imp.add_argument("--layout", help="the file's layout (default: chosen by its header)")
+    imp.add_argument("--abandon-interrupted", action="store_true",
+                     help="set aside (spool failed/) an import a previous run left unfinished instead of finishing "
+                          "it; the rows it applied stay")
     imp.set_defaults(func=cmd_import)
     ing = sub.add_parser("ingest", help="take one mail file as if it had arrived over SMTP")
     ing.add_argument("file")
@@ -54,40 +60,104 @@ def _whose(cfg, args) -> bool:
 
 
 def cmd_import(args) -> int:
-    """One CSV applied here and now, with progress on a terminal and a summary at the end."""
+    """One CSV applied here and now, with progress on a terminal and a summary at the end. First, what a
+    previous run was killed in the middle of is finished (or abandoned): the newer file comes after it."""
     cfg = base.config(args)
-    if not _whose(cfg, args):
+    if args.file and not _whose(cfg, args):
         return 2
     spool, store, pipeline = wiring.open_parts(cfg)
-    meta = {"source": "import", "kind": "csv", "shop": args.shop or "", "file": str(Path(args.file).resolve()),
+    left = importlock.interrupted(spool)
+    try:
+        code, settled = _settle_interrupted(spool, pipeline, left, args.abandon_interrupted)
+    finally:
+        for _, lock in left:
+            lock.release()
+    if not settled:
+        if args.file:
+            base.stderr(f"{args.file}: 取り込みません (前回中断した取り込みが先に終わる必要があります); もう一度実行してください")
+        return max(code, 1)
+    if args.file:
+        code = max(code, _import_file(args, spool, pipeline))
+    elif not left:
+        if not args.abandon_interrupted:
+            raise TsunagiError("取り込むファイルを指定してください (tsunagi import FILE --shop SHOP); "
+                               "前回中断した取り込みはありません")
+        print("前回中断した取り込みはありません")
+    base.flush_feeds_if_idle(cfg, spool, store)
+    return code
+
+
+def _import_file(args, spool: Spool, pipeline) -> int:
+    """The file spooled straight into cur/ under a lock this process holds while it lives: a daemon
+    starting meanwhile leaves it alone, and if this process dies its next run finishes it."""
+    meta = {"source": importlock.SOURCE, "kind": "csv", "shop": args.shop or "", "file": str(Path(args.file).resolve()),
             **({"carrier": args.carrier} if args.carrier else {}), **({"layout": args.layout} if args.layout else {})}
     with open(args.file, "rb") as fh:
-        item = spool.put_file(fh, meta, ".csv", into="cur")
+        item_id = new_id()
+        lock = importlock.ImportLock.take(spool.dir("imports"), item_id, wait=True)
+        try:
+            meta.update(mtime_meta(os.fstat(fh.fileno()).st_mtime))     # when the file's counts were made
+            item = spool.put_file(fh, meta, ".csv", into="cur", item_id=item_id)
+            fh.close()
+            return _apply(spool, pipeline, item, args.file)
+        finally:
+            lock.release()
+
+
+ABANDONED = "中断した取り込みを tsunagi import --abandon-interrupted で破棄 (取り込み済みの行はそのまま)"
+
+
+def _settle_interrupted(spool: Spool, pipeline, left: list, abandon: bool) -> tuple[int, bool]:
+    """Imports a killed run left in cur/, oldest first, finished (or abandoned) before anything newer.
+    The worst exit status, and whether all were settled (if not, nothing newer goes ahead)."""
+    code = 0
+    for item, _ in left:
+        m = item.meta
+        what = f"{item.id} ({printable(m.get('file', ''))}, {m.get('spooled_at', '')[:19].replace('T', ' ')})"
+        if abandon:
+            spool.fail(item, {"stage": "import", "kind": "abandoned", "message": ABANDONED})
+            print(f"前回中断した取り込み {what} を破棄しました (取り込み済みの行はそのまま; "
+                  f"やり直すなら tsunagi spool retry {item.id})")
+            continue
+        print(f"前回中断した取り込み {what} を完了します")
+        done = _apply(spool, pipeline, item, printable(m.get("file", "")) or item.id)
+        code = max(code, done)
+        if done > 1 or not spool.find(item.id) or spool.find(item.id)[0].folder in (spool.dir("new"), spool.dir("cur")):
+            return code, False
+    return code, True
+
+
+def _apply(spool: Spool, pipeline, item, label: str) -> int:
+    """A claimed import applied here; its summary printed. Ctrl-C leaves it for the next run to finish."""
     bar = _ProgressBar() if sys.stderr.isatty() else None
+    pipeline.last_csv = None
     try:
         outcome = pipeline.process_file(item, bar)
+    except KeyboardInterrupt:
+        if spool.claimed(item):
+            base.stderr(f"\n{label}: 中断しました。次の tsunagi import がこの取り込み ({item.id}) を完了します "
+                        f"(破棄するなら tsunagi import --abandon-interrupted)")
+        return 130
     except Exception as exc:
         if not transient(exc):
             raise
-        base.stderr(f"{args.file}: not imported now ({exc}); it waits in {spool.dir('new')} and the daemon "
+        base.stderr(f"{label}: not imported now ({exc}); it waits in {spool.dir('new')} and the daemon "
                     f"applies it (or run this again later)")
         return 1
     finally:
         if bar:
             bar.close()
     if outcome == DUPLICATE:
-        print(f"{args.file}: this exact file was imported before; nothing changed")
+        print(f"{label}: this exact file was imported before; nothing changed")
         return 0
     found = spool.find(item.id)
     reason = found[1] if found else None
     waits = bool(reason) and reason.get("kind") == "rows_refused"
     if pipeline.last_csv is None or (reason and "done" not in str(found[0].folder) and not waits):
-        base.stderr(f"{args.file}: not imported: {reason.get('message') if reason else outcome}")
+        base.stderr(f"{label}: not imported: {reason.get('message') if reason else outcome}")
         base.stderr(f"details: tsunagi spool show {item.id}")
         return 1
-    code = _summary(args.file, pipeline.last_csv, item.id)
-    base.flush_feeds_if_idle(cfg, spool, store)
-    return code
+    return _summary(label, pipeline.last_csv, item.id)
 
 
 def _summary(file: str, result, item_id: str) -> int:
@@ -138,6 +208,12 @@ def cmd_spool_list(args) -> int:
     print(f"waiting in new/: {len(waiting)}")
     kinds = spoolstate.by_kind(failed)
     print(f"failed/: {len(failed)}" + (f" ({spoolstate.shown(kinds)})" if kinds else ""))
+    left = importlock.left_over(spool)
+    if left:
+        print(f"interrupted imports in cur/: {len(left)} (tsunagi import finishes them first; "
+              f"tsunagi import --abandon-interrupted sets them aside)")
+        for item in left:
+            print(f"  {item.id}  {item.meta.get('shop', '')}  {printable(item.meta.get('file', ''))}")
     for reason in failed:
         where = " ".join(f"{k}={printable(reason[k])}" for k in ("field", "line") if k in reason)
         waits = f"待ち行 {reason['waiting_rows']} " if "waiting_rows" in reason else ""
