@@ -1,6 +1,7 @@
 """Applying one CSV spool item: pick its layout, read it chunk by chunk, apply each chunk in a transaction."""
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, orders, queries, shipping, wms
+from tsunagi.oms import counting, csvdigests, orders, queries, shipping, wms
 from tsunagi.oms.store import Store, record_applied
 from tsunagi.parsers.csvfields import RowProblem
 from tsunagi.parsers.csvfile import choose_layout, parse_file, read_sample
@@ -72,7 +73,9 @@ class CsvImporter:
         scratch = self.spool.scratch(item)
         try:
             with open(item.data_path, "rb") as src:
-                _, chunks = parse_file(src, layout, item.meta.get("shop", ""), scratch)
+                shop = item.meta.get("shop", "")
+                known = functools.partial(csvdigests.unchanged, self.store.read(), shop)
+                _, chunks = parse_file(src, layout, shop, scratch, known)
                 stock_changed = False
                 for chunk in chunks:
                     stock_changed |= self._apply_chunk(chunk, result)
@@ -96,10 +99,13 @@ class CsvImporter:
         nothing (orders are keyed, results ship once, counts absolute): a crash part-way is repaired
         by a re-run."""
         result.problems += chunk.problems
-        self.store.in_chunks(chunk.orders, lambda tx, order: self._apply_order(tx, order[0], order[1], result))
+        if chunk.unchanged:          # left out by their digest: what applying them again would have said
+            result.outcomes["unchanged"] += chunk.unchanged
+        self.store.in_chunks(chunk.orders, lambda tx, order: self._apply_order(
+            tx, order[0], order[1], result, chunk.digests.get(order[0].order_no)))
         changed = any(self.store.in_chunks(chunk.results, lambda tx, res: self._apply_result(tx, *res, result)))
         changed |= any(self.store.in_chunks(chunk.counts, lambda tx, count: self._apply_count(tx, *count, result)))
-        return changed or bool(chunk.orders)
+        return changed or bool(chunk.orders) or bool(chunk.unchanged)
 
     @staticmethod
     def _apply_result(tx, res, row: int, result: CsvResult) -> bool:
@@ -119,10 +125,10 @@ class CsvImporter:
         result.outcomes["counted"] += 1
         return changed
 
-    def _apply_order(self, tx, rec, rows: list[int], result: CsvResult) -> None:
+    def _apply_order(self, tx, rec, rows: list[int], result: CsvResult, digest: str | None = None) -> None:
         try:
             with tx.savepoint():
-                outcome = orders.apply_order(tx, rec)
+                outcome = csvdigests.apply_order(tx, rec, digest)
         except orders.OrderLocked as exc:
             result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")
                                 for r in rows]

@@ -126,6 +126,14 @@ def order_versions(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_versions_by_order ON order_versions (order_id, state)")
 
 
+def orders_remember_their_csv_rows(tx: Tx) -> None:
+    """The digest of the CSV rows an order was last applied from, and the order's updated_at just after: a
+    re-pulled file's order with the same digest, not touched since, is left as it is without being made."""
+    tx.run("CREATE TABLE IF NOT EXISTS order_csv_digests (order_id INTEGER PRIMARY KEY, digest TEXT NOT NULL, "
+           "stamp TEXT NOT NULL)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
-                                                 mails_remember_when_they_began_failing, order_versions)
+                                                 mails_remember_when_they_began_failing, order_versions,
+                                                 orders_remember_their_csv_rows)
 LATEST = len(MIGRATIONS)

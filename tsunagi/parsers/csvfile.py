@@ -6,7 +6,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import polars as pl
 
@@ -46,6 +46,15 @@ class Chunk:
     counts: list[tuple[StockRecord, int]] = field(default_factory=list)
     results: list[tuple[ShipmentResult, int]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    unchanged: int = 0                      # orders left out: the store has them as these rows give them
+    digests: dict[str, str] = field(default_factory=dict)    # order number -> digest of its rows, for orders
+
+
+# (order numbers, digests of their rows) -> the numbers whose order the store holds as those very rows made it
+Known = Callable[[list[str], list[str]], set[str]]
+# Seeds of an order's digest. Change them when a record is made differently from the same typed rows
+# (_record, _address): every stored digest then differs, and each order is applied once more.
+DIGEST_SEEDS = (0x7473756E, 0x61676902)
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -93,15 +102,17 @@ def read_sample(path: Path) -> bytes:
         return fh.read(SAMPLE)
 
 
-def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path) -> tuple[Decoded, Iterator[Chunk]]:
-    """Decode and check the whole file first (encoding, quotes, header), then yield its chunks."""
+def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
+               known: Known | None = None) -> tuple[Decoded, Iterator[Chunk]]:
+    """Decode and check the whole file first (encoding, quotes, header), then yield its chunks.
+    known (orders only) names the orders whose rows are as when last applied: they are counted, not made."""
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
         return decoded, _stock_chunks(decoded, layout)
     if layout.kind == "results":
         return decoded, _result_chunks(decoded, layout)
-    return decoded, _order_chunks(decoded, layout, shop)
+    return decoded, _order_chunks(decoded, layout, shop, known)
 
 
 def _stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
@@ -167,7 +178,7 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
     return typed.sort("_row", "_item") if len(parts) > 1 else typed, problems
 
 
-def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str) -> Iterator[Chunk]:
+def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known | None) -> Iterator[Chunk]:
     """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
     carry: pl.DataFrame | None = None
     chunk = None
@@ -179,25 +190,50 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str) -> Iterator[Ch
         carry = typed.filter(pl.col("order_no") == last) if last is not None else None
         ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
         chunk = Chunk(first_row, frame.height, problems=problems)
-        chunk.orders, chunk.problems = _orders(ready, shop, layout, problems)
+        _orders(chunk, ready, shop, layout, known)
         yield chunk
     if carry is not None and carry.height:
         tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
-        tail.orders, tail.problems = _orders(carry, shop, layout, [])
+        _orders(tail, carry, shop, layout, known)
         yield tail
 
 
-def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[RowProblem]):
+def _digests(typed: pl.DataFrame) -> list[pl.Expr]:
+    """Each row's typed values hashed twice (with its item number, without its row number, which moves as
+    a cumulative file grows): the order's digest is made of the lists of its rows' hashes, in row order."""
+    content = [c for c in typed.columns if c not in ("_row", "_bad")]
+    return [pl.struct(content).hash(seed).alias(f"_h{i}") for i, seed in enumerate(DIGEST_SEEDS)]
+
+
+def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
+    """The groups left once those the store holds as is are counted in chunk.unchanged (rows with a
+    problem are never left out: they are reported as before)."""
+    if known is None:
+        return grouped
+    sound = grouped.filter(~pl.col("_bad") & (pl.col("order_no") != ""))
+    same = known(sound["order_no"].to_list(), sound["_digest"].to_list())
+    if not same:
+        return grouped
+    left = grouped.filter(~pl.col("order_no").is_in(list(same)) | pl.col("_bad"))
+    chunk.unchanged = grouped.height - left.height
+    return left
+
+
+def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, known: Known | None) -> None:
     """Group typed rows into OrderRecords; an order with any bad row is refused whole."""
     if not typed.height:
-        return [], problems
+        return
     typed = typed.with_columns(pl.col("order_no").fill_null(""))
     order_cols = [c for c in typed.columns if not c.startswith(("line.", "_")) and c != "order_no"]
     line_cols = [c for c in typed.columns if c.startswith("line.")]
-    grouped = typed.group_by("order_no", maintain_order=True).agg(
+    grouped = typed.with_columns(_digests(typed)).group_by("order_no", maintain_order=True).agg(
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
-        pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any())
-    out, problems = [], list(problems)
+        pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
+        pl.col("_h0"), pl.col("_h1"))
+    grouped = grouped.with_columns(     # a list column's hash is its elements' in order
+        pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(DIGEST_SEEDS)]).alias("_digest"))
+    grouped = _skip_known(chunk, grouped, known)
+    out, problems = [], list(chunk.problems)
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
     for g in grouped.iter_rows(named=True):
         rows = sorted(set(g["_row"]))
@@ -213,7 +249,8 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
                                                f"行 {row}: 注文 {g['order_no'] or '(番号なし)'} の他の行に誤りがあるため取り込みません"))
             continue
         out.append((_record(g, shop), rows))
-    return out, problems
+        chunk.digests[g["order_no"]] = g["_digest"]
+    chunk.orders, chunk.problems = out, problems
 
 
 def _address(g: dict, who: str) -> Address:
