@@ -131,7 +131,7 @@ with contextlib.redirect_stdout(buf):
     rc = cli.main(["-c", sys.argv[1], "import", sys.argv[2], "--shop", "rakuten", "--layout", "rakuten-rms"])
 elapsed = time.perf_counter() - t
 print(buf.getvalue(), file=sys.stderr)
-print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb()}))
+print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb(), "out": buf.getvalue()}))
 """
 
 
@@ -180,6 +180,7 @@ def reimport(folder: Path, rows: int, per_order: int) -> None:
     print(f"first import ({rows:,} rows, {rows // per_order:,} orders): {once['seconds']:.2f} s (exit {once['rc']})")
     print(f"re-import, same orders + 1 new: {again['seconds']:.2f} s  peak RSS {again['rss_mb']:.0f} MB  "
           f"(exit {again['rc']})")
+    print("  " + "; ".join(line.strip() for line in again["out"].splitlines()[1:] if line.strip()))
     print(f"ratio re-import/bare: {again['seconds'] / bare['seconds']:.1f}x  (aim: <= 3x)")
 
 

@@ -18,10 +18,11 @@ def unchanged(tx: Tx, shop: str, order_nos: list[str], digests: list[str]) -> se
     if not order_nos:
         return set()
     wanted = dict(zip(order_nos, digests))
-    rows = tx.all("SELECT o.order_no, d.digest FROM orders o JOIN order_csv_digests d "
-                  "ON d.order_id = o.id AND d.stamp = o.updated_at "
-                  "WHERE o.shop = ? AND o.order_no IN (SELECT value FROM json_each(?))",
-                  shop, json.dumps(order_nos, ensure_ascii=False))
+    # the numbers drive the join (CROSS JOIN keeps them outermost): one index probe each
+    rows = tx.all("SELECT o.order_no, d.digest FROM json_each(?) n CROSS JOIN orders o "
+                  "JOIN order_csv_digests d ON d.order_id = o.id AND d.stamp = o.updated_at "
+                  "WHERE o.shop = ? AND o.order_no = n.value",
+                  json.dumps(order_nos, ensure_ascii=False), shop)
     return {order_no for order_no, digest in rows if wanted.get(order_no) == digest}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,9 +53,10 @@ class Chunk:
 
 # (order numbers, digests of their rows) -> the numbers whose order the store holds as those very rows made it
 Known = Callable[[list[str], list[str]], set[str]]
-# Seeds of an order's digest. Change them when a record is made differently from the same typed rows
-# (_record, _address): every stored digest then differs, and each order is applied once more.
-DIGEST_SEEDS = (0x7473756E, 0x61676902)
+# An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
+# it also holds what reads that text: the layout, the header and this version. Raise it when the same text
+# would make another record (csvfields' typing, _record, _address): every order is then applied once more.
+DIGEST_VERSION = 1
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -182,27 +184,59 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known |
     """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
     carry: pl.DataFrame | None = None
     chunk = None
+    seeds = _seeds(layout, decoded.header)
     for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        frame = frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+        hashes = frame.select("_row", *[pl.struct(pl.all().exclude("_row")).hash(seed).alias(f"_h{i}")
+                                        for i, seed in enumerate(seeds)])
+        unchanged = 0
+        if known is not None:
+            frame, unchanged = _leave_out_known(frame, hashes, layout, first_row, seeds, known)
         typed, problems = _typed_lines(frame, layout, first_row)
+        typed = typed.join(hashes, on="_row", how="left")
         if carry is not None:
             typed = pl.concat([carry, typed], how="vertical_relaxed")
         last = typed["order_no"][-1] if typed.height else None
         carry = typed.filter(pl.col("order_no") == last) if last is not None else None
         ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
-        chunk = Chunk(first_row, frame.height, problems=problems)
-        _orders(chunk, ready, shop, layout, known)
+        chunk = Chunk(first_row, hashes.height, problems=problems, unchanged=unchanged)
+        _orders(chunk, ready, shop, layout, seeds, known)
         yield chunk
     if carry is not None and carry.height:
         tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
-        _orders(tail, carry, shop, layout, known)
+        _orders(tail, carry, shop, layout, seeds, known)
         yield tail
 
 
-def _digests(typed: pl.DataFrame) -> list[pl.Expr]:
-    """Each row's typed values hashed twice (with its item number, without its row number, which moves as
-    a cumulative file grows): the order's digest is made of the lists of its rows' hashes, in row order."""
-    content = [c for c in typed.columns if c not in ("_row", "_bad")]
-    return [pl.struct(content).hash(seed).alias(f"_h{i}") for i, seed in enumerate(DIGEST_SEEDS)]
+def _seeds(layout: CsvLayout, header: list[str]) -> tuple[int, int]:
+    """Two hash seeds that change with the layout, the header and DIGEST_VERSION."""
+    key = hashlib.sha256(repr((DIGEST_VERSION, layout, header)).encode()).digest()
+    return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
+
+
+def _digest(seeds: tuple[int, int]) -> pl.Expr:
+    """Of lists _h0, _h1 (its rows' hashes in row order, row numbers left out: they move as a cumulative
+    file grows): an order's digest, 128 bits."""
+    return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
+
+
+def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout, first_row: int,
+                     seeds: tuple[int, int], known: Known) -> tuple[pl.DataFrame, int]:
+    """The frame without the rows of orders the store holds as these rows made them, before anything but
+    the order number is typed; and how many orders those were. The first and the last order of the frame
+    stay: a chunk's end may cut them, and they are seen whole in _orders."""
+    numbers, _ = type_frame(frame, layout, {"order_no": layout.fields["order_no"]}, first_row)
+    rows = numbers.join(hashes, on="_row").filter(pl.col("order_no").is_not_null() & ~pl.col("_bad"))
+    if rows.height < 3:
+        return frame, 0
+    ends = [rows["order_no"][0], rows["order_no"][-1]]
+    grouped = rows.filter(~pl.col("order_no").is_in(ends)).group_by("order_no", maintain_order=True).agg(
+        pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
+    same = known(grouped["order_no"].to_list(), grouped["_digest"].to_list())
+    if not same:
+        return frame, 0
+    skipped = grouped.filter(pl.col("order_no").is_in(list(same)))["_row"].explode()
+    return frame.filter(~pl.col("_row").is_in(skipped.implode())), len(same)
 
 
 def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
@@ -215,23 +249,23 @@ def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.
     if not same:
         return grouped
     left = grouped.filter(~pl.col("order_no").is_in(list(same)) | pl.col("_bad"))
-    chunk.unchanged = grouped.height - left.height
+    chunk.unchanged += grouped.height - left.height
     return left
 
 
-def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, known: Known | None) -> None:
+def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, seeds: tuple[int, int],
+            known: Known | None) -> None:
     """Group typed rows into OrderRecords; an order with any bad row is refused whole."""
     if not typed.height:
         return
     typed = typed.with_columns(pl.col("order_no").fill_null(""))
     order_cols = [c for c in typed.columns if not c.startswith(("line.", "_")) and c != "order_no"]
     line_cols = [c for c in typed.columns if c.startswith("line.")]
-    grouped = typed.with_columns(_digests(typed)).group_by("order_no", maintain_order=True).agg(
+    grouped = typed.group_by("order_no", maintain_order=True).agg(
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
         pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
-        pl.col("_h0"), pl.col("_h1"))
-    grouped = grouped.with_columns(     # a list column's hash is its elements' in order
-        pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(DIGEST_SEEDS)]).alias("_digest"))
+        *[pl.col(h).filter(pl.col("_item") == 0) for h in ("_h0", "_h1")]    # a row's hash once, not per item
+    ).with_columns(_digest(seeds))
     grouped = _skip_known(chunk, grouped, known)
     out, problems = [], list(chunk.problems)
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
