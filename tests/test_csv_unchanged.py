@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.configs import RAKUTEN_TO
 from tests.support.daemon import Running, wait_for
 from tsunagi.app import cli
@@ -54,8 +56,8 @@ def test_orders_pulled_again_unchanged_are_counted_unchanged_and_left_untouched(
 def test_a_changed_order_in_the_same_file_is_applied_as_before(config_path, tmp_path, capsys):
     pull(config_path, tmp_path, capsys, [order(4), order(5)], "a.csv")
     more = order(5, Item("item-a", "商品A", 3, 1000))
-    again = pull(config_path, tmp_path, capsys, [order(4), more], "b.csv")
-    assert "unchanged: 1" in again and "conflict: 1" in again
+    again = pull(config_path, tmp_path, capsys, [order(4), more, order(24)], "b.csv")    # in the middle: read first
+    assert "unchanged: 1" in again and "conflict: 1" in again and "created: 1" in again
     v = view(config_path, capsys, order(5))
     assert v["status"] == "hold" and "item-a×1 / 受注CSV item-a×3" in v["hold_reason"]
 
@@ -75,11 +77,11 @@ def test_an_order_corrected_by_the_operator_goes_through_the_store_again(config_
     assert email
     run(config_path, capsys, "order-set", "rakuten", order(7).order_no, "buyer.email=",
         "ship_to.address=丸の内1-1 訂正ビル")
-    again = pull(config_path, tmp_path, capsys, [order(7), order(16)], "b.csv")
+    again = pull(config_path, tmp_path, capsys, [order(16), order(7), order(18)], "b.csv")
     v = view(config_path, capsys, order(7))
     # as before: a blank is filled from the channel's copy, a correction is kept
     assert "updated: 1" in again and v["buyer"]["email"] == email and v["ship_to"]["address"] == "丸の内1-1 訂正ビル"
-    assert "unchanged: 2" in pull(config_path, tmp_path, capsys, [order(7), order(16), order(17)], "c.csv")
+    assert "unchanged: 3" in pull(config_path, tmp_path, capsys, [order(16), order(7), order(18), order(17)], "c.csv")
 
 
 def test_an_order_held_for_a_difference_is_reported_held_again_by_the_same_rows(config_path, tmp_path, capsys):
@@ -89,7 +91,7 @@ def test_an_order_held_for_a_difference_is_reported_held_again_by_the_same_rows(
     run(config_path, capsys, "ingest", str(path), "--shop", "rakuten")
     other = order(8, Item("item-a", "商品A", 2, 1000))
     assert "mismatch: 1" in pull(config_path, tmp_path, capsys, [other], "a.csv")
-    again = pull(config_path, tmp_path, capsys, [other, order(9)], "b.csv")
+    again = pull(config_path, tmp_path, capsys, [order(25), other, order(9)], "b.csv")
     # as before: the same copy offered again holds the order again (now a conflict: the CSV was seen) and says so
     assert "conflict: 1" in again and "unchanged" not in again and "rows of orders on hold: 1" in again
     assert view(config_path, capsys, o)["status"] == "hold"
@@ -99,8 +101,8 @@ def test_an_order_held_for_an_unknown_sku_stays_held_and_is_unchanged(config_pat
     o = order(10, Item("no-such-sku", "謎", 1, 100))
     assert "held: 1" in pull(config_path, tmp_path, capsys, [o], "a.csv")
     before = state(config_path, o)
-    again = pull(config_path, tmp_path, capsys, [o, order(11)], "b.csv")
-    assert "unchanged: 1" in again and "保留" not in again
+    again = pull(config_path, tmp_path, capsys, [order(26), o, order(11)], "b.csv")
+    assert "unchanged: 1" in again and "created: 2" in again and "保留" not in again
     assert state(config_path, o) == before and view(config_path, capsys, o)["hold_kind"] == "unknown_sku"
 
 
@@ -118,3 +120,12 @@ def test_the_digests_outlive_a_restart_a_daemon_started_later_skips_what_the_cli
         running.stop()
     assert "unchanged 2" in outcomes[0][0] and "created 1" in outcomes[0][0]
     assert state(config_path, order(12)) == before
+
+
+@pytest.mark.parametrize("layout", ["shopify-orders", "yahoo-order", "makeshop", "amazon-unshipped"])
+def test_each_layout_pulled_again_finds_its_unchanged_orders(config_path, tmp_path, capsys, layout):
+    two = [order(20, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)), order(21), order(22)]
+    for name, orders in (("a.csv", two), ("b.csv", two + [order(23)])):
+        (tmp_path / name).write_bytes(order_csv(layout, orders))
+        out = run(config_path, capsys, "import", str(tmp_path / name), "--shop", "rakuten", "--layout", layout)
+    assert "unchanged: 3" in out and "created: 1" in out

@@ -191,7 +191,8 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known |
                                         for i, seed in enumerate(seeds)])
         unchanged = 0
         if known is not None:
-            frame, unchanged = _leave_out_known(frame, hashes, layout, first_row, seeds, known)
+            carried = carry["order_no"][0] if carry is not None and carry.height else None
+            frame, unchanged = _leave_out_known(frame, hashes, layout, first_row, seeds, known, carried)
         typed, problems = _typed_lines(frame, layout, first_row)
         typed = typed.join(hashes, on="_row", how="left")
         if carry is not None:
@@ -221,15 +222,15 @@ def _digest(seeds: tuple[int, int]) -> pl.Expr:
 
 
 def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout, first_row: int,
-                     seeds: tuple[int, int], known: Known) -> tuple[pl.DataFrame, int]:
+                     seeds: tuple[int, int], known: Known, carried: str | None) -> tuple[pl.DataFrame, int]:
     """The frame without the rows of orders the store holds as these rows made them, before anything but
-    the order number is typed; and how many orders those were. The first and the last order of the frame
-    stay: a chunk's end may cut them, and they are seen whole in _orders."""
+    the order number is typed; and how many orders those were. The order the last chunk carried and this
+    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders."""
     numbers, _ = type_frame(frame, layout, {"order_no": layout.fields["order_no"]}, first_row)
     rows = numbers.join(hashes, on="_row").filter(pl.col("order_no").is_not_null() & ~pl.col("_bad"))
-    if rows.height < 3:
+    if not rows.height:
         return frame, 0
-    ends = [rows["order_no"][0], rows["order_no"][-1]]
+    ends = [rows["order_no"][-1], *([carried] if carried is not None else [])]
     grouped = rows.filter(~pl.col("order_no").is_in(ends)).group_by("order_no", maintain_order=True).agg(
         pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
     same = known(grouped["order_no"].to_list(), grouped["_digest"].to_list())
