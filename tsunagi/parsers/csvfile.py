@@ -20,6 +20,7 @@ from tsunagi.oms.records import (
     ShipmentResult,
     StockRecord,
 )
+from tsunagi.parsers import csvfields
 from tsunagi.parsers.csvfields import (
     LABELS,
     RowProblem,
@@ -192,7 +193,7 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known |
         unchanged = 0
         if known is not None:
             carried = carry["order_no"][0] if carry is not None and carry.height else None
-            frame, unchanged = _leave_out_known(frame, hashes, layout, first_row, seeds, known, carried)
+            frame, unchanged = _leave_out_known(frame, hashes, layout, seeds, known, carried)
         typed, problems = _typed_lines(frame, layout, first_row)
         typed = typed.join(hashes, on="_row", how="left")
         if carry is not None:
@@ -221,13 +222,16 @@ def _digest(seeds: tuple[int, int]) -> pl.Expr:
     return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
 
 
-def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout, first_row: int,
+def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout,
                      seeds: tuple[int, int], known: Known, carried: str | None) -> tuple[pl.DataFrame, int]:
     """The frame without the rows of orders the store holds as these rows made them, before anything but
     the order number is typed; and how many orders those were. The order the last chunk carried and this
-    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders."""
-    numbers, _ = type_frame(frame, layout, {"order_no": layout.fields["order_no"]}, first_row)
-    rows = numbers.join(hashes, on="_row").filter(pl.col("order_no").is_not_null() & ~pl.col("_bad"))
+    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders. (No check runs
+    here: rows that fail one were never applied, so no digest of them is known.)"""
+    spec = layout.fields["order_no"]
+    number = csvfields.typed(spec, csvfields.raw(spec, set(frame.columns) - {"_row"}), layout).alias("order_no")
+    rows = frame.select(number).hstack([hashes["_row"], hashes["_h0"], hashes["_h1"]]).filter(
+        pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
     if not rows.height:
         return frame, 0
     ends = [rows["order_no"][-1], *([carried] if carried is not None else [])]
