@@ -2,6 +2,11 @@
 `tsunagi import`, next to a bare polars.read_csv of the same rows decoded to UTF-8, in the same run.
 
     python bench/csv_import.py [--rows 1000000] [--lines-per-order 2] [--keep DIR]
+    python bench/csv_import.py --reimport [--rows 100000] [--python PY --tree DIR]
+
+--reimport: a cumulative cart CSV pulled again. The file is imported once, then the same orders in a file
+with other bytes (one new order appended) are imported and timed next to a bare read of that second file.
+--python and --tree run the tsunagi side with another interpreter and checkout (the release before).
 
 Each side runs in its own process, so peak RSS is that process's own (ru_maxrss)."""
 from __future__ import annotations
@@ -20,7 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tsunagi.demo.csvs import EXTRA  # noqa: E402
+try:
+    from tsunagi.demo.csvs import EXTRA  # noqa: E402
+except ImportError:          # the release before kept the sample columns elsewhere
+    from tsunagi.app.csvsamples import EXTRA  # noqa: E402
 from tsunagi.parsers import csvlayout  # noqa: E402
 
 SKUS = 2000
@@ -36,7 +44,7 @@ def header() -> list[str]:
                      "ラッピング名1", "担当者", "ひとことメモ", "利用端末", "あす楽希望フラグ") if c not in cols]
 
 
-def generate(path: Path, rows: int, per_order: int) -> None:
+def generate(path: Path, rows: int, per_order: int, extra_orders: int = 0) -> None:
     cols = header()
     fixed = {"ステータス": "発送待ち", "支払方法名": "クレジットカード決済", "配送方法": "宅配便", "お届け時間帯": "14:00～16:00",
              "注文者姓": "山田", "注文者名": "太郎", "注文者郵便番号1": "100", "注文者郵便番号2": "0001",
@@ -52,7 +60,7 @@ def generate(path: Path, rows: int, per_order: int) -> None:
     with open(path, "wb") as out:
         out.write((",".join(f'"{c}"' for c in cols) + "\r\n").encode("cp932"))
         buf = []
-        for r in range(rows):
+        for r in range(rows + extra_orders * per_order):
             o = r // per_order
             sku = (r * 7919) % SKUS
             row = base.copy()
@@ -72,9 +80,12 @@ def generate(path: Path, rows: int, per_order: int) -> None:
             out.write(("\r\n".join(buf) + "\r\n").encode("cp932"))
 
 
-def run_child(code: str, *args: str) -> dict:
+PYTHON, TREE = sys.executable, ROOT     # who runs the tsunagi side (--python, --tree: the release before)
+
+
+def run_child(code: str, *args: str, python: str = "") -> dict:
     """Run a measurement in a fresh process; it prints a JSON line with its own peak RSS."""
-    out = subprocess.run([sys.executable, "-c", PEAK + code, *args], capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run([python or PYTHON, "-c", PEAK + code, *args], capture_output=True, text=True, cwd=TREE)
     if out.returncode not in (0, 1):
         raise SystemExit(f"child failed:\n{out.stdout}\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -120,7 +131,7 @@ with contextlib.redirect_stdout(buf):
     rc = cli.main(["-c", sys.argv[1], "import", sys.argv[2], "--shop", "rakuten", "--layout", "rakuten-rms"])
 elapsed = time.perf_counter() - t
 print(buf.getvalue(), file=sys.stderr)
-print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb()}))
+print(json.dumps({"seconds": elapsed, "rc": rc, "rss_mb": peak_mb(), "out": buf.getvalue()}))
 """
 
 
@@ -141,29 +152,65 @@ stock_feed = { layout = "rakuten-normal-item" }
     (folder / "counts.csv").write_text("sku,location,lot,qty\n" + "".join(f"sku-{i:05d},本店倉庫,,100000\n"
                                                                           for i in range(SKUS)))
     for cmd in (["products", "import", str(folder / "products.csv")], ["stock", "import", str(folder / "counts.csv")]):
-        subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config), *cmd], check=True, cwd=ROOT,
+        subprocess.run([PYTHON, "-m", "tsunagi.app.cli", "-c", str(config), *cmd], check=True, cwd=TREE,
                        capture_output=True)
     return config
 
 
+def to_utf8(src: Path, utf8: Path) -> None:
+    with open(src, "rb") as fin, open(utf8, "wb") as fout:     # streaming: this process stays small
+        decoder = codecs.getincrementaldecoder("cp932")()
+        while block := fin.read(8 << 20):
+            fout.write(decoder.decode(block).encode("utf-8"))
+
+
+def reimport(folder: Path, rows: int, per_order: int) -> None:
+    """The same orders pulled again: the second file differs only by one order appended."""
+    first, second = folder / "orders-1.csv", folder / "orders-2.csv"
+    generate(first, rows, per_order)
+    generate(second, rows, per_order, extra_orders=1)
+    utf8 = folder / "orders-2.utf8.csv"
+    to_utf8(second, utf8)
+    config = setup_shop(folder)
+    once = run_child(IMPORT, str(config), str(first))
+    again = run_child(IMPORT, str(config), str(second))
+    bare = run_child(BARE, str(utf8), python=sys.executable)
+    print(f"machine: {platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}; tsunagi from {TREE}")
+    print(f"bare polars.read_csv of the second file (UTF-8): {bare['seconds']:.3f} s")
+    print(f"first import ({rows:,} rows, {rows // per_order:,} orders): {once['seconds']:.2f} s (exit {once['rc']})")
+    print(f"re-import, same orders + 1 new: {again['seconds']:.2f} s  peak RSS {again['rss_mb']:.0f} MB  "
+          f"(exit {again['rc']})")
+    print("  " + "; ".join(line.strip() for line in again["out"].splitlines()[1:] if line.strip()))
+    print(f"ratio re-import/bare: {again['seconds'] / bare['seconds']:.1f}x  (aim: <= 3x)")
+
+
 def main() -> None:
+    global PYTHON, TREE
     ap = argparse.ArgumentParser()
-    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int)
     ap.add_argument("--lines-per-order", type=int, default=2)
     ap.add_argument("--keep")
+    ap.add_argument("--reimport", action="store_true", help="time a re-import of unchanged orders")
+    ap.add_argument("--python", default=sys.executable, help="the interpreter of the tsunagi side")
+    ap.add_argument("--tree", default=str(ROOT), help="the checkout the tsunagi side runs from")
     args = ap.parse_args()
+    PYTHON, TREE = args.python, Path(args.tree)
     folder = Path(args.keep or tempfile.mkdtemp(prefix="tsunagi-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.reimport:
+        reimport(folder, args.rows or 100_000, args.lines_per_order)
+        if not args.keep:
+            import shutil
+            shutil.rmtree(folder)
+        return
+    args.rows = args.rows or 1_000_000
     src = folder / "rakuten-orders.csv"
     t = time.perf_counter()
     generate(src, args.rows, args.lines_per_order)
     print(f"generated {args.rows:,} rows, {src.stat().st_size / 1e6:.0f} MB CP932 in {time.perf_counter() - t:.0f} s")
     utf8 = folder / "rakuten-orders.utf8.csv"
-    with open(src, "rb") as fin, open(utf8, "wb") as fout:     # streaming: this process stays small
-        decoder = codecs.getincrementaldecoder("cp932")()
-        while block := fin.read(8 << 20):
-            fout.write(decoder.decode(block).encode("utf-8"))
-    bare = run_child(BARE, str(utf8))
+    to_utf8(src, utf8)
+    bare = run_child(BARE, str(utf8), python=sys.executable)
     parsed = run_child(PARSE, str(src))
     config = setup_shop(folder)
     imported = run_child(IMPORT, str(config), str(src))

@@ -1,6 +1,7 @@
 """Applying one CSV spool item: pick its layout, read it chunk by chunk, apply each chunk in a transaction."""
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections import Counter
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from tsunagi.ingest.spool import Item, Spool
-from tsunagi.oms import counting, filerows, orders, queries, shipping, wms
+from tsunagi.oms import counting, csvdigests, filerows, orders, queries, shipping, wms
 from tsunagi.oms.store import Store
 from tsunagi.oms.untracked import Untracked, blank_refused
 from tsunagi.parsers.csvfields import RowProblem
@@ -90,7 +91,9 @@ class CsvImporter:
         scratch = self.spool.scratch(item)
         try:
             with open(item.data_path, "rb") as src:
-                _, chunks = parse_file(src, layout, item.meta.get("shop", ""), scratch, item.file_time)
+                shop = item.meta.get("shop", "")
+                known = functools.partial(csvdigests.unchanged, self.store.read(), shop)
+                _, chunks = parse_file(src, layout, shop, scratch, item.file_time, known)
                 stock_changed = False
                 for chunk in chunks:
                     stock_changed |= self._apply_chunk(_still_to_do(chunk, todo), result)
@@ -114,10 +117,13 @@ class CsvImporter:
         nothing (orders are keyed, results ship once, counts absolute): a crash part-way is repaired
         by a re-run."""
         result.problems += chunk.problems
-        self.store.in_chunks(chunk.orders, lambda tx, order: self._apply_order(tx, order[0], order[1], result))
+        if chunk.unchanged:          # left out by their digest: what applying them again would have said
+            result.outcomes["unchanged"] += chunk.unchanged
+        self.store.in_chunks(chunk.orders, lambda tx, order: self._apply_order(
+            tx, order[0], order[1], result, chunk.digests.get(order[0].order_no)))
         changed = any(self.store.in_chunks(chunk.results, lambda tx, res: self._apply_result(tx, *res, result)))
         changed |= any(self.store.in_chunks(chunk.counts, lambda tx, count: self._apply_count(tx, *count, result)))
-        return changed or bool(chunk.orders)
+        return changed or bool(chunk.orders) or bool(chunk.unchanged)
 
     def _apply_result(self, tx, res, row: int, result: CsvResult) -> bool:
         if res.state == "shipped" and not res.tracking and blank_refused(tx, res.key, self.untracked):
@@ -143,10 +149,10 @@ class CsvImporter:
         filerows.applied(tx, result.sha256, [row])
         return changed
 
-    def _apply_order(self, tx, rec, rows: list[int], result: CsvResult) -> None:
+    def _apply_order(self, tx, rec, rows: list[int], result: CsvResult, digest: str | None = None) -> None:
         try:
             with tx.savepoint():
-                outcome = orders.apply_order(tx, rec)
+                outcome = csvdigests.apply_order(tx, rec, digest)
                 filerows.applied(tx, result.sha256, rows)      # held or not: its rows are done
         except orders.OrderLocked as exc:
             result.problems += [RowProblem(r, "order", rec.order_no, f"行 {r}: 注文 {rec.order_no}: {exc}")

@@ -153,10 +153,18 @@ def stock_remembers_when_it_was_counted(tx: Tx) -> None:
     tx.run("ALTER TABLE stock ADD COLUMN counted_at TEXT NOT NULL DEFAULT ''")
 
 
+def orders_remember_their_csv_rows(tx: Tx) -> None:
+    """The digest of the CSV rows an order was last applied from, and the order's updated_at just after: a
+    re-pulled file's order with the same digest, not touched since, is left as it is without being made."""
+    tx.run("CREATE TABLE IF NOT EXISTS order_csv_digests (order_id INTEGER PRIMARY KEY, digest TEXT NOT NULL, "
+           "stamp TEXT NOT NULL)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
                                                  mails_record_the_address_they_went_to,
                                                  products_found_by_code_in_any_case,
-                                                 stock_remembers_when_it_was_counted)
+                                                 stock_remembers_when_it_was_counted,
+                                                 orders_remember_their_csv_rows)
 LATEST = len(MIGRATIONS)

@@ -160,10 +160,13 @@ def _differences(tx: Tx, order_id: int, known_total: int, rec: OrderRecord) -> l
 def _insert(tx: Tx, rec: OrderRecord) -> int:
     stamp = timestamp()
     seen = "csv_at" if rec.source == "csv" else "mail_at"
+    data = record_data(rec)
+    if rec.source == "csv" and rec.total:
+        data["channel_total"] = rec.total     # as an update would keep it: the same copy again is unchanged
     cur = tx.run("INSERT INTO orders (shop, order_no, status, ordered_at, total, source, data, "
                  f"created_at, updated_at, {seen}) VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?)",
                  rec.shop, rec.order_no, rec.ordered_at.isoformat(), rec.total, rec.source,
-                 json.dumps(record_data(rec), ensure_ascii=False), stamp, stamp, stamp)
+                 json.dumps(data, ensure_ascii=False), stamp, stamp, stamp)
     order_id = cur.lastrowid
     insert_lines(tx, order_id, [(line.channel_sku, line.name, line.options, line.qty, line.unit_price)
                                 for line in rec.lines])

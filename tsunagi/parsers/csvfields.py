@@ -153,12 +153,14 @@ def problem_checks(spec: FieldSpec, text: pl.Expr, value: pl.Expr) -> list[tuple
 
 def type_frame(frame: pl.DataFrame, layout: CsvLayout, specs: dict[str, FieldSpec], first_row: int,
                ) -> tuple[pl.DataFrame, list[RowProblem]]:
-    """Canonical typed columns (named by field) plus _row and _bad; and each failing row's problem."""
-    header = set(frame.columns)
+    """Canonical typed columns (named by field) plus _row and _bad; and each failing row's problem.
+    Rows are numbered from first_row, or by the frame's own _row column (a frame some rows were taken from)."""
+    columns = [c for c in frame.columns if c != "_row"]
+    header = set(columns)
     texts = {name: raw(spec, header) for name, spec in specs.items()}
-    base = frame.with_row_index("_row", offset=first_row)
-    if frame.width:   # an empty line (a spreadsheet's trailing one) is no row at all
-        base = base.filter(~pl.all_horizontal([pl.col(c).str.strip_chars() == "" for c in frame.columns]))
+    base = frame if "_row" in frame.columns else frame.with_row_index("_row", offset=first_row)
+    if columns:   # an empty line (a spreadsheet's trailing one) is no row at all
+        base = base.filter(~pl.all_horizontal([pl.col(c).str.strip_chars() == "" for c in columns]))
     base = base.with_columns([t.alias(f"_t:{n}") for n, t in texts.items()])
     values = {n: typed(spec, pl.col(f"_t:{n}"), layout) for n, spec in specs.items()}
     base = base.with_columns([v.alias(n) for n, v in values.items()])

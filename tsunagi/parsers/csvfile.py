@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Callable, Iterator
 
 import polars as pl
 
@@ -20,6 +21,7 @@ from tsunagi.oms.records import (
     ShipmentResult,
     StockRecord,
 )
+from tsunagi.parsers import csvfields
 from tsunagi.parsers.csvfields import (
     LABELS,
     RowProblem,
@@ -50,6 +52,16 @@ class Chunk:
     results: list[tuple[ShipmentResult, int]] = field(default_factory=list)
     products: list[tuple[ProductRecord, int]] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
+    unchanged: int = 0                      # orders left out: the store has them as these rows give them
+    digests: dict[str, str] = field(default_factory=dict)    # order number -> digest of its rows, for orders
+
+
+# (order numbers, digests of their rows) -> the numbers whose order the store holds as those very rows made it
+Known = Callable[[list[str], list[str]], set[str]]
+# An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
+# it also holds what reads that text: the layout, the header and this version. Raise it when the same text
+# would make another record (csvfields' typing, _record, _address): every order is then applied once more.
+DIGEST_VERSION = 1
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -98,10 +110,11 @@ def read_sample(path: Path) -> bytes:
 
 
 def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
-               file_time: datetime | None = None) -> tuple[Decoded, Iterator[Chunk]]:
+               file_time: datetime | None = None, known: Known | None = None) -> tuple[Decoded, Iterator[Chunk]]:
     """Decode and check the whole file first (encoding, quotes, header), then yield its chunks.
 
-    file_time: when the file was made; a stock count without a time column of its own was counted then."""
+    file_time: when the file was made; a stock count without a time column of its own was counted then.
+    known (orders only) names the orders whose rows are as when last applied: they are counted, not made."""
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
@@ -110,7 +123,7 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
         return decoded, _product_chunks(decoded, layout)
-    return decoded, _order_chunks(decoded, layout, shop)
+    return decoded, _order_chunks(decoded, layout, shop, known)
 
 
 def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | None) -> Iterator[Chunk]:
@@ -184,37 +197,98 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
     return typed.sort("_row", "_item") if len(parts) > 1 else typed, problems
 
 
-def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str) -> Iterator[Chunk]:
+def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known | None) -> Iterator[Chunk]:
     """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
     carry: pl.DataFrame | None = None
     chunk = None
+    seeds = _seeds(layout, decoded.header)
     for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        frame = frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+        hashes = frame.select("_row", *[pl.struct(pl.all().exclude("_row")).hash(seed).alias(f"_h{i}")
+                                        for i, seed in enumerate(seeds)])
+        unchanged = 0
+        if known is not None:
+            carried = carry["order_no"][0] if carry is not None and carry.height else None
+            frame, unchanged = _leave_out_known(frame, hashes, layout, seeds, known, carried)
         typed, problems = _typed_lines(frame, layout, first_row)
+        typed = typed.join(hashes, on="_row", how="left")
         if carry is not None:
             typed = pl.concat([carry, typed], how="vertical_relaxed")
         last = typed["order_no"][-1] if typed.height else None
         carry = typed.filter(pl.col("order_no") == last) if last is not None else None
         ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
-        chunk = Chunk(first_row, frame.height, problems=problems)
-        chunk.orders, chunk.problems = _orders(ready, shop, layout, problems)
+        chunk = Chunk(first_row, hashes.height, problems=problems, unchanged=unchanged)
+        _orders(chunk, ready, shop, layout, seeds, known)
         yield chunk
     if carry is not None and carry.height:
         tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
-        tail.orders, tail.problems = _orders(carry, shop, layout, [])
+        _orders(tail, carry, shop, layout, seeds, known)
         yield tail
 
 
-def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[RowProblem]):
+def _seeds(layout: CsvLayout, header: list[str]) -> tuple[int, int]:
+    """Two hash seeds that change with the layout, the header and DIGEST_VERSION."""
+    key = hashlib.sha256(repr((DIGEST_VERSION, layout, header)).encode()).digest()
+    return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
+
+
+def _digest(seeds: tuple[int, int]) -> pl.Expr:
+    """Of lists _h0, _h1 (its rows' hashes in row order, row numbers left out: they move as a cumulative
+    file grows): an order's digest, 128 bits."""
+    return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
+
+
+def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout,
+                     seeds: tuple[int, int], known: Known, carried: str | None) -> tuple[pl.DataFrame, int]:
+    """The frame without the rows of orders the store holds as these rows made them, before anything but
+    the order number is typed; and how many orders those were. The order the last chunk carried and this
+    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders. (No check runs
+    here: rows that fail one were never applied, so no digest of them is known.)"""
+    spec = layout.fields["order_no"]
+    number = csvfields.typed(spec, csvfields.raw(spec, set(frame.columns) - {"_row"}), layout).alias("order_no")
+    rows = frame.select(number).hstack([hashes["_row"], hashes["_h0"], hashes["_h1"]]).filter(
+        pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
+    if not rows.height:
+        return frame, 0
+    ends = [rows["order_no"][-1], *([carried] if carried is not None else [])]
+    grouped = rows.filter(~pl.col("order_no").is_in(ends)).group_by("order_no", maintain_order=True).agg(
+        pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
+    same = known(grouped["order_no"].to_list(), grouped["_digest"].to_list())
+    if not same:
+        return frame, 0
+    skipped = grouped.filter(pl.col("order_no").is_in(list(same)))["_row"].explode()
+    return frame.filter(~pl.col("_row").is_in(skipped.implode())), len(same)
+
+
+def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
+    """The groups left once those the store holds as is are counted in chunk.unchanged (rows with a
+    problem are never left out: they are reported as before)."""
+    if known is None:
+        return grouped
+    sound = grouped.filter(~pl.col("_bad") & (pl.col("order_no") != ""))
+    same = known(sound["order_no"].to_list(), sound["_digest"].to_list())
+    if not same:
+        return grouped
+    left = grouped.filter(~pl.col("order_no").is_in(list(same)) | pl.col("_bad"))
+    chunk.unchanged += grouped.height - left.height
+    return left
+
+
+def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, seeds: tuple[int, int],
+            known: Known | None) -> None:
     """Group typed rows into OrderRecords; an order with any bad row is refused whole."""
     if not typed.height:
-        return [], problems
+        return
     typed = typed.with_columns(pl.col("order_no").fill_null(""))
     order_cols = [c for c in typed.columns if not c.startswith(("line.", "_")) and c != "order_no"]
     line_cols = [c for c in typed.columns if c.startswith("line.")]
     grouped = typed.group_by("order_no", maintain_order=True).agg(
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
-        pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any())
-    out, problems = [], list(problems)
+        pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
+        *[pl.col(h).filter(pl.col("_item") == 0) for h in ("_h0", "_h1")]    # a row's hash once, not per item
+    ).with_columns(_digest(seeds))
+    grouped = _skip_known(chunk, grouped, known)
+    out, problems = [], list(chunk.problems)
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
     for g in grouped.iter_rows(named=True):
         rows = sorted(set(g["_row"]))
@@ -230,7 +304,8 @@ def _orders(typed: pl.DataFrame, shop: str, layout: CsvLayout, problems: list[Ro
                                                f"行 {row}: 注文 {g['order_no'] or '(番号なし)'} の他の行に誤りがあるため取り込みません"))
             continue
         out.append((_record(g, shop), rows))
-    return out, problems
+        chunk.digests[g["order_no"]] = g["_digest"]
+    chunk.orders, chunk.problems = out, problems
 
 
 def _address(g: dict, who: str) -> Address:

@@ -1,0 +1,131 @@
+"""A cumulative order CSV pulled again: orders whose rows did not change are counted as unchanged and left
+untouched without being made; every other order goes through the store as before."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.configs import RAKUTEN_TO
+from tests.support.daemon import Running, wait_for
+from tsunagi.app import cli
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, SampleOrder, order_mail
+from tsunagi.oms.store import Store
+
+
+def order(no: int, *items: Item) -> SampleOrder:
+    return SampleOrder(f"402853-20260612-{no:010d}", list(items) or [Item("item-a", "商品A", 1, 1000)])
+
+
+def run(config_path, capsys, *args) -> str:
+    capsys.readouterr()
+    cli.main(["-c", str(config_path), *args])
+    return capsys.readouterr().out
+
+
+def pull(config_path, tmp_path, capsys, orders: list[SampleOrder], name: str, **kw) -> str:
+    """Import the orders as the cart's CSV; the import's summary line."""
+    path = tmp_path / name
+    path.write_bytes(order_csv("rakuten-rms", orders, **kw))
+    return run(config_path, capsys, "import", str(path), "--shop", "rakuten")
+
+
+def state(config_path, o: SampleOrder) -> tuple:
+    """Everything of the order the store keeps: its row (updated_at included), lines and history."""
+    tx = Store(config_path.parent / "var" / "tsunagi.db").read()
+    row = tx.one("SELECT * FROM orders WHERE order_no = ?", o.order_no)
+    return (row, tx.all("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line_no", row[0]),
+            tx.all("SELECT * FROM order_history WHERE order_id = ? ORDER BY id", row[0]))
+
+
+def view(config_path, capsys, o: SampleOrder) -> dict:
+    return json.loads(run(config_path, capsys, "order", "rakuten", o.order_no, "--json"))
+
+
+def test_orders_pulled_again_unchanged_are_counted_unchanged_and_left_untouched(config_path, tmp_path, capsys):
+    first = pull(config_path, tmp_path, capsys, [order(1), order(2)], "a.csv")
+    assert "created: 2" in first
+    before = state(config_path, order(1)), state(config_path, order(2))
+    again = pull(config_path, tmp_path, capsys, [order(1), order(2), order(3)], "b.csv")   # other bytes
+    assert "unchanged: 2" in again and "created: 1" in again and "updated" not in again
+    assert (state(config_path, order(1)), state(config_path, order(2))) == before    # not even updated_at moved
+    assert view(config_path, capsys, order(3))["status"] == "confirm"
+
+
+def test_a_changed_order_in_the_same_file_is_applied_as_before(config_path, tmp_path, capsys):
+    pull(config_path, tmp_path, capsys, [order(4), order(5)], "a.csv")
+    more = order(5, Item("item-a", "商品A", 3, 1000))
+    again = pull(config_path, tmp_path, capsys, [order(4), more, order(24)], "b.csv")    # in the middle: read first
+    assert "unchanged: 1" in again and "conflict: 1" in again and "created: 1" in again
+    v = view(config_path, capsys, order(5))
+    assert v["status"] == "hold" and "item-a×1 / 受注CSV item-a×3" in v["hold_reason"]
+
+
+def test_an_order_cancelled_in_a_pulled_again_file_is_cancelled(config_path, tmp_path, capsys):
+    pull(config_path, tmp_path, capsys, [order(6)], "a.csv")
+    again = pull(config_path, tmp_path, capsys, [order(6)], "b.csv", status="キャンセル確定")
+    assert "cancelled: 1" in again
+    assert view(config_path, capsys, order(6))["status"] == "cancelled"
+    again = pull(config_path, tmp_path, capsys, [order(6), order(15)], "c.csv", status="キャンセル確定")
+    assert "unchanged: 1" in again
+
+
+def test_an_order_corrected_by_the_operator_goes_through_the_store_again(config_path, tmp_path, capsys):
+    pull(config_path, tmp_path, capsys, [order(7)], "a.csv")
+    email = view(config_path, capsys, order(7))["buyer"]["email"]
+    assert email
+    run(config_path, capsys, "order-set", "rakuten", order(7).order_no, "buyer.email=",
+        "ship_to.address=丸の内1-1 訂正ビル")
+    again = pull(config_path, tmp_path, capsys, [order(16), order(7), order(18)], "b.csv")
+    v = view(config_path, capsys, order(7))
+    # as before: a blank is filled from the channel's copy, a correction is kept
+    assert "updated: 1" in again and v["buyer"]["email"] == email and v["ship_to"]["address"] == "丸の内1-1 訂正ビル"
+    assert "unchanged: 3" in pull(config_path, tmp_path, capsys, [order(16), order(7), order(18), order(17)], "c.csv")
+
+
+def test_an_order_held_for_a_difference_is_reported_held_again_by_the_same_rows(config_path, tmp_path, capsys):
+    o = order(8)
+    path = tmp_path / "8.eml"
+    path.write_bytes(order_mail("rakuten", o, RAKUTEN_TO))
+    run(config_path, capsys, "ingest", str(path), "--shop", "rakuten")
+    other = order(8, Item("item-a", "商品A", 2, 1000))
+    assert "mismatch: 1" in pull(config_path, tmp_path, capsys, [other], "a.csv")
+    again = pull(config_path, tmp_path, capsys, [order(25), other, order(9)], "b.csv")
+    # as before: the same copy offered again holds the order again (now a conflict: the CSV was seen) and says so
+    assert "conflict: 1" in again and "unchanged" not in again and "rows of orders on hold: 1" in again
+    assert view(config_path, capsys, o)["status"] == "hold"
+
+
+def test_an_order_held_for_an_unknown_sku_stays_held_and_is_unchanged(config_path, tmp_path, capsys):
+    o = order(10, Item("no-such-sku", "謎", 1, 100))
+    assert "held: 1" in pull(config_path, tmp_path, capsys, [o], "a.csv")
+    before = state(config_path, o)
+    again = pull(config_path, tmp_path, capsys, [order(26), o, order(11)], "b.csv")
+    assert "unchanged: 1" in again and "created: 2" in again and "保留" not in again
+    assert state(config_path, o) == before and view(config_path, capsys, o)["hold_kind"] == "unknown_sku"
+
+
+def test_the_digests_outlive_a_restart_a_daemon_started_later_skips_what_the_cli_applied(config_path, tmp_path,
+                                                                                        capsys):
+    pull(config_path, tmp_path, capsys, [order(12), order(13)], "a.csv")
+    before = state(config_path, order(12))
+    running = Running(config_path)
+    try:
+        (running.spool.dir("drop") / "rakuten" / "b.csv").write_bytes(
+            order_csv("rakuten-rms", [order(12), order(13), order(14)]))
+        outcomes = wait_for(lambda: running.store.read().all("SELECT outcome FROM applied_items WHERE item_id <> ("
+                                                             "SELECT MIN(item_id) FROM applied_items)"))
+    finally:
+        running.stop()
+    assert "unchanged 2" in outcomes[0][0] and "created 1" in outcomes[0][0]
+    assert state(config_path, order(12)) == before
+
+
+@pytest.mark.parametrize("layout", ["shopify-orders", "yahoo-order", "makeshop", "amazon-unshipped"])
+def test_each_layout_pulled_again_finds_its_unchanged_orders(config_path, tmp_path, capsys, layout):
+    two = [order(20, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)), order(21), order(22)]
+    for name, orders in (("a.csv", two), ("b.csv", two + [order(23)])):
+        (tmp_path / name).write_bytes(order_csv(layout, orders))
+        out = run(config_path, capsys, "import", str(tmp_path / name), "--shop", "rakuten", "--layout", layout)
+    assert "unchanged: 3" in out and "created: 1" in out
