@@ -71,7 +71,7 @@ def test_a_retry_that_still_fails_names_the_rows_and_why_and_they_keep_waiting(c
     capsys.readouterr()
     assert run(config_path, "spool", "retry", reason["id"]) == 1
     out = capsys.readouterr().out
-    assert "1 rows still refused" in out and "行 3:" in out and "new-sku" in out and "商品マスタにない" in out
+    assert "1 rows still refused" in out and "行 3:" in out and "new-sku" in out and "商品マスタにありません" in out
     [again] = Spool(config_path.parent / "var" / "spool").failed()
     assert again["id"] == reason["id"] and again["waiting_rows"] == 1 and again["retried_rows"] == 1
     assert again["applied"] == {}                                  # nothing else was applied a second time
