@@ -1,13 +1,12 @@
 """From raw mail bytes to a MailView: decoded subject, sender and body text, forwards unwrapped."""
 from __future__ import annotations
 
+import email
 import email.header
 import email.utils
 import html
 from dataclasses import dataclass, field
 from email.message import Message
-
-import mailparser
 
 from tsunagi.parsers import linear
 
@@ -120,10 +119,11 @@ def address_of(value: str) -> str:
 
 
 def read_mail(raw: bytes) -> MailView:
-    parsed = mailparser.parse_from_bytes(raw)
-    outer = parsed.message
+    # The standard library's parser alone: a wrapper that also extracted every part cost four fifths of a
+    # mail's parsing time for nothing read here.
+    outer = email.message_from_bytes(raw)
     headers = {k.lower(): decode_header(v) for k, v in outer.items()}
-    defects = [str(d) for d in (parsed.defects or [])]
+    defects = [f"{part.get_content_type()}: {type(d).__name__}" for part in outer.walk() for d in part.defects]
     inner = _attached_original(outer)
     if inner is not None:
         return MailView(subject=decode_header(inner.get("Subject")),
