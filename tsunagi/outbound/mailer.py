@@ -198,6 +198,8 @@ class Mailer:
                     outbound_tables.mark_mail(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
                 elif code == status.CANCELLED:
                     outbound_tables.mark_mail(tx, mail_id, "cancelled", "the order was cancelled")
+                elif stage == "payment_reminder" and code != status.PAYMENT:
+                    outbound_tables.mark_mail(tx, mail_id, "cancelled", "入金済み (または入金待ちではない)")
                 elif stage == "post_purchase" and not self._in_hours(sender):
                     outbound_tables.mark_mail(tx, mail_id, "queued", due_at=self._next_hours(sender))
                 else:

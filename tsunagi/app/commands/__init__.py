@@ -14,6 +14,7 @@ from tsunagi.app.commands import (
     intake,
     mail,
     orders,
+    payment,
     serve,
     ship,
     status,
@@ -22,7 +23,7 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, payment, ship, mail, transfer)
 
 
 def version() -> str:
