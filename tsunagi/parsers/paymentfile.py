@@ -14,7 +14,6 @@ from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.schema import Strict, validate
 from tsunagi.oms.records import PaymentRecord
-from tsunagi.parsers.csvread import detect_encoding
 
 LAYOUT_DIR = Path(__file__).parent / "payments"
 
@@ -79,9 +78,15 @@ def read(data: bytes, layout: PaymentLayout) -> tuple[list[PaymentRecord], list[
 
 
 def _decode(data: bytes, layout: PaymentLayout) -> str:
-    encoding = detect_encoding(data[:65536]) if layout.encoding == "auto" else layout.encoding
+    """UTF-8 when the bytes are, else CP932 (banks' half-width kana fool a general guess: "auto" is only these two)."""
+    if layout.encoding == "auto":
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            pass
+    encoding = "cp932" if layout.encoding == "auto" else layout.encoding
     try:
-        return data.decode("utf-8-sig" if encoding.replace("_", "-").lower() in ("utf-8", "utf8") else encoding)
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
         raise PaymentLayoutError(f"the file is not {encoding}: byte {exc.start}") from None
 
