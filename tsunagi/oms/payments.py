@@ -35,7 +35,8 @@ class Outcome:
 
 
 def _number_key(text: str) -> str:
-    return re.sub(r"[^0-9A-Z]", "", text.upper())
+    """An order number as a payer may write it: no hyphens, spaces or marks (str methods: 100,000 a file)."""
+    return text.upper().replace("-", "").replace(" ", "").replace("#", "").replace("_", "")
 
 
 def owed(tx: Tx, order_id: int) -> int:
@@ -63,19 +64,21 @@ def confirm(tx: Tx, order_id: int, amount: int | None = None, paid_on: date | No
     return status.READY
 
 
-def _paid(tx: Tx, order_id: int, amount: int, paid_on: date | None, by: str, source: str) -> None:
-    data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
-    data["paid"] = {"amount": amount, "date": paid_on.isoformat() if paid_on else "", "source": source, "by": by}
-    tx.run("UPDATE orders SET data = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
-           timestamp(), order_id)
-    tx.run("UPDATE payments SET state = 'confirmed' WHERE order_id = ? AND state = 'partial'", order_id)
+def _paid(tx: Tx, order_id: int, amount: int, paid_on: date | None, by: str, source: str,
+          had_partial: bool = True) -> None:
+    paid = {"amount": amount, "date": paid_on.isoformat() if paid_on else "", "source": source, "by": by}
+    tx.run("UPDATE orders SET data = json_set(data, '$.paid', json(?)), updated_at = ? WHERE id = ?",
+           json.dumps(paid, ensure_ascii=False), timestamp(), order_id)
+    if had_partial:
+        tx.run("UPDATE payments SET state = 'confirmed' WHERE order_id = ? AND state = 'partial'", order_id)
     on = f" ({paid_on.isoformat()})" if paid_on else ""
     set_status(tx, order_id, status.READY, note=f"入金確認 {amount:,}円{on} {source}{by_whom(by)}")
 
 
 def _record(tx: Tx, key: str, rec: PaymentRecord, state: str, order_id: int | None, note: str, source: str,
-            by: str) -> bool:
-    shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id, default="") if order_id else ""
+            by: str, shop: str | None = None) -> bool:
+    if shop is None:
+        shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id, default="") if order_id else ""
     cur = tx.run("INSERT INTO payments (key, order_id, shop, paid_on, amount, payer, reference, state, note, source, "
                  "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
                  key, order_id, shop, rec.paid_on.isoformat() if rec.paid_on else "", rec.amount, rec.payer,
@@ -86,24 +89,30 @@ def _record(tx: Tx, key: str, rec: PaymentRecord, state: str, order_id: int | No
 class _Open:
     """The 入金待ち orders, indexed once a file: by order number and by (amount owed, payer kana)."""
 
-    def __init__(self, tx: Tx):
+    def __init__(self, tx: Tx, amounts: set[int]):
         self.by_number: dict[str, int] = {}
         self.by_name: dict[tuple[int, str], list[int]] = defaultdict(list)
         self.owed: dict[int, int] = {}
         self.number: dict[int, str] = {}
+        self.shop: dict[int, str] = {}
         self.kana: dict[int, str] = {}
         partial = dict(tx.all("SELECT order_id, SUM(amount) FROM payments WHERE state = 'partial' "
                               "GROUP BY order_id"))
-        for order_id, order_no, total, kana in tx.all(
-                "SELECT id, order_no, total, json_extract(data, '$.buyer.kana') FROM orders WHERE status = ?",
-                status.PAYMENT):
-            self.number[order_id] = order_no
+        self.partial = set(partial)
+        # the buyer's kana is read (and folded) only where the amount owed can match a payment of the file
+        for order_id, shop, order_no, total, kana in tx.all(
+                "SELECT id, shop, order_no, total, CASE WHEN total IN (SELECT value FROM json_each(?)) "
+                "OR id IN (SELECT order_id FROM payments WHERE state = 'partial') "
+                "THEN json_extract(data, '$.buyer.kana') END FROM orders WHERE status = ?",
+                json.dumps(sorted(amounts)), status.PAYMENT):
+            self.number[order_id], self.shop[order_id] = order_no, shop
             self.by_number.setdefault(_number_key(order_no), order_id)
-            self.kana[order_id] = payer_key(kana or "")
+            self.kana[order_id] = payer_key(kana) if kana else ""
             self._owe(order_id, total - partial.get(order_id, 0))
 
     def _owe(self, order_id: int, amount: int) -> None:
-        self._unname(order_id)
+        if order_id in self.owed:
+            self._unname(order_id)
         self.owed[order_id] = amount
         if self.kana[order_id]:
             self.by_name[(amount, self.kana[order_id])].append(order_id)
@@ -133,7 +142,7 @@ def apply_file(tx: Tx, records: list[PaymentRecord], source: str, by: str = "") 
     """Match each payment to a 入金待ち order: the order number in the payer's name or reference, else the
     exact amount owed and the payer's kana; a payment seen before (same date, amount, payer, reference and
     occurrence) is skipped. Returns one outcome a row."""
-    open_ = _Open(tx)
+    open_ = _Open(tx, {rec.amount for rec in records})
     seen: Counter = Counter()
     out = []
     for rec in records:
@@ -163,12 +172,14 @@ def _match(tx: Tx, open_: _Open, rec: PaymentRecord, key: str, source: str, by: 
         order_id = found[0]
     order_no, due = open_.number[order_id], open_.owed[order_id]
     if rec.amount < due:
-        _record(tx, key, rec, "partial", order_id, f"不足 {due - rec.amount:,}円", source, by)
+        _record(tx, key, rec, "partial", order_id, f"不足 {due - rec.amount:,}円", source, by, open_.shop[order_id])
         open_.paid_part(order_id, rec.amount)
+        open_.partial.add(order_id)
         return Outcome(rec.row, "partial", f"{order_no}: 一部入金 {rec.amount:,}円 (残り {due - rec.amount:,}円)")
     state = "over" if rec.amount > due else "confirmed"
-    _record(tx, key, rec, state, order_id, f"過入金 {rec.amount - due:,}円" if state == "over" else "", source, by)
-    _paid(tx, order_id, rec.amount, rec.paid_on, by, source)
+    _record(tx, key, rec, state, order_id, f"過入金 {rec.amount - due:,}円" if state == "over" else "", source, by,
+            open_.shop[order_id])
+    _paid(tx, order_id, rec.amount, rec.paid_on, by, source, had_partial=order_id in open_.partial)
     open_.drop(order_id)
     extra = f" (過入金 {rec.amount - due:,}円)" if state == "over" else ""
     return Outcome(rec.row, state, f"{order_no}: 入金確認 {rec.amount:,}円{extra}")
