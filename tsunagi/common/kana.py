@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Banks print no small kana (ｯ is ﾂ, ｬ is ﾔ) and no hiragana; both sides are folded to the same key.
 _SMALL = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
@@ -12,6 +13,7 @@ _DROP = str.maketrans("", "", " \u3000・･.,()（）-－ー‐ｰ")
 _LEGAL = ("カ)", "(カ", "ユ)", "(ユ", "ド)", "(ド")
 
 
+@lru_cache(maxsize=1 << 16)      # buyers and payers repeat: a file folds each name once
 def payer_key(name: str) -> str:
     """The comparable form of a kana name: full-width katakana, large kana, no spaces or separators."""
     text = unicodedata.normalize("NFKC", name or "").translate(_HIRAGANA).translate(_SMALL)

@@ -144,16 +144,15 @@ def apply_file(tx: Tx, records: list[PaymentRecord], source: str, by: str = "") 
     occurrence) is skipped. Returns one outcome a row."""
     open_ = _Open(tx, {rec.amount for rec in records})
     seen: Counter = Counter()
-    out = []
+    keys = []
     for rec in records:
         content = f"{rec.paid_on}|{rec.amount}|{rec.payer}|{rec.reference}"
         seen[content] += 1
-        key = "file:" + hashlib.sha256(f"{content}|{seen[content]}".encode()).hexdigest()
-        if tx.one("SELECT 1 FROM payments WHERE key = ?", key):
-            out.append(Outcome(rec.row, "seen", "取り込み済みの入金です"))
-            continue
-        out.append(_match(tx, open_, rec, key, source, by))
-    return out
+        keys.append("file:" + hashlib.sha256(f"{content}|{seen[content]}".encode()).hexdigest())
+    known = {k for (k,) in tx.all("SELECT key FROM payments WHERE key IN (SELECT value FROM json_each(?))",
+                                  json.dumps(keys))}
+    return [Outcome(rec.row, "seen", "取り込み済みの入金です") if key in known else _match(tx, open_, rec, key, source, by)
+            for rec, key in zip(records, keys)]
 
 
 def _match(tx: Tx, open_: _Open, rec: PaymentRecord, key: str, source: str, by: str) -> Outcome:
