@@ -266,11 +266,22 @@ def test_the_payment_reminder_goes_to_a_buyer_unpaid_n_days_and_not_to_one_who_p
     assert "1,500円" in body and "銀行振込" in body
 
 
-def test_an_unpaid_order_is_cancelled_by_the_daemon_after_m_days_releasing_its_stock(tmp_path, capsys, later):
+def published(site: ShipSite, code: str) -> int | None:
+    """The latest figure Yahoo's stock feed files published for code (safety stock 1)."""
+    figure = None
+    for path in sorted((site.spool.dir("outbox") / "yahoo" / "ready").glob("*")):
+        for row in path.read_bytes().decode("cp932").split("\r\n")[1:]:
+            if row.split(",")[0] == code:
+                figure = int(row.split(",")[2])
+    return figure
+
+
+def test_an_unpaid_order_is_cancelled_by_the_daemon_after_m_days_releasing_its_stock_to_the_feeds(tmp_path, capsys, later):
     site = ShipSite(tmp_path, capsys)
     site.edit(lambda data: shop(data, "rakuten")["shipping"].update(unpaid_cancel_days=7))
     o = paid_by_transfer(24)
     site.orders_csv([o])
+    assert published(site, "item-a") == 10 - 1 - 1         # 10 in stock, 1 reserved, safety stock 1
     later(timedelta(days=6, hours=23))
     capsys.readouterr()
     assert site.cli("payment", "overdue") == 0 and "(0 cancelled)" in capsys.readouterr().out
@@ -278,6 +289,7 @@ def test_an_unpaid_order_is_cancelled_by_the_daemon_after_m_days_releasing_its_s
     running = Running(site.config_path)
     try:
         wait_for(lambda: site.status(o) == "cancelled")
+        wait_for(lambda: published(site, "item-a") == 10 - 1)      # the feeds follow the released unit
     finally:
         running.stop()
     assert reserved(site, o) == 0
