@@ -19,7 +19,7 @@ ORDER_KEYS = ["shop", "order_no", "status", "status_label", "ordered_at", "buyer
               "delivery_method", "requested_date", "requested_time", "shipping_fee", "cod_fee", "discount", "total",
               "source", "hold_reason", "hold_kind", "mail_at", "csv_at", "shipping", "channel_status", "lines",
               "reserved", "shipments", "warehouse", "history"]
-ADDRESS_KEYS = ["name", "postal_code", "prefecture", "address", "phone", "email"]
+ADDRESS_KEYS = ["name", "postal_code", "prefecture", "address", "phone", "email", "kana"]
 NESTED_KEYS = {"lines": ["sku", "channel_sku", "name", "options", "qty", "unit_price"],
                "reserved": ["sku", "location", "lot", "qty"],
                "shipments": ["key", "carrier", "state", "location", "tracking", "ship_date", "file"],

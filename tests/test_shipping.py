@@ -102,11 +102,11 @@ def test_an_order_held_for_an_unmapped_name_writes_nothing_while_the_mapping_doe
 
 def test_a_hold_for_another_missing_name_is_reworded_once(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
-    o = order(5, delivery="メール便", payment="後払い")
+    o = order(5, delivery="メール便", payment="ツケ払い")
     site.orders_csv([o])
     site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
     assert site.cli("ship", "ready") == 0
-    assert "支払方法「後払い」" in site.view(o)["hold_reason"]
+    assert "支払方法「ツケ払い」" in site.view(o)["hold_reason"]
     reworded = traces(site, o)
     assert site.cli("ship", "ready") == 0
     assert traces(site, o) == reworded
@@ -114,10 +114,10 @@ def test_a_hold_for_another_missing_name_is_reworded_once(tmp_path, capsys):
 
 def test_an_unmapped_time_slot_or_payment_is_named_too(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
-    a, b = order(6, requested_time="20:00～21:00"), order(7, payment="後払い")
+    a, b = order(6, requested_time="20:00～21:00"), order(7, payment="ツケ払い")
     site.orders_csv([a, b])
     assert "配達時間帯「20:00～21:00」" in site.view(a)["hold_reason"]
-    assert "支払方法「後払い」" in site.view(b)["hold_reason"]
+    assert "支払方法「ツケ払い」" in site.view(b)["hold_reason"]
 
 
 def test_a_name_no_carrier_can_print_holds_the_order_and_a_correction_releases_it(tmp_path, capsys):

@@ -19,6 +19,7 @@ from tsunagi.app.runners import (
     FileRunner,
     MailRunner,
     PipelineRunner,
+    UnpaidRunner,
 )
 from tsunagi.app.transfers import Scheduler
 from tsunagi.common.errors import TsunagiError
@@ -105,7 +106,8 @@ class Daemon:
                         FileRunner(stop, pipeline, self.files, self.stock_changed),
                         FeedRunner(stop, wiring.feed_writer(cfg, spool, store), wiring.confirm_writer(cfg, spool, store),
                                    self.stock_changed, cfg.feed_coalesce_ms / 1000),
-                        DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts)]
+                        DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
+                        UnpaidRunner(stop, lambda: wiring.cancel_unpaid(cfg, store), self.stock_changed)]
         for runner in self.runners:       # a worker failing for long is reported to the operator
             runner.alerts = alerts
         threads = [r.thread() for r in self.runners]

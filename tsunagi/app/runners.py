@@ -14,6 +14,7 @@ from tsunagi.outbound.feeds import FeedWriter
 RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
 FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
 MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
+UNPAID_POLL_SECONDS = 60.0   # unpaid orders past their deadline are looked for this often (deadlines are days)
 BATCH = 256              # items applied under one commit
 SETTLE_SECONDS = 5.0     # items a crash caught being applied are tried again once the daemon has run this long
 
@@ -144,6 +145,22 @@ class MailRunner(Runner):
                 self.alerts.recovered("メール中継サーバ")
             self.alerts.collect()
             self.alerts.flush()
+        return False
+
+
+class UnpaidRunner(Runner):
+    """入金待ち orders past their shop's deadline are cancelled (shipping.unpaid_cancel_days); feeds follow."""
+
+    name = "unpaid"
+    interval = UNPAID_POLL_SECONDS
+
+    def __init__(self, stopping, cancel, stock_changed: threading.Event):
+        super().__init__(stopping)
+        self.cancel, self.stock_changed = cancel, stock_changed
+
+    def run_once(self) -> bool:
+        if self.cancel():
+            self.stock_changed.set()
         return False
 
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
+from tsunagi.common import clock
 from tsunagi.common.safetext import printable
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import shipping, shipplan, stock
+from tsunagi.oms import paykinds, shipping, shipplan, stock
+from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
 from tsunagi.outbound.alerts import Alerts
@@ -67,7 +69,8 @@ def shipping_rules(cfg: Config) -> shipplan.Rules:
         tables = cfg.layouts.load("label", c.layout).tables
         for name, payments in tables.get("service", {}).items():
             services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
-    shops = {s.id: shipplan.ShopRules(dict(s.shipping.delivery), dict(s.shipping.payment), dict(s.shipping.time),
+    shops = {s.id: shipplan.ShopRules(dict(s.shipping.delivery), paykinds.mapping(s.shipping.payment),
+                                      dict(s.shipping.time),
                                       s.shipping.auto_ready, confirmed_by_mail=not s.order_csv)
              for s in cfg.shops if s.shipping}
     return shipplan.Rules(shops, services)
@@ -81,6 +84,18 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
         return {}
     with store.transaction() as tx:
         return shipplan.ready_orders(tx, rules, shop_id, only_auto)
+
+
+def cancel_unpaid(cfg: Config, store: Store) -> list[str]:
+    """入金待ち orders past their shop's shipping.unpaid_cancel_days, cancelled in one transaction."""
+    days = {s.id: s.shipping.unpaid_cancel_days for s in cfg.shops if s.shipping and s.shipping.unpaid_cancel_days}
+    if not days:
+        return []
+    with store.transaction() as tx:
+        done = cancel_unpaid_orders(tx, days, clock.now())
+    if done and any(s.mail for s in cfg.shops):
+        mailqueue.drain(store)
+    return done
 
 
 def pushed_targets(cfg: Config) -> set[str]:

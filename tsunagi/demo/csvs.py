@@ -26,7 +26,7 @@ EXTRA = {"rakuten-rms": ["商品明細ID", "サブステータスID", "注文確
 def _person(p: Person) -> dict[str, str]:
     pref, rest = split_prefecture(p.address)
     return {"name": p.name, "postal_code": p.postal, "prefecture": pref, "address": rest, "phone": p.phone,
-            "email": p.email}
+            "email": p.email, "kana": p.kana}
 
 
 def _values(layout: str, o: SampleOrder, item, status: str) -> dict[str, str]:

@@ -19,6 +19,7 @@ class Person:
     address: str = "東京都千代田区千代田1-1 サンプルマンション101"
     phone: str = "03-1234-5678"
     email: str = "taro@example.jp"
+    kana: str = "ヤマダ タロウ"
 
 
 @dataclass

@@ -160,11 +160,25 @@ def orders_remember_their_csv_rows(tx: Tx) -> None:
            "stamp TEXT NOT NULL)")
 
 
+def payments_received(tx: Tx) -> None:
+    """Incoming payments (bank statements, settlement files, confirmed by hand): each kept once by its key,
+    with the order it paid (none: unmatched) and what became of it (confirmed, partial, over, unmatched,
+    ambiguous), for 入金待ち orders and `payment unmatched`."""
+    tx.run("CREATE TABLE IF NOT EXISTS payments (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, "
+           "order_id INTEGER, shop TEXT NOT NULL DEFAULT '', paid_on TEXT NOT NULL DEFAULT '', amount INTEGER NOT NULL, "
+           "payer TEXT NOT NULL DEFAULT '', reference TEXT NOT NULL DEFAULT '', state TEXT NOT NULL, "
+           "note TEXT NOT NULL DEFAULT '', source TEXT NOT NULL DEFAULT '', recorded_at TEXT NOT NULL, "
+           "recorded_by TEXT NOT NULL DEFAULT '')")
+    tx.run("CREATE INDEX IF NOT EXISTS payments_by_order ON payments (order_id)")
+    tx.run("CREATE INDEX IF NOT EXISTS payments_by_state ON payments (state)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
                                                  mails_record_the_address_they_went_to,
                                                  products_found_by_code_in_any_case,
                                                  stock_remembers_when_it_was_counted,
-                                                 orders_remember_their_csv_rows)
+                                                 orders_remember_their_csv_rows,
+                                                 payments_received)
 LATEST = len(MIGRATIONS)

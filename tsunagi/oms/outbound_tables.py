@@ -6,7 +6,7 @@ import json
 from tsunagi.common.clock import timestamp
 from tsunagi.oms.store import Tx
 
-STAGES = ("purchase", "shipment", "post_purchase")
+STAGES = ("purchase", "shipment", "post_purchase", "payment_reminder")
 # queued → sending → sent; or queued again (temporary failure, later), failed (gave up), rejected
 # (permanent: 5xx, a bad address), cancelled (the order was), uncertain (a crash between handing it to
 # the relay and recording that: a person decides, nothing re-sends it by itself).

@@ -14,6 +14,7 @@ class Address:
     address: str = ""       # the rest, after the prefecture
     phone: str = ""
     email: str = ""
+    kana: str = ""          # the name's reading (フリガナ), where the source gives it: bank payments match it
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,13 @@ class ShipmentResult:
     tracking: tuple[str, ...] = ()
     ship_date: date | None = None
     state: str = "shipped"      # shipped; from a WMS also "in_process" or "cancelled"
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """One incoming payment as a bank statement or a channel's settlement file lists it."""
+    row: int                  # the file's line (or record) number, for messages
+    paid_on: date | None
+    amount: int               # yen
+    payer: str = ""           # the payer's name as the bank prints it (kana)
+    reference: str = ""       # 摘要, EDI information, the channel's order number: where an order number may be

@@ -33,11 +33,15 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
         set_status(tx, order_id, status.HOLD, hold_kind="unmapped", note=problem)
         return status.HOLD
     data = order_data(tx, order_id)
+    plan = dict(plan)
+    waits = plan.pop("pay_first", False)       # paid first (銀行振込, コンビニ前払い): no label before the money
     data["shipping"] = plan
     tx.run("UPDATE orders SET data = ?, carrier = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
            plan["carrier"], timestamp(), order_id)
-    set_status(tx, order_id, status.READY, note=f"配送 {plan['carrier']} {plan['delivery']}")
-    return status.READY
+    to = status.PAYMENT if waits else status.READY
+    set_status(tx, order_id, to, note=f"配送 {plan['carrier']} {plan['delivery']}"
+               + (f" / 入金待ち (支払方法「{data.get('payment_method', '')}」)" if waits else ""))
+    return to
 
 
 def retry_hold(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> str:

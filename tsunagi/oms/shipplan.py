@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tsunagi.oms import orders, shipping, status
+from tsunagi.oms import orders, paykinds, shipping, status
 from tsunagi.oms.store import Tx
 
 SETTING = "([[shop]] shipping の {table} に追加)"
@@ -14,7 +14,7 @@ RETRIED_HOLDS = ("unmapped", "label_chars")   # holds a changed mapping or a cor
 class Service:
     """A carrier service as the carrier's label layout offers it."""
     carrier: str
-    payments: frozenset[str]          # prepaid, cod
+    payments: frozenset[str]          # prepaid, cod (a label's; postpay and pay_first ship prepaid)
     slots: frozenset[str]             # the time slots the carrier takes
 
 
@@ -22,7 +22,7 @@ class Service:
 class ShopRules:
     """One shop's mapping tables: channel name → service, payment kind, time slot."""
     delivery: dict[str, str] = field(default_factory=dict)
-    payment: dict[str, str] = field(default_factory=dict)
+    payment: dict[str, str] = field(default_factory=dict)   # channel name -> prepaid, cod, postpay, pay_first
     time: dict[str, str] = field(default_factory=dict)
     auto_ready: bool = True           # 確認待ち → 印刷待ち as soon as the mapping allows
     confirmed_by_mail: bool = False   # no order CSV will confirm this shop's orders: the mail does
@@ -45,13 +45,16 @@ def plan_for(rules: Rules, shop: ShopRules, data: dict) -> tuple[dict | None, st
         return None, f"支払方法「{payment_name}」の紐づけがありません {SETTING.format(table='payment')}"
     if time_name and time_name not in shop.time:
         return None, f"配達時間帯「{time_name}」の紐づけがありません {SETTING.format(table='time')}"
-    service_name, payment, slot = shop.delivery[delivery_name], shop.payment[payment_name], shop.time.get(time_name, "")
-    service = rules.services[service_name]
+    service_name, kind, slot = shop.delivery[delivery_name], shop.payment[payment_name], shop.time.get(time_name, "")
+    service, payment = rules.services[service_name], paykinds.label_payment(kind)
     if payment not in service.payments:
         return None, f"{service_name} では代金引換を扱えません (支払方法「{payment_name}」)"
     if slot and slot not in service.slots:
         return None, f"{service_name} では配達時間帯「{slot}」を指定できません (「{time_name}」)"
-    return {"carrier": service.carrier, "delivery": service_name, "payment": payment, "time": slot}, ""
+    plan = {"carrier": service.carrier, "delivery": service_name, "payment": payment, "time": slot}
+    if kind == paykinds.PAY_FIRST and not data.get("paid"):
+        plan["pay_first"] = True      # waits in 入金待ち until the payment is confirmed (oms/payments.py)
+    return plan, ""
 
 
 def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bool = True) -> dict[str, int]:

@@ -14,6 +14,9 @@ CANCELLED_BY_WAREHOUSE = "倉庫でキャンセル"
 def to_instruct(tx: Tx, wms: str, statuses: list[str], tag: str) -> list[tuple[int, list[str]]]:
     """Orders in the given statuses never sent to this warehouse, with their SKUs that carry the tag."""
     out = []
+    statuses = [s for s in statuses if s != status.PAYMENT]     # an unpaid order never reaches a warehouse
+    if not statuses:
+        return out
     marks = ",".join("?" * len(statuses))
     for (order_id,) in tx.all(f"SELECT id FROM orders WHERE status IN ({marks}) AND id NOT IN "
                               "(SELECT order_id FROM wms_orders WHERE wms = ?) ORDER BY ordered_at, id", *statuses, wms):

@@ -202,6 +202,8 @@ class Mailer:
                     outbound_tables.mark_mail(tx, mail_id, "failed", f"shop {shop} has no [shop.mail] any more")
                 elif code == status.CANCELLED:
                     outbound_tables.mark_mail(tx, mail_id, "cancelled", "the order was cancelled")
+                elif stage == "payment_reminder" and code != status.PAYMENT:
+                    outbound_tables.mark_mail(tx, mail_id, "cancelled", "入金済み (または入金待ちではない)")
                 elif not mailorder.may_go(tx, mail_id, order_id, stage, code, sender.stages):
                     pass                  # settled there: cancelled, or waiting for an earlier stage's mail
                 elif stage == "post_purchase" and not self._in_hours(sender):

@@ -5,7 +5,10 @@ from tsunagi.oms import outbound_tables, status
 from tsunagi.oms.store import Tx
 from tsunagi.outbound.mailtemplates import STAGE_LABELS
 
-RANK = {stage: n for n, stage in enumerate(outbound_tables.STAGES)}     # purchase < shipment < post_purchase
+# The order a buyer meets the stages in (not STAGES' order, which only grew): a reminder to pay comes after the
+# purchase mail and before any shipment mail; a reminder sent must never hold back the shipment mail.
+RANK = {stage: n for n, stage in enumerate(("purchase", "payment_reminder", "shipment", "post_purchase"))}
+assert set(RANK) == set(outbound_tables.STAGES)
 GONE = ("sending", "sent", "uncertain")      # the buyer has it, or may
 SHIPPED = (status.SHIPPED, status.CLOSED)
 SKIPPED = "発送済みのため送信しません (purchase.skip_after_shipment)"

@@ -50,6 +50,10 @@ def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
     purchase = enabled("purchase")
     if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
         outbound_tables.queue_mail(tx, order_id, shop, "purchase", at)
+    reminder = enabled("payment_reminder")
+    if reminder and to == status.PAYMENT:     # sent only if still unpaid then (mailer.py)
+        due = datetime.fromisoformat(at) + timedelta(days=int(reminder[1].get("days", 3)))
+        outbound_tables.queue_mail(tx, order_id, shop, "payment_reminder", due.isoformat())
     if to != status.SHIPPED:
         return
     if enabled("shipment"):

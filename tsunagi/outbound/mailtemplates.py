@@ -9,8 +9,9 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound
 from jinja2.sandbox import SandboxedEnvironment
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "templates" / "mail"
-STAGES = ("purchase", "shipment", "post_purchase")
-STAGE_LABELS = {"purchase": "購入時", "shipment": "発送時", "post_purchase": "購入後"}
+STAGES = ("purchase", "shipment", "post_purchase", "payment_reminder")
+STAGE_LABELS = {"purchase": "購入時", "shipment": "発送時", "post_purchase": "購入後",
+                "payment_reminder": "入金督促"}
 
 
 @dataclass

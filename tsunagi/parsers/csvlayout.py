@@ -10,7 +10,7 @@ from tsunagi.common.schema import validate
 from tsunagi.parsers.layoutfile import FieldTable, LayoutFile
 
 LAYOUT_DIR = Path(__file__).parent / "csv"
-ADDRESS = ("name", "postal_code", "prefecture", "address", "phone", "email")
+ADDRESS = ("name", "postal_code", "prefecture", "address", "phone", "email", "kana")
 ORDER_FIELDS = {
     "order_no": "code", "ordered_at": "datetime", "total": "amount", "shipping_fee": "amount",
     "cod_fee": "amount", "discount": "amount", "payment_method": "text", "delivery_method": "text",

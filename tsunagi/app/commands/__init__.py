@@ -16,6 +16,7 @@ from tsunagi.app.commands import (
     ordercancel,
     orderlines,
     orders,
+    payment,
     serve,
     ship,
     status,
@@ -24,7 +25,7 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, payment, ship, mail, transfer)
 
 
 def version() -> str:

@@ -16,7 +16,7 @@ def register(sub) -> None:
     mp = ml.add_parser("preview", help="print a stage's mail for an order, rendered")
     mp.add_argument("shop")
     mp.add_argument("order_no")
-    mp.add_argument("stage", help="purchase, shipment or post_purchase")
+    mp.add_argument("stage", help="purchase, shipment, post_purchase or payment_reminder")
     mp.set_defaults(func=cmd_mail_preview)
     mlog = ml.add_parser("log", help="mails sent, waiting, failed or uncertain")
     mlog.add_argument("--shop")

@@ -42,8 +42,13 @@ class ShopShipping(Settings):
     delivery: dict[str, str] = Field(default_factory=dict, description="channel delivery name → a carrier service "
                                      "(`宅急便`, `ネコポス`, `飛脚宅配便`, `ゆうパック`, …); the service picks the "
                                      "`[[carrier]]`")
-    payment: dict[str, Literal["prepaid", "cod"]] = Field(
-        default_factory=dict, description="channel payment name → `prepaid` or `cod`")
+    payment: dict[str, Literal["prepaid", "cod", "postpay", "pay_first"]] = Field(
+        default_factory=dict, description="channel payment name → `prepaid`, `cod`, `postpay` (後払い: ships now) or "
+        "`pay_first` (銀行振込, コンビニ前払い, Pay-easy: waits in 入金待ち until paid); the carts' common names "
+        "(クレジットカード, 代金引換, 銀行振込, 後払い, コンビニ決済(前払い), 楽天バンク決済, PayPay, …) map without "
+        "it, a name here overrides them")
+    unpaid_cancel_days: int = Field(0, ge=0, description="a `pay_first` order unpaid this many days after it entered "
+                                    "入金待ち is cancelled (its stock released); 0 = never")
     time: dict[str, TimeSlot] = Field(default_factory=dict, description="channel time-slot name → `午前中`, "
                                       "`12-14`, `14-16`, `16-18`, `18-20`, `19-21`, `18-21`, `20-21` (or `\"\"`)")
     auto_ready: bool = Field(True, description="move orders to 印刷待ち as they are confirmed (a shop without "
@@ -80,6 +85,11 @@ class PostPurchaseStage(Settings):
         [9, 20], description="only within these hours of the day (JST)")
 
 
+class PaymentReminderStage(Settings):
+    enabled: bool = Field(True, description="false sends nothing")
+    days: int = Field(3, ge=1, description="sent when an order has waited this many days in 入金待ち (入金督促)")
+
+
 class ShopMail(Settings):
     """A shop's buyer mails: sender, signature, templates, and which stages go out when."""
     sender: MailAddress = Field(description="From of the shop's buyer mails")
@@ -95,11 +105,15 @@ class ShopMail(Settings):
     shipment: ShipmentStage | None = Field(None, description="`{}` sends the shipment mail")
     post_purchase: PostPurchaseStage | None = Field(None, description="`{ days = 7, hours = [9, 20] }` sends a mail "
                                                     "N days after the ship date")
+    payment_reminder: PaymentReminderStage | None = Field(None, description="`{ days = 3 }` sends a payment "
+                                                          "reminder (入金督促) to a buyer still unpaid N days after "
+                                                          "the order entered 入金待ち")
 
     @property
     def stages(self) -> dict[str, dict]:
         """Stage -> its settings, enabled stages only (as mailq records them)."""
-        tables = {"purchase": self.purchase, "shipment": self.shipment, "post_purchase": self.post_purchase}
+        tables = {"purchase": self.purchase, "shipment": self.shipment, "post_purchase": self.post_purchase,
+                  "payment_reminder": self.payment_reminder}
         return {name: t.model_dump(exclude={"enabled"}) for name, t in tables.items() if t and t.enabled}
 
 
