@@ -10,7 +10,7 @@ import pytest
 from tests.support.configs import shop
 from tests.support.daemon import Running, wait_for
 from tests.support.sinks import Sink
-from tests.support.sites import ShipSite, mail_table, order
+from tests.support.sites import ShipSite, mail_table, mod7, order
 from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
 from tsunagi.demo.mails import Person
@@ -294,3 +294,21 @@ def test_an_unpaid_order_is_cancelled_by_the_daemon_after_m_days_releasing_its_s
         running.stop()
     assert reserved(site, o) == 0
     assert "入金待ちのまま 7 日を過ぎたため自動キャンセル" in notes(site, o)
+
+
+def test_a_reminder_sent_never_holds_back_the_shipment_mail_once_the_order_is_paid_and_shipped(tmp_path, capsys, sink,
+                                                                                                 later):
+    site = ShipSite(tmp_path, capsys)
+    _mailing(site, sink.port, days=3)
+    site.edit(lambda data: shop(data, "rakuten")["mail"].update(shipment={}))
+    o = paid_by_transfer(25)
+    site.orders_csv([o])
+    later(timedelta(days=3, hours=1))
+    assert _send(site) == 1                              # 入金督促
+    assert site.cli("payment", "confirm", "rakuten", o.order_no) == 0
+    assert len(site.export()) == 1
+    oid = Store(site.folder / "var" / "tsunagi.db").read().value("SELECT id FROM orders WHERE order_no = ?", o.order_no)
+    assert site.results([f"T{oid:08d},0,0,{mod7('12345678901')},2026/06/16"]) == 0
+    assert _send(site) == 1
+    subjects = [str(m["Subject"]) for m in sink.handler.parsed()]
+    assert "ご入金のお願い" in subjects[0] and "発送" in subjects[1]
