@@ -55,7 +55,7 @@ def no_overrides(monkeypatch):
                                   "locations, log, pipeline, relay, sftp, shop, smtp, stock_feed, store, wms)"),
     (lambda d: d.update(smtp={"lisen": "127.0.0.1:25"}), "smtp.lisen: unknown key (allowed: dkim_dns, "
                                                          "dkim_timeout_seconds, dkim_verify, idle_timeout_seconds, "
-                                                         "listen, max_connections, max_connections_per_peer, "
+                                                         "in_flow_delay_seconds, listen, max_connections, max_connections_per_peer, "
                                                          "max_message_bytes, max_recipients, require_tls, tls_cert, "
                                                          "tls_key, user)"),
     (lambda d: d["shop"][0]["stock_feed"].update(layot="x"), "shop[0].stock_feed.layot: unknown key (allowed: "

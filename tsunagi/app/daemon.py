@@ -24,7 +24,7 @@ from tsunagi.app.runners import (
 from tsunagi.app.transfers import Scheduler
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.dropwatch import DropFolders
-from tsunagi.ingest.smtp import IntakeHandler, make_server
+from tsunagi.ingest.smtp import FlowDelay, IntakeHandler, make_server
 from tsunagi.ingest.smtpguard import SessionLimits, quiet_accept_errors
 from tsunagi.outbound import csvfile
 from tsunagi.outbound.mailer import recover as mailer_recover
@@ -74,7 +74,8 @@ class Daemon:
             log.warning("%d interrupted `tsunagi import` runs wait in spool/cur/: the next `tsunagi import` finishes "
                         "them (or --abandon-interrupted sets them aside)", recovered["interrupted_imports"])
         handler = IntakeHandler(spool, lambda a: (s.id if (s := cfg.shop_for_recipient(a)) else None),
-                                self.items.put, senders=access.sender_rules(cfg))
+                                self.items.put, senders=access.sender_rules(cfg),
+                                flow=FlowDelay(self.items.qsize, seconds=cfg.file.smtp.in_flow_delay_seconds))
         quiet_accept_errors(asyncio.get_running_loop())
         limits = SessionLimits.of(cfg.file.smtp)
         options = access.smtp_options(cfg)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -17,17 +18,36 @@ from tsunagi.ingest.spool import Spool
 log = logging.getLogger("tsunagi.smtp")
 
 
+@dataclass
+class FlowDelay:
+    """Postfix's in_flow_delay: while more mails wait to be applied than one commit takes, a mail waits up to
+    `seconds` before it is taken. A burst then waits at the sending server (in its durable queue) instead of
+    in ours, where each mail's wait for its order would grow with the backlog."""
+    backlog: Callable[[], int] = lambda: 0
+    limit: int = 64
+    seconds: float = 1.0
+    step: float = 0.05
+
+    async def wait(self) -> None:
+        waited = 0.0
+        while waited < self.seconds and self.backlog() > self.limit:
+            await asyncio.sleep(self.step)
+            waited += self.step
+
+
 class IntakeHandler:
     """RCPT: 550 for an address no shop takes, or a sender the shop does not take (accept_from).
     DATA: spool one item per shop, then 250."""
 
     def __init__(self, spool: Spool, shop_for: Callable[[str], str | None],
                  on_spooled: Callable[[list[str]], None] = lambda ids: None,
-                 senders: Callable[[str], Rules | None] = lambda shop: None):
+                 senders: Callable[[str], Rules | None] = lambda shop: None,
+                 flow: FlowDelay | None = None):
         self.spool = spool
         self.shop_for = shop_for
         self.on_spooled = on_spooled
         self.senders = senders          # a shop's accept_from; None takes mail from anyone
+        self.flow = flow or FlowDelay()
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope,
                           address: str, rcpt_options: list[str]) -> str:
@@ -44,6 +64,7 @@ class IntakeHandler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await self.flow.wait()
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")
