@@ -13,6 +13,8 @@ from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
 from tsunagi.demo.csvs import order_csv
 from tsunagi.oms.store import Store
+from tsunagi.parsers import csvlayout
+from tsunagi.parsers.csvfile import parse_file
 
 
 @pytest.fixture
@@ -138,3 +140,16 @@ def test_close_before_refuses_a_malformed_date_or_an_unknown_shop_in_one_line(si
     err = site.capsys.readouterr().err.strip()
     assert needle in err and "\n" not in err and "Traceback" not in err
     assert site.status(o) == "ready"
+
+
+@pytest.mark.parametrize("layout, word, meaning", [
+    ("rakuten-rms", "発送済", "shipped"), ("rakuten-rms", "完了", "completed"),
+    ("rakuten-rms", "キャンセル確定", "cancelled"), ("yahoo-order", "5", "completed"),
+    ("makeshop", "配送", "shipped"), ("ec-cube", "発送済み", "shipped"),
+    ("rakuten-rms", "発送待ち", "発送待ち")])    # a word not in the map is kept as read: the order stays open
+def test_each_layout_reads_its_carts_shipped_completed_and_cancelled_words(layout, word, meaning, tmp_path):
+    (tmp_path / "orders.csv").write_bytes(order_csv(layout, [order(12)], status=word))
+    with open(tmp_path / "orders.csv", "rb") as src:
+        _, chunks = parse_file(src, csvlayout.load(layout), "shop", tmp_path / "scratch")
+        got = [rec.channel_status for c in chunks for rec, _ in c.orders]
+    assert got == [meaning]
