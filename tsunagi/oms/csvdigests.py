@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms import orders, status
+from tsunagi.oms import golive, orders, status
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -27,8 +27,8 @@ def unchanged(tx: Tx, shop: str, order_nos: list[str], digests: list[str]) -> se
 
 
 def apply_order(tx: Tx, rec: OrderRecord, digest: str | None) -> str:
-    """orders.apply_order, then the digest remembered when the same copy again would be unchanged."""
-    outcome = orders.apply_order(tx, rec)
+    """golive.apply_order (orders.apply_order unless the channel has handled the order), then the digest remembered when the same copy again would be unchanged."""
+    outcome = golive.apply_order(tx, rec)
     order_id, current, stamp = tx.one("SELECT id, status, updated_at FROM orders WHERE shop = ? AND order_no = ?",
                                       rec.shop, rec.order_no)
     # a channel's cancel of an order that shipped is answered "updated" every time: never settled

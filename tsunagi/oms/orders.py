@@ -103,7 +103,7 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     conflict or mismatch."""
     found = find(tx, rec.shop, rec.order_no)
     if found is None:
-        order_id = _insert(tx, rec)
+        order_id = insert(tx, rec)
         if rec.channel_status == CANCELLED_AT_CHANNEL:
             set_status(tx, order_id, status.CANCELLED, note=f"{SOURCE_LABEL[rec.source]}でキャンセル済み")
         elif place(tx, order_id) == status.HOLD:
@@ -157,7 +157,8 @@ def _differences(tx: Tx, order_id: int, known_total: int, rec: OrderRecord) -> l
     return out
 
 
-def _insert(tx: Tx, rec: OrderRecord) -> int:
+def insert(tx: Tx, rec: OrderRecord) -> int:
+    """The order's row and lines, no status yet (the caller places it)."""
     stamp = timestamp()
     seen = "csv_at" if rec.source == "csv" else "mail_at"
     data = record_data(rec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tsunagi.common import clock
-from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
+from tsunagi.oms import golive, outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.store import Store, Tx
 
 CONSUMER = "mails"
@@ -42,6 +42,8 @@ def drain(store: Store) -> None:
 def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
     """The stages this status change starts, for stages the shop had enabled when it happened (no backfill)."""
     shop = queries.order_ref(tx, order_id)[0]
+    if golive.closed_as_history(tx, order_id):
+        return                # handled in the cart before go-live: its buyer heard from the cart
 
     def enabled(stage: str):
         found = stages.get((shop, stage))

@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 
 from tsunagi.app import wiring
-from tsunagi.app.commands import base
+from tsunagi.app.commands import base, golive
 from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.spool import Spool
@@ -15,7 +15,10 @@ from tsunagi.oms.readmodel import load_order
 
 
 def register(sub) -> None:
-    o = sub.add_parser("orders", help="list orders")
+    o = sub.add_parser("orders", help="list orders; orders close-before DATE [--shop S] closes older open "
+                                      "orders as handled in the cart (go-live: no stock, label or mail)")
+    o.add_argument("action", nargs="?", choices=["close-before"])
+    o.add_argument("date", nargs="?")
     o.add_argument("--status")
     o.add_argument("--shop")
     o.add_argument("--json", action="store_true")
@@ -57,6 +60,8 @@ def _gap_ids(cfg, tx, args) -> list[int]:
 
 
 def cmd_orders(args) -> int:
+    if args.action == "close-before":
+        return golive.cmd_close_before(args, operator())
     cfg = base.config(args)
     tx = base.reader(cfg).read()
     code = status.parse(args.status) if args.status else None
