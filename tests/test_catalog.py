@@ -237,3 +237,16 @@ def test_check_reads_a_products_sample_with_its_layout(shop):
     code, out, _ = shop.cli("check", "--layout", "tsunagi-products", "--sample",
                             shop.file("p.csv", "sku,name,components\nset-q,セットQ,item-a*2;item-c\n"))
     assert code == 0 and '"sku": "set-q"' in out and "1 rows, 0 rows with problems" in out
+
+
+def test_a_count_file_whose_rows_leave_out_the_trailing_empty_fields_is_read_whole(shop):
+    """Spreadsheets drop trailing empty cells: every row shorter than the header must not fail the file."""
+    code, out, err = shop.counts("sku,location,lot,qty,counted_at,memo\nitem-a,本店倉庫,1,7\nitem-b,本店倉庫,1,8\n")
+    assert code == 0, err
+    assert shop.on_hand()["item-a"] == 7 and shop.on_hand()["item-b"] == 8
+
+
+def test_fields_beyond_the_header_are_left_unread_and_the_row_still_counts(shop):
+    code, _, err = shop.counts("sku,location,lot,qty\nitem-a,本店倉庫,1,6,余分\nitem-b,本店倉庫,1,5\n")
+    assert code == 0, err
+    assert shop.on_hand()["item-a"] == 6 and shop.on_hand()["item-b"] == 5

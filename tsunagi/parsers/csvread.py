@@ -168,6 +168,10 @@ def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out, ha
 def frames(decoded: Decoded, delimiter: str, quote: str = '"') -> Iterator[tuple[int, pl.DataFrame]]:
     """(row number of the first row, frame of strings) per chunk, columns named by the header."""
     names = _unique(decoded.header)
+    # A first line of exactly the header's width: polars takes a block's width from its first line, so a block
+    # of rows all shorter (trailing empty fields left out) or longer than the header would fail whole.
+    # Short rows are filled with "", fields beyond the header are not read (as before).
+    pad = (delimiter * (len(names) - 1) + "\n").encode("utf-8") if len(names) > 1 else b""   # one column: no width
     row = decoded.first_row
     start = decoded.data_start
     with open(decoded.path, "rb") as fh:
@@ -178,14 +182,12 @@ def frames(decoded: Decoded, delimiter: str, quote: str = '"') -> Iterator[tuple
             if not data.strip():
                 continue
             try:
-                frame = pl.read_csv(io.BytesIO(data), has_header=False, new_columns=names, infer_schema=False,
+                frame = pl.read_csv(io.BytesIO(pad + data), has_header=False, new_columns=names, infer_schema=False,
                                     separator=delimiter, quote_char=quote or None, truncate_ragged_lines=True,
-                                    schema_overrides={n: pl.String for n in names})
+                                    schema_overrides={n: pl.String for n in names}).slice(1 if pad else 0)
             except Exception as exc:
                 raise ParseError(f"row {row} onwards: not a readable CSV: {exc}", stage="csv", kind="csv",
                                  line=row) from None
-            if frame.width > len(names):
-                frame = frame.select(names)
             yield row, frame.fill_null("")
             row += frame.height
 
