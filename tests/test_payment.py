@@ -160,8 +160,22 @@ def test_a_payment_file_read_twice_confirms_and_records_nothing_more(tmp_path, c
     text = GENERIC + f"2026-06-14,1500,ﾔﾏﾀﾞ ﾀﾛｳ,{o.order_no}\r\n2026-06-14,9999,ﾀﾅｶ ﾊﾅｺ,\r\n"
     assert import_payments(site, text) == 0
     assert import_payments(site, text) == 0
-    assert "seen 2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "seen 1" in out and "unmatched 1" in out          # the unmatched one is tried again, recorded once
     assert "(1 payments)" in unmatched(site) and notes(site, o).count("入金確認") == 1
+
+
+def test_a_payment_that_came_before_its_order_is_matched_when_the_same_file_is_read_again(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = paid_by_transfer(17)
+    text = GENERIC + f"2026-06-14,1500,ﾔﾏﾀﾞ ﾀﾛｳ,{o.order_no}\r\n"
+    assert import_payments(site, text) == 0
+    assert "unmatched" in unmatched(site)
+    site.orders_csv([o])
+    assert site.status(o) == "payment"
+    assert import_payments(site, text) == 0
+    assert site.status(o) == "ready" and notes(site, o).count("入金確認") == 1
+    assert "(0 payments)" in unmatched(site) or "unmatched" not in unmatched(site)
 
 
 def test_malformed_rows_are_refused_one_line_each_and_the_others_applied(tmp_path, capsys):

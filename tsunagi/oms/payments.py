@@ -19,6 +19,7 @@ from tsunagi.oms.store import Tx
 # confirmed: paid an order in full; partial: less than it owes (it waits on); over: more (confirmed, to refund);
 # unmatched: no order; ambiguous: several orders fit (none confirmed)
 LISTED = ("partial", "over", "unmatched", "ambiguous")
+RETRIED = "('unmatched', 'ambiguous')"      # a payment seen again in these states is matched again
 # where a payer may write an order number: letters, digits and hyphens, as banks print them
 _TOKEN = re.compile(r"[0-9A-Z][0-9A-Z-]{3,}")
 
@@ -80,7 +81,10 @@ def _record(tx: Tx, key: str, rec: PaymentRecord, state: str, order_id: int | No
     if shop is None:
         shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id, default="") if order_id else ""
     cur = tx.run("INSERT INTO payments (key, order_id, shop, paid_on, amount, payer, reference, state, note, source, "
-                 "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+                 "recorded_at, recorded_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                 "order_id = excluded.order_id, shop = excluded.shop, state = excluded.state, note = excluded.note, "
+                 "recorded_at = excluded.recorded_at, recorded_by = excluded.recorded_by "
+                 f"WHERE payments.state IN {RETRIED}",
                  key, order_id, shop, rec.paid_on.isoformat() if rec.paid_on else "", rec.amount, rec.payer,
                  rec.reference, state, note, source, timestamp(), by)
     return cur.rowcount == 1
@@ -141,7 +145,8 @@ class _Open:
 def apply_file(tx: Tx, records: list[PaymentRecord], source: str, by: str = "") -> list[Outcome]:
     """Match each payment to a 入金待ち order: the order number in the payer's name or reference, else the
     exact amount owed and the payer's kana; a payment seen before (same date, amount, payer, reference and
-    occurrence) is skipped. Returns one outcome a row."""
+    occurrence) is skipped, unless it matched no order or several then: it is tried again (its order may have
+    arrived since, or been paid another way). Returns one outcome a row."""
     open_ = _Open(tx, {rec.amount for rec in records})
     seen: Counter = Counter()
     keys = []
@@ -149,8 +154,8 @@ def apply_file(tx: Tx, records: list[PaymentRecord], source: str, by: str = "") 
         content = f"{rec.paid_on}|{rec.amount}|{rec.payer}|{rec.reference}"
         seen[content] += 1
         keys.append("file:" + hashlib.sha256(f"{content}|{seen[content]}".encode()).hexdigest())
-    known = {k for (k,) in tx.all("SELECT key FROM payments WHERE key IN (SELECT value FROM json_each(?))",
-                                  json.dumps(keys))}
+    known = {k for (k,) in tx.all("SELECT key FROM payments WHERE key IN (SELECT value FROM json_each(?)) "
+                                  f"AND state NOT IN {RETRIED}", json.dumps(keys))}
     return [Outcome(rec.row, "seen", "取り込み済みの入金です") if key in known else _match(tx, open_, rec, key, source, by)
             for rec, key in zip(records, keys)]
 
