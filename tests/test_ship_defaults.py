@@ -39,13 +39,14 @@ def test_the_shops_time_mapping_wins_over_the_default(tmp_path, capsys):
     assert b2_rows(site)[0][6] == "1618"
 
 
-def test_a_window_the_carrier_does_not_offer_holds_the_order_naming_it(tmp_path, capsys):
-    site = ShipSite(tmp_path, capsys)                 # ヤマト: no 12-14 since 2017
+@pytest.mark.parametrize("spelling, window", [("12時～14時", "12-14"), ("20時～21時", "20-21")])
+def test_a_window_the_carrier_does_not_offer_holds_the_order_naming_it(spelling, window, tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)                 # ヤマト: no 12-14 and no 20-21 since 2017
     without(site, "time")
-    o = order(1, requested_time="12時～14時")
+    o = order(1, requested_time=spelling)
     site.orders_csv([o])
     v = site.view(o)
-    assert v["status"] == "hold" and "配達時間帯「12時～14時」(12-14) を指定できません" in v["hold_reason"]
+    assert v["status"] == "hold" and f"配達時間帯「{spelling}」({window}) を指定できません" in v["hold_reason"]
     assert site.export() == []
 
 
