@@ -52,7 +52,7 @@ def test_as_dict_is_what_the_cli_prints_for_a_planned_split_and_instructed_order
 
 def test_without_history_the_key_is_absent_and_an_unplanned_order_has_an_empty_plan(tmp_path, capsys):
     site = WmsSite(tmp_path, capsys)
-    o = order(2, delivery="メール便")                      # no mapping: held, no plan
+    o = order(2, delivery="ポスト投函")                      # no mapping: held, no plan
     site.orders_csv([o])
     tx = Store(tmp_path / "var" / "tsunagi.db").read()
     loaded = load_order(tx, queries.find_order(tx, "rakuten", o.order_no))

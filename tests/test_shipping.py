@@ -66,12 +66,12 @@ def test_b2_codes_dates_cod_amount_and_byte_limits(tmp_path, capsys):
 
 def test_an_unmapped_delivery_name_puts_the_order_on_hold_until_it_is_mapped(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
-    o = order(5, delivery="メール便")
+    o = order(5, delivery="ポスト投函")
     site.orders_csv([o])
     v = site.view(o)
-    assert v["status"] == "hold" and "配送方法「メール便」の紐づけがありません" in v["hold_reason"]
+    assert v["status"] == "hold" and "配送方法「ポスト投函」の紐づけがありません" in v["hold_reason"]
     assert site.export() == []
-    site.edit(lambda config: shop(config, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
+    site.edit(lambda config: shop(config, "rakuten")["shipping"]["delivery"].update({"ポスト投函": "ネコポス"}))
     assert site.cli("ship", "ready") == 0
     assert site.status(o) == "ready"
     assert site.export()[0].read_bytes().decode("cp932").split("\r\n")[1].split(",")[1] == "7"   # ネコポス
@@ -87,7 +87,7 @@ def traces(site: ShipSite, o: SampleOrder) -> tuple[int, int, int]:
 
 def test_an_order_held_for_an_unmapped_name_writes_nothing_while_the_mapping_does_not_change(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
-    o = order(5, delivery="メール便")
+    o = order(5, delivery="ポスト投函")
     site.orders_csv([o])
     assert site.status(o) == "hold"
     before = traces(site, o)
@@ -95,16 +95,16 @@ def test_an_order_held_for_an_unmapped_name_writes_nothing_while_the_mapping_doe
     for _ in range(3):
         wiring.ready_orders(config_mod.load(site.config_path), store)
     assert traces(site, o) == before and site.status(o) == "hold"
-    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
+    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"ポスト投函": "ネコポス"}))
     wiring.ready_orders(config_mod.load(site.config_path), store)
     assert site.status(o) == "ready"
 
 
 def test_a_hold_for_another_missing_name_is_reworded_once(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
-    o = order(5, delivery="メール便", payment="ツケ払い")
+    o = order(5, delivery="ポスト投函", payment="ツケ払い")
     site.orders_csv([o])
-    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"メール便": "ネコポス"}))
+    site.edit(lambda data: shop(data, "rakuten")["shipping"]["delivery"].update({"ポスト投函": "ネコポス"}))
     assert site.cli("ship", "ready") == 0
     assert "支払方法「ツケ払い」" in site.view(o)["hold_reason"]
     reworded = traces(site, o)

@@ -9,7 +9,7 @@ from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, shipping, shipplan, stock
+from tsunagi.oms import paykinds, shipnames, shipping, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
@@ -69,7 +69,7 @@ def shipping_rules(cfg: Config) -> shipplan.Rules:
         tables = cfg.layouts.load("label", c.layout).tables
         for name, payments in tables.get("service", {}).items():
             services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
-    shops = {s.id: shipplan.ShopRules(dict(s.shipping.delivery), paykinds.mapping(s.shipping.payment),
+    shops = {s.id: shipplan.ShopRules(shipnames.delivery_mapping(set(services), s.shipping.delivery), paykinds.mapping(s.shipping.payment),
                                       dict(s.shipping.time),
                                       s.shipping.auto_ready, confirmed_by_mail=not s.order_csv)
              for s in cfg.shops if s.shipping}

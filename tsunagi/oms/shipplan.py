@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tsunagi.oms import orders, paykinds, shipping, status
+from tsunagi.oms import orders, paykinds, shipnames, shipping, status
 from tsunagi.oms.store import Tx
 
 SETTING = "([[shop]] shipping の {table} に追加)"
@@ -43,14 +43,15 @@ def plan_for(rules: Rules, shop: ShopRules, data: dict) -> tuple[dict | None, st
         return None, f"配送方法「{delivery_name}」の紐づけがありません {SETTING.format(table='delivery')}"
     if payment_name not in shop.payment:
         return None, f"支払方法「{payment_name}」の紐づけがありません {SETTING.format(table='payment')}"
-    if time_name and time_name not in shop.time:
+    slot = shop.time[time_name] if time_name in shop.time else shipnames.time_slot(time_name) if time_name else ""
+    if slot is None:
         return None, f"配達時間帯「{time_name}」の紐づけがありません {SETTING.format(table='time')}"
-    service_name, kind, slot = shop.delivery[delivery_name], shop.payment[payment_name], shop.time.get(time_name, "")
+    service_name, kind = shop.delivery[delivery_name], shop.payment[payment_name]
     service, payment = rules.services[service_name], paykinds.label_payment(kind)
     if payment not in service.payments:
         return None, f"{service_name} では代金引換を扱えません (支払方法「{payment_name}」)"
     if slot and slot not in service.slots:
-        return None, f"{service_name} では配達時間帯「{slot}」を指定できません (「{time_name}」)"
+        return None, f"{service_name} では配達時間帯「{time_name}」({slot}) を指定できません"
     plan = {"carrier": service.carrier, "delivery": service_name, "payment": payment, "time": slot}
     if kind == paykinds.PAY_FIRST and not data.get("paid"):
         plan["pay_first"] = True      # waits in 入金待ち until the payment is confirmed (oms/payments.py)

@@ -9,7 +9,7 @@ from tsunagi.common import clock
 from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
-from tsunagi.outbound import csvfile
+from tsunagi.outbound import carriercodes, csvfile
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.confirm")
@@ -87,10 +87,10 @@ def confirm_row(tx: Tx, order: Order, layout) -> dict[str, str] | None:
     """The confirmation fields of one shipped order: its tracking numbers, ship date and carrier codes."""
     numbers, ship_date = shipping.tracking_of(tx, order.id)
     plan = order.shipping or ShippingPlan()
-    carrier = layout.tables.get("carrier", {}).get(plan.delivery, {})
+    carrier = carriercodes.for_service(plan.delivery, layout.tables)
     when = date.fromisoformat(ship_date) if ship_date else clock.now().date()
     return {"order_no": order.order_no, "tracking": numbers[0] if numbers else "", "tracking_all": ",".join(numbers),
             "tracking2": numbers[1] if len(numbers) > 1 else "", "ship_date": when.strftime(layout.date_format),
-            "carrier_code": carrier.get("code", "OTHER"), "carrier_name": carrier.get("name", plan.carrier),
+            "carrier_code": carrier.get("code", carriercodes.OTHER), "carrier_name": carrier.get("name", plan.carrier),
             "ship_method": carrier.get("method", plan.delivery),
             "cod_method": layout.tables.get("cod", {}).get(plan.payment, "")}

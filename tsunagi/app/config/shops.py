@@ -41,7 +41,9 @@ class ShopShipping(Settings):
     """How a shop's channel names map to tsunagi's."""
     delivery: dict[str, str] = Field(default_factory=dict, description="channel delivery name → a carrier service "
                                      "(`宅急便`, `ネコポス`, `飛脚宅配便`, `ゆうパック`, …); the service picks the "
-                                     "`[[carrier]]`")
+                                     "`[[carrier]]`. The carts' common names (宅配便, メール便, ネコポス, ゆうパケット, "
+                                     "クリックポスト, 宅急便コンパクト, …) map without it to the one offered service they "
+                                     "can mean; a name here overrides them")
     payment: dict[str, Literal["prepaid", "cod", "postpay", "pay_first"]] = Field(
         default_factory=dict, description="channel payment name → `prepaid`, `cod`, `postpay` (後払い: ships now) or "
         "`pay_first` (銀行振込, コンビニ前払い, Pay-easy: waits in 入金待ち until paid); the carts' common names "
@@ -50,7 +52,9 @@ class ShopShipping(Settings):
     unpaid_cancel_days: int = Field(0, ge=0, description="a `pay_first` order unpaid this many days after it entered "
                                     "入金待ち is cancelled (its stock released); 0 = never")
     time: dict[str, TimeSlot] = Field(default_factory=dict, description="channel time-slot name → `午前中`, "
-                                      "`12-14`, `14-16`, `16-18`, `18-20`, `19-21`, `18-21`, `20-21` (or `\"\"`)")
+                                      "`12-14`, `14-16`, `16-18`, `18-20`, `19-21`, `18-21`, `20-21` (or `\"\"`); the common "
+                                      "spellings (12時～14時, 14:00-16:00, １９-２１, 指定なし, …) map without it, a name "
+                                      "here overrides them; a window the carrier lacks holds the order")
     auto_ready: bool = Field(True, description="move orders to 印刷待ち as they are confirmed (a shop without "
                                                "`order_csv` is confirmed by its mail)")
     confirm_layout: ConfirmLayout = Field("", description="`amazon-ship-confirm`, `rakuten-shipping`, "
