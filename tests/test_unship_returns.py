@@ -145,3 +145,15 @@ def test_a_bad_return_is_refused_in_one_line_and_changes_nothing(tmp_path, capsy
     err = capsys.readouterr().err
     assert why in err and len(err.strip().splitlines()) == 1
     assert (slots(site, "item-a"), site.view(o)) == before
+
+
+def test_a_refund_the_channel_already_took_off_its_total_is_no_mismatch(tmp_path, capsys):
+    site, o = shipped(tmp_path, capsys)          # total 2,500円 (2×1,000 + shipping)
+    site.orders_csv([order(1, Item("item-a", "A", 2, 1000), total_override=1500)], "later.csv")
+    capsys.readouterr()
+    site.cli("ship", "mismatch")
+    assert o.order_no in capsys.readouterr().out
+    assert site.cli("order-return", "rakuten", o.order_no, "--line", "1", "--qty", "1", "--refund", "1000") == 0
+    capsys.readouterr()
+    site.cli("ship", "mismatch", "--json")
+    assert json.loads(capsys.readouterr().out) == []

@@ -62,7 +62,7 @@ def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
             channel_total = total          # the channel has said nothing since: it still has the whole total
         if (shop is None or shop_id == shop) and channel_total is not None and channel_total != total - refunded:
             out.append({"shop": shop_id, "order_no": order_no, "status": code, "total": total,
-                        "channel_total": channel_total, "refunded": refunded})
+                        "channel_total": channel_total} | ({"refunded": refunded} if refunded else {}))
     return out
 
 
