@@ -157,3 +157,19 @@ def test_a_refund_the_channel_already_took_off_its_total_is_no_mismatch(tmp_path
     capsys.readouterr()
     site.cli("ship", "mismatch", "--json")
     assert json.loads(capsys.readouterr().out) == []
+
+
+def test_a_refund_alone_takes_no_units_back(tmp_path, capsys):
+    site, o = shipped(tmp_path, capsys)
+    assert site.cli("order-return", "rakuten", o.order_no, "--qty", "0", "--refund", "300") == 0
+    assert slots(site, "item-a") == [("本店倉庫", 8, 0)]
+    assert "返金 300円" in history(site, o)
+
+
+def test_an_order_with_returned_units_cannot_be_unshipped(tmp_path, capsys):
+    site, o = shipped(tmp_path, capsys)
+    site.cli("order-return", "rakuten", o.order_no, "--line", "1", "--qty", "1")
+    capsys.readouterr()
+    assert site.cli("order-unship", "rakuten", o.order_no) == 2
+    assert "returned units" in capsys.readouterr().err
+    assert site.status(o) == "closed" and slots(site, "item-a") == [("本店倉庫", 9, 0)]

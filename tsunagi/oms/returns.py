@@ -30,8 +30,8 @@ def take_back(tx: Tx, order_id: int, line: int | None = None, qty: int | None = 
         raise OrderError(f"the order has no line {line} (its lines are 1–{len(lines)}: see tsunagi order SHOP ORDER_NO)")
     if to and not damaged_to and tx.one("SELECT 1 FROM locations WHERE location = ?", to) is None:
         raise OrderError(f"unknown location {to!r}: use one of config locations (or a location a stock file named)")
-    if qty is not None and qty <= 0:
-        raise OrderError(f"quantity {qty}: a return takes 1 or more")
+    if qty is not None and (qty < 0 or qty == 0 and not refund):
+        raise OrderError(f"quantity {qty}: a return takes 1 or more (--qty 0 only with --refund: a refund alone)")
     if refund < 0:
         raise OrderError(f"refund {refund}: a refund is 0 yen or more")
     done = data.get("returns", [])

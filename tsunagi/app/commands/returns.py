@@ -19,7 +19,8 @@ def register(sub) -> None:
     rt.add_argument("shop")
     rt.add_argument("order_no")
     rt.add_argument("--line", metavar="N", help="only line N (default: every line)")
-    rt.add_argument("--qty", metavar="Q", help="units of the line (default: all shipped and not yet returned)")
+    rt.add_argument("--qty", metavar="Q", help="units of the line (default: all shipped and not yet "
+                                                         "returned; 0 with --refund: a refund alone)")
     rt.add_argument("--to", default="", metavar="LOCATION", help="where good units go (default: where they shipped from)")
     rt.add_argument("--damaged", action="store_true", help="the units go to returns.damaged_location (never sold)")
     rt.add_argument("--refund", metavar="AMOUNT", help="yen refunded to the buyer")
