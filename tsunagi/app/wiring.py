@@ -37,6 +37,7 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     rules = shipping_rules(cfg)        # once: it does not change while the config does not
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
+        stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked()),

@@ -173,6 +173,11 @@ def payments_received(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS payments_by_state ON payments (state)")
 
 
+def unsellable_locations(tx: Tx) -> None:
+    """Locations whose stock is never reserved nor published (returned damaged units, 返品不良)."""
+    tx.run("CREATE TABLE IF NOT EXISTS unsellable_locations (location TEXT PRIMARY KEY)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -180,5 +185,5 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  products_found_by_code_in_any_case,
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
-                                                 payments_received)
+                                                 payments_received, unsellable_locations)
 LATEST = len(MIGRATIONS)

@@ -50,15 +50,19 @@ def mail_missing(tx: Tx, cutoffs: dict[str, str]) -> list[int]:
 
 
 def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
-    """Shipped or closed orders whose total differs from the total in the channel's latest order data."""
+    """Shipped or closed orders whose total, less what was refunded (order-return --refund), differs from
+    the total in the channel's latest order data; an order refunded but not yet changed by the channel shows."""
     out = []
     for shop_id, order_no, code, total, data in tx.all(
             "SELECT shop, order_no, status, total, data FROM orders WHERE status IN (?, ?) ORDER BY ordered_at, id",
             status.SHIPPED, status.CLOSED):
-        channel_total = json.loads(data).get("channel_total")
-        if (shop is None or shop_id == shop) and channel_total is not None and channel_total != total:
+        data = json.loads(data)
+        channel_total, refunded = data.get("channel_total"), data.get("refunded", 0)
+        if refunded and channel_total is None:
+            channel_total = total          # the channel has said nothing since: it still has the whole total
+        if (shop is None or shop_id == shop) and channel_total is not None and channel_total != total - refunded:
             out.append({"shop": shop_id, "order_no": order_no, "status": code, "total": total,
-                        "channel_total": channel_total})
+                        "channel_total": channel_total} | ({"refunded": refunded} if refunded else {}))
     return out
 
 

@@ -59,6 +59,12 @@ def ensure_location(tx: Tx, location: str) -> None:
         tx.run("INSERT INTO locations (location, priority) VALUES (?, ?)", location, rank)
 
 
+def mark_unsellable(tx: Tx, location: str) -> None:
+    """Stock at this location is never reserved nor published (it is known, so a return may name it)."""
+    ensure_location(tx, location)
+    tx.run("INSERT INTO unsellable_locations (location) VALUES (?) ON CONFLICT DO NOTHING", location)
+
+
 def set_locations(tx: Tx, names: list[str]) -> None:
     """Configured priority: the first name is taken from first."""
     for rank, name in enumerate(names, 1):
@@ -66,13 +72,18 @@ def set_locations(tx: Tx, names: list[str]) -> None:
                "ON CONFLICT (location) DO UPDATE SET priority = excluded.priority", name, rank)
 
 
+SELLABLE = "location NOT IN (SELECT location FROM unsellable_locations)"
+
+
 def free_by_sku(tx: Tx, skus: set[str] | None = None) -> dict[str, int]:
+    """Free units by SKU at the locations that sell (an unsellable one, 返品不良, is never published)."""
     if skus is None:
-        rows = tx.all("SELECT sku, SUM(on_hand - reserved) FROM stock GROUP BY sku")
+        rows = tx.all(f"SELECT sku, SUM(on_hand - reserved) FROM stock WHERE {SELLABLE} GROUP BY sku")
     else:
         rows = []
         for sku in skus:
-            rows += tx.all("SELECT sku, SUM(on_hand - reserved) FROM stock WHERE sku = ? GROUP BY sku", sku)
+            rows += tx.all(f"SELECT sku, SUM(on_hand - reserved) FROM stock WHERE sku = ? AND {SELLABLE} GROUP BY sku",
+                           sku)
     return {r[0]: r[1] for r in rows}
 
 
@@ -87,7 +98,7 @@ def free_slots(tx: Tx, sku: str) -> list[tuple[str, str, int]]:
     location by configured priority, then lot ascending."""
     rows = tx.all("SELECT s.location, s.lot, s.on_hand - s.reserved, COALESCE(l.priority, 1000000) "
                   "FROM stock s LEFT JOIN locations l ON l.location = s.location "
-                  "WHERE s.sku = ? AND s.on_hand > s.reserved", sku)
+                  "WHERE s.sku = ? AND s.on_hand > s.reserved AND s." + SELLABLE, sku)
     rows.sort(key=lambda r: (r[3], r[0], natural_key(r[1])))
     return [(r[0], r[1], r[2]) for r in rows]
 

@@ -17,6 +17,7 @@ from tsunagi.app.commands import (
     orderlines,
     orders,
     payment,
+    returns,
     serve,
     ship,
     status,
@@ -25,7 +26,7 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, payment, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, returns, payment, ship, mail, transfer)
 
 
 def version() -> str:

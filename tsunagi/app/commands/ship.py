@@ -72,7 +72,8 @@ def cmd_ship_mismatch(args) -> int:
     rows = queries.ship_mismatch(base.reader(base.config(args)).read(), args.shop)
     return base.show(args, rows, "orders", lambda r: (
         f"{r['shop']:<10} {r['order_no']:<28} {status.label(r['status']):<6} tsunagi {r['total']:>9,}円  "
-        f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total']:+,}円"))
+        f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total'] + r.get('refunded', 0):+,}円"
+        + (f"  (返金 {r['refunded']:,}円)" if r.get('refunded') else "")))
 
 
 def cmd_wms_send(args) -> int:

@@ -114,6 +114,11 @@ class CatalogSettings(Settings):
                                                 "both, or `fold` it into the existing product")
 
 
+class ReturnSettings(Settings):
+    damaged_location: str = Field("返品不良", min_length=1, description="where `order-return --damaged` puts returned "
+                                  "damaged units: a location no order reserves from and no stock feed publishes")
+
+
 class LogSettings(Settings):
     file: OptionalPath = Field(None, description="the daemon's log file, relative to the config file (\"\" = stderr, "
                                "for journald); lines carry the time (ISO 8601, JST), level, component and message")
@@ -156,6 +161,7 @@ class ConfigFile(Settings):
     csv: CsvSettings = Field(default_factory=CsvSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    returns: ReturnSettings = Field(default_factory=ReturnSettings)
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")
     shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")

@@ -42,6 +42,7 @@ class Config:
     drop_stable_seconds = property(lambda self: self.file.csv.drop_stable_seconds)
     max_line_bytes = property(lambda self: self.file.csv.max_line_bytes)
     csv_inline = property(lambda self: self.file.csv_layout)
+    damaged_location = property(lambda self: self.file.returns.damaged_location)
 
     @property
     def relay(self) -> RelaySettings | None:
