@@ -9,7 +9,7 @@ from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, shipnames, shipping, shipplan, stock
+from tsunagi.oms import paykinds, review, shipnames, shipping, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
@@ -71,7 +71,8 @@ def shipping_rules(cfg: Config) -> shipplan.Rules:
             services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
     shops = {s.id: shipplan.ShopRules(shipnames.delivery_mapping(set(services), s.shipping.delivery), paykinds.mapping(s.shipping.payment),
                                       dict(s.shipping.time),
-                                      s.shipping.auto_ready, confirmed_by_mail=not s.order_csv)
+                                      s.shipping.auto_ready, confirmed_by_mail=not s.order_csv,
+                                      review=review.Review(**s.review.model_dump()) if s.review else review.Review())
              for s in cfg.shops if s.shipping}
     return shipplan.Rules(shops, services)
 
