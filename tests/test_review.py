@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from tests.support.configs import shop
+from tests.support.daemon import Running, wait_for
 from tests.support.sites import ShipSite, order
 from tsunagi.common.clock import today
 from tsunagi.demo.mails import Item, Person
@@ -123,3 +124,17 @@ def test_a_paid_order_with_a_far_date_waits_in_waiting_date(tmp_path, capsys):
     assert site.status(o) == "payment"
     assert site.cli("payment", "confirm", "rakuten", o.order_no) == 0
     assert site.status(o) == "waiting_date"
+
+
+def test_the_daemon_moves_a_waiting_order_to_ready_when_its_day_comes(tmp_path, capsys, later):
+    site = reviewing(tmp_path, capsys, date_beyond_days=7)
+    o = order(13, requested_date=today() + timedelta(days=20))
+    site.orders_csv([o])
+    assert site.status(o) == "waiting_date"
+    later(timedelta(days=13))
+    running = Running(site.config_path)
+    try:
+        wait_for(lambda: site.status(o) == "ready")
+    finally:
+        running.stop()
+    assert len(site.export()) == 1

@@ -87,6 +87,16 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
         return shipplan.ready_orders(tx, rules, shop_id, only_auto)
 
 
+def timed_moves(cfg: Config, store: Store) -> list[str]:
+    """What time alone moves: 印刷日待ち orders whose day has come go on to 印刷待ち; unpaid ones are cancelled."""
+    dated = {s.id for s in cfg.shops if s.shipping and s.review and s.review.date_beyond_days}
+    if dated:
+        shops = {k: v for k, v in shipping_rules(cfg).shops.items() if k in dated}
+        with store.transaction() as tx:
+            shipplan.dates_come(tx, shops)
+    return cancel_unpaid(cfg, store)
+
+
 def cancel_unpaid(cfg: Config, store: Store) -> list[str]:
     """入金待ち orders past their shop's shipping.unpaid_cancel_days, cancelled in one transaction."""
     days = {s.id: s.shipping.unpaid_cancel_days for s in cfg.shops if s.shipping and s.shipping.unpaid_cancel_days}

@@ -66,7 +66,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
     counts = {status.READY: 0, status.HOLD: 0}
     if not shops:
         return counts
-    counts[status.READY] += _dates_come(tx, shops)
+    counts[status.READY] += dates_come(tx, shops)
     for order_id, shop, code, hold_kind in tx.all(
             "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
             status.CONFIRM, status.NEW, status.HOLD):
@@ -101,7 +101,7 @@ def _reviewed_ready(tx: Tx, rules: review.Review, order_id: int, plan: dict | No
     return shipping.make_ready(tx, order_id, plan, problem, review.waits_for_date(rules, data, today()))
 
 
-def _dates_come(tx: Tx, shops: dict[str, ShopRules]) -> int:
+def dates_come(tx: Tx, shops: dict[str, ShopRules]) -> int:
     """印刷日待ち orders whose day has come (N days before the requested date) go on to 印刷待ち."""
     moved = 0
     for order_id, shop, day in tx.all(
