@@ -138,3 +138,13 @@ def test_the_daemon_moves_a_waiting_order_to_ready_when_its_day_comes(tmp_path, 
     finally:
         running.stop()
     assert len(site.export()) == 1
+
+
+def test_orders_lists_waiting_orders_by_their_label(tmp_path, capsys):
+    site = reviewing(tmp_path, capsys, date_beyond_days=7)
+    far, near = order(14, requested_date=today() + timedelta(days=20)), order(15)
+    site.orders_csv([far, near])
+    capsys.readouterr()
+    assert site.cli("orders", "--status", "印刷日待ち") == 0
+    out = capsys.readouterr().out
+    assert far.order_no in out and near.order_no not in out and "印刷日待ち" in out
