@@ -9,6 +9,7 @@ from tests.support.daemon import Running, wait_for
 from tests.support.sites import ShipSite, order
 from tsunagi.common.clock import today
 from tsunagi.demo.mails import Item, Person
+from tsunagi.oms.store import Store
 
 ALL_ON = {"remark": True, "gift": True, "amount_over": 50000, "date_beyond_days": 7, "postcode_check": True}
 
@@ -77,6 +78,16 @@ def test_a_released_review_hold_is_not_held_again_by_the_same_rule(tmp_path, cap
     assert site.cli("ship", "ready") == 0
     assert site.status(o) == "ready"
     assert len(site.export()) == 1
+
+
+def test_a_release_of_a_review_hold_is_recorded_with_its_rules_and_who(tmp_path, capsys):
+    site = reviewing(tmp_path, capsys)
+    o = order(16, Item("item-a", "商品A", 1, 1000, ("のし:御祝",)), note="急ぎません")
+    site.orders_csv([o])
+    assert site.cli("order-release", "rakuten", o.order_no) == 0
+    history = Store(site.folder / "var" / "tsunagi.db").read().all(
+        "SELECT h.note FROM order_history h JOIN orders o ON o.id = h.order_id WHERE o.order_no = ?", o.order_no)
+    assert any(n.startswith("要確認を解除: remark, gift (操作: ") for (n,) in history), history
 
 
 def test_a_shop_without_a_review_table_ships_remarks_and_large_totals_as_before(tmp_path, capsys):

@@ -253,7 +253,7 @@ def release(tx: Tx, order_id: int, by: str = "") -> str:
     if code != status.HOLD:
         raise OrderError("the order is not on hold (保留ではありません)")
     if kind == "review":      # a person has looked: the same rules do not hold it again
-        review.record_release(tx, order_id)
+        note_history(tx, order_id, f"要確認を解除: {', '.join(review.record_release(tx, order_id))}{by_whom(by)}")
     other = versions.keep_current(tx, order_id, by)
     if other:
         note_history(tx, order_id, f"登録済みの内容のまま保留を解除: 届いた別の内容 {versions.show(other)} は採用せず"

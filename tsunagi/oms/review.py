@@ -104,11 +104,15 @@ def record_hold(tx: Tx, order_id: int, found: list[tuple[str, str]]) -> None:
     _update(tx, order_id, lambda data: data.update(review_held=[rule for rule, _ in found]))
 
 
-def record_release(tx: Tx, order_id: int) -> None:
-    """A review hold released: its rules do not hold this order again."""
+def record_release(tx: Tx, order_id: int) -> list[str]:
+    """A review hold released: its rules do not hold this order again. Returns those rules."""
+    lifted: list[str] = []
+
     def change(data: dict) -> None:
-        data["review_released"] = sorted(released(data) | set(data.pop("review_held", ())))
+        lifted.extend(data.pop("review_held", ()))
+        data["review_released"] = sorted(released(data) | set(lifted))
     _update(tx, order_id, change)
+    return lifted
 
 
 def _update(tx: Tx, order_id: int, change) -> None:
