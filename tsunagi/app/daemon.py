@@ -108,7 +108,7 @@ class Daemon:
                         FeedRunner(stop, wiring.feed_writer(cfg, spool, store), wiring.confirm_writer(cfg, spool, store),
                                    self.stock_changed, cfg.feed_coalesce_ms / 1000),
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
-                        UnpaidRunner(stop, lambda: wiring.cancel_unpaid(cfg, store), self.stock_changed)]
+                        UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed)]
         for runner in self.runners:       # a worker failing for long is reported to the operator
             runner.alerts = alerts
         threads = [r.thread() for r in self.runners]

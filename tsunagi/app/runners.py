@@ -149,7 +149,8 @@ class MailRunner(Runner):
 
 
 class UnpaidRunner(Runner):
-    """入金待ち orders past their shop's deadline are cancelled (shipping.unpaid_cancel_days); feeds follow."""
+    """What time moves: 印刷日待ち orders whose day came go to 印刷待ち; 入金待ち orders past their shop's deadline
+    are cancelled (shipping.unpaid_cancel_days), feeds following."""
 
     name = "unpaid"
     interval = UNPAID_POLL_SECONDS

@@ -9,7 +9,7 @@ from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, shipnames, shipping, shipplan, stock
+from tsunagi.oms import paykinds, review, shipnames, shipping, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
@@ -72,7 +72,8 @@ def shipping_rules(cfg: Config) -> shipplan.Rules:
             services.setdefault(name, shipplan.Service(c.name, frozenset(payments), frozenset(tables.get("time", {}))))
     shops = {s.id: shipplan.ShopRules(shipnames.delivery_mapping(set(services), s.shipping.delivery), paykinds.mapping(s.shipping.payment),
                                       dict(s.shipping.time),
-                                      s.shipping.auto_ready, confirmed_by_mail=not s.order_csv)
+                                      s.shipping.auto_ready, confirmed_by_mail=not s.order_csv,
+                                      review=review.Review(**s.review.model_dump()) if s.review else review.Review())
              for s in cfg.shops if s.shipping}
     return shipplan.Rules(shops, services)
 
@@ -85,6 +86,16 @@ def ready_orders(cfg: Config, store: Store, shop_id: str | None = None, only_aut
         return {}
     with store.transaction() as tx:
         return shipplan.ready_orders(tx, rules, shop_id, only_auto)
+
+
+def timed_moves(cfg: Config, store: Store) -> list[str]:
+    """What time alone moves: 印刷日待ち orders whose day has come go on to 印刷待ち; unpaid ones are cancelled."""
+    dated = {s.id for s in cfg.shops if s.shipping and s.review and s.review.date_beyond_days}
+    if dated:
+        shops = {k: v for k, v in shipping_rules(cfg).shops.items() if k in dated}
+        with store.transaction() as tx:
+            shipplan.dates_come(tx, shops)
+    return cancel_unpaid(cfg, store)
 
 
 def cancel_unpaid(cfg: Config, store: Store) -> list[str]:

@@ -35,7 +35,7 @@ def _values(layout: str, o: SampleOrder, item, status: str) -> dict[str, str]:
          "shipping_fee": str(o.shipping), "cod_fee": str(o.cod_fee), "discount": "0",
          "payment_method": o.payment, "delivery_method": o.delivery,
          "requested_date": f"{o.requested_date:%Y/%m/%d}" if o.requested_date else "",
-         "requested_time": o.requested_time, "note": "", "status": status,
+         "requested_time": o.requested_time, "note": o.note, "status": status,
          "line.sku": item.sku, "line.name": item.name, "line.qty": str(item.qty),
          "line.unit_price": str(item.price), "line.amount": str(item.price * item.qty),
          "line.options": " ".join(item.options)}

@@ -46,6 +46,7 @@ class SampleOrder:
     shipping: int = 500
     cod_fee: int = 0
     total_override: int | None = None   # a wrong total, for bad-input tests
+    note: str = ""                      # the buyer's remark (備考)
 
     @property
     def total(self) -> int:

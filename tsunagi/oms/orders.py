@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import allocate, catalog, outbox, status, versions
+from tsunagi.oms import allocate, catalog, outbox, review, status, versions
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -249,8 +249,11 @@ def edited_since_hold(tx: Tx, order_id: int) -> bool:
 def release(tx: Tx, order_id: int, by: str = "") -> str:
     """Lift a hold after a person has looked at it: the order is placed again (reserve, or wait), with
     its own lines: another version that held it is set aside (and holds it no more)."""
-    if tx.value("SELECT status FROM orders WHERE id = ?", order_id) != status.HOLD:
+    code, kind = tx.one("SELECT status, hold_kind FROM orders WHERE id = ?", order_id)
+    if code != status.HOLD:
         raise OrderError("the order is not on hold (保留ではありません)")
+    if kind == "review":      # a person has looked: the same rules do not hold it again
+        note_history(tx, order_id, f"要確認を解除: {', '.join(review.record_release(tx, order_id))}{by_whom(by)}")
     other = versions.keep_current(tx, order_id, by)
     if other:
         note_history(tx, order_id, f"登録済みの内容のまま保留を解除: 届いた別の内容 {versions.show(other)} は採用せず"

@@ -14,6 +14,7 @@ from tsunagi.common.kana import payer_key
 from tsunagi.oms import cancel, status
 from tsunagi.oms.orders import OrderError, by_whom, set_status
 from tsunagi.oms.records import PaymentRecord
+from tsunagi.oms.shipping import after_payment
 from tsunagi.oms.store import Tx
 
 # confirmed: paid an order in full; partial: less than it owes (it waits on); over: more (confirmed, to refund);
@@ -62,7 +63,7 @@ def confirm(tx: Tx, order_id: int, amount: int | None = None, paid_on: date | No
     _record(tx, key, PaymentRecord(0, paid_on, amount), "over" if amount > due else "confirmed", order_id,
             f"過入金 {amount - due:,}円" if amount > due else "", source, by)
     _paid(tx, order_id, amount, paid_on, by, source)
-    return status.READY
+    return tx.value("SELECT status FROM orders WHERE id = ?", order_id)
 
 
 def _paid(tx: Tx, order_id: int, amount: int, paid_on: date | None, by: str, source: str,
@@ -73,7 +74,8 @@ def _paid(tx: Tx, order_id: int, amount: int, paid_on: date | None, by: str, sou
     if had_partial:
         tx.run("UPDATE payments SET state = 'confirmed' WHERE order_id = ? AND state = 'partial'", order_id)
     on = f" ({paid_on.isoformat()})" if paid_on else ""
-    set_status(tx, order_id, status.READY, note=f"入金確認 {amount:,}円{on} {source}{by_whom(by)}")
+    plan = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id)).get("shipping") or {}
+    set_status(tx, order_id, after_payment(plan), note=f"入金確認 {amount:,}円{on} {source}{by_whom(by)}")
 
 
 def _record(tx: Tx, key: str, rec: PaymentRecord, state: str, order_id: int | None, note: str, source: str,

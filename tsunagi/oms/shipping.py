@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from tsunagi.common.clock import timestamp
+from tsunagi.common.clock import timestamp, today
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import allocate, outbox, status
 from tsunagi.oms.orders import edited_since_hold, note_history, place, set_status
@@ -23,9 +23,10 @@ def order_data(tx: Tx, order_id: int) -> dict:
     return json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
 
 
-def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> str:
+def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "", print_from: date | None = None) -> str:
     """確認待ち → 印刷待ち with the shipping plan (carrier, delivery, payment, time), or 保留 naming the
-    channel's delivery/payment/time name that has no mapping (never a guess)."""
+    channel's delivery/payment/time name that has no mapping (never a guess). print_from: the day a far
+    delivery date lets it into 印刷待ち (印刷日待ち until then, after 入金待ち where it pays first)."""
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     if current != status.CONFIRM:
         return current
@@ -35,13 +36,21 @@ def make_ready(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> s
     data = order_data(tx, order_id)
     plan = dict(plan)
     waits = plan.pop("pay_first", False)       # paid first (銀行振込, コンビニ前払い): no label before the money
+    if print_from:
+        plan["print_from"] = print_from.isoformat()
     data["shipping"] = plan
     tx.run("UPDATE orders SET data = ?, carrier = ?, updated_at = ? WHERE id = ?", json.dumps(data, ensure_ascii=False),
            plan["carrier"], timestamp(), order_id)
-    to = status.PAYMENT if waits else status.READY
+    to = status.PAYMENT if waits else after_payment(plan)
     set_status(tx, order_id, to, note=f"配送 {plan['carrier']} {plan['delivery']}"
-               + (f" / 入金待ち (支払方法「{data.get('payment_method', '')}」)" if waits else ""))
+               + (f" / 入金待ち (支払方法「{data.get('payment_method', '')}」)" if waits else "")
+               + (f" / {plan['print_from']} まで印刷日待ち" if to == status.WAITING_DATE else ""))
     return to
+
+
+def after_payment(plan: dict) -> str:
+    """印刷待ち, or 印刷日待ち while the plan's print_from day is still ahead."""
+    return status.WAITING_DATE if plan.get("print_from", "") > today().isoformat() else status.READY
 
 
 def retry_hold(tx: Tx, order_id: int, plan: dict | None, problem: str = "") -> str:

