@@ -15,6 +15,7 @@ from tsunagi.app.commands import (
     mail,
     ordercancel,
     orderlines,
+    orderrelate,
     orders,
     payment,
     serve,
@@ -25,7 +26,7 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, payment, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, payment, ship, mail, transfer)
 
 
 def version() -> str:

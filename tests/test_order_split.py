@@ -1,0 +1,64 @@
+"""order-split, order-merge, order-copy: orders made from orders by a person (NextEngine's Amazon manual's
+rules), each with its stock, its own label, its shipment confirmation and its history; bad inputs refused in
+one line, changing nothing."""
+from __future__ import annotations
+
+import getpass
+
+import pytest
+
+from tests.support.opsite import OpSite
+from tests.support.sites import mod7, order
+from tsunagi.demo.mails import Item
+
+
+@pytest.fixture
+def site(tmp_path, capsys):
+    return OpSite(tmp_path, capsys)
+
+
+def two_lines(n: int = 1):
+    return order(n, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500))
+
+
+def test_a_split_moves_the_lines_and_their_reservations_to_a_bk_order_with_its_own_label(site):
+    o = two_lines()
+    site.orders_csv([o])
+    before = site.view(o)["total"]
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    part = site.view_by_no(o.order_no + "-bk-1")
+    original = site.view(o)
+    assert [line["sku"] for line in part["lines"]] == ["item-b"] and part["total"] == 500
+    assert [line["sku"] for line in original["lines"]] == ["item-a"] and original["total"] == before - 500
+    assert site.stock("item-b") == (10, 1) and site.ledger("release:edit") == []     # moved, not released
+    assert getpass.getuser() in original["history"][-1]["note"]
+    rows = site.label_rows()
+    assert len(rows) == 2 and any("商品B" in ",".join(r) and "商品A" not in ",".join(r) for r in rows)
+
+
+def test_a_split_that_would_leave_the_original_empty_is_refused_and_changes_nothing(site):
+    o = two_lines()
+    site.orders_csv([o])
+    before = site.snapshot(o.order_no)
+    assert "empty" in site.refused("order-split", "rakuten", o.order_no, "--lines", "1,2")
+    assert site.snapshot(o.order_no) == before
+
+
+def test_splitting_an_unknown_line_or_order_is_refused(site):
+    o = two_lines()
+    site.orders_csv([o])
+    before = site.snapshot(o.order_no)
+    assert "no line 3" in site.refused("order-split", "rakuten", o.order_no, "--lines", "3")
+    assert "no order" in site.refused("order-split", "rakuten", "no-such-order", "--lines", "1")
+    assert site.snapshot(o.order_no) == before
+
+
+def test_an_order_holding_a_set_is_not_split_for_amazon(site):
+    (site.folder / "sets.csv").write_text("sku,name,components\nset-ab,セットAB,item-a*1;item-b*1\n", encoding="utf-8")
+    assert site.cli("products", "import", str(site.folder / "sets.csv")) == 0
+    o = order(1, Item("set-ab", "セットAB", 1, 1500), Item("item-a", "商品A", 1, 1000))
+    site.orders_csv([o])
+    site.edit(lambda config: config["shop"][0]["shipping"].update(confirm_layout="amazon-ship-confirm"))
+    before = site.snapshot(o.order_no)
+    assert "Amazon" in site.refused("order-split", "rakuten", o.order_no, "--lines", "2")
+    assert site.snapshot(o.order_no) == before
