@@ -62,3 +62,19 @@ def test_an_order_holding_a_set_is_not_split_for_amazon(site):
     before = site.snapshot(o.order_no)
     assert "Amazon" in site.refused("order-split", "rakuten", o.order_no, "--lines", "2")
     assert site.snapshot(o.order_no) == before
+
+
+def test_a_split_order_is_confirmed_once_under_the_original_number_when_every_part_has_shipped(site):
+    o = two_lines()
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    keys = sorted(r[0] for r in site.label_rows())
+    assert len(keys) == 2
+    site.results([f"{keys[0]},0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
+    site.cli("ship", "confirm")
+    assert site.confirmations() == []                              # a part still to ship
+    site.results([f"{keys[1]},0,0,{mod7('22345678901')},2026/06/13"], "r2.csv")
+    site.cli("ship", "confirm")
+    [confirm] = site.confirmations()
+    text = confirm.read_bytes().decode("cp932")
+    assert o.order_no in text and "-bk-1" not in text and mod7("12345678901") in text
