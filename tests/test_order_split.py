@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.opsite import OpSite
 from tests.support.sites import mod7, order
-from tsunagi.demo.mails import Item
+from tsunagi.demo.mails import Item, Person
 
 
 @pytest.fixture
@@ -78,3 +78,38 @@ def test_a_split_order_is_confirmed_once_under_the_original_number_when_every_pa
     [confirm] = site.confirmations()
     text = confirm.read_bytes().decode("cp932")
     assert o.order_no in text and "-bk-1" not in text and mod7("12345678901") in text
+
+
+def test_a_merge_moves_the_lines_and_reservations_to_one_parcel_and_cancels_the_others_by_merge(site):
+    a, b = order(1), order(2, Item("item-b", "商品B", 1, 500))
+    site.orders_csv([a, b])
+    totals = site.view(a)["total"] + site.view(b)["total"]
+    assert site.cli("order-merge", "rakuten", a.order_no, b.order_no) == 0
+    survivor, absorbed = site.view(a), site.view(b)
+    assert [line["sku"] for line in survivor["lines"]] == ["item-a", "item-b"] and survivor["total"] == totals
+    assert site.status(b) == "cancelled" and "同梱" in absorbed["history"][-1]["note"]
+    assert site.stock("item-b") == (10, 1) and site.ledger("release:cancelled") == []   # moved, not released
+    [row] = site.label_rows()
+    assert "商品A" in ",".join(row) and "商品B" in ",".join(row)
+
+
+def test_an_order_absorbed_by_a_merge_is_confirmed_with_the_surviving_parcels_tracking(site):
+    a, b = order(1), order(2, Item("item-b", "商品B", 1, 500))
+    site.orders_csv([a, b])
+    assert site.cli("order-merge", "rakuten", a.order_no, b.order_no) == 0
+    [row] = site.label_rows()
+    site.results([f"{row[0]},0,0,{mod7('12345678901')},2026/06/13"])
+    site.cli("ship", "confirm")
+    [confirm] = site.confirmations()
+    lines = [r for r in confirm.read_bytes().decode("cp932").split("\r\n")[1:] if r]
+    assert len(lines) == 2 and all(mod7("12345678901") in r for r in lines)
+    assert any(b.order_no in r for r in lines) and any(a.order_no in r for r in lines)
+
+
+def test_merging_orders_of_different_buyers_is_refused_and_changes_nothing(site):
+    a, b = order(1), order(2, ship_to=Person("別人 次郎", "150-0001", "東京都渋谷区神宮前1-1", "03-1111-2222", ""))
+    site.orders_csv([a, b])
+    before = site.snapshot(a.order_no), site.snapshot(b.order_no)
+    assert "another buyer" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert "no order" in site.refused("order-merge", "rakuten", a.order_no, "no-such-order")
+    assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before

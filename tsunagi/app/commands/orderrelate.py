@@ -5,7 +5,7 @@ from tsunagi.app.commands import base
 from tsunagi.app.commands.orderlines import after, whole
 from tsunagi.app.commands.orders import operator
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import queries, split
+from tsunagi.oms import merge, queries, split
 
 
 def register(sub) -> None:
@@ -14,6 +14,12 @@ def register(sub) -> None:
     sp.add_argument("order_no")
     sp.add_argument("--lines", required=True, metavar="N,N…", help="the lines to move (see tsunagi order SHOP ORDER_NO)")
     sp.set_defaults(func=cmd_order_split)
+    mg = sub.add_parser("order-merge", help="ship one buyer's orders as one (同梱): the others are cancelled by the "
+                                           "merge, their lines and stock moved to the first")
+    mg.add_argument("shop")
+    mg.add_argument("order_no", help="the order that ships (survives)")
+    mg.add_argument("others", nargs="+", metavar="ORDER_NO", help="the orders it absorbs")
+    mg.set_defaults(func=cmd_order_merge)
 
 
 def is_amazon(cfg, shop: str) -> bool:
@@ -35,4 +41,29 @@ def cmd_order_split(args) -> int:
         new_no, changed = split.split(tx, order_id, numbers, operator(), is_amazon(cfg, args.shop))
     after(cfg, store, args, order_id, before, changed)
     print(f"  分割: {new_no} (別の送り状で出荷)")
+    return 0
+
+
+def _absorbed_id(cfg, store, shop: str, order_no: str) -> int:
+    """An order to absorb, in the shop; one of another shop is named as such."""
+    try:
+        return base.order_id(store, shop, order_no)
+    except TsunagiError:
+        for other in cfg.shops:
+            if other.id != shop and queries.find_order(store.read(), other.id, order_no) is not None:
+                raise TsunagiError(f"{order_no} is an order of shop {other.id}, not {shop}: orders of different "
+                                   f"shops are never merged") from None
+        raise
+
+
+def cmd_order_merge(args) -> int:
+    cfg = base.config(args)
+    store = base.writer(cfg)
+    survivor = base.order_id(store, args.shop, args.order_no)
+    absorbed = [_absorbed_id(cfg, store, args.shop, n) for n in args.others]
+    with store.transaction() as tx:
+        before = queries.order_status(tx, survivor)
+        changed = merge.merge(tx, survivor, absorbed, operator())
+    after(cfg, store, args, survivor, before, changed)
+    print(f"  同梱: {', '.join(args.others)} → {args.order_no} (キャンセル: 同梱)")
     return 0
