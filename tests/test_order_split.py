@@ -8,7 +8,8 @@ import getpass
 import pytest
 
 from tests.support.opsite import OpSite
-from tests.support.sites import mod7, order
+from tests.support.sinks import Sink
+from tests.support.sites import MailSite, mod7, order
 from tsunagi.demo.mails import Item, Person
 
 
@@ -113,3 +114,33 @@ def test_merging_orders_of_different_buyers_is_refused_and_changes_nothing(site)
     assert "another buyer" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
     assert "no order" in site.refused("order-merge", "rakuten", a.order_no, "no-such-order")
     assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before
+
+
+def test_a_copy_for_a_reshipment_reserves_stock_like_a_new_order_and_is_never_confirmed(site):
+    o = order(1)
+    site.orders_csv([o])
+    [row] = site.label_rows()
+    site.results([f"{row[0]},0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
+    site.cli("ship", "confirm")
+    assert len(site.confirmations()) == 1
+    assert site.cli("order-copy", "rakuten", o.order_no) == 0
+    copy = site.view_by_no(o.order_no + "-cp-1")
+    assert copy["status"] == "ready" and site.stock("item-a") == (9, 1)
+    [row] = site.label_rows()
+    site.results([f"{row[0]},0,0,{mod7('22345678901')},2026/06/14"], "r2.csv")
+    site.cli("ship", "confirm")
+    assert len(site.confirmations()) == 1                     # nothing new for the copy
+    assert site.stock("item-a") == (8, 0)
+
+
+def test_a_copy_is_never_mailed_to_the_buyer(tmp_path, capsys):
+    sink = Sink().start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        o = order(1)
+        site.ship(o)
+        assert site.cli("order-copy", "rakuten", o.order_no) == 0
+        site.send()
+        assert {r["order_no"] for r in site.log()} == {o.order_no}
+    finally:
+        sink.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tsunagi.common import clock
-from tsunagi.oms import golive, outbound_tables, outbox, queries, shipping, status
+from tsunagi.oms import golive, outbound_tables, outbox, queries, relations, shipping, status
 from tsunagi.oms.store import Store, Tx
 
 CONSUMER = "mails"
@@ -44,6 +44,8 @@ def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
     shop = queries.order_ref(tx, order_id)[0]
     if golive.closed_as_history(tx, order_id):
         return                # handled in the cart before go-live: its buyer heard from the cart
+    if relations.is_copy(tx, order_id):
+        return                # a re-shipment copy: the buyer's order is the original
 
     def enabled(stage: str):
         found = stages.get((shop, stage))

@@ -1,11 +1,13 @@
 """The order-split, order-merge and order-copy commands: orders made from orders by a person."""
 from __future__ import annotations
 
+from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.app.commands.orderlines import after, whole
 from tsunagi.app.commands.orders import operator
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import merge, queries, split
+from tsunagi.ingest.spool import Spool
+from tsunagi.oms import copies, merge, queries, split, status
 
 
 def register(sub) -> None:
@@ -20,6 +22,11 @@ def register(sub) -> None:
     mg.add_argument("order_no", help="the order that ships (survives)")
     mg.add_argument("others", nargs="+", metavar="ORDER_NO", help="the orders it absorbs")
     mg.set_defaults(func=cmd_order_merge)
+    cp = sub.add_parser("order-copy", help="copy an order for a re-shipment (ORDER_NO-cp-N): stock reserved as for a "
+                                          "new order, never confirmed to the channel, never mailed")
+    cp.add_argument("shop")
+    cp.add_argument("order_no")
+    cp.set_defaults(func=cmd_order_copy)
 
 
 def is_amazon(cfg, shop: str) -> bool:
@@ -66,4 +73,17 @@ def cmd_order_merge(args) -> int:
         changed = merge.merge(tx, survivor, absorbed, operator())
     after(cfg, store, args, survivor, before, changed)
     print(f"  同梱: {', '.join(args.others)} → {args.order_no} (キャンセル: 同梱)")
+    return 0
+
+
+def cmd_order_copy(args) -> int:
+    cfg = base.config(args)
+    store = base.writer(cfg)
+    order_id = base.order_id(store, args.shop, args.order_no)
+    with store.transaction() as tx:
+        new_no, _ = copies.copy_order(tx, order_id, operator())
+    wiring.ready_orders(cfg, store, args.shop)
+    new_id = base.order_id(store, args.shop, new_no)
+    print(f"{new_no}: {args.order_no} のコピー (再送用) {status.label(queries.order_status(store.read(), new_id))}")
+    base.flush_feeds_if_idle(cfg, Spool(cfg.spool_dir), store)
     return 0
