@@ -10,6 +10,7 @@ import pytest
 from tests.support.opsite import OpSite
 from tests.support.sinks import Sink
 from tests.support.sites import MailSite, mod7, order
+from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person
 
 
@@ -144,3 +145,22 @@ def test_a_copy_is_never_mailed_to_the_buyer(tmp_path, capsys):
         assert {r["order_no"] for r in site.log()} == {o.order_no}
     finally:
         sink.stop()
+
+
+def test_merging_orders_of_different_shops_is_refused_and_changes_nothing(site):
+    a, b = order(1), order(2)
+    site.orders_csv([a])
+    (site.folder / "yahoo.csv").write_bytes(order_csv("yahoo-order", [b]))
+    assert site.cli("import", str(site.folder / "yahoo.csv"), "--shop", "yahoo") == 0
+    before = site.snapshot(a.order_no)
+    assert "different shops" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert site.snapshot(a.order_no) == before
+
+
+def test_merging_an_order_that_is_not_open_is_refused(site):
+    a, b = order(1), order(2)
+    site.orders_csv([a, b])
+    assert site.cli("order-cancel", "rakuten", b.order_no) == 0
+    before = site.snapshot(a.order_no)
+    assert "cancelled" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert site.snapshot(a.order_no) == before
