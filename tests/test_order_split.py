@@ -75,11 +75,13 @@ def test_a_split_order_is_confirmed_once_under_the_original_number_when_every_pa
     site.results([f"{keys[0]},0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
     site.cli("ship", "confirm")
     assert site.confirmations() == []                              # a part still to ship
+    assert {site.status(o), site.view_by_no(o.order_no + "-bk-1")["status"]} == {"ready", "shipped"}
     site.results([f"{keys[1]},0,0,{mod7('22345678901')},2026/06/13"], "r2.csv")
     site.cli("ship", "confirm")
     [confirm] = site.confirmations()
     text = confirm.read_bytes().decode("cp932")
     assert o.order_no in text and "-bk-1" not in text and mod7("12345678901") in text
+    assert site.status(o) == site.view_by_no(o.order_no + "-bk-1")["status"] == "closed"
 
 
 def test_a_merge_moves_the_lines_and_reservations_to_one_parcel_and_cancels_the_others_by_merge(site):

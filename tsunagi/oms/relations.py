@@ -26,6 +26,11 @@ def children(tx: Tx, parent_id: int, kind: str) -> list[int]:
                                  "ORDER BY child_id", parent_id, kind)]
 
 
+def confirmed(tx: Tx, order_id: int) -> bool:
+    """Whether a shipment confirmation for the order has been written."""
+    return tx.one("SELECT 1 FROM confirmations WHERE order_id = ? LIMIT 1", order_id) is not None
+
+
 def is_copy(tx: Tx, order_id: int) -> bool:
     return parent(tx, order_id, COPY) is not None
 

@@ -52,6 +52,7 @@ class ConfirmWriter:
                 if path:
                     written.append(path)
                 ids = [i for i in ids if i not in unwritten]    # stay 出荷確定済 (not closed) for a person
+                ids = relatedconfirm.to_close(tx, ids) if layout else ids     # a split's parts: once all confirmed
                 if ids and (shop not in self.pushed or path is None):
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])

@@ -38,3 +38,17 @@ def _split(tx: Tx, family: list[int], make_row: Callable[[Order], Row]) -> list[
     row = make_row(original)
     return [(family[0], {**row, "tracking": numbers[0], "tracking_all": ",".join(numbers),
                          "tracking2": numbers[1] if len(numbers) > 1 else ""})]
+
+
+def to_close(tx: Tx, ids: list[int]) -> list[int]:
+    """The orders the pass closes (請求済): a split's parts stay 出荷確定済 until the original's confirmation is
+    written, then all of them close together."""
+    out: list[int] = []
+    for order_id in ids:
+        root = relations.parent(tx, order_id, relations.SPLIT) or order_id
+        parts = relations.children(tx, root, relations.SPLIT)
+        if not parts:
+            out.append(order_id)
+        elif relations.confirmed(tx, root):
+            out += [i for i in (root, *parts) if i not in out]
+    return out
