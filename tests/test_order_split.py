@@ -31,6 +31,7 @@ def test_a_split_moves_the_lines_and_their_reservations_to_a_bk_order_with_its_o
     part = site.view_by_no(o.order_no + "-bk-1")
     original = site.view(o)
     assert [line["sku"] for line in part["lines"]] == ["item-b"] and part["total"] == 500
+    assert part["shipping_fee"] == 0 and original["shipping_fee"] == 500        # the fee stays with the original
     assert [line["sku"] for line in original["lines"]] == ["item-a"] and original["total"] == before - 500
     assert site.stock("item-b") == (10, 1) and site.ledger("release:edit") == []     # moved, not released
     assert getpass.getuser() in original["history"][-1]["note"]
@@ -91,6 +92,7 @@ def test_a_merge_moves_the_lines_and_reservations_to_one_parcel_and_cancels_the_
     assert site.cli("order-merge", "rakuten", a.order_no, b.order_no) == 0
     survivor, absorbed = site.view(a), site.view(b)
     assert [line["sku"] for line in survivor["lines"]] == ["item-a", "item-b"] and survivor["total"] == totals
+    assert survivor["shipping_fee"] == 1000                                     # both orders' fees, one parcel
     assert site.status(b) == "cancelled" and "同梱" in absorbed["history"][-1]["note"]
     assert site.stock("item-b") == (10, 1) and site.ledger("release:cancelled") == []   # moved, not released
     [row] = site.label_rows()
@@ -166,3 +168,11 @@ def test_merging_an_order_that_is_not_open_is_refused(site):
     before = site.snapshot(a.order_no)
     assert "cancelled" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
     assert site.snapshot(a.order_no) == before
+
+
+def test_merging_a_cash_on_delivery_order_with_a_prepaid_one_is_refused(site):
+    a, b = order(1), order(2, payment="代金引換", cod_fee=330)
+    site.orders_csv([a, b])
+    before = site.snapshot(a.order_no), site.snapshot(b.order_no)
+    assert "paid the same way" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before

@@ -22,6 +22,10 @@ def _recipient(tx: Tx, order_id: int) -> tuple[str, str, str, str]:
                  for k in ("name", "postal_code", "prefecture", "address"))
 
 
+def _payment(tx: Tx, order_id: int) -> str:
+    return json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id)).get("payment_method") or ""
+
+
 def _check(tx: Tx, survivor: int, absorbed: list[int]) -> str:
     """The survivor's status, once every order may be merged into it; else a one-line refusal naming why."""
     if not absorbed or survivor in absorbed or len(set(absorbed)) != len(absorbed):
@@ -35,6 +39,9 @@ def _check(tx: Tx, survivor: int, absorbed: list[int]) -> str:
         if shop != refs[survivor][0]:
             raise OrderError(f"{order_no} is an order of shop {shop}, not {refs[survivor][0]}: orders of different "
                              f"shops are never merged")
+        if _payment(tx, order_id) != _payment(tx, survivor):
+            raise OrderError(f"{order_no} is paid by {_payment(tx, order_id) or '-'}, {refs[survivor][1]} by "
+                             f"{_payment(tx, survivor) or '-'}: only orders paid the same way are merged")
         if _recipient(tx, order_id) != _recipient(tx, survivor):
             raise OrderError(f"{order_no} ships to another buyer (name, postcode or address differ from "
                              f"{refs[survivor][1]}): only one buyer's orders are merged (同梱)")
@@ -50,9 +57,13 @@ def merge(tx: Tx, survivor: int, absorbed: list[int], by: str = "") -> Changed:
     are cancelled by the merge (キャンセル with the merge named; their reservations moved, not released)."""
     current = _check(tx, survivor, absorbed)
     survivor_no, total, data = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", survivor)
+    data = json.loads(data)
     voided = voids.void_labels(tx, survivor, "注文の同梱")
     for order_id in absorbed:
-        order_no, amount = tx.one("SELECT order_no, total FROM orders WHERE id = ?", order_id)
+        order_no, amount, other = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", order_id)
+        other = json.loads(other)
+        for fee in relations.FEES:      # the parcel's fees are all the orders' (a COD parcel collects them all)
+            data[fee] = (data.get(fee) or 0) + (other.get(fee) or 0)
         voided += voids.void_labels(tx, order_id, "注文の同梱")
         first = tx.value("SELECT COALESCE(MAX(line_no), 0) FROM order_lines WHERE order_id = ?", survivor) + 1
         tx.run("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
@@ -63,7 +74,6 @@ def merge(tx: Tx, survivor: int, absorbed: list[int], by: str = "") -> Changed:
         set_status(tx, order_id, status.CANCELLED, note=f"同梱: {survivor_no} に統合 (cancelled by merge){by_whom(by)}")
         note_history(tx, survivor, f"同梱: {order_no} の明細を統合 (+{amount:,}円){by_whom(by)}")
         total += amount
-    data = json.loads(data)
     data["total"] = total
     tx.run("UPDATE orders SET total = ?, data = ?, updated_at = ? WHERE id = ?", total,
            json.dumps(data, ensure_ascii=False), timestamp(), survivor)

@@ -43,12 +43,18 @@ def next_number(tx: Tx, shop: str, order_no: str, kind: str) -> str:
     return f"{order_no}-{SUFFIX[kind]}-{n}"
 
 
-def new_order(tx: Tx, source_id: int, order_no: str, total: int) -> int:
-    """A new order row with the source order's details (buyer, recipient, shipping plan) and this total."""
+FEES = ("shipping_fee", "cod_fee", "discount")
+
+
+def new_order(tx: Tx, source_id: int, order_no: str, total: int, fees: bool = True) -> int:
+    """A new order row with the source order's details (buyer, recipient, shipping plan) and this total;
+    without the fees (shipping, COD, discount) where they stay with the source."""
     shop, ordered_at, source, data, mail_at, csv_at, carrier = tx.one(
         "SELECT shop, ordered_at, source, data, mail_at, csv_at, carrier FROM orders WHERE id = ?", source_id)
     data = json.loads(data)
     data.update(order_no=order_no, total=total)
+    if not fees:
+        data.update(dict.fromkeys(FEES, 0))
     data.pop("channel_total", None)          # the channel's figure is the original order's, not this one's
     stamp = timestamp()
     return tx.run("INSERT INTO orders (shop, order_no, status, ordered_at, total, source, data, created_at, "

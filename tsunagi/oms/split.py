@@ -44,7 +44,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
     new_no = relations.next_number(tx, shop, order_no, relations.SPLIT)
     moved_sum = sum(qty * price for *_, qty, price in moved)
-    new_id = relations.new_order(tx, order_id, new_no, moved_sum)
+    new_id = relations.new_order(tx, order_id, new_no, moved_sum, fees=False)
     _renumber(tx, new_id, moved)
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
     _renumber(tx, order_id, kept)
@@ -55,6 +55,10 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     if current in status.RESERVING:
         relations.move_reservations(tx, order_id, new_id, relations.needs(tx, [(m[2], m[5]) for m in moved]))
         set_status(tx, new_id, current, note=f"{order_no} から分割{by_whom(by)}")
+    elif current == status.HOLD:        # the part waits for the same look as the original
+        kind, reason = tx.one("SELECT hold_kind, hold_reason FROM orders WHERE id = ?", order_id)
+        set_status(tx, new_id, status.HOLD, note=reason, hold_kind=kind)
+        note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
     else:
         place(tx, new_id)
         note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
