@@ -176,3 +176,16 @@ def test_merging_a_cash_on_delivery_order_with_a_prepaid_one_is_refused(site):
     before = site.snapshot(a.order_no), site.snapshot(b.order_no)
     assert "paid the same way" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
     assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before
+
+
+def test_a_split_part_sends_no_second_purchase_mail(tmp_path, capsys):
+    sink = Sink().start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        o = two_lines()
+        site.mail_order(o)
+        assert site.cli("order-split", "ec", o.order_no, "--lines", "2") == 0
+        site.send()
+        assert [(r["order_no"], r["stage"]) for r in site.log()] == [(o.order_no, "purchase")]
+    finally:
+        sink.stop()
