@@ -189,3 +189,17 @@ def test_a_split_part_sends_no_second_purchase_mail(tmp_path, capsys):
         assert [(r["order_no"], r["stage"]) for r in site.log()] == [(o.order_no, "purchase")]
     finally:
         sink.stop()
+
+
+def test_amazon_gets_a_split_order_once_with_the_first_tracking_number(tmp_path, capsys):
+    site = OpSite(tmp_path, capsys, confirm="amazon-ship-confirm")
+    o = two_lines()
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    keys = sorted(r[0] for r in site.label_rows())
+    site.results([f"{keys[0]},0,0,{mod7('12345678901')},2026/06/13",
+                  f"{keys[1]},0,0,{mod7('22345678901')},2026/06/13"])
+    site.cli("ship", "confirm")
+    [confirm] = site.confirmations()
+    [row] = confirm.read_bytes().decode("cp932").split("\r\n")[3:-1]
+    assert row.split("\t")[0] == o.order_no and row.split("\t")[6] == mod7("12345678901")
