@@ -203,3 +203,12 @@ def test_amazon_gets_a_split_order_once_with_the_first_tracking_number(tmp_path,
     [confirm] = site.confirmations()
     [row] = confirm.read_bytes().decode("cp932").split("\r\n")[3:-1]
     assert row.split("\t")[0] == o.order_no and row.split("\t")[6] == mod7("12345678901")
+
+
+def test_the_channels_next_copy_of_a_split_or_merged_order_holds_neither(site):
+    a, b, c = two_lines(1), order(2), order(3, Item("item-b", "商品B", 1, 500))
+    site.orders_csv([a, b, c])
+    assert site.cli("order-split", "rakuten", a.order_no, "--lines", "2") == 0
+    assert site.cli("order-merge", "rakuten", b.order_no, c.order_no) == 0
+    site.orders_csv([a, b, c, order(4)], "orders-again.csv")       # another file: every order applied again
+    assert (site.status(a), site.status(b), site.status(c)) == ("ready", "ready", "cancelled")

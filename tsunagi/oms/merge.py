@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import relations, status, voids
+from tsunagi.oms import relations, status, versions, voids
+from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed
 from tsunagi.oms.orders import OrderError, by_whom, note_history, set_status
 from tsunagi.oms.split import check_splittable
@@ -58,6 +59,7 @@ def merge(tx: Tx, survivor: int, absorbed: list[int], by: str = "") -> Changed:
     current = _check(tx, survivor, absorbed)
     survivor_no, total, data = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", survivor)
     data = json.loads(data)
+    versions.record_replaced(tx, survivor, current_content(tx, survivor), by)   # the channel's copy holds no more
     voided = voids.void_labels(tx, survivor, "注文の同梱")
     for order_id in absorbed:
         order_no, amount, other = tx.one("SELECT order_no, total, data FROM orders WHERE id = ?", order_id)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import json
 
-from tsunagi.oms import allocate, relations, status, voids
+from tsunagi.oms import allocate, relations, status, versions, voids
+from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed, check_open
 from tsunagi.oms.orders import OrderError, by_whom, note_history, place, set_status
 from tsunagi.oms.store import Tx
@@ -39,6 +40,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     if sets_refused and has_set(tx, order_id):
         raise OrderError("the order holds a set product: Amazon rejects a split order with a set "
                          "(セット商品を含む注文は Amazon では分割できません)")
+    versions.record_replaced(tx, order_id, current_content(tx, order_id), by)   # the channel's copy holds no more
     moved = [line for line in lines if line[0] in wanted]
     kept = [line for line in lines if line[0] not in wanted]
     shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
