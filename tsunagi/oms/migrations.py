@@ -178,6 +178,14 @@ def unsellable_locations(tx: Tx) -> None:
     tx.run("CREATE TABLE IF NOT EXISTS unsellable_locations (location TEXT PRIMARY KEY)")
 
 
+def orders_related_by_split_merge_copy(tx: Tx) -> None:
+    """Which order a split part, a merge's absorbed order or a re-shipment copy came from (kind split, merge,
+    copy), when and by whom: for shipment confirmations and the order's history."""
+    tx.run("CREATE TABLE IF NOT EXISTS order_relations (parent_id INTEGER NOT NULL, child_id INTEGER NOT NULL, "
+           "kind TEXT NOT NULL, at TEXT NOT NULL, by TEXT NOT NULL DEFAULT '', PRIMARY KEY (parent_id, child_id))")
+    tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -185,5 +193,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  products_found_by_code_in_any_case,
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
-                                                 payments_received, unsellable_locations)
+                                                 payments_received, unsellable_locations,
+                                                 orders_related_by_split_merge_copy)
 LATEST = len(MIGRATIONS)

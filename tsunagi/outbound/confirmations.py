@@ -9,7 +9,7 @@ from tsunagi.common import clock
 from tsunagi.oms import outbound_tables, outbox, queries, shipping, status
 from tsunagi.oms.readmodel import Order, ShippingPlan, each_order
 from tsunagi.oms.store import Store, Tx
-from tsunagi.outbound import carriercodes, csvfile
+from tsunagi.outbound import carriercodes, csvfile, relatedconfirm
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.confirm")
@@ -52,6 +52,7 @@ class ConfirmWriter:
                 if path:
                     written.append(path)
                 ids = [i for i in ids if i not in unwritten]    # stay 出荷確定済 (not closed) for a person
+                ids = relatedconfirm.to_close(tx, ids) if layout else ids     # a split's parts: once all confirmed
                 if ids and (shop not in self.pushed or path is None):
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])
@@ -64,15 +65,16 @@ class ConfirmWriter:
         layout = self.layouts.load("confirm", layout_name)
         rows, unwritten = [], set()
         for order in each_order(tx, ids):
-            row = confirm_row(tx, order, layout)
-            problem = "、".join(csvfile.problems(layout, row))
-            if problem:
-                log.error("shop %s: order %s left out of the shipment confirmation: %s", shop, order.order_no, problem)
-                outbound_tables.add_alert(tx, "confirm", f"注文 {shop} {order.order_no} を出荷通知に書けません "
-                                          f"(出荷確定済のまま)", problem)
-                unwritten.add(order.id)
-            else:
-                rows.append((order.id, row))
+            for order_id, row in relatedconfirm.rows(tx, order, lambda o: confirm_row(tx, o, layout)):
+                problem = "、".join(csvfile.problems(layout, row))
+                if problem:
+                    log.error("shop %s: order %s left out of the shipment confirmation: %s", shop, order.order_no,
+                              problem)
+                    outbound_tables.add_alert(tx, "confirm", f"注文 {shop} {order.order_no} を出荷通知に書けません "
+                                              f"(出荷確定済のまま)", problem)
+                    unwritten.add(order.id)
+                elif all(order_id != done for done, _ in rows):    # a split's parts shipped together: once
+                    rows.append((order_id, row))
         if not rows:
             return None, unwritten
         name = f"{shop}-shipconfirm-{clock.file_stamp()}.{layout.extension}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tsunagi.common import clock
-from tsunagi.oms import golive, outbound_tables, outbox, queries, shipping, status
+from tsunagi.oms import golive, outbound_tables, outbox, queries, relations, shipping, status
 from tsunagi.oms.store import Store, Tx
 
 CONSUMER = "mails"
@@ -44,16 +44,19 @@ def _queue_for(tx: Tx, stages: dict, order_id: int, to: str, at: str) -> None:
     shop = queries.order_ref(tx, order_id)[0]
     if golive.closed_as_history(tx, order_id):
         return                # handled in the cart before go-live: its buyer heard from the cart
+    if relations.is_copy(tx, order_id):
+        return                # a re-shipment copy: the buyer's order is the original
 
     def enabled(stage: str):
         found = stages.get((shop, stage))
         return found if found and found[0] <= at else None
 
+    part = relations.parent(tx, order_id, relations.SPLIT) is not None    # its buyer heard of the whole order
     purchase = enabled("purchase")
-    if purchase and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
+    if purchase and not part and to in purchase[1].get("statuses", [status.NEW, status.CONFIRM]):
         outbound_tables.queue_mail(tx, order_id, shop, "purchase", at)
     reminder = enabled("payment_reminder")
-    if reminder and to == status.PAYMENT:     # sent only if still unpaid then (mailer.py)
+    if reminder and not part and to == status.PAYMENT:     # sent only if still unpaid then (mailer.py)
         due = datetime.fromisoformat(at) + timedelta(days=int(reminder[1].get("days", 3)))
         outbound_tables.queue_mail(tx, order_id, shop, "payment_reminder", due.isoformat())
     if to != status.SHIPPED:

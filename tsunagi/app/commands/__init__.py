@@ -15,6 +15,7 @@ from tsunagi.app.commands import (
     mail,
     ordercancel,
     orderlines,
+    orderrelate,
     orders,
     payment,
     returns,
@@ -26,7 +27,8 @@ from tsunagi.app.commands import (
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, returns, payment, ship, mail, transfer)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
+          transfer)
 
 
 def version() -> str:

@@ -1,0 +1,82 @@
+"""Splitting an order (分割): some of its lines move, with their reservations, to ORDER_NO-bk-N, which ships alone."""
+from __future__ import annotations
+
+import json
+
+from tsunagi.oms import allocate, relations, status, versions, voids
+from tsunagi.oms.adopt import current_content
+from tsunagi.oms.editlines import Changed, check_open
+from tsunagi.oms.orders import OrderError, by_whom, note_history, place, set_status
+from tsunagi.oms.store import Tx
+
+
+def check_splittable(tx: Tx, order_id: int, doing: str) -> str:
+    """The order's status if a person may split or merge it; else a one-line refusal naming why."""
+    current = check_open(tx, order_id, doing)
+    wms = allocate.warehouse_has(tx, order_id)
+    if wms:
+        raise OrderError(f"倉庫 {wms} に出荷を指示済みのため{doing}できません (tsunagi order-cancel で取り消すか、"
+                         f"倉庫の報告を待ってください)")
+    return current
+
+
+def has_set(tx: Tx, order_id: int) -> bool:
+    return tx.one("SELECT 1 FROM order_lines l JOIN set_components c ON c.set_sku = l.sku WHERE l.order_id = ? "
+                  "LIMIT 1", order_id) is not None
+
+
+def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused: bool = False) -> tuple[str, Changed]:
+    """Lines line_nos move to a new order ORDER_NO-bk-N: its total is their sum; the shipping fee, COD fee and
+    discounts stay with the original (the channel charged them once, on the original order number)."""
+    current = check_splittable(tx, order_id, "split")
+    lines = tx.all("SELECT line_no, channel_sku, sku, name, options, qty, unit_price FROM order_lines "
+                   "WHERE order_id = ? ORDER BY line_no", order_id)
+    wanted = sorted(set(line_nos))
+    for n in wanted:
+        if not 1 <= n <= len(lines):
+            raise OrderError(f"the order has no line {n} (its lines are 1–{len(lines)}: see tsunagi order SHOP ORDER_NO)")
+    if len(wanted) == len(lines):
+        raise OrderError("a split must not leave the original order empty: keep at least one line (分割すると元の注文が空になります)")
+    if sets_refused and has_set(tx, order_id):
+        raise OrderError("the order holds a set product: Amazon rejects a split order with a set "
+                         "(セット商品を含む注文は Amazon では分割できません)")
+    versions.record_replaced(tx, order_id, current_content(tx, order_id), by)   # the channel's copy holds no more
+    moved = [line for line in lines if line[0] in wanted]
+    kept = [line for line in lines if line[0] not in wanted]
+    shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
+    new_no = relations.next_number(tx, shop, order_no, relations.SPLIT)
+    moved_sum = sum(qty * price for *_, qty, price in moved)
+    new_id = relations.new_order(tx, order_id, new_no, moved_sum, fees=False)
+    _renumber(tx, new_id, moved)
+    tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
+    _renumber(tx, order_id, kept)
+    total = _take_from_total(tx, order_id, moved_sum)
+    voided = voids.void_labels(tx, order_id, "注文の分割")
+    relations.record(tx, order_id, new_id, relations.SPLIT, by)
+    shown = ", ".join(f"明細{n} {code}×{qty}" for n, code, _, _, _, qty, _ in moved)
+    if current in status.RESERVING:
+        relations.move_reservations(tx, order_id, new_id, relations.needs(tx, [(m[2], m[5]) for m in moved]))
+        set_status(tx, new_id, current, note=f"{order_no} から分割{by_whom(by)}")
+    elif current == status.HOLD:        # the part waits for the same look as the original
+        kind, reason = tx.one("SELECT hold_kind, hold_reason FROM orders WHERE id = ?", order_id)
+        set_status(tx, new_id, status.HOLD, note=reason, hold_kind=kind)
+        note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
+    else:
+        place(tx, new_id)
+        note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
+    note_history(tx, order_id, f"分割: {shown} を {new_no} へ (合計 {total:,}円){by_whom(by)}")
+    return new_no, Changed(current, total, voided)
+
+
+def _renumber(tx: Tx, order_id: int, lines) -> None:
+    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line[1:]) for n, line in enumerate(lines, 1)])
+
+
+def _take_from_total(tx: Tx, order_id: int, amount: int) -> int:
+    total, data = tx.one("SELECT total, data FROM orders WHERE id = ?", order_id)
+    data = json.loads(data)
+    data["total"] = total - amount
+    tx.run("UPDATE orders SET total = ?, data = ? WHERE id = ?", total - amount, json.dumps(data, ensure_ascii=False),
+           order_id)
+    return total - amount
