@@ -212,3 +212,27 @@ def test_the_channels_next_copy_of_a_split_or_merged_order_holds_neither(site):
     assert site.cli("order-merge", "rakuten", b.order_no, c.order_no) == 0
     site.orders_csv([a, b, c, order(4)], "orders-again.csv")       # another file: every order applied again
     assert (site.status(a), site.status(b), site.status(c)) == ("ready", "ready", "cancelled")
+
+
+def test_an_order_waiting_for_payment_is_neither_split_nor_merged(site):
+    """The buyer pays the channel's total once, under the order's number: a part would wait for money never sent."""
+    a = order(1, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), payment="銀行振込")
+    b = order(2, Item("item-b", "商品B", 1, 500), payment="銀行振込")
+    site.orders_csv([a, b])
+    assert site.status(a) == site.status(b) == "payment"
+    before = site.snapshot(a.order_no)
+    assert "入金待ち" in site.refused("order-split", "rakuten", a.order_no, "--lines", "2")
+    assert "入金待ち" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert site.snapshot(a.order_no) == before
+
+
+def test_a_split_whose_part_was_cancelled_is_confirmed_once_the_rest_has_shipped(site):
+    o = two_lines()
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    assert site.cli("order-cancel", "rakuten", o.order_no + "-bk-1") == 0
+    [key] = [r[0] for r in site.label_rows()]
+    site.results([f"{key},0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
+    site.cli("ship", "confirm")
+    [confirm] = site.confirmations()
+    assert o.order_no in confirm.read_bytes().decode("cp932") and site.status(o) == "closed"

@@ -173,3 +173,16 @@ def test_an_order_with_returned_units_cannot_be_unshipped(tmp_path, capsys):
     assert site.cli("order-unship", "rakuten", o.order_no) == 2
     assert "returned units" in capsys.readouterr().err
     assert site.status(o) == "closed" and slots(site, "item-a") == [("本店倉庫", 9, 0)]
+
+
+def test_an_order_closed_at_go_live_cannot_be_unshipped_for_no_unit_of_ours_left(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = order(1)
+    site.orders_csv([o])
+    capsys.readouterr()
+    assert site.cli("orders", "close-before", "2030-01-01") == 0
+    assert site.status(o) == "closed"
+    capsys.readouterr()
+    assert site.cli("order-unship", "rakuten", o.order_no) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "never shipped" in err and site.status(o) == "closed"

@@ -34,6 +34,8 @@ def _check(tx: Tx, survivor: int, absorbed: list[int]) -> str:
     refs = {i: tx.one("SELECT shop, order_no, status FROM orders WHERE id = ?", i) for i in [survivor, *absorbed]}
     for order_id, (shop, order_no, current) in refs.items():
         check_splittable(tx, order_id, "merged")
+        if relations.parent(tx, order_id, relations.SPLIT) or relations.children(tx, order_id, relations.SPLIT):
+            raise OrderError(f"{order_no} is part of a split order (分割): split orders are not merged")
         if current not in status.RESERVING:
             raise OrderError(f"{order_no} is {status.label(current)} ({current}): only orders holding their stock "
                              f"are merged")

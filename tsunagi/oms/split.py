@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from tsunagi.common.clock import timestamp
 from tsunagi.oms import allocate, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed, check_open
@@ -13,6 +14,9 @@ from tsunagi.oms.store import Tx
 def check_splittable(tx: Tx, order_id: int, doing: str) -> str:
     """The order's status if a person may split or merge it; else a one-line refusal naming why."""
     current = check_open(tx, order_id, doing)
+    if current == status.PAYMENT:     # the buyer pays the channel's total once, under this order's number
+        raise OrderError(f"the order waits for payment (入金待ち): it cannot be {doing} until the payment is confirmed "
+                         f"(tsunagi payment confirm)")
     wms = allocate.warehouse_has(tx, order_id)
     if wms:
         raise OrderError(f"倉庫 {wms} に出荷を指示済みのため{doing}できません (tsunagi order-cancel で取り消すか、"
@@ -29,6 +33,8 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     """Lines line_nos move to a new order ORDER_NO-bk-N: its total is their sum; the shipping fee, COD fee and
     discounts stay with the original (the channel charged them once, on the original order number)."""
     current = check_splittable(tx, order_id, "split")
+    if relations.children(tx, order_id, relations.MERGE):
+        raise OrderError("the order holds orders merged into it (同梱): it cannot be split")
     lines = tx.all("SELECT line_no, channel_sku, sku, name, options, qty, unit_price FROM order_lines "
                    "WHERE order_id = ? ORDER BY line_no", order_id)
     wanted = sorted(set(line_nos))
@@ -77,6 +83,6 @@ def _take_from_total(tx: Tx, order_id: int, amount: int) -> int:
     total, data = tx.one("SELECT total, data FROM orders WHERE id = ?", order_id)
     data = json.loads(data)
     data["total"] = total - amount
-    tx.run("UPDATE orders SET total = ?, data = ? WHERE id = ?", total - amount, json.dumps(data, ensure_ascii=False),
-           order_id)
+    tx.run("UPDATE orders SET total = ?, data = ?, updated_at = ? WHERE id = ?", total - amount,
+           json.dumps(data, ensure_ascii=False), timestamp(), order_id)   # an edit: no CSV digest holds for it now
     return total - amount

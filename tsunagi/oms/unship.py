@@ -35,8 +35,11 @@ def unship(tx: Tx, order_id: int, by: str = "") -> list[str]:
     check_shipped(tx, order_id, "unshipped")
     if tx.one("SELECT 1 FROM ledger WHERE ref = ? AND cause = 'return' LIMIT 1", f"order:{order_id}"):
         raise OrderError("the order has returned units (tsunagi order-return): it cannot be unshipped")
+    units = shipped_units(tx, order_id)
+    if not units:     # closed at go-live or shipped before tsunagi: nothing of ours left the shelf
+        raise OrderError("tsunagi never shipped this order (no units left its stock): it cannot be unshipped")
     ref = f"order:{order_id}"
-    for (sku, location, lot), qty in sorted(shipped_units(tx, order_id).items()):
+    for (sku, location, lot), qty in sorted(units.items()):
         move(tx, sku, location, lot, qty, qty, "unship", ref)
         tx.run("INSERT INTO reservations (order_id, sku, location, lot, qty) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT (order_id, sku, location, lot) DO UPDATE SET qty = reservations.qty + excluded.qty",

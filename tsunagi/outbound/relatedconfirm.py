@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from tsunagi.oms import queries, relations, shipping
+from tsunagi.oms import queries, relations, shipping, status
 from tsunagi.oms.readmodel import Order, each_order
 from tsunagi.oms.store import Tx
 
@@ -30,6 +30,8 @@ def _split(tx: Tx, family: list[int], make_row: Callable[[Order], Row]) -> list[
     where the channel takes one, and every part's numbers after it."""
     numbers: list[str] = []
     for order_id in family:
+        if order_id != family[0] and queries.order_status(tx, order_id) == status.CANCELLED:
+            continue             # a part cancelled will never ship: the others are the whole shipment
         own = shipping.tracking_of(tx, order_id)[0]
         if not own:
             return []            # a part not shipped yet: the channel hears when the last one ships

@@ -42,9 +42,9 @@ class Smtp(Settings):
     idle_timeout_seconds: float = Field(60.0, gt=0, description="a session is closed with `421 4.4.2` after this "
                                         "long without progress (HELO, MAIL, RCPT, DATA or mail data arriving; "
                                         "NOOP, RSET, VRFY, HELP do not count)")
-    in_flow_delay_seconds: float = Field(1.0, ge=0, description="while more mails wait to be applied than one commit "
+    in_flow_delay_seconds: float = Field(1.0, ge=0, le=30, description="while more mails wait to be applied than one commit "
                                          "takes, a mail waits up to this long before its 250 (Postfix's "
-                                         "in_flow_delay): a burst waits in the sender's queue, not ours; 0 never waits")
+                                         "in_flow_delay): a burst waits in the sender's queue, not ours; 0 never waits; at most 30 (a sender's DATA timeout is minutes)")
     max_recipients: int = Field(100, ge=1, description="RCPTs accepted in one mail; more get `452 4.5.3`")
 
     @property
