@@ -35,10 +35,14 @@ def test_250_comes_only_after_the_mail_and_its_meta_are_in_the_spool(running):
     # Right after 250 the item exists durably, in new/, cur/ or done/ — never only in tmp/. (Looked for a
     # few times: the pipeline may be moving it from one folder to the next between two looks.)
     def spooled():
-        return [p for pattern in ("new/*.meta.json", "cur/*.meta.json", "done/*/*.meta.json")
-                for p in running.spool.root.glob(pattern)]
-    found = wait_for(spooled, timeout=1)
-    meta = json.loads(found[0].read_text(encoding="utf-8"))
+        for pattern in ("new/*.meta.json", "cur/*.meta.json", "done/*/*.meta.json"):
+            for path in running.spool.root.glob(pattern):
+                try:
+                    return json.loads(path.read_text(encoding="utf-8"))
+                except FileNotFoundError:      # moved on between the glob and the read: look again
+                    continue
+        return None
+    meta = wait_for(spooled, timeout=1)
     assert meta["shop"] == "rakuten" and meta["rcpt_tos"] == [RAKUTEN_TO]
     assert meta["mail_from"] == "cart@example.jp" and meta["peer"] == "127.0.0.1"
     import hashlib
