@@ -110,16 +110,21 @@ def _change(tx: Tx, order_id: int, lines: list[tuple], shown: str, by: str) -> C
     before = current_content(tx, order_id)
     old_sum = sum(qty * price for *_, qty, price in _lines(tx, order_id))
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
-    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line) for n, line in enumerate(lines, 1)])
-    total = _retotal(tx, order_id, sum(qty * price for *_, qty, price in lines) - old_sum)
+    write_lines(tx, order_id, lines)
+    total = retotal(tx, order_id, sum(qty * price for *_, qty, price in lines) - old_sum)
     voided = voids.void_labels(tx, order_id, "明細の変更")
     note_history(tx, order_id, f"{shown} ({versions.show(before)} → {versions.show(current_content(tx, order_id))})"
                                f"{by_whom(by)}")
     return Changed(_reserve_again(tx, order_id, current), total, voided)
 
 
-def _retotal(tx: Tx, order_id: int, delta: int) -> int:
+def write_lines(tx: Tx, order_id: int, lines) -> None:
+    """The order's lines as stored, numbered from 1: (channel SKU, SKU, name, options JSON, qty, unit price) each."""
+    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line) for n, line in enumerate(lines, 1)])
+
+
+def retotal(tx: Tx, order_id: int, delta: int) -> int:
     """The total moves by what the lines' sum moved: shipping, COD fee and discounts stay as the channel set them.
     (Orders carry unit prices with tax included and no separate tax figure, so there is none to recalculate.)"""
     total = tx.value("SELECT total FROM orders WHERE id = ?", order_id) + delta

@@ -1,12 +1,9 @@
 """Splitting an order (分割): some of its lines move, with their reservations, to ORDER_NO-bk-N, which ships alone."""
 from __future__ import annotations
 
-import json
-
-from tsunagi.common.clock import timestamp
 from tsunagi.oms import allocate, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
-from tsunagi.oms.editlines import Changed, check_open
+from tsunagi.oms.editlines import Changed, check_open, retotal, write_lines
 from tsunagi.oms.orders import OrderError, by_whom, note_history, place, set_status
 from tsunagi.oms.store import Tx
 
@@ -53,10 +50,10 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     new_no = relations.next_number(tx, shop, order_no, relations.SPLIT)
     moved_sum = sum(qty * price for *_, qty, price in moved)
     new_id = relations.new_order(tx, order_id, new_no, moved_sum, fees=False)
-    _renumber(tx, new_id, moved)
+    write_lines(tx, new_id, [line[1:] for line in moved])
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
-    _renumber(tx, order_id, kept)
-    total = _take_from_total(tx, order_id, moved_sum)
+    write_lines(tx, order_id, [line[1:] for line in kept])
+    total = retotal(tx, order_id, -moved_sum)
     voided = voids.void_labels(tx, order_id, "注文の分割")
     relations.record(tx, order_id, new_id, relations.SPLIT, by)
     shown = ", ".join(f"明細{n} {code}×{qty}" for n, code, _, _, _, qty, _ in moved)
@@ -72,17 +69,3 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
         note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
     note_history(tx, order_id, f"分割: {shown} を {new_no} へ (合計 {total:,}円){by_whom(by)}")
     return new_no, Changed(current, total, voided)
-
-
-def _renumber(tx: Tx, order_id: int, lines) -> None:
-    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line[1:]) for n, line in enumerate(lines, 1)])
-
-
-def _take_from_total(tx: Tx, order_id: int, amount: int) -> int:
-    total, data = tx.one("SELECT total, data FROM orders WHERE id = ?", order_id)
-    data = json.loads(data)
-    data["total"] = total - amount
-    tx.run("UPDATE orders SET total = ?, data = ?, updated_at = ? WHERE id = ?", total - amount,
-           json.dumps(data, ensure_ascii=False), timestamp(), order_id)   # an edit: no CSV digest holds for it now
-    return total - amount

@@ -31,6 +31,7 @@ ALL = tuple(LABELS)
 
 # Statuses whose lines hold a reservation on stock.
 RESERVING = frozenset({NEW, CONFIRM, PAYMENT, WAITING_DATE, READY})
+SHIPPED_OR_CLOSED = (SHIPPED, CLOSED)     # the parcel has left: shipped, or confirmed to the channel since
 
 
 def label(code: str) -> str:

@@ -8,7 +8,7 @@ from tsunagi.oms.orders import OrderError, by_whom, note_history, set_status
 from tsunagi.oms.stock import move
 from tsunagi.oms.store import Tx
 
-SHIPPED = (status.SHIPPED, status.CLOSED)
+SHIPPED = status.SHIPPED_OR_CLOSED
 
 
 def check_shipped(tx: Tx, order_id: int, doing: str) -> str:

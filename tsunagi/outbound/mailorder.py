@@ -10,7 +10,7 @@ from tsunagi.outbound.mailtemplates import STAGE_LABELS
 RANK = {stage: n for n, stage in enumerate(("purchase", "payment_reminder", "shipment", "post_purchase"))}
 assert set(RANK) == set(outbound_tables.STAGES)
 GONE = ("sending", "sent", "uncertain")      # the buyer has it, or may
-SHIPPED = (status.SHIPPED, status.CLOSED)
+SHIPPED = status.SHIPPED_OR_CLOSED
 SKIPPED = "発送済みのため送信しません (purchase.skip_after_shipment)"
 
 
