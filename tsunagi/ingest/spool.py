@@ -258,7 +258,16 @@ class Spool:
         os.rename(tmp, folder / f"{item_id}.reason.json")
 
     def find(self, item_id: str) -> tuple[Item, dict | None] | None:
-        """An item wherever it is now, with its reason or report if it has one."""
+        """An item wherever it is now, with its reason or report if it has one. The daemon may move it on
+        while it is looked for (new/ → cur/ → done/): then it is looked for again."""
+        for _ in range(5):
+            try:
+                return self._find(item_id)
+            except FileNotFoundError:
+                continue
+        return self._find(item_id)
+
+    def _find(self, item_id: str) -> tuple[Item, dict | None] | None:
         for folder in ("new", "cur", "failed", *sorted((f"done/{d.name}" for d in self.dir("done").iterdir()),
                                                       reverse=True)):
             if (self.dir(folder) / f"{item_id}.meta.json").exists():
