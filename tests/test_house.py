@@ -12,7 +12,7 @@ PRODUCT = ROOT / "tsunagi"
 SQL = re.compile(r"\b(SELECT\s+\S|INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|ALTER\s+TABLE|"
                  r"PRAGMA\s|SAVEPOINT\s|BEGIN\s+IMMEDIATE)")
 # The spool's own meta and reason files and the SFTP pull's record of pulled files: JSON, but not order data.
-JSON_ALLOWED = {"tsunagi/ingest/spool.py", "tsunagi/ingest/sftp_pull.py"}
+JSON_ALLOWED = {"tsunagi/ingest/spool.py", "tsunagi/ingest/pull.py"}
 
 
 def modules(under: str = "") -> list[tuple[str, ast.Module]]:

@@ -21,7 +21,7 @@ from tsunagi.app.runners import (
     PipelineRunner,
     UnpaidRunner,
 )
-from tsunagi.app.transfers import Scheduler
+from tsunagi.app.transfers import ImmediatePush, Scheduler
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.smtp import FlowDelay, IntakeHandler, make_server
@@ -109,6 +109,8 @@ class Daemon:
                                    self.stock_changed, cfg.feed_coalesce_ms / 1000),
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
                         UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed)]
+        if any(ep.push and ep.push.immediate for ep in cfg.endpoints):
+            self.runners.append(ImmediatePush(scheduler, stop))
         for runner in self.runners:       # a worker failing for long is reported to the operator
             runner.alerts = alerts
         threads = [r.thread() for r in self.runners]

@@ -1,40 +1,66 @@
-"""Running an SFTP endpoint: pull into the spool and push from the outbox, now or on its schedule."""
+"""Running an endpoint of any protocol: pull into the spool and push from the outbox, now, on its schedule,
+or (push.immediate) as soon as a file is ready."""
 from __future__ import annotations
 
 import logging
 import threading
+import time
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
 
 from tsunagi.app import wiring
-from tsunagi.app.config import Config, SftpEndpoint
+from tsunagi.app.config import Config
 from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
 from tsunagi.common import clock
-from tsunagi.common.sftp import SftpError, session
-from tsunagi.ingest.sftp_pull import PulledFiles, pull
+from tsunagi.common.endpoints import open_remote
+from tsunagi.common.remote import ConnectionLost, FileRefused, TransferError
+from tsunagi.ingest.pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
-from tsunagi.outbound import labels, wms
-from tsunagi.outbound.sftp_push import push
+from tsunagi.outbound import channelrules, labels, wms
+from tsunagi.outbound.push import push, pushing, ready_files
 
-log = logging.getLogger("tsunagi.sftp")
+log = logging.getLogger("tsunagi.transfer")
+RECHECK_SECONDS = 30.0     # an immediate endpoint looks again this often without news (a file waiting its turn)
 
 
-def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
-    """One pull and/or push; returns what happened. Raises SftpError when it cannot connect."""
+def label(ep) -> str:
+    """How messages and alerts name an endpoint: "FTPS rms"."""
+    return f"{ep.protocol.upper()} {ep.name}"
+
+
+def run_endpoint(cfg: Config, spool: Spool, ep, do_pull: bool = True, do_push: bool = True) -> dict:
+    """One pull and/or push; returns what happened. Raises TransferError when it cannot connect or log in."""
     out: dict = {"endpoint": ep.name}
-    with session(ep) as sftp:
-        if ep.pull:
-            p = ep.pull
-            state = cfg.data_dir / "sftp"
-            state.mkdir(parents=True, exist_ok=True)
-            meta = {"kind": "csv", "shop": p.into, **({"layout": p.layout} if p.layout else {})}
-            result = pull(sftp, ep.name, p.remote_dir, p.pattern, spool, PulledFiles(state / f"{ep.name}.pulled"),
-                          meta, p.after, p.processed_dir)
-            out["pulled"], out["already_pulled"], out["pull_errors"] = result.taken, result.already, result.errors
-        if ep.push:
-            result = push(sftp, ep.name, spool.dir("outbox") / ep.push.source, ep.push.remote_dir, ep.push.pattern)
-            out["sent"], out["push_errors"] = result.sent, result.errors
+    with open_remote(ep) as remote:
+        try:
+            if ep.pull and do_pull:
+                _pull(cfg, spool, ep, remote, out)
+            if ep.push and do_push:
+                _push(cfg, spool, ep, remote, out)
+        except (FileRefused, ConnectionLost) as exc:    # the listing itself failed: nothing was taken or sent
+            out.setdefault("pull_errors", []).append(f"{remote.endpoint}: {exc}; tried again next run")
     return out
+
+
+def _pull(cfg: Config, spool: Spool, ep, remote, out: dict) -> None:
+    p = ep.pull
+    state = cfg.data_dir / "sftp"          # the record of pulled files, under the name it has always had
+    state.mkdir(parents=True, exist_ok=True)
+    meta = {"kind": "csv", "shop": p.into, "source": ep.protocol, **({"layout": p.layout} if p.layout else {})}
+    result = pull(remote, p.remote_dir, p.pattern, spool, PulledFiles(state / f"{ep.name}.pulled"), meta, p.after,
+                  p.processed_dir)
+    out["pulled"], out["already_pulled"], out["pull_errors"] = result.taken, result.already, result.errors
+
+
+def _push(cfg: Config, spool: Spool, ep, remote, out: dict) -> None:
+    outbox = spool.dir("outbox") / ep.push.source
+    rules = channelrules.load(ep.push.channel, cfg.csv_layout_dirs)
+    with pushing(outbox):
+        result = push(remote, outbox, ep.push.remote_dir, ep.push.pattern, rules)
+    out["sent"], out["push_errors"], out["waiting"] = result.sent, result.errors, result.waiting
 
 
 class JobFailed(Exception):
@@ -42,7 +68,7 @@ class JobFailed(Exception):
 
 
 class Scheduler(Runner):
-    """One thread: runs each SFTP endpoint, carrier label export and warehouse exchange when due; a failure
+    """One thread: runs each endpoint, carrier label export and warehouse exchange when due; a failure
     is logged and tried again at the next time."""
 
     name = "schedule"
@@ -54,7 +80,7 @@ class Scheduler(Runner):
         self.spool = spool
         self.store = store
         self.on_items = on_items
-        self.jobs = [(f"sftp:{ep.name}", ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.sftp]
+        self.jobs = [(job_name(ep), ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.endpoints]
         self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
                       for c in cfg.carriers]
         self.jobs += [(f"wms:{w.name}", w.every_minutes, w.at, lambda w=w: self.instruct(w.name))
@@ -67,16 +93,19 @@ class Scheduler(Runner):
         for name, every, at, job in self.jobs:
             when = self.due.get(name)
             if when is not None and when <= clock.now():
-                try:
-                    job()
-                    self._ran(name, "")
-                except JobFailed as exc:       # said and alerted where it happened
-                    self._ran(name, str(exc))
-                except Exception as exc:      # one job's failure neither stops nor delays the others
-                    log.exception("%s: unexpected error", name)
-                    self._ran(name, f"{type(exc).__name__}: {exc}")
+                self.run_job(name, job)
                 self.due[name] = next_run(clock.now(), every, at)
         return False
+
+    def run_job(self, name: str, job) -> None:
+        try:
+            job()
+            self._ran(name, "")
+        except JobFailed as exc:       # said and alerted where it happened
+            self._ran(name, str(exc))
+        except Exception as exc:      # one job's failure neither stops nor delays the others
+            log.exception("%s: unexpected error", name)
+            self._ran(name, f"{type(exc).__name__}: {exc}")
 
     def _ran(self, name: str, error: str) -> None:
         """What tsunagi status shows of a job: its last success, its last failure and why."""
@@ -96,18 +125,82 @@ class Scheduler(Runner):
         for held in result.held:
             log.warning("labels %s: order held: %s", carrier, held)
 
-    def run_one(self, ep: SftpEndpoint) -> dict:
+    def run_one(self, ep, do_pull: bool = True) -> dict:
+        """The endpoint's run; a refusal, or a file that could not be moved, is alerted once it lasts."""
         try:
-            out = run_endpoint(self.cfg, self.spool, ep)
-        except SftpError as exc:
+            out = run_endpoint(self.cfg, self.spool, ep, do_pull=do_pull)
+        except TransferError as exc:
             log.error("%s", exc)
-            if self.alerts:
-                self.alerts.failed(f"SFTP {ep.name}", str(exc), f"tsunagi sftp run {ep.name}")
+            self._alert(ep, str(exc))
             raise JobFailed(str(exc)) from None
-        if self.alerts:
-            self.alerts.recovered(f"SFTP {ep.name}")
+        errors = out.get("pull_errors", []) + out.get("push_errors", [])
+        self._alert(ep, "\n".join(errors))
         if out.get("pulled"):
             self.on_items(out["pulled"])
         if out.get("sent"):
             wiring.confirmations_sent(self.store, out["sent"])
+        if errors:
+            raise JobFailed(errors[0])
         return out
+
+    def _alert(self, ep, error: str) -> None:
+        if self.alerts:
+            if error:
+                self.alerts.failed(label(ep), error, f"tsunagi endpoint run {ep.name}")
+            else:
+                self.alerts.recovered(label(ep))
+
+
+def job_name(ep) -> str:
+    return f"{ep.protocol}:{ep.name}"
+
+
+class _Wake(FileSystemEventHandler):
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def on_any_event(self, event) -> None:
+        self.event.set()
+
+
+class ImmediatePush(Runner):
+    """push.immediate: watches each such endpoint's spool/outbox/SOURCE/ready/ and pushes as soon as a file
+    arrives (and every RECHECK_SECONDS, for a file waiting its turn on a consuming channel)."""
+
+    name = "push"
+
+    def __init__(self, scheduler: Scheduler, stopping: threading.Event):
+        super().__init__(stopping)
+        self.scheduler = scheduler
+        self.endpoints = [ep for ep in scheduler.cfg.endpoints if ep.push and ep.push.immediate]
+        self.wake = threading.Event()
+        self.observer = None
+        self.last_look = 0.0
+
+    def run_once(self) -> bool:
+        if self.observer is None:
+            self._watch()
+        woken = self.wake.wait(1.0)      # the daemon's stopping is seen within a second
+        if self.stopping.is_set():
+            self.observer.stop()
+            return False
+        if woken or time.monotonic() - self.last_look >= RECHECK_SECONDS:
+            self.wake.clear()
+            self.last_look = time.monotonic()
+            self._push_ready()
+        return True
+
+    def _watch(self) -> None:
+        self.observer = Observer()
+        for ep in self.endpoints:
+            ready = self.scheduler.spool.dir("outbox") / ep.push.source / "ready"
+            ready.mkdir(parents=True, exist_ok=True)
+            self.observer.schedule(_Wake(self.wake), str(ready), recursive=False)
+        self.observer.daemon = True
+        self.observer.start()
+        self.wake.set()                   # what was ready before the daemon started goes now
+
+    def _push_ready(self) -> None:
+        for ep in self.endpoints:
+            if ready_files(self.scheduler.spool.dir("outbox") / ep.push.source, ep.push.pattern):
+                self.scheduler.run_job(job_name(ep), lambda ep=ep: self.scheduler.run_one(ep, do_pull=False))

@@ -111,7 +111,7 @@ def cancel_unpaid(cfg: Config, store: Store) -> list[str]:
 
 
 def pushed_targets(cfg: Config) -> set[str]:
-    return {ep.push.source for ep in cfg.sftp if ep.push}
+    return {ep.push.source for ep in cfg.endpoints if ep.push}
 
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Protocol
 
 import paramiko
 
-from tsunagi.common.errors import TsunagiError
+from tsunagi.common.remote import ConnectionLost, FileRefused, RemoteFile, RenameRefused, TransferError
 
 
 class SftpEndpoint(Protocol):
@@ -24,7 +25,7 @@ class SftpEndpoint(Protocol):
     timeout: float
 
 
-class SftpError(TsunagiError):
+class SftpError(TransferError):
     """A connection that was refused or failed; the message says what to do."""
 
 
@@ -73,3 +74,61 @@ def session(ep: SftpEndpoint) -> Iterator[paramiko.SFTPClient]:
         yield sftp
     finally:
         client.close()
+
+
+@contextmanager
+def remote_session(ep: SftpEndpoint) -> Iterator[SftpRemote]:
+    """session() behind the protocol-neutral remote (common/remote.py)."""
+    with session(ep) as sftp:
+        yield SftpRemote(sftp, f"sftp {ep.name}")
+
+
+class SftpRemote:
+    """The protocol-neutral remote over one paramiko SFTP client."""
+
+    def __init__(self, sftp: paramiko.SFTPClient, endpoint: str):
+        self.sftp, self.endpoint = sftp, endpoint
+
+    def list(self, folder: str) -> list[RemoteFile]:
+        with _errors(self.sftp):
+            return [RemoteFile(a.filename, a.st_size, a.st_mtime) for a in self.sftp.listdir_attr(folder)
+                    if stat.S_ISREG(a.st_mode or 0)]
+
+    def size(self, path: str) -> int | None:
+        try:
+            with _errors(self.sftp):
+                return self.sftp.stat(path).st_size
+        except FileRefused:
+            return None
+
+    def get(self, path: str, local: Path) -> None:
+        with _errors(self.sftp):
+            self.sftp.get(path, str(local))
+
+    def put(self, local: Path, path: str) -> None:
+        with _errors(self.sftp):
+            self.sftp.put(str(local), path, confirm=True)     # confirm: the server's size must match
+
+    def rename(self, src: str, dst: str) -> None:
+        try:
+            with _errors(self.sftp):
+                self.sftp.posix_rename(src, dst)
+        except FileRefused as exc:
+            raise RenameRefused(str(exc)) from None
+
+    def delete(self, path: str) -> None:
+        with _errors(self.sftp):
+            self.sftp.remove(path)
+
+
+@contextmanager
+def _errors(sftp: paramiko.SFTPClient):
+    """paramiko's errors as the remote's two kinds: an OSError on a live link refused this file only."""
+    try:
+        yield
+    except OSError as exc:
+        if sftp.get_channel().get_transport().is_active() and not isinstance(exc, socket.timeout):
+            raise FileRefused(os.strerror(exc.errno) if exc.errno and not exc.strerror else str(exc)) from None
+        raise ConnectionLost(str(exc) or type(exc).__name__) from None
+    except (EOFError, paramiko.SSHException) as exc:
+        raise ConnectionLost(str(exc) or type(exc).__name__) from None

@@ -38,7 +38,7 @@ def cmd_serve(args) -> int:
 
 def refuse_open_keys(cfg) -> None:
     """A private key others can read is a leak already: refused before anything runs."""
-    lines = open_key_files(cfg.sftp)
+    lines = open_key_files(cfg.endpoints)
     if lines:
         raise TsunagiError("\n".join(lines))
 
@@ -101,14 +101,15 @@ def _show_shipping(cfg) -> None:
 
 
 def _show_endpoints(cfg) -> None:
-    for ep in cfg.sftp:
+    for ep in cfg.endpoints:
         when = f"every {ep.every_minutes:g} min" if ep.every_minutes else ""
         when += (" " if when else "") + (f"at {', '.join(ep.at)}" if ep.at else "")
         parts = [f"pull {ep.pull.remote_dir} -> {ep.pull.into}" if ep.pull else "",
                  f"push {ep.push.source} -> {ep.push.remote_dir}" if ep.push else ""]
-        print(f"sftp {ep.name}: {ep.user}@{ep.host}:{ep.port} {' / '.join(p for p in parts if p)} "
-              f"({when or 'only by tsunagi sftp run'})")
-        if not ep.known_hosts.exists():
+        when = when or "only by tsunagi endpoint run"
+        when += ", and each file as soon as it is ready" if ep.push and ep.push.immediate else ""
+        print(f"{ep.protocol} {ep.name}: {ep.user}@{ep.host}:{ep.port} {' / '.join(p for p in parts if p)} ({when})")
+        if ep.known_hosts and not ep.known_hosts.exists():
             base.stderr(f"  warning: {ep.known_hosts} does not exist; connections will be refused")
 
 

@@ -9,6 +9,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from tsunagi.app.config.fields import Context
 from tsunagi.ingest import senders
+from tsunagi.outbound import channelrules
 
 if TYPE_CHECKING:
     from tsunagi.app.config.schema import ConfigFile
@@ -25,7 +26,7 @@ def fail(model: str, *problems: Problem) -> None:
 
 def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
     return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_untracked_offered(cfg, ctx),
-            *_relay_needed(cfg), *_pull_targets(cfg), *_accept_users(cfg)]
+            *_relay_needed(cfg), *_pull_targets(cfg), *_channels(cfg, ctx), *_accept_users(cfg)]
 
 
 def _unique_shops(cfg: ConfigFile) -> list[Problem]:
@@ -44,7 +45,11 @@ def _unique_shops(cfg: ConfigFile) -> list[Problem]:
 
 def _unique_names(cfg: ConfigFile) -> list[Problem]:
     """Carriers, warehouses and endpoints are looked up by name: a second one of a name would never be used."""
-    return [p for section in ("carrier", "wms", "sftp") for p in repeated_names(getattr(cfg, section), section, (section,))]
+    problems = [p for section in ("carrier", "wms", "endpoint", "sftp")
+                for p in repeated_names(getattr(cfg, section), section, (section,))]
+    named = {ep.name: n for n, ep in enumerate(cfg.endpoint)}
+    return problems + [(("sftp", n, "name"), f"{ep.name!r} is already used by endpoint[{named[ep.name]}]", ep.name)
+                       for n, ep in enumerate(cfg.sftp) if ep.name in named]
 
 
 def repeated_names(items: list, label: str, at: tuple = ()) -> list[Problem]:
@@ -94,9 +99,19 @@ def _relay_needed(cfg: ConfigFile) -> list[Problem]:
 
 def _pull_targets(cfg: ConfigFile) -> list[Problem]:
     targets = {s.id for s in cfg.shop} | {c.name for c in cfg.carrier} | {w.name for w in cfg.wms}
-    return [(("sftp", n, "pull", "into"), f"{ep.pull.into!r} is not a shop id, a carrier or a warehouse name "
-                                          f"(known: {', '.join(sorted(targets))})", ep.pull.into)
-            for n, ep in enumerate(cfg.sftp) if ep.pull and ep.pull.into not in targets]
+    return [((section, n, "pull", "into"), f"{ep.pull.into!r} is not a shop id, a carrier or a warehouse name "
+                                           f"(known: {', '.join(sorted(targets))})", ep.pull.into)
+            for section in ("endpoint", "sftp") for n, ep in enumerate(getattr(cfg, section))
+            if ep.pull and ep.pull.into not in targets]
+
+
+def _channels(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
+    """push.channel names a channel's file rules (layouts/channel/NAME.toml)."""
+    known = channelrules.available(ctx.layouts.dirs if ctx else ())
+    return [((section, n, "push", "channel"), f"{ep.push.channel!r}: no such channel rules (known: "
+                                              f"{', '.join(known)})", ep.push.channel)
+            for section in ("endpoint", "sftp") for n, ep in enumerate(getattr(cfg, section))
+            if ep.push and ep.push.channel and ep.push.channel not in known]
 
 
 def _accept_users(cfg: ConfigFile) -> list[Problem]:

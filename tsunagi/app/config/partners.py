@@ -1,11 +1,11 @@
-"""The [[carrier]], [[wms]] and [[sftp]] tables: who files go to and come from, and when."""
+"""The [[carrier]], [[wms]], [[endpoint]] and [[sftp]] tables: who files go to and come from, and when."""
 from __future__ import annotations
 
 import stat
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from tsunagi.app.config.fields import (
     AccountValue,
@@ -13,6 +13,7 @@ from tsunagi.app.config.fields import (
     ConfigPath,
     LabelLayout,
     Name,
+    OptionalFile,
     ResultsCsv,
     StockCsv,
     TimeOfDay,
@@ -84,10 +85,20 @@ class SftpPush(Settings):
     remote_dir: str = Field(description="the remote folder files are uploaded to")
     source: str = Field(description="`spool/outbox/SOURCE/ready/` is uploaded (a shop, carrier or warehouse)")
     pattern: str = Field("*", description="which files")
+    channel: str = Field("", description="the channel's file rules (`rakuten`, `yahoo`, or your own in "
+                                         "`csv.layout_dir/channel/`): the remote name it needs (`normal-item.csv`, "
+                                         "`quantity.csv`) and whether it consumes uploads (then a file never goes "
+                                         "over an unread one: it waits in ready/); \"\" = files keep their names")
+    immediate: bool = Field(False, description="push each file as soon as it is ready (seconds after a sale), not "
+                                               "only on the endpoint's schedule")
+
+
+DEFAULT_PORTS = {"sftp": 22, "ftp": 21, "ftps": 21, "ftps-implicit": 990}
 
 
 class SftpEndpoint(Scheduled):
     name: Name = Field(description="an endpoint (a cart, carrier or WMS)")
+    protocol: Literal["sftp"] = Field("sftp", description="always sftp here; `[[endpoint]]` takes any")
     host: str = Field(description="its host")
     port: int = Field(22, description="its port")
     user: str = Field(description="login name")
@@ -115,7 +126,46 @@ class SftpEndpoint(Scheduled):
         return push
 
 
-def open_key_files(endpoints: list[SftpEndpoint]) -> list[str]:
+class Endpoint(Scheduled):
+    name: Name = Field(description="an endpoint (a cart, carrier or WMS)")
+    protocol: Literal["sftp", "ftp", "ftps", "ftps-implicit"] = Field(
+        description="`sftp`; `ftp` (plain: only on a line you trust); `ftps` (AUTH TLS on the FTP port); "
+                    "`ftps-implicit` (TLS from the first byte, port 990)")
+    host: str = Field(description="its host")
+    port: int = Field(0, ge=0, description="its port; 0 = the protocol's (22, 21, 21, 990)")
+    user: str = Field(description="login name")
+    password_env: str = Field("", description="the environment variable holding the password (never the password)")
+    key_file: ConfigPath | None = Field(None, description="sftp: or a private key file")
+    known_hosts: ConfigPath | None = Field(None, description="sftp: the pinned host key; an unknown or changed key "
+                                                             "refuses the connection")
+    ca_file: OptionalFile = Field(None, description="ftps: the authority the server's certificate must chain to (the "
+                                                    "system's when not given); the certificate and its host name are "
+                                                    "always verified")
+    passive: bool = Field(True, description="ftp/ftps: passive data connections (the client connects)")
+    timeout: float = Field(30.0, description="seconds to wait for the server")
+    pull: SftpPull | None = Field(None, description="what to download (the same table as `[[sftp]]`'s)")
+    push: SftpPush | None = Field(None, description="what to upload (the same table as `[[sftp]]`'s)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Endpoint:
+        """What the protocol needs: sftp a pinned host key and a key or password, FTP a password."""
+        sftp = self.protocol == "sftp"
+        problems = [why for bad, why in [
+            (self.pull is None and self.push is None, "an endpoint needs pull, push or both"),
+            (sftp and self.known_hosts is None, "known_hosts is required with protocol sftp"),
+            (sftp and not (self.key_file or self.password_env), "give key_file, or password_env naming an "
+                                                                "environment variable with the password"),
+            (not sftp and not self.password_env, f"password_env is required with protocol {self.protocol}"),
+            (not sftp and self.key_file is not None, f"key_file is for sftp, not {self.protocol}"),
+            (self.protocol in ("sftp", "ftp") and self.ca_file is not None, f"ca_file is for ftps, not {self.protocol}"),
+        ] if bad]
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.port = self.port or DEFAULT_PORTS[self.protocol]
+        return self
+
+
+def open_key_files(endpoints: list[SftpEndpoint | Endpoint]) -> list[str]:
     """One line for each endpoint's key file that group or others may read: ssh refuses such a key, and so does
     tsunagi (at `check` and at daemon start), saying how to close it."""
     lines = []
@@ -125,6 +175,6 @@ def open_key_files(endpoints: list[SftpEndpoint]) -> list[str]:
         except OSError:
             continue              # a missing key is told when connecting, with the server's answer
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            lines.append(f"sftp {ep.name}: key file {ep.key_file} is readable by others (mode "
+            lines.append(f"{ep.protocol} {ep.name}: key file {ep.key_file} is readable by others (mode "
                          f"{stat.S_IMODE(mode):04o}): chmod 600 {ep.key_file}")
     return lines

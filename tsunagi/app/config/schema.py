@@ -11,7 +11,7 @@ from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
 from tsunagi.app.config.fields import (ConfigPath, OptionalFile, OptionalFolder, OptionalPath, ProductsCsv,
                                        StockCsv, Upper, context)
-from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
+from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
 
@@ -167,8 +167,10 @@ class ConfigFile(Settings):
     shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")
     carrier: list[Carrier] = Field(default_factory=list, description="a carrier whose label files tsunagi writes")
     wms: list[Wms] = Field(default_factory=list, description="a warehouse tsunagi instructs")
-    sftp: list[SftpEndpoint] = Field(default_factory=list, description="an SFTP endpoint: a cart, carrier or WMS; host "
-                                     "key pinned, no password in the file")
+    endpoint: list[Endpoint] = Field(default_factory=list, description="an endpoint of any protocol (sftp, ftp, ftps, "
+                                     "ftps-implicit): a cart, carrier or WMS; no password in the file")
+    sftp: list[SftpEndpoint] = Field(default_factory=list, description="an SFTP endpoint (as `[[endpoint]]` with "
+                                     "`protocol = \"sftp\"`): host key pinned, no password in the file")
     relay: Annotated[RelaySettings | None, AfterValidator(_ca_file)] = Field(None, description="the SMTP relay buyer mails and alerts go through")
     alerts: AlertSettings | None = Field(None, description="operator alerts, mailed as one digest")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsunagi.app.config.errors import UnknownName
-from tsunagi.app.config.partners import Carrier, SftpEndpoint, Wms
+from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.schema import ConfigFile
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.layouts import Layouts
@@ -26,6 +26,7 @@ class Config:
     carriers = property(lambda self: self.file.carrier)
     warehouses = property(lambda self: self.file.wms)
     sftp = property(lambda self: self.file.sftp)
+    endpoints = property(lambda self: [*self.file.endpoint, *self.file.sftp])    # [[sftp]] is protocol sftp
     locations = property(lambda self: self.file.locations)
     data_dir = property(lambda self: self.file.data_dir)
     smtp_host = property(lambda self: self.file.smtp.host)
@@ -86,8 +87,8 @@ class Config:
     def carrier(self, name: str) -> Carrier:
         return self._named(self.carriers, name, "[[carrier]]")
 
-    def endpoint(self, name: str) -> SftpEndpoint:
-        return self._named(self.sftp, name, "[[sftp]] endpoint")
+    def endpoint(self, name: str) -> Endpoint | SftpEndpoint:
+        return self._named(self.endpoints, name, "[[endpoint]] or [[sftp]]")
 
     def carrier_for_service(self, service: str) -> Carrier | None:
         """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
