@@ -240,3 +240,12 @@ def test_a_key_file_others_can_read_is_refused_naming_the_file_and_the_chmod(con
     assert str(key) in line and f"chmod 600 {key}" in line
     key.chmod(0o600)
     assert cli.main(["-c", str(config_path), "check"]) == 0
+
+
+def test_an_endpoint_table_with_protocol_sftp_pulls_like_an_sftp_table(site):
+    def as_endpoint(config):
+        config["endpoint"] = [dict(config.pop("sftp")[0], protocol="sftp")]
+    site.edit(as_endpoint)
+    (site.remote / "out" / "orders-0902.csv").write_bytes(_orders_csv(1, first=70))
+    assert site.cli("endpoint", "run", "rms") == 0
+    assert os.listdir(site.remote / "done") == ["orders-0902.csv"] and len(site.orders()) == 1

@@ -113,15 +113,22 @@ class FtpRemote:
     def list(self, folder: str) -> list[RemoteFile]:
         with _errors():
             try:
-                return [RemoteFile(name, _int(facts.get("size")), _mtime(facts.get("modify")))
-                        for name, facts in self.ftp.mlsd(folder, ["type", "size", "modify"])
-                        if facts.get("type") == "file"]
-            except ftplib.error_perm as exc:
-                if str(exc)[:3] not in ("500", "501", "502"):
-                    raise
-            # A server without MLSD (RFC 3659): names, then each one's size; folders have none.
-            names = [n.rsplit("/", 1)[-1] for n in self.ftp.nlst(folder)]
-            return [RemoteFile(n, s, None) for n in names if (s := self.size(f"{folder.rstrip('/')}/{n}")) is not None]
+                return self._list(folder)
+            finally:
+                self.ftp.voidcmd("TYPE I")     # a listing goes in ASCII (ftplib says TYPE A); SIZE needs binary
+
+    def _list(self, folder: str) -> list[RemoteFile]:
+        try:
+            return [RemoteFile(name, _int(facts.get("size")), _mtime(facts.get("modify")))
+                    for name, facts in self.ftp.mlsd(folder, ["type", "size", "modify"]) if facts.get("type") == "file"]
+        except ftplib.error_perm as exc:
+            if str(exc)[:3] not in ("500", "501", "502"):
+                raise
+        # A server without MLSD (RFC 3659): names, then each one's size; folders have none.
+        names = [n.rsplit("/", 1)[-1] for n in self.ftp.nlst(folder)]
+        self.ftp.voidcmd("TYPE I")
+        sizes = {n: self.size(f"{folder.rstrip('/')}/{n}") for n in names}
+        return [RemoteFile(n, s, None) for n, s in sizes.items() if s is not None]
 
     def size(self, path: str) -> int | None:
         with _errors():
@@ -136,7 +143,20 @@ class FtpRemote:
 
     def put(self, local: Path, path: str) -> None:
         with _errors(), open(local, "rb") as f:
-            self.ftp.storbinary(f"STOR {path}", f, BLOCK)
+            try:
+                self.ftp.storbinary(f"STOR {path}", f, BLOCK)
+            except OSError as exc:
+                raise self._answer_to(exc) from None
+
+    def _answer_to(self, broken: OSError) -> Exception:
+        """A data connection the server closed on us: its reason (426 no space, …) waits on the control one."""
+        try:
+            self.ftp.getresp()
+        except (ftplib.error_temp, ftplib.error_perm) as answer:
+            return answer
+        except Exception:
+            pass         # no answer: the line itself is gone
+        return broken
 
     def rename(self, src: str, dst: str) -> None:
         try:
@@ -160,7 +180,7 @@ def _errors():
     except ValueError as exc:          # ftplib's refusal of a name holding a line break, before sending it
         raise FileRefused(str(exc)) from None
     except ftplib.error_temp as exc:
-        if str(exc)[:3] in ("450", "451", "452"):       # busy file, local error, no space: this file only
+        if str(exc)[:3] in ("426", "450", "451", "452"):     # aborted, busy, local error, no space: this file only
             raise FileRefused(str(exc)) from None
         raise ConnectionLost(str(exc)) from None
     except LINK_ERRORS as exc:

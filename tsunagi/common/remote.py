@@ -62,17 +62,26 @@ def put_whole(remote: Remote, local: Path, final: str, rename: bool = True) -> N
     size = local.stat().st_size
     if rename:
         temporary = temporary_name(final)
-        remote.put(local, temporary)
+        _put(remote, local, temporary)
         try:
             remote.rename(temporary, final)
             return
         except RenameRefused:
             _quietly_delete(remote, temporary)
-    remote.put(local, final)
-    there = remote.size(final)
+    _put(remote, local, final)
+    there = remote.size(final)       # None: a server that tells no sizes; its transfer reply is all there is
     if there is not None and there != size:
         _quietly_delete(remote, final)
         raise FileRefused(f"the server holds {there} bytes of {size} after the upload; deleted, sent again next run")
+
+
+def _put(remote: Remote, local: Path, path: str) -> None:
+    """An upload the server refused part-way (a full disk) leaves nothing of it behind where it can be deleted."""
+    try:
+        remote.put(local, path)
+    except FileRefused:
+        _quietly_delete(remote, path)
+        raise
 
 
 def same_bytes(remote: Remote, path: str, local: Path) -> bool:
