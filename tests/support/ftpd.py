@@ -112,7 +112,8 @@ def _handlers(tls: str, faults: Faults, certfile: Path | None):
                 self.close()
 
         def handle_error(self):
-            cause = getattr(sys.exc_info()[1], "__cause__", None)
+            error = sys.exc_info()[1]
+            cause = error.__cause__ or error.__context__       # pyftpdlib 2.0 raises without `from`
             if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:     # as vsftpd and ProFTPD answer it
                 self._resp = ("452 Transfer aborted: No space left on device.", logger.warning)
                 self.close()
