@@ -259,6 +259,23 @@ def test_a_failure_that_lasts_is_alerted_once_naming_the_endpoint(site, later, m
     assert subjects()[-1] == "FTPS rms は復旧しました"
 
 
+def test_a_file_waiting_on_an_unread_upload_too_long_is_alerted_with_its_reason(site, later):
+    site.set_endpoint(push={"channel": "rakuten"})
+    site.edit(lambda config: config.update(
+        relay={"host": "127.0.0.1", "port": 9, "security": "none"},
+        alerts={"to": ["ops@example.jp"], "sender": "tsunagi@example.jp", "feed_stale_minutes": 30}))
+    (site.remote / "in" / "normal-item.csv").write_bytes(b"unread\r\n")
+    site.ready("rakuten-stock-2.csv", b"u,item-a,,3\r\n")
+    assert list(site.run()["waiting"]) == ["rakuten-stock-2.csv"]
+    store = Store(site.cfg.db_path)
+    alerts = wiring.alerts(site.cfg, store, site.spool.dir("outbox"))
+    later(timedelta(minutes=31))
+    alerts.collect()
+    [(_, _, subject, detail)] = outbound_tables.unsent_alerts(store.read())
+    assert subject == "rakuten へのファイルが 30 分以上届いていません"
+    assert detail.startswith("rakuten-stock-2.csv (the previous normal-item.csv is still on ftps rms")
+
+
 def test_push_immediate_puts_a_new_stock_figure_on_the_server_within_seconds_of_a_sale(site):
     site.set_endpoint(source="yahoo", push={"channel": "yahoo", "immediate": True})
     site.edit(lambda config: config["endpoint"][0].pop("pull"))

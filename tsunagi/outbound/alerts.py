@@ -15,6 +15,7 @@ from tsunagi.outbound.mailer import (
     connect,
     hand_over,
 )
+from tsunagi.outbound.push import waiting_reasons
 from tsunagi.outbound.settings import AlertSettings, RelaySettings
 
 log = logging.getLogger("tsunagi.alerts")
@@ -74,11 +75,13 @@ class Alerts:
                 outbox.advance(tx, CONSUMER, events[-1][0])
         cutoff = _now() - self.settings.feed_stale_minutes * 60
         for target in self.pushed:
+            waiting = waiting_reasons(self.outbox_dir / target)
             for path in sorted((self.outbox_dir / target / "ready").glob("*")):
                 if path.stat().st_mtime < cutoff and f"stale:{path}" not in self.reported:
                     self.reported.add(f"stale:{path}")
+                    why = f" ({waiting[path.name][1]})" if path.name in waiting else ""
                     self.record("feed", f"{target} へのファイルが {self.settings.feed_stale_minutes:g} 分以上届いていません",
-                                f"{path.name}\n詳しく: tsunagi sftp run (送信先 {target})")
+                                f"{path.name}{why}\n詳しく: tsunagi endpoint run (送信先 {target})")
 
     def flush(self, force: bool = False) -> bool:
         """One digest of everything not yet told, if the last was long enough ago. True if one was sent."""
