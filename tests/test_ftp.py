@@ -155,6 +155,19 @@ def test_two_files_for_a_consuming_channel_go_one_at_a_time(site):
     assert (site.remote / "in" / "normal-item.csv").read_bytes() == b"first\r\n"
 
 
+def test_a_server_without_size_or_mlsd_still_never_gets_a_file_over_an_unread_one(site):
+    site.server.faults.old_server = True
+    site.set_endpoint(push={"channel": "rakuten"})
+    (site.remote / "out" / "orders.csv").write_bytes(_orders_csv(1))
+    (site.remote / "in" / "normal-item.csv").write_bytes(b"unread\r\n")
+    site.ready("rakuten-stock-2.csv", b"u,item-a,,3\r\n")
+    out = site.run()
+    assert len(out["pulled"]) == 1 and list(out["waiting"]) == ["rakuten-stock-2.csv"]
+    (site.remote / "in" / "normal-item.csv").unlink()
+    assert site.run()["sent"] == ["rakuten-stock-2.csv"]
+    assert (site.remote / "in" / "normal-item.csv").read_bytes() == b"u,item-a,,3\r\n"
+
+
 def test_a_connection_cut_mid_upload_leaves_no_file_under_the_final_name_and_the_retry_sends_it_once(site):
     payload = os.urandom(3_000_000)
     site.ready("rakuten-stock-big.csv", payload)

@@ -64,7 +64,7 @@ def server_certificate(folder: Path, ca_key, ca_cert) -> Path:
 class Faults:
     """What the server does wrong, set by a test: cut_upload_after bytes (the connection is cut, once),
     disk_free bytes (a write beyond them fails with ENOSPC), no_rename, vanish (names a file to delete
-    just before it is downloaded), lose_rename_reply (the rename is done, its answer never arrives)."""
+    just before it is downloaded), old_server (no SIZE nor MLSD), lose_rename_reply (the rename is done, its answer never arrives)."""
 
     def __init__(self):
         self.cut_upload_after: int | None = None
@@ -72,6 +72,7 @@ class Faults:
         self.disk_free: int | None = None
         self.no_rename = False
         self.lose_rename_reply = False      # rename, then drop the line before answering (once)
+        self.old_server = False             # no SIZE and no MLSD (RFC 3659), as some still are
         self.vanish: set[str] = set()
         self.stored: list[str] = []          # every STOR's path, in order
 
@@ -128,6 +129,12 @@ def _handlers(tls: str, faults: Faults, certfile: Path | None):
         def ftp_STOR(self, file, mode="w"):
             faults.stored.append(self.fs.fs2ftp(file))
             return super().ftp_STOR(file, mode)
+
+        def process_command(self, cmd, *args, **kwargs):
+            if faults.old_server and cmd in ("SIZE", "MLSD", "MLST"):
+                self.respond(f"502 Command '{cmd}' not implemented.")
+                return
+            return super().process_command(cmd, *args, **kwargs)
 
         def ftp_RNFR(self, path):
             if faults.no_rename:

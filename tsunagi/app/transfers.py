@@ -35,13 +35,14 @@ def run_endpoint(cfg: Config, spool: Spool, ep, do_pull: bool = True, do_push: b
     """One pull and/or push; returns what happened. Raises TransferError when it cannot connect or log in."""
     out: dict = {"endpoint": ep.name}
     with open_remote(ep) as remote:
-        try:
-            if ep.pull and do_pull:
-                _pull(cfg, spool, ep, remote, out)
-            if ep.push and do_push:
-                _push(cfg, spool, ep, remote, out)
-        except (FileRefused, ConnectionLost) as exc:    # the listing itself failed: nothing was taken or sent
-            out.setdefault("pull_errors", []).append(f"{remote.endpoint}: {exc}; tried again next run")
+        for wanted, part, errors in ((ep.pull and do_pull, _pull, "pull_errors"),
+                                     (ep.push and do_push, _push, "push_errors")):
+            if not wanted:
+                continue
+            try:
+                part(cfg, spool, ep, remote, out)
+            except (FileRefused, ConnectionLost) as exc:    # its listing failed: nothing was taken or sent
+                out.setdefault(errors, []).append(f"{remote.endpoint}: {exc}; tried again next run")
     return out
 
 

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Protocol
 
-from tsunagi.common.remote import ConnectionLost, FileRefused, RemoteFile, RenameRefused, TransferError
+from tsunagi.common.remote import UNKNOWN_SIZE, ConnectionLost, FileRefused, RemoteFile, RenameRefused, TransferError
 
 BLOCK = 1 << 16
 # Errors of the link itself: the session is gone, what was under way is done again on a new one.
@@ -27,6 +27,18 @@ class FtpEndpoint(Protocol):
     ca_file: Path | None     # None: the system's trusted authorities
     passive: bool
     timeout: float
+
+
+class _DataSocket(ssl.SSLSocket):
+    """A data connection some servers close without TLS's goodbye when there is nothing to send (an empty
+    listing): the transfer's reply on the control connection says how it went, and a pulled file's size is
+    checked against the listing's, so that goodbye is not waited for."""
+
+    def unwrap(self):
+        try:
+            return super().unwrap()
+        except ssl.SSLError:
+            return None
 
 
 class _ReusingTls(ftplib.FTP_TLS):
@@ -59,6 +71,7 @@ def _client(ep: FtpEndpoint) -> ftplib.FTP:
     if ep.protocol == "ftp":
         return ftplib.FTP(timeout=ep.timeout)
     context = ssl.create_default_context(cafile=str(ep.ca_file) if ep.ca_file else None)
+    context.sslsocket_class = _DataSocket
     return (_ImplicitTls if ep.protocol == "ftps-implicit" else _ReusingTls)(context=context, timeout=ep.timeout)
 
 
@@ -109,6 +122,7 @@ class FtpRemote:
 
     def __init__(self, ftp: ftplib.FTP, endpoint: str):
         self.ftp, self.endpoint = ftp, endpoint
+        self.sizes = True        # False once the server says it has no SIZE command (it is RFC 3659's)
 
     def list(self, folder: str) -> list[RemoteFile]:
         with _errors():
@@ -124,18 +138,33 @@ class FtpRemote:
         except ftplib.error_perm as exc:
             if str(exc)[:3] not in ("500", "501", "502"):
                 raise
-        # A server without MLSD (RFC 3659): names, then each one's size; folders have none.
+        # A server without MLSD (RFC 3659): names, then each one's size (a folder has none, unless SIZE is not
+        # known either: then every name is taken, and a folder among them fails alone when it is fetched).
         names = [n.rsplit("/", 1)[-1] for n in self.ftp.nlst(folder)]
         self.ftp.voidcmd("TYPE I")
-        sizes = {n: self.size(f"{folder.rstrip('/')}/{n}") for n in names}
-        return [RemoteFile(n, s, None) for n, s in sizes.items() if s is not None]
+        sizes = {n: self._size(f"{folder.rstrip('/')}/{n}") for n in names}
+        return [RemoteFile(n, None if s == UNKNOWN_SIZE else s, None) for n, s in sizes.items() if s is not None]
 
     def size(self, path: str) -> int | None:
         with _errors():
-            try:
-                return self.ftp.size(path)
-            except ftplib.error_perm:
+            found = self._size(path)
+            if found != UNKNOWN_SIZE:
+                return found
+            folder, _, name = path.rpartition("/")
+            listed = {f.name: f.size for f in self.list(folder or "/")}
+            return (UNKNOWN_SIZE if listed[name] is None else listed[name]) if name in listed else None
+
+    def _size(self, path: str) -> int | None:
+        """SIZE's answer: None for no such file, UNKNOWN_SIZE from a server without the command."""
+        if not self.sizes:
+            return UNKNOWN_SIZE
+        try:
+            return self.ftp.size(path)
+        except ftplib.error_perm as exc:
+            if str(exc)[:3] not in ("500", "502"):
                 return None
+            self.sizes = False
+            return UNKNOWN_SIZE
 
     def get(self, path: str, local: Path) -> None:
         with _errors(), open(local, "wb") as f:

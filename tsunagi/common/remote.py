@@ -26,6 +26,9 @@ class RenameRefused(FileRefused):
     """The server does not rename (or not to that name): the file goes up under its final name instead."""
 
 
+UNKNOWN_SIZE = -1      # the file is there, the server tells no sizes
+
+
 @dataclass(frozen=True)
 class RemoteFile:
     name: str
@@ -38,7 +41,7 @@ class Remote(Protocol):
     endpoint: str           # "ftps rms": the protocol and the endpoint's name, for every message
 
     def list(self, folder: str) -> list[RemoteFile]: ...
-    def size(self, path: str) -> int | None: ...       # None: no such file
+    def size(self, path: str) -> int | None: ...       # None: no such file; UNKNOWN_SIZE: there, size untold
     def get(self, path: str, local: Path) -> None: ...
     def put(self, local: Path, path: str) -> None: ...
     def rename(self, src: str, dst: str) -> None: ...
@@ -70,7 +73,7 @@ def put_whole(remote: Remote, local: Path, final: str, rename: bool = True) -> N
             _quietly_delete(remote, temporary)
     _put(remote, local, final)
     there = remote.size(final)       # None: a server that tells no sizes; its transfer reply is all there is
-    if there is not None and there != size:
+    if there is not None and there != UNKNOWN_SIZE and there != size:
         _quietly_delete(remote, final)
         raise FileRefused(f"the server holds {there} bytes of {size} after the upload; deleted, sent again next run")
 

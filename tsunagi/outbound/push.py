@@ -108,16 +108,15 @@ def _resume(remote: Remote, outbox: Path, result: PushResult) -> None:
     except (FileNotFoundError, ValueError):
         return
     path = outbox / "ready" / name
-    if not path.exists():
-        (outbox / INFLIGHT).unlink(missing_ok=True)
-        return
-    if same_bytes(remote, final, path):
+    if path.exists() and same_bytes(remote, final, path):
         log.info("%s: %s was on the server already (the answer to its upload was lost)", remote.endpoint, name)
         delivered(outbox, path, remote.endpoint, result)
         return
-    for leftover in [temporary_name(final)] + ([] if rename == "1" else [final]):
-        if remote.size(leftover) is not None:
-            remote.delete(leftover)
+    if path.exists() or not (outbox / "sent" / name).exists():
+        # Not there whole, or merged into a newer file meanwhile (whose figures it holds): what it left goes.
+        for leftover in [temporary_name(final)] + ([] if rename == "1" else [final]):
+            if remote.size(leftover) is not None:
+                remote.delete(leftover)
     (outbox / INFLIGHT).unlink(missing_ok=True)
 
 
