@@ -243,6 +243,22 @@ def test_a_wrong_password_is_one_line_naming_the_endpoint_and_nothing_moves(site
     assert site.remote_files("out") == ["a.csv"] and path.exists() and not site.spool.waiting()
 
 
+def test_an_unset_password_variable_is_one_line_naming_the_endpoint_and_the_variable(site, monkeypatch, capsys):
+    monkeypatch.delenv("TSUNAGI_TEST_FTP_PASSWORD")
+    capsys.readouterr()
+    assert site.cli("endpoint", "run", "rms") == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "error: ftps rms: environment variable TSUNAGI_TEST_FTP_PASSWORD (the password) is not set"]
+
+
+def test_check_shows_each_endpoint_with_its_protocol_and_when_it_pushes(site, capsys):
+    site.set_endpoint(push={"immediate": True})
+    capsys.readouterr()
+    assert site.cli("check") == 0
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("ftps rms:")]
+    assert line.endswith("(only by tsunagi endpoint run, and each file as soon as it is ready)")
+
+
 def test_an_untrusted_certificate_refuses_the_connection_before_the_password_is_sent(site, tmp_path):
     other, _, _ = make_ca(tmp_path / "other", "some other CA")
     site.edit(lambda config: config["endpoint"][0].update(ca_file=str(other)))
