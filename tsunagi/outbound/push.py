@@ -79,8 +79,10 @@ def ready_files(outbox: Path, pattern: str = "*") -> list[Path]:
 
 
 def _upload(remote: Remote, outbox: Path, path: Path, final: str, rule: Rule) -> None:
-    """put_whole, with a note of it kept until it is done: a run cut off part-way is finished by the next."""
-    replace_whole(outbox / INFLIGHT, f"{final}\t{path.name}\t{int(rule.rename)}\n".encode())
+    """put_whole, with a note of it kept until it is done: a run cut off part-way is finished by the next.
+    The note is not fsync'd (it costs more than the upload of a small file): it outlives a killed process,
+    and what a power cut could lose of it is a leftover temporary name, or the same bytes sent again."""
+    (outbox / INFLIGHT).write_text(f"{final}\t{path.name}\t{int(rule.rename)}\n", encoding="utf-8")
     try:
         put_whole(remote, path, final, rule.rename)
     except (FileRefused, ConnectionLost) as exc:
