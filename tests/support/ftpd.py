@@ -185,6 +185,7 @@ class FtpServer:
         authorizer.add_user(USER, PASSWORD, str(root), perm="elradfmwMT")
         handler.authorizer = authorizer
         handler.passive_ports = None
+        logger.setLevel("WARNING")          # not a line per command in every failing test's output
         self.server = FTPServer(("127.0.0.1", 0), handler)
         self.port = self.server.address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.1, "handle_exit": False},
