@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import threading
 
-from tsunagi.app import wiring
 from tsunagi.app.config import Config, SftpEndpoint
 from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
@@ -14,14 +13,18 @@ from tsunagi.ingest.sftp_pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tsunagi.outbound import labels, wms
+from tsunagi.outbound.delivery import Tracker
 from tsunagi.outbound.sftp_push import push
 
 log = logging.getLogger("tsunagi.sftp")
 
 
-def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
+def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint, store: Store | None = None) -> dict:
     """One pull and/or push; returns what happened. Raises SftpError when it cannot connect."""
     out: dict = {"endpoint": ep.name}
+    record = Tracker(store or Store(cfg.db_path), ep.name)
+    if ep.push:     # a file recorded sent before a stop is not uploaded again
+        record.settle(spool.dir("outbox") / ep.push.source)
     with session(ep) as sftp:
         if ep.pull:
             p = ep.pull
@@ -32,8 +35,9 @@ def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
                           meta, p.after, p.processed_dir)
             out["pulled"], out["already_pulled"], out["pull_errors"] = result.taken, result.already, result.errors
         if ep.push:
-            result = push(sftp, ep.name, spool.dir("outbox") / ep.push.source, ep.push.remote_dir, ep.push.pattern)
-            out["sent"], out["push_errors"] = result.sent, result.errors
+            result = push(sftp, ep.name, spool.dir("outbox") / ep.push.source, ep.push.remote_dir, ep.push.pattern,
+                          record)
+            out["sent"], out["push_errors"], out["closed"] = result.sent, result.errors, record.closed
     return out
 
 
@@ -98,7 +102,7 @@ class Scheduler(Runner):
 
     def run_one(self, ep: SftpEndpoint) -> dict:
         try:
-            out = run_endpoint(self.cfg, self.spool, ep)
+            out = run_endpoint(self.cfg, self.spool, ep, self.store)
         except SftpError as exc:
             log.error("%s", exc)
             if self.alerts:
@@ -108,6 +112,4 @@ class Scheduler(Runner):
             self.alerts.recovered(f"SFTP {ep.name}")
         if out.get("pulled"):
             self.on_items(out["pulled"])
-        if out.get("sent"):
-            wiring.confirmations_sent(self.store, out["sent"])
         return out

@@ -9,7 +9,7 @@ from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, review, shipnames, shipping, shipplan, stock
+from tsunagi.oms import paykinds, review, shipnames, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
@@ -116,13 +116,7 @@ def pushed_targets(cfg: Config) -> set[str]:
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
     layouts = {s.id: s.shipping.confirm_layout for s in cfg.shops if s.shipping}
-    return ConfirmWriter(store, spool.dir("outbox"), layouts, pushed_targets(cfg), cfg.layouts)
-
-
-def confirmations_sent(store: Store, names: list[str]) -> int:
-    """Files a push delivered: orders confirmed in them are closed (請求済)."""
-    with store.transaction() as tx:
-        return sum(shipping.confirmation_pushed(tx, name) for name in names)
+    return ConfirmWriter(store, spool.dir("outbox"), layouts, cfg.layouts)
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import paramiko
+
+from tsunagi.outbound.delivery import Tracker
 
 log = logging.getLogger("tsunagi.sftp")
 
@@ -17,9 +18,9 @@ class PushResult:
     errors: list[str] = field(default_factory=list)
 
 
-def push(sftp, endpoint: str, outbox: Path, remote_dir: str, pattern: str = "*") -> PushResult:
-    """outbox/ready/* to remote_dir, oldest first. A file moves to outbox/sent/ only after the server
-    has it under its final name; a broken connection leaves only a temporary name there."""
+def push(sftp, endpoint: str, outbox: Path, remote_dir: str, pattern: str, record: Tracker) -> PushResult:
+    """outbox/ready/* to remote_dir, oldest first. A file is recorded sent (and moves to outbox/sent/) only
+    after the server has it under its final name; a broken connection leaves only a temporary name there."""
     result = PushResult()
     ready, sent = outbox / "ready", outbox / "sent"
     sent.mkdir(parents=True, exist_ok=True)
@@ -34,8 +35,9 @@ def push(sftp, endpoint: str, outbox: Path, remote_dir: str, pattern: str = "*")
         except (OSError, EOFError, paramiko.SSHException) as exc:
             result.errors.append(f"{path.name}: {exc}; it stays in ready/ and is sent on the next run")
             log.warning("sftp %s: push of %s failed: %s", endpoint, path.name, exc)
+            record.failed(path, str(exc))
             break      # the connection is likely gone; keep the order of the rest
-        os.rename(path, sent / path.name)
+        record.sent(path, final)
         result.sent.append(path.name)
         log.info("sftp %s: sent %s", endpoint, path.name)
     return result
