@@ -7,7 +7,6 @@ from datetime import datetime
 from pathlib import Path
 
 from tsunagi.common.clock import JST
-from tsunagi.common.durable import fsync_dir
 from tsunagi.oms import deliveries
 from tsunagi.oms.store import Store
 
@@ -16,12 +15,11 @@ MANUAL = "manual"
 
 
 def move_to_sent(path: Path) -> Path:
-    """ready/<name> -> sent/<name>, durably: the way every delivered file leaves ready/."""
+    """ready/<name> -> sent/<name>: the way every delivered file leaves ready/. Not fsync'd: the store says it
+    was sent, so a move a crash undoes is done again by settle(), and the file is never uploaded again."""
     sent = path.parent.parent / "sent"
     sent.mkdir(parents=True, exist_ok=True)
     os.rename(path, sent / path.name)
-    fsync_dir(path.parent)
-    fsync_dir(sent)
     return sent / path.name
 
 
