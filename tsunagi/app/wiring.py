@@ -10,7 +10,7 @@ from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, review, shipnames, shipplan, stock
+from tsunagi.oms import deliveries, paykinds, review, shipnames, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
@@ -120,6 +120,13 @@ def pushed_targets(cfg: Config) -> set[str]:
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
     layouts = {s.id: s.shipping.confirm_layout for s in cfg.shops if s.shipping}
     return ConfirmWriter(store, spool.dir("outbox"), layouts, cfg.layouts)
+
+
+def confirmations_sent(store: Store, names: list[str]) -> int:
+    """Files a push delivered without a delivery Tracker (outbound/delivery.py): orders confirmed in them are
+    closed (請求済). A push with a Tracker has closed them already; this finds none then."""
+    with store.transaction() as tx:
+        return sum(deliveries.confirmations_delivered(tx, name, "push") for name in names)
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:

@@ -103,8 +103,9 @@ def stale_alerted(tx: Tx, target: str, name: str) -> None:
 def find_sent(tx: Tx, name: str, before: str | None = None, prefer: str = "") -> tuple[str, str] | None:
     """(target, name) of the latest file sent as `name` (its own name or the remote name it was given), sent
     before `before`; the target `prefer` first."""
-    rows = tx.all("SELECT target, name, sent_at FROM deliveries WHERE state IN ('sent', 'rejected') AND "
-                  "(name = ? OR remote = ? OR remote LIKE ?) ORDER BY sent_at DESC", name, name, f"%/{name}")
+    rows = tx.all("SELECT target, name, sent_at, remote FROM deliveries WHERE state IN ('sent', 'rejected') AND "
+                  "(name = ? OR remote = ? OR substr(remote, -?) = ?) ORDER BY sent_at DESC",
+                  name, name, len(name) + 1, f"/{name}")
     rows = [r for r in rows if before is None or (r[2] or "") <= before]
     rows.sort(key=lambda r: r[0] != prefer)          # stable: the latest of the preferred target first
     return (rows[0][0], rows[0][1]) if rows else None

@@ -32,7 +32,7 @@ def cmd_outbox_list(args) -> int:
     cfg = base.config(args)
     store = base.writer(cfg)
     outbox = cfg.spool_dir / "outbox"
-    delivery.sync(store, outbox)          # files no writer recorded (put there by hand) are listed too
+    delivery.recover(store, outbox)       # files no writer recorded (put there by hand) are listed too
     rows = deliveries.listing(store.read(), args.target, deliveries.STATES if args.all else SHOWN)
     now = clock.now()
     for row in rows:
