@@ -19,7 +19,10 @@ def move_to_sent(path: Path) -> Path:
     was sent, so a move a crash undoes is done again by settle(), and the file is never uploaded again."""
     sent = path.parent.parent / "sent"
     sent.mkdir(parents=True, exist_ok=True)
-    os.rename(path, sent / path.name)
+    try:
+        os.rename(path, sent / path.name)
+    except FileNotFoundError:
+        pass        # merged into a newer unsent file meanwhile (stock feeds): the server has these bytes all the same
     return sent / path.name
 
 
