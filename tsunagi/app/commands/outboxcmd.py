@@ -43,12 +43,17 @@ def cmd_outbox_list(args) -> int:
 
 
 def _line(row: dict) -> str:
-    since = row["written_at"][:16].replace("T", " ")
-    who = f"sftp {row['endpoint']}" if row["endpoint"] else "手動アップロード"
-    waited = f"{row['waiting_minutes']} 分待ち" if row["waiting_minutes"] is not None else \
-        f"{row['state']} {(row['sent_at'] or row['rejected_at'] or row['updated_at'] or '')[:16].replace('T', ' ')}"
+    """target, file, state, then since when it waits and for whom, or when and by whom it went."""
+    def at(value: str | None) -> str:
+        return (value or "")[:16].replace("T", " ")
+    if row["waiting_minutes"] is not None:
+        who = f"sftp {row['endpoint']}" if row["endpoint"] else "手動アップロード"
+        where = f"{at(row['written_at'])} から {row['waiting_minutes']} 分待ち → {who}"
+    else:
+        by = "手動" if row["sent_by"] == "manual" else row["sent_by"]
+        where = f"{at(row['sent_at'] or row['updated_at'])} に送信 ({by or '-'})" if row["sent_at"] else at(row["updated_at"])
     detail = f"  {row['detail'].splitlines()[0]}" if row["detail"] else ""
-    return f"{row['target']}\t{row['name']}\t{row['state']}\t{since}\t{waited}\t{who}{detail}"
+    return f"{row['target']}\t{row['name']}\t{row['state']}\t{where}{detail}"
 
 
 def _endpoint(cfg: Config, target: str, name: str) -> str:
