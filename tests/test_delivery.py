@@ -256,3 +256,37 @@ def _local(site: PushSite, name: str) -> bytes:
     """The bytes of an outbox file, in ready/ or sent/."""
     path = site.ready / name
     return path.read_bytes() if path.exists() else (site.ready.parent / "sent" / name).read_bytes()
+
+
+def test_a_waiting_file_that_leaves_ready_unsent_is_withdrawn_and_no_longer_listed(site, capsys):
+    site.put("yahoo-stock-1.csv")
+    site.put("yahoo-stock-2.csv")
+    assert [r["name"] for r in site.listing(capsys)] == ["yahoo-stock-1.csv", "yahoo-stock-2.csv"]
+    os.remove(site.ready / "yahoo-stock-1.csv")          # merged into the newer one, or removed by a person
+    assert [r["name"] for r in site.listing(capsys)] == ["yahoo-stock-2.csv"]
+    assert [(r["name"], r["state"]) for r in site.listing(capsys, "--all")] == [
+        ("yahoo-stock-1.csv", "withdrawn"), ("yahoo-stock-2.csv", "written")]
+
+
+def test_a_manual_upload_recorded_before_a_crash_leaves_ready_when_the_daemon_starts(tmp_path, capsys, monkeypatch):
+    from tsunagi.outbound import delivery
+    site = ShipSite(tmp_path, capsys)
+    site.orders_csv([order(1)])
+    [label] = site.export()
+
+    def killed(path):
+        raise SystemExit("killed after the record, before the move out of ready/")
+    monkeypatch.setattr(delivery, "move_to_sent", killed)
+    with pytest.raises(SystemExit):
+        site.cli("outbox", "mark-sent", label.name)
+    monkeypatch.undo()
+    assert label.exists()
+    running = Running(site.config_path)
+    try:
+        wait_for(lambda: not label.exists(), timeout=15)
+    finally:
+        running.stop()
+    assert (label.parent.parent / "sent" / label.name).exists()
+    capsys.readouterr()
+    assert site.cli("outbox", "list", "--json", "--target", "carrier") == 0
+    assert json.loads(capsys.readouterr().out) == []
