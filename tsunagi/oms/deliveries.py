@@ -68,9 +68,20 @@ def state(tx: Tx, target: str, name: str) -> dict | None:
     return dict(zip(COLUMNS, row)) if row else None
 
 
-def sent_names(tx: Tx, target: str) -> set[str]:
-    """Names of the target's files recorded sent (or rejected after being sent)."""
-    return {r[0] for r in tx.all("SELECT name FROM deliveries WHERE target = ? AND state IN ('sent', 'rejected')",
+def states_of(tx: Tx, target: str, names: list[str]) -> dict[str, str]:
+    """name -> state of those of these files of the target the store knows (a look-up by key: the history of
+    sent files, however long, is not read)."""
+    out: dict[str, str] = {}
+    for n in range(0, len(names), 500):
+        part = names[n:n + 500]
+        out.update(tx.all(f"SELECT name, state FROM deliveries WHERE target = ? AND name IN ({', '.join('?' * len(part))})",
+                          target, *part))
+    return out
+
+
+def waiting_names(tx: Tx, target: str) -> set[str]:
+    """Names of the target's files waiting (written, or failed last time)."""
+    return {r[0] for r in tx.all("SELECT name FROM deliveries WHERE state IN ('written', 'failed') AND target = ?",
                                  target)}
 
 
@@ -82,11 +93,6 @@ def listing(tx: Tx, target: str | None = None, states: tuple[str, ...] = WAITING
         sql += " AND target = ?"
         params.append(target)
     return [dict(zip(COLUMNS, r)) for r in tx.all(sql + " ORDER BY written_at, name", *params)]
-
-
-def known(tx: Tx, target: str) -> dict[str, str]:
-    """name -> state of every file of the target."""
-    return dict(tx.all("SELECT name, state FROM deliveries WHERE target = ?", target))
 
 
 def stale(tx: Tx, targets: set[str], before: str) -> list[dict]:

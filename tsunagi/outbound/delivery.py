@@ -61,8 +61,9 @@ def settle(store: Store, folder: Path) -> list[str]:
     ready = folder / "ready"
     if not ready.is_dir():
         return []
-    done = deliveries.sent_names(store.read(), folder.name)
-    moved = [p.name for p in sorted(ready.iterdir()) if p.name in done]
+    names = sorted(_names(ready))
+    known = deliveries.states_of(store.read(), folder.name, names)
+    moved = [n for n in names if known.get(n) in ("sent", "rejected")]
     for name in moved:
         move_to_sent(ready / name)
         log.info("outbox %s: %s was recorded sent before a stop; moved to sent/", folder.name, name)
@@ -91,11 +92,13 @@ def sync(store: Store, outbox: Path, targets: set[str] | None = None) -> None:
     folders = [f for f in sorted(outbox.iterdir()) if f.is_dir() and (targets is None or f.name in targets)] \
         if outbox.is_dir() else []
     for folder in folders:
-        known = deliveries.known(store.read(), folder.name)       # first: a row committed now has its file below
+        waiting = deliveries.waiting_names(store.read(), folder.name)  # first: a row committed now has its file below
         present = _names(folder / "tmp") | _names(folder / "ready")     # tmp/ first: files move tmp/ -> ready/
         ready = folder / "ready"
-        new = [(n, _mtime(ready / n)) for n in sorted(_names(ready) - set(known))]
-        gone = [n for n, s in known.items() if s in deliveries.WAITING and n not in present]
+        in_ready = sorted(_names(ready))
+        known = deliveries.states_of(store.read(), folder.name, in_ready)
+        new = [(n, _mtime(ready / n)) for n in in_ready if n not in known]
+        gone = [n for n in waiting if n not in present]
         if not new and not gone:
             continue
         with store.transaction() as tx:
