@@ -191,7 +191,7 @@ def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, ca
         wait_for(lambda: not list(drop.iterdir()) and not site.spool.waiting()
                  and not any(site.spool.dir("cur").iterdir()), timeout=120)
         wait_for(lambda: Store(tmp_path / "var" / "tsunagi.db").read().value(
-            "SELECT COUNT(*) FROM orders WHERE status = 'closed'") == 200, timeout=30)
+            "SELECT COUNT(DISTINCT order_id) FROM confirmations") == 200, timeout=30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
@@ -207,6 +207,9 @@ def test_sigkill_while_carrier_results_arrive_ships_each_order_once(tmp_path, ca
     confirmed = tx.all("SELECT order_id, COUNT(*) FROM confirmations GROUP BY order_id")
     assert len(confirmed) == 200 and {n for _, n in confirmed} == {1}   # each confirmed exactly once
     assert site.spool.failed() == []
+    site.deliver()             # the operator uploads the confirmation files: every order closes
+    assert Store(tmp_path / "var" / "tsunagi.db").read().value(
+        "SELECT COUNT(*) FROM orders WHERE status = 'closed'") == 200
 
 
 def test_sigkill_while_buyer_mails_go_out_sends_each_at_most_once_and_loses_none(tmp_path, capsys):

@@ -82,6 +82,7 @@ def test_a_split_order_is_confirmed_once_under_the_original_number_when_every_pa
     [confirm] = site.confirmations()
     text = confirm.read_bytes().decode("cp932")
     assert o.order_no in text and "-bk-1" not in text and mod7("12345678901") in text
+    site.deliver()
     assert site.status(o) == site.view_by_no(o.order_no + "-bk-1")["status"] == "closed"
 
 
@@ -234,5 +235,6 @@ def test_a_split_whose_part_was_cancelled_is_confirmed_once_the_rest_has_shipped
     [key] = [r[0] for r in site.label_rows()]
     site.results([f"{key},0,0,{mod7('12345678901')},2026/06/13"], "r1.csv")
     site.cli("ship", "confirm")
+    site.deliver()
     [confirm] = site.confirmations()
     assert o.order_no in confirm.read_bytes().decode("cp932") and site.status(o) == "closed"

@@ -185,6 +185,7 @@ def shipped(site: ShipSite, orders) -> None:
     rows = [f"T{n:08d},0,0,{mod7(f'1234567890{n}')},2026/06/13" for n in range(1, len(orders) + 1)]
     assert site.results(rows) == 0
     site.cli("ship", "confirm")
+    site.deliver()
 
 
 @pytest.mark.parametrize("layout", sorted(CONFIRMS))
@@ -193,7 +194,7 @@ def test_a_confirmation_carries_an_odd_order_number_or_leaves_it_out_unclosed(la
     odd, plain = order(1), order(2)
     odd.order_no = ODD_NO
     shipped(site, [odd, plain])
-    (path,) = sorted((site.spool.dir("outbox") / "rakuten" / "ready").glob("*shipconfirm*"))
+    (path,) = site.confirmations()
     header, rows = read_back(path, "confirm", layout)
     numbers = [column(header, r, CONFIRMS[layout]) for r in rows]
     if layout in CARRIED:

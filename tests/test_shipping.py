@@ -164,6 +164,8 @@ def test_round_trip_labels_tracking_shipped_confirmation_closed(tmp_path, capsys
     assert site.cli("ship", "confirm") == 0
     [confirm] = site.confirmations()
     assert_golden("rakuten-shipping.csv", confirm.read_bytes())
+    assert site.status(a) == site.status(b) == "shipped"        # until the channel has the file
+    site.deliver()
     assert site.status(a) == site.status(b) == "closed"
 
 
@@ -215,6 +217,7 @@ def test_a_changed_tracking_number_sends_a_new_confirmation(tmp_path, capsys):
     site.cli("ship", "confirm")
     files = site.confirmations()
     assert len(files) == 2 and mod7("42345678901") in files[1].read_bytes().decode("cp932")
+    site.deliver()
     assert site.status(o) == "closed"
 
 

@@ -21,6 +21,7 @@ def shipped(tmp_path, capsys, *items: Item, confirm: bool = True):
     assert site.results([f"T00000001,0,0,{mod7('12345678901')},2026/06/13"], "r1.csv") == 0
     if confirm:
         site.cli("ship", "confirm")
+        site.deliver()
     return site, o
 
 
@@ -67,6 +68,7 @@ def test_an_unshipped_order_that_was_confirmed_ships_again_with_a_second_confirm
     site.cli("ship", "confirm")
     files = site.confirmations()
     assert len(files) == 2 and mod7("52345678901") in files[1].read_bytes().decode("cp932")
+    site.deliver()
     assert site.status(o) == "closed"
 
 

@@ -97,7 +97,14 @@ class ShipSite:
         return json.loads(self.capsys.readouterr().out)
 
     def confirmations(self) -> list[Path]:
-        return sorted((self.spool.dir("outbox") / "rakuten" / "ready").glob("*shipconfirm*"))
+        """The Rakuten shop's confirmation files, waiting or delivered, oldest first."""
+        folder = self.spool.dir("outbox") / "rakuten"
+        return sorted([*folder.glob("ready/*shipconfirm*"), *folder.glob("sent/*shipconfirm*")], key=lambda p: p.name)
+
+    def deliver(self) -> None:
+        """The operator uploads every waiting confirmation file by hand and records it (outbox mark-sent)."""
+        for path in sorted((self.spool.dir("outbox") / "rakuten" / "ready").glob("*shipconfirm*")):
+            assert self.cli("outbox", "mark-sent", path.name) == 0
 
 
 # Which mails each shop sends: on ordering and confirming, on shipping, and a week after, by day.

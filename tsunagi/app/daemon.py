@@ -26,7 +26,7 @@ from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.smtp import FlowDelay, IntakeHandler, make_server
 from tsunagi.ingest.smtpguard import SessionLimits, quiet_accept_errors
-from tsunagi.outbound import csvfile
+from tsunagi.outbound import csvfile, delivery
 from tsunagi.outbound.mailer import recover as mailer_recover
 
 log = logging.getLogger("tsunagi.daemon")
@@ -69,6 +69,7 @@ class Daemon:
         recovered = spool.recover(max_tmp_age=0)
         with store.transaction() as tx:
             recovered.update(csvfile.recover_pending(tx, spool.dir("outbox")))
+        recovered.update(delivery.recover(store, spool.dir("outbox")))
         log.info("start-up recovery: %s", recovered)
         if recovered.get("interrupted_imports"):     # theirs to finish: applied here they would come after newer files
             log.warning("%d interrupted `tsunagi import` runs wait in spool/cur/: the next `tsunagi import` finishes "

@@ -9,7 +9,6 @@ import time
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
-from tsunagi.app import wiring
 from tsunagi.app.config import Config
 from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
@@ -20,6 +19,7 @@ from tsunagi.ingest.pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tsunagi.outbound import channelrules, labels, wms
+from tsunagi.outbound.delivery import Tracker
 from tsunagi.outbound.push import push, pushing, ready_files
 
 log = logging.getLogger("tsunagi.transfer")
@@ -31,22 +31,25 @@ def label(ep) -> str:
     return f"{ep.protocol.upper()} {ep.name}"
 
 
-def run_endpoint(cfg: Config, spool: Spool, ep, do_pull: bool = True, do_push: bool = True) -> dict:
+def run_endpoint(cfg: Config, spool: Spool, ep, store: Store | None = None, do_pull: bool = True,
+                 do_push: bool = True) -> dict:
     """One pull and/or push; returns what happened. Raises TransferError when it cannot connect or log in."""
     out: dict = {"endpoint": ep.name}
+    record = Tracker(store or Store(cfg.db_path), ep.name)
     with open_remote(ep) as remote:
         for wanted, part, errors in ((ep.pull and do_pull, _pull, "pull_errors"),
                                      (ep.push and do_push, _push, "push_errors")):
             if not wanted:
                 continue
             try:
-                part(cfg, spool, ep, remote, out)
+                part(cfg, spool, ep, remote, out, record)
             except (FileRefused, ConnectionLost) as exc:    # its listing failed: nothing was taken or sent
                 out.setdefault(errors, []).append(f"{remote.endpoint}: {exc}; tried again next run")
+    out["closed"] = record.closed
     return out
 
 
-def _pull(cfg: Config, spool: Spool, ep, remote, out: dict) -> None:
+def _pull(cfg: Config, spool: Spool, ep, remote, out: dict, record: Tracker) -> None:
     p = ep.pull
     state = cfg.data_dir / "sftp"          # the record of pulled files, under the name it has always had
     state.mkdir(parents=True, exist_ok=True)
@@ -56,11 +59,12 @@ def _pull(cfg: Config, spool: Spool, ep, remote, out: dict) -> None:
     out["pulled"], out["already_pulled"], out["pull_errors"] = result.taken, result.already, result.errors
 
 
-def _push(cfg: Config, spool: Spool, ep, remote, out: dict) -> None:
+def _push(cfg: Config, spool: Spool, ep, remote, out: dict, record: Tracker) -> None:
     outbox = spool.dir("outbox") / ep.push.source
     rules = channelrules.load(ep.push.channel, cfg.csv_layout_dirs)
     with pushing(outbox):
-        result = push(remote, outbox, ep.push.remote_dir, ep.push.pattern, rules)
+        record.settle(outbox)       # a file recorded sent before a stop is not uploaded again
+        result = push(remote, outbox, ep.push.remote_dir, ep.push.pattern, rules, record)
     out["sent"], out["push_errors"], out["waiting"] = result.sent, result.errors, result.waiting
 
 
@@ -129,7 +133,7 @@ class Scheduler(Runner):
     def run_one(self, ep, do_pull: bool = True) -> dict:
         """The endpoint's run; a refusal, or a file that could not be moved, is alerted once it lasts."""
         try:
-            out = run_endpoint(self.cfg, self.spool, ep, do_pull=do_pull)
+            out = run_endpoint(self.cfg, self.spool, ep, self.store, do_pull=do_pull)
         except TransferError as exc:
             log.error("%s", exc)
             self._alert(ep, str(exc))
@@ -138,8 +142,6 @@ class Scheduler(Runner):
         self._alert(ep, "\n".join(errors))
         if out.get("pulled"):
             self.on_items(out["pulled"])
-        if out.get("sent"):
-            wiring.confirmations_sent(self.store, out["sent"])
         if errors:
             raise JobFailed(errors[0])
         return out

@@ -5,14 +5,16 @@ from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
 from tsunagi.common import clock
 from tsunagi.common.safetext import printable
+from tsunagi.ingest.channelresults import ChannelResults
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import paykinds, review, shipnames, shipping, shipplan, stock
+from tsunagi.oms import deliveries, paykinds, review, shipnames, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
+from tsunagi.parsers import channelresult
 from tsunagi.outbound.alerts import Alerts
 from tsunagi.outbound.confirmations import ConfirmWriter
 from tsunagi.outbound.feeds import FeedWriter
@@ -40,7 +42,8 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
         stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
     pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
-                                        untracked=cfg.untracked()),
+                                        untracked=cfg.untracked(),
+                                        channel_results=ChannelResults(store, channelresult.load_all(cfg.csv_layout_dirs))),
                         after=lambda: after_apply(cfg, store, rules),
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
                         dkim=access.dkim_resolver(cfg))
@@ -116,13 +119,14 @@ def pushed_targets(cfg: Config) -> set[str]:
 
 def confirm_writer(cfg: Config, spool: Spool, store: Store) -> ConfirmWriter:
     layouts = {s.id: s.shipping.confirm_layout for s in cfg.shops if s.shipping}
-    return ConfirmWriter(store, spool.dir("outbox"), layouts, pushed_targets(cfg), cfg.layouts)
+    return ConfirmWriter(store, spool.dir("outbox"), layouts, cfg.layouts)
 
 
 def confirmations_sent(store: Store, names: list[str]) -> int:
-    """Files a push delivered: orders confirmed in them are closed (請求済)."""
+    """Files a push delivered without a delivery Tracker (outbound/delivery.py): orders confirmed in them are
+    closed (請求済). A push with a Tracker has closed them already; this finds none then."""
     with store.transaction() as tx:
-        return sum(shipping.confirmation_pushed(tx, name) for name in names)
+        return sum(deliveries.confirmations_delivered(tx, name, "push") for name in names)
 
 
 def feed_writer(cfg: Config, spool: Spool, store: Store) -> FeedWriter:

@@ -65,8 +65,10 @@ class CsvImporter:
     """layouts(meta) gives the candidate layouts for an item: its shop's, or the one it names."""
 
     def __init__(self, spool: Spool, store: Store, layouts: Callable[[dict], list[CsvLayout]],
-                 max_line_bytes: int = 1 << 20, sku_case: str = "refuse", untracked: Untracked = frozenset()):
+                 max_line_bytes: int = 1 << 20, sku_case: str = "refuse", untracked: Untracked = frozenset(),
+                 channel_results=None):
         self.spool = spool
+        self.channel_results = channel_results     # ingest/channelresults.py: a channel's result files first
         self.sku_case = sku_case         # catalog.sku_case: a count's code in another case than its product's
         self.store = store
         self.layouts = layouts
@@ -78,6 +80,8 @@ class CsvImporter:
         """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then). long_line:
         what csvread.sha256_and_long_line found in the pipeline's pass over the file."""
         started = time.monotonic()
+        if self.channel_results and (found := self.channel_results.apply(item)):
+            return found.summary(), found
         candidates = self.layouts(item.meta)
         if not candidates:
             raise ParseError(f"no CSV layout for shop {item.meta.get('shop')!r} (set order_csv.layout in config)",

@@ -186,6 +186,17 @@ def orders_related_by_split_merge_copy(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
 
 
+def outbound_files_have_a_delivery_state(tx: Tx) -> None:
+    """Every file of spool/outbox/<target>/ready/: written, sent (by which endpoint, or by hand), failed (the last
+    error) or rejected (the channel's result file said so), with when each happened."""
+    tx.run("CREATE TABLE IF NOT EXISTS deliveries (target TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, "
+           "state TEXT NOT NULL, written_at TEXT NOT NULL, sent_at TEXT, failed_at TEXT, rejected_at TEXT, "
+           "updated_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, sent_by TEXT NOT NULL DEFAULT '', "
+           "remote TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', stale_alerted_at TEXT, "
+           "PRIMARY KEY (target, name))")
+    tx.run("CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, written_at)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -194,5 +205,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
-                                                 orders_related_by_split_merge_copy)
+                                                 orders_related_by_split_merge_copy,
+                                                 outbound_files_have_a_delivery_state)
 LATEST = len(MIGRATIONS)

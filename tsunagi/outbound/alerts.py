@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from tsunagi.common import clock
-from tsunagi.oms import outbound_tables, outbox, queries, status
+from tsunagi.oms import deliveries, outbound_tables, outbox, queries, status
 from tsunagi.oms.store import Store
+from tsunagi.outbound import delivery
 from tsunagi.outbound.mailbuild import Outgoing, build, message_id
 from tsunagi.outbound.mailer import (
     PermanentFailure,
@@ -73,15 +75,27 @@ class Alerts:
                                               f"{payload.get('note', '')}\n詳しく: tsunagi order {shop} {order_no}")
             if events:
                 outbox.advance(tx, CONSUMER, events[-1][0])
-        cutoff = _now() - self.settings.feed_stale_minutes * 60
-        for target in self.pushed:
-            waiting = waiting_reasons(self.outbox_dir / target)
-            for path in sorted((self.outbox_dir / target / "ready").glob("*")):
-                if path.stat().st_mtime < cutoff and f"stale:{path}" not in self.reported:
-                    self.reported.add(f"stale:{path}")
-                    why = f" ({waiting[path.name][1]})" if path.name in waiting else ""
-                    self.record("feed", f"{target} へのファイルが {self.settings.feed_stale_minutes:g} 分以上届いていません",
-                                f"{path.name}{why}\n詳しく: tsunagi endpoint run (送信先 {target})")
+        self.stale_files()
+
+    def stale_files(self) -> None:
+        """Each file a push endpoint should deliver that has waited longer than feed_stale_minutes, once (its
+        delivery state says it waits: written, or failed last time)."""
+        if not self.pushed:
+            return
+        delivery.sync(self.store, self.outbox_dir, self.pushed)
+        minutes = self.settings.feed_stale_minutes
+        before = (clock.now() - timedelta(minutes=minutes)).isoformat(timespec="microseconds")
+        if not deliveries.stale(self.store.read(), self.pushed, before):
+            return
+        with self.store.transaction() as tx:
+            for row in deliveries.stale(tx, self.pushed, before):
+                deliveries.stale_alerted(tx, row["target"], row["name"])
+                error = f"\n最後の送信エラー: {row['detail']}" if row["state"] == "failed" else ""
+                waiting = waiting_reasons(self.outbox_dir / row["target"]).get(row["name"])
+                error += f"\n待っている理由: {waiting[1]}" if waiting else ""
+                outbound_tables.add_alert(tx, "feed", f"{row['target']} へのファイルが {minutes:g} 分以上届いていません",
+                                          f"{row['name']} ({row['written_at'][:16].replace('T', ' ')} から待っています)"
+                                          f"{error}\n詳しく: tsunagi outbox list --target {row['target']}")
 
     def flush(self, force: bool = False) -> bool:
         """One digest of everything not yet told, if the last was long enough ago. True if one was sent."""

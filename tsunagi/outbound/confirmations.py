@@ -19,20 +19,19 @@ CONSUMER = "ship-confirm"
 
 
 class ConfirmWriter:
-    def __init__(self, store: Store, outbox_dir: Path, confirm_layouts: dict[str, str], pushed: set[str] = frozenset(),
-                 layouts: Layouts = SHIPPED):
+    def __init__(self, store: Store, outbox_dir: Path, confirm_layouts: dict[str, str], layouts: Layouts = SHIPPED):
         self.store = store
         self.outbox_dir = outbox_dir
         self.confirm_layouts = confirm_layouts   # shop -> its confirmation layout; "" = the channel takes no file
-        self.pushed = pushed                     # shops whose outbox a push takes: closed when sent, not written
         self.layouts = layouts
         for name in confirm_layouts.values():
             if name:
                 layouts.load("confirm", name)
 
     def flush(self) -> list[Path]:
-        """Consume shipment events: one file per shop with all its orders to confirm, then close them
-        (unless a push will). The file reaches ready/ once the transaction that recorded it commits."""
+        """Consume shipment events: one file per shop with all its orders to confirm. The file reaches ready/
+        once the transaction that recorded it commits; its orders close (請求済) when it is sent or marked sent
+        (oms/deliveries.py), those of a shop whose channel takes no file at once."""
         written: list[Path] = []
         with self.store.transaction() as tx:
             events = outbox.pending(tx, CONSUMER, (outbox.ORDER, outbox.SHIPMENT))
@@ -53,7 +52,7 @@ class ConfirmWriter:
                     written.append(path)
                 ids = [i for i in ids if i not in unwritten]    # stay 出荷確定済 (not closed) for a person
                 ids = relatedconfirm.to_close(tx, ids) if layout else ids     # a split's parts: once all confirmed
-                if ids and (shop not in self.pushed or path is None):
+                if ids and path is None:
                     shipping.close(tx, ids, f"出荷通知 {path.name}" if path else "出荷確定 (通知ファイルなし)")
             outbox.advance(tx, CONSUMER, events[-1][0])
         csvfile.publish(written)

@@ -9,7 +9,7 @@ import polars as pl
 
 from tsunagi.common.durable import fsync_dir, move_durably, write_file
 from tsunagi.common.jcodec import CP932_FIXES
-from tsunagi.oms import outbound_tables
+from tsunagi.oms import deliveries, outbound_tables
 from tsunagi.outbound.layouts import Layout
 
 
@@ -110,6 +110,7 @@ def write_pending(tx, folder: Path, name: str, data: bytes) -> Path:
     tmp_dir.mkdir(parents=True, exist_ok=True)
     write_file(tmp_dir / name, data)
     outbound_tables.record_file(tx, folder.name, name)
+    deliveries.written(tx, folder.name, name)
     return folder / "ready" / name
 
 

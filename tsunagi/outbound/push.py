@@ -21,6 +21,7 @@ from tsunagi.common.remote import (
     temporary_name,
 )
 from tsunagi.outbound.channelrules import NONE, ChannelRules, Rule
+from tsunagi.outbound.delivery import Tracker
 
 log = logging.getLogger("tsunagi.push")
 INFLIGHT = "inflight.txt"        # the upload under way: final remote path, local name, rename or not
@@ -43,7 +44,8 @@ def pushing(outbox: Path) -> Iterator[None]:
         yield
 
 
-def push(remote: Remote, outbox: Path, remote_dir: str, pattern: str = "*", rules: ChannelRules = NONE) -> PushResult:
+def push(remote: Remote, outbox: Path, remote_dir: str, pattern: str = "*", rules: ChannelRules = NONE,
+         record: Tracker | None = None) -> PushResult:
     """outbox/ready/* to remote_dir, oldest first. A file moves to outbox/sent/ only once the server has it
     whole under its final name. A channel that consumes uploads gets no file over one it has not read yet:
     that file waits in ready/ with its reason. The first failure ends the run, so the order is kept."""
@@ -51,7 +53,7 @@ def push(remote: Remote, outbox: Path, remote_dir: str, pattern: str = "*", rule
     (outbox / "sent").mkdir(parents=True, exist_ok=True)
     held: set[str] = set()            # remote names holding an upload the channel has not read
     try:
-        _resume(remote, outbox, result)
+        _resume(remote, outbox, result, record)
         for path in ready_files(outbox, pattern):
             rule = rules.rule(path.name)
             final = join(remote_dir, rule.remote_name)
@@ -61,9 +63,11 @@ def push(remote: Remote, outbox: Path, remote_dir: str, pattern: str = "*", rule
                                              f"yet read by the channel; this file waits in ready/ (never overwritten)")
                 continue
             _upload(remote, outbox, path, final, rule)
-            delivered(outbox, path, remote.endpoint, result)
+            delivered(outbox, path, remote.endpoint, result, record, final)
     except (FileRefused, ConnectionLost) as exc:
         name = getattr(exc, "outbox_name", "")
+        if record and name:
+            record.failed(outbox / "ready" / name, str(exc))
         result.errors.append(f"{remote.endpoint}: {name + ': ' if name else ''}not sent ({exc}); it stays in ready/ "
                              f"and is sent on the next run")
         log.warning("%s", result.errors[-1])
@@ -90,19 +94,24 @@ def _upload(remote: Remote, outbox: Path, path: Path, final: str, rule: Rule) ->
         raise
 
 
-def delivered(outbox: Path, path: Path, endpoint: str, result: PushResult) -> None:
-    """The one moment a file is known to be on the server whole under its final name: it moves to sent/."""
-    try:
-        os.rename(path, outbox / "sent" / path.name)
-        fsync_dir(outbox / "sent")
-    except FileNotFoundError:
-        pass         # merged into a newer file meanwhile (feeds): that one goes next, holding these figures too
+def delivered(outbox: Path, path: Path, endpoint: str, result: PushResult, record: Tracker | None = None,
+              final: str = "") -> None:
+    """The one moment a file is known to be on the server whole under its final name: it is recorded sent (the
+    store's record is the truth; its orders' confirmations close) and moves to sent/."""
+    if record:
+        record.sent(path, final)
+    else:
+        try:
+            os.rename(path, outbox / "sent" / path.name)
+            fsync_dir(outbox / "sent")
+        except FileNotFoundError:
+            pass     # merged into a newer file meanwhile (feeds): that one goes next, holding these figures too
     (outbox / INFLIGHT).unlink(missing_ok=True)
     result.sent.append(path.name)
     log.info("%s: sent %s", endpoint, path.name)
 
 
-def _resume(remote: Remote, outbox: Path, result: PushResult) -> None:
+def _resume(remote: Remote, outbox: Path, result: PushResult, record: Tracker | None) -> None:
     """An upload whose end was not seen: delivered if the server holds its bytes, else cleared away (the
     temporary name; under the final name only a half file of its own) and sent again."""
     try:
@@ -112,7 +121,7 @@ def _resume(remote: Remote, outbox: Path, result: PushResult) -> None:
     path = outbox / "ready" / name
     if path.exists() and same_bytes(remote, final, path):
         log.info("%s: %s was on the server already (the answer to its upload was lost)", remote.endpoint, name)
-        delivered(outbox, path, remote.endpoint, result)
+        delivered(outbox, path, remote.endpoint, result, record, final)
         return
     if path.exists() or not (outbox / "sent" / name).exists():
         # Not there whole, or merged into a newer file meanwhile (whose figures it holds): what it left goes.

@@ -54,4 +54,5 @@ class AlertSettings(Settings):
     failing_minutes: float = Field(10.0, description="a worker (pipeline, files, feeds, mail, drop folders, "
                                    "schedules), an SFTP endpoint or the relay failing this long is reported once, "
                                    "and again when it works")
-    feed_stale_minutes: float = Field(60.0, description="a pushed file not delivered this long is reported")
+    feed_stale_minutes: float = Field(60.0, description="a file a push endpoint delivers that has waited this long "
+                                      "(written, or its last push failed: `tsunagi outbox list`) is reported, once")

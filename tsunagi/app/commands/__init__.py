@@ -17,6 +17,7 @@ from tsunagi.app.commands import (
     orderlines,
     orderrelate,
     orders,
+    outboxcmd,
     payment,
     returns,
     serve,
@@ -28,7 +29,7 @@ from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
-          transfer)
+          transfer, outboxcmd)
 
 
 def version() -> str:

@@ -1,7 +1,6 @@
 """Commands for file transfer: run one endpoint's pull and push now."""
 from __future__ import annotations
 
-from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.common.remote import TransferError
@@ -22,7 +21,7 @@ def cmd_endpoint_run(args) -> int:
     ep = cfg.endpoint(args.endpoint)
     spool = Spool(cfg.spool_dir)
     try:
-        out = run_endpoint(cfg, spool, ep)
+        out = run_endpoint(cfg, spool, ep, base.writer(cfg))
     except TransferError as exc:
         base.stderr(f"error: {exc}")
         return 1
@@ -31,10 +30,8 @@ def cmd_endpoint_run(args) -> int:
             print(f"{key}: {len(out[key])} {' '.join(out[key])}")
     for name, why in out.get("waiting", {}).items():
         print(f"waiting: {name}: {why}")
-    if out.get("sent"):
-        closed = wiring.confirmations_sent(base.writer(cfg), out["sent"])
-        if closed:
-            print(f"{closed} orders closed (請求済): their shipment confirmation was delivered")
+    if out.get("closed"):
+        print(f"{out['closed']} orders closed (請求済): their shipment confirmation was delivered")
     errors = out.get("pull_errors", []) + out.get("push_errors", [])
     for e in errors:
         base.stderr(f"  problem: {e}")
