@@ -302,7 +302,8 @@ def test_a_file_waiting_on_an_unread_upload_too_long_is_alerted_with_its_reason(
     alerts.collect()
     [(_, _, subject, detail)] = outbound_tables.unsent_alerts(store.read())
     assert subject == "rakuten へのファイルが 30 分以上届いていません"
-    assert detail.startswith("rakuten-stock-2.csv (the previous normal-item.csv is still on ftps rms")
+    assert detail.startswith("rakuten-stock-2.csv (")
+    assert "待っている理由: the previous normal-item.csv is still on ftps rms" in detail
 
 
 def test_push_immediate_puts_a_new_stock_figure_on_the_server_within_seconds_of_a_sale(site):
