@@ -1,14 +1,17 @@
-"""Running an SFTP endpoint: pull into the spool and push from the outbox, now or on its schedule."""
+"""Running an SFTP endpoint (pull into the spool, push from the outbox) and reading an IMAP mailbox, now or on
+their schedules."""
 from __future__ import annotations
 
 import logging
 import threading
 
 from tsunagi.app import wiring
-from tsunagi.app.config import Config, SftpEndpoint
+from tsunagi.app.config import Config, ImapEndpoint, SftpEndpoint
+from tsunagi.app.imapintake import run_mailbox
 from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
 from tsunagi.common import clock
+from tsunagi.common.errors import TsunagiError
 from tsunagi.common.sftp import SftpError, session
 from tsunagi.ingest.sftp_pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
@@ -17,6 +20,7 @@ from tsunagi.outbound import labels, wms
 from tsunagi.outbound.sftp_push import push
 
 log = logging.getLogger("tsunagi.sftp")
+imap_log = logging.getLogger("tsunagi.imap")
 
 
 def run_endpoint(cfg: Config, spool: Spool, ep: SftpEndpoint) -> dict:
@@ -55,6 +59,8 @@ class Scheduler(Runner):
         self.store = store
         self.on_items = on_items
         self.jobs = [(f"sftp:{ep.name}", ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.sftp]
+        self.jobs += [(f"imap:{box.name}", box.every_minutes, box.at, lambda box=box: self.read_mailbox(box))
+                      for box in cfg.imap]
         self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
                       for c in cfg.carriers]
         self.jobs += [(f"wms:{w.name}", w.every_minutes, w.at, lambda w=w: self.instruct(w.name))
@@ -110,4 +116,26 @@ class Scheduler(Runner):
             self.on_items(out["pulled"])
         if out.get("sent"):
             wiring.confirmations_sent(self.store, out["sent"])
+        return out
+
+    def read_mailbox(self, box: ImapEndpoint) -> dict:
+        """A pass that cannot reach or read the mailbox is one log line, and an alert once it lasts; mails a
+        pass could not finish are tried again at the next."""
+        try:
+            out = run_mailbox(self.cfg, self.spool, box)
+        except TsunagiError as exc:
+            imap_log.error("%s", exc)
+            if self.alerts:
+                self.alerts.failed(f"IMAP {box.name}", str(exc), f"tsunagi imap run {box.name}")
+            raise JobFailed(str(exc)) from None
+        if out["pulled"]:
+            self.on_items(out["pulled"])
+        if out["pull_errors"]:
+            problems = "; ".join(out["pull_errors"])
+            imap_log.warning("imap %s: %s", box.name, problems)
+            if self.alerts:
+                self.alerts.failed(f"IMAP {box.name}", problems, f"tsunagi imap run {box.name}")
+            raise JobFailed(problems)
+        if self.alerts:
+            self.alerts.recovered(f"IMAP {box.name}")
         return out

@@ -25,7 +25,7 @@ def fail(model: str, *problems: Problem) -> None:
 
 def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
     return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_untracked_offered(cfg, ctx),
-            *_relay_needed(cfg), *_pull_targets(cfg), *_accept_users(cfg)]
+            *_relay_needed(cfg), *_pull_targets(cfg), *_mailbox_shops(cfg), *_accept_users(cfg)]
 
 
 def _unique_shops(cfg: ConfigFile) -> list[Problem]:
@@ -44,7 +44,7 @@ def _unique_shops(cfg: ConfigFile) -> list[Problem]:
 
 def _unique_names(cfg: ConfigFile) -> list[Problem]:
     """Carriers, warehouses and endpoints are looked up by name: a second one of a name would never be used."""
-    return [p for section in ("carrier", "wms", "sftp") for p in repeated_names(getattr(cfg, section), section, (section,))]
+    return [p for section in ("carrier", "wms", "sftp", "imap") for p in repeated_names(getattr(cfg, section), section, (section,))]
 
 
 def repeated_names(items: list, label: str, at: tuple = ()) -> list[Problem]:
@@ -97,6 +97,13 @@ def _pull_targets(cfg: ConfigFile) -> list[Problem]:
     return [(("sftp", n, "pull", "into"), f"{ep.pull.into!r} is not a shop id, a carrier or a warehouse name "
                                           f"(known: {', '.join(sorted(targets))})", ep.pull.into)
             for n, ep in enumerate(cfg.sftp) if ep.pull and ep.pull.into not in targets]
+
+
+def _mailbox_shops(cfg: ConfigFile) -> list[Problem]:
+    """An [[imap]] mailbox's mails are one shop's order mails."""
+    shops = {s.id for s in cfg.shop}
+    return [(("imap", n, "into"), f"{box.into!r} is not a shop id (known: {', '.join(sorted(shops))})", box.into)
+            for n, box in enumerate(cfg.imap) if box.into not in shops]
 
 
 def _accept_users(cfg: ConfigFile) -> list[Problem]:
