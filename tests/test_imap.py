@@ -17,7 +17,7 @@ from tsunagi.app import config as config_mod
 from tsunagi.app.imapintake import run_mailbox
 from tsunagi.common.imap import ImapError, mutf7
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
-from tsunagi.ingest.imap_pull import FolderMissing
+from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tests.support.configs import RAKUTEN_TO
@@ -162,7 +162,7 @@ def test_a_processed_folder_missing_on_the_server_is_said_and_nothing_is_taken(s
 def test_the_server_dropping_the_connection_mid_fetch_loses_nothing_and_takes_nothing_twice(site):
     relay = Relay(site.imapd.tls_port)
     site.set_mailbox(port=relay.port)
-    site.box.deliver(FOLDER, mail(11), mail(12, padding=1_000_000), mail(13))
+    site.box.deliver(FOLDER, mail(11), mail(12, padding=BATCH_BYTES), mail(13))   # the large one fetched alone
     relay.cut_after(400_000, on_cut=site.imapd.kill)     # Dovecot dies while the large mail comes down
     try:
         out = site.run()

@@ -21,6 +21,8 @@ from tsunagi.common.imap import BROKEN, quoted
 from tsunagi.ingest.spool import Spool, new_id
 
 log = logging.getLogger("tsunagi.imap")
+BATCH_MAILS = 100            # mails fetched (and moved) with one command
+BATCH_BYTES = 4 << 20       # and at most this much of them held in memory (a larger mail comes alone)
 SYSTEM_FLAGS = {"\\SEEN": "UNSEEN", "\\FLAGGED": "UNFLAGGED", "\\ANSWERED": "UNANSWERED"}
 
 
@@ -50,11 +52,11 @@ class Taken:
             for line in path.read_text(encoding="utf-8").splitlines():
                 try:
                     e = json.loads(line)
-                    self._remember(e["message_id"], e["sha256"], e["item"])
+                    self.remember(e["message_id"], e["sha256"], e["item"])
                 except (ValueError, KeyError, TypeError):
                     continue   # a line cut by a crash: its item was never written (the line goes first)
 
-    def _remember(self, message_id: str, sha256: str, item_id: str) -> None:
+    def remember(self, message_id: str, sha256: str, item_id: str) -> None:
         if message_id:
             self.by_key[f"mid:{message_id}"] = item_id
         self.by_key[f"sha:{sha256}"] = item_id
@@ -63,11 +65,16 @@ class Taken:
         """The item a mail with this Message-ID or these bytes became (or was about to become)."""
         return (message_id and self.by_key.get(f"mid:{message_id}")) or self.by_key.get(f"sha:{sha256}")
 
-    def add(self, message_id: str, sha256: str, item_id: str, uid: str) -> None:
-        line = json.dumps({"message_id": message_id, "sha256": sha256, "item": item_id, "uid": uid,
-                           "at": clock.now().isoformat()}, ensure_ascii=False) + "\n"
-        append_line(self.path, line)
-        self._remember(message_id, sha256, item_id)
+    def add(self, entries: list[tuple[str, str, str, str]]) -> None:
+        """(Message-ID, sha256, item id, UID) of mails about to be spooled: one append, one fsync."""
+        if not entries:
+            return
+        at = clock.now().isoformat()
+        append_line(self.path, "".join(json.dumps({"message_id": mid, "sha256": sha, "item": item, "uid": uid,
+                                                   "at": at}, ensure_ascii=False) + "\n"
+                                       for mid, sha, item, uid in entries))
+        for mid, sha, item, _ in entries:
+            self.remember(mid, sha, item)
 
 
 @contextmanager
@@ -99,30 +106,62 @@ class Mailbox:
 
 
 def pull(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: dict) -> PullResult:
-    """One pass over the folder. Each mail is durable in new/ before it is moved or flagged on the server; a
-    mail whose Message-ID or bytes were taken before is only moved or flagged."""
+    """One pass over the folder, a batch at a time. Each mail is durable in new/ before it is moved or flagged
+    on the server; a mail whose Message-ID or bytes were taken before is only moved or flagged."""
     result = PullResult()
     if box.after == "move":
         check_folder(conn, box.endpoint, box.processed_folder)
+    waiting = []
     for uid, size in _waiting(conn, box):
+        if size > box.max_bytes:
+            result.errors.append(f"UID {uid}: {size} bytes, over smtp.max_message_bytes; left on the server")
+        else:
+            waiting.append((uid, size))
+    for batch in _batches(waiting):
         try:
-            if size > box.max_bytes:
-                result.errors.append(f"UID {uid}: {size} bytes, over smtp.max_message_bytes; left on the server")
-                continue
-            data = _fetch(conn, uid)
-            if data is None:
-                continue                  # expunged meanwhile by someone else
-            _take(box, spool, taken, meta, uid, data, result)
-            _finish(conn, box, uid, result)
+            mails = _fetch(conn, batch)
         except BROKEN as exc:
-            result.errors.append(f"UID {uid}: the connection dropped ({type(exc).__name__}: {exc}); "
-                                 f"the rest waits for the next run")
-            log.warning("imap %s: UID %s: connection dropped: %s", box.endpoint, uid, exc)
+            _dropped(box, batch, exc, result)
             break
         except imaplib.IMAP4.error as exc:
-            result.errors.append(f"UID {uid}: {exc}; tried again next run")
-            log.warning("imap %s: UID %s: %s", box.endpoint, uid, exc)
+            result.errors.append(f"UIDs {_uid_set(batch)}: {exc}; tried again next run")
+            continue
+        try:
+            safe = _take(box, spool, taken, meta, mails, result)
+        except OSError as exc:         # a full disk: what was written is recorded; nothing is moved
+            result.errors.append(f"spool write failed ({exc}); the mails stay on the server")
+            log.error("imap %s: spool write failed: %s", box.endpoint, exc)
+            break
+        try:
+            _finish(conn, box, safe, result)
+        except BROKEN as exc:
+            _dropped(box, safe, exc, result)
+            break
     return result
+
+
+def _batches(waiting: list[tuple[str, int]]) -> Iterator[list[str]]:
+    """UIDs in groups of at most BATCH_MAILS mails and BATCH_BYTES (a larger mail alone): one FETCH and one
+    MOVE each, instead of a round trip and a server fsync a mail."""
+    batch, size = [], 0
+    for uid, n in waiting:
+        if batch and (len(batch) >= BATCH_MAILS or size + n > BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(uid)
+        size += n
+    if batch:
+        yield batch
+
+
+def _dropped(box: Mailbox, uids: list[str], exc: BaseException, result: PullResult) -> None:
+    result.errors.append(f"UIDs {_uid_set(uids)}: the connection dropped ({type(exc).__name__}: {exc}); "
+                         f"the rest waits for the next run")
+    log.warning("imap %s: connection dropped: %s", box.endpoint, exc)
+
+
+def _uid_set(uids: list[str]) -> str:
+    return ",".join(uids)
 
 
 def _waiting(conn: imaplib.IMAP4, box: Mailbox) -> list[tuple[str, int]]:
@@ -149,46 +188,67 @@ def _unflagged(flag: str) -> str:
     return SYSTEM_FLAGS.get(flag.upper(), f"UNKEYWORD {flag}")
 
 
-def _fetch(conn: imaplib.IMAP4, uid: str) -> bytes | None:
-    """The mail's bytes as stored (BODY.PEEK: \\Seen is left as it was)."""
-    typ, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")
+def _fetch(conn: imaplib.IMAP4, uids: list[str]) -> dict[str, bytes]:
+    """The mails' bytes as stored, by UID (BODY.PEEK: \\Seen is left as it was); one expunged meanwhile by
+    someone else is simply not there. imaplib returns only once the whole response has arrived."""
+    typ, data = conn.uid("FETCH", _uid_set(uids), "(UID BODY.PEEK[])")
     if typ != "OK":
         raise imaplib.IMAP4.error(f"FETCH refused: {_said(data)}")
-    return next((part[1] for part in data if isinstance(part, tuple)), None)
+    mails = {}
+    for n, part in enumerate(data):
+        if isinstance(part, tuple):       # (b'1 (UID 5 BODY[] {123}', bytes); the UID may follow the literal
+            after = data[n + 1] if n + 1 < len(data) and isinstance(data[n + 1], bytes) else b""
+            found = re.search(rb"\bUID (\d+)", part[0]) or re.search(rb"\bUID (\d+)", after)
+            if found:
+                mails[found.group(1).decode()] = part[1]
+    return mails
 
 
-def _take(box: Mailbox, spool: Spool, taken: Taken, meta: dict, uid: str, data: bytes, result: PullResult) -> None:
-    sha = hashlib.sha256(data).hexdigest()
-    mid = message_id(data)
-    earlier = taken.item_for(mid, sha)
-    if earlier and spool.find(earlier):
-        result.already.append(int(uid))
-        log.info("imap %s: UID %s (%s) was taken before as %s; not spooled again", box.endpoint, uid,
-                 mid or sha[:12], earlier)
+def _take(box: Mailbox, spool: Spool, taken: Taken, meta: dict, mails: dict[str, bytes],
+          result: PullResult) -> list[str]:
+    """Spool the mails not taken before: their lines recorded first (one fsync for the batch), then each item
+    written (fsync'd). Returns the UIDs now safe here, to be moved or flagged."""
+    fresh, safe = [], []
+    for uid in sorted(mails, key=int):
+        data = mails[uid]
+        sha, mid = hashlib.sha256(data).hexdigest(), message_id(data)
+        earlier = taken.item_for(mid, sha)
+        if earlier and (earlier in {f[4] for f in fresh} or spool.find(earlier)):
+            result.already.append(int(uid))
+            log.info("imap %s: UID %s (%s) was taken before as %s; not spooled again", box.endpoint, uid,
+                     mid or sha[:12], earlier)
+            safe.append(uid)
+            continue
+        fresh.append((uid, data, mid, sha, new_id()))
+        taken.remember(mid, sha, fresh[-1][4])
+    taken.add([(mid, sha, item_id, uid) for uid, _, mid, sha, item_id in fresh])   # first: a crash after it is
+    for uid, data, mid, _, item_id in fresh:        # found by the next run, in the spool or not
+        spool.put(data, dict(meta, source="imap", endpoint=box.endpoint, folder=box.folder, uid=int(uid),
+                             message_id=mid, received_at=clock.now().isoformat()), item_id=item_id)
+        result.taken.append(item_id)
+        safe.append(uid)
+        log.info("imap %s: UID %s -> spool item %s", box.endpoint, uid, item_id)
+    return sorted(safe, key=int)
+
+
+def _finish(conn: imaplib.IMAP4, box: Mailbox, uids: list[str], result: PullResult) -> None:
+    """Move the mails to processed_folder, or flag them; a refusal only means they are seen again next run
+    and skipped as taken."""
+    if not uids:
         return
-    item_id = new_id()
-    taken.add(mid, sha, item_id, uid)     # first: a crash after it is found by the next run, in the spool or not
-    spool.put(data, dict(meta, source="imap", endpoint=box.endpoint, folder=box.folder, uid=int(uid),
-                         message_id=mid, received_at=clock.now().isoformat()), item_id=item_id)
-    result.taken.append(item_id)
-    log.info("imap %s: UID %s -> spool item %s", box.endpoint, uid, item_id)
-
-
-def _finish(conn: imaplib.IMAP4, box: Mailbox, uid: str, result: PullResult) -> None:
-    """Move the mail to processed_folder, or flag it; a refusal only means it is seen again next run and
-    skipped as taken."""
+    uid_set = _uid_set(uids)
     if box.after == "flag":
-        typ, data = conn.uid("STORE", uid, "+FLAGS.SILENT", f"({box.flag})")
+        typ, data = conn.uid("STORE", uid_set, "+FLAGS.SILENT", f"({box.flag})")
     elif "MOVE" in conn.capabilities:
-        typ, data = conn.uid("MOVE", uid, quoted(box.processed_folder))
+        typ, data = conn.uid("MOVE", uid_set, quoted(box.processed_folder))
     else:        # RFC 3501 only: copy, then mark deleted (never EXPUNGE: it would take others' deleted mails too)
-        typ, data = conn.uid("COPY", uid, quoted(box.processed_folder))
+        typ, data = conn.uid("COPY", uid_set, quoted(box.processed_folder))
         if typ == "OK":
-            typ, data = conn.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)")
+            typ, data = conn.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
     if typ != "OK":
-        result.errors.append(f"UID {uid}: spooled, but the {box.after} was refused ({_said(data)}); it will be "
-                             f"seen again and skipped as taken")
-        log.warning("imap %s: UID %s: %s refused: %s", box.endpoint, uid, box.after, _said(data))
+        result.errors.append(f"UIDs {uid_set}: spooled, but the {box.after} was refused ({_said(data)}); they "
+                             f"will be seen again and skipped as taken")
+        log.warning("imap %s: UIDs %s: %s refused: %s", box.endpoint, uid_set, box.after, _said(data))
 
 
 def check_folder(conn: imaplib.IMAP4, endpoint: str, folder: str) -> None:
