@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+from datetime import timedelta
 
 import pytest
 
@@ -17,7 +18,7 @@ from tsunagi.app import config as config_mod
 from tsunagi.app.imapintake import run_mailbox
 from tsunagi.common.imap import ImapError, mutf7
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
-from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing
+from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing, Taken
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tests.support.configs import RAKUTEN_TO
@@ -263,3 +264,25 @@ def test_an_imap_mailbox_names_a_shop_and_somewhere_else_for_mails_once_taken(co
 def test_folder_names_are_sent_in_modified_utf7():
     assert mutf7("受注") == "&U9ds6A-" and mutf7("~peter/mail/台北/日本語") == "~peter/mail/&U,BTFw-/&ZeVnLIqe-"
     assert mutf7("A&B") == "A&-B"
+
+
+def test_a_record_line_cut_by_a_crash_is_passed_over_and_the_next_record_starts_a_line_of_its_own(tmp_path):
+    path = tmp_path / "box.taken"
+    Taken(path).add([("<a@x>", "aa", "item-a", "1")])
+    with open(path, "a") as fh:
+        fh.write('{"message_id": "<b@x>", "sha2')              # the crash: the item it names was never written
+    Taken(path).add([("<c@x>", "cc", "item-c", "3")])
+    taken = Taken(path)
+    assert taken.item_for("<a@x>", "") == "item-a" and taken.item_for("<c@x>", "") == "item-c"
+    assert taken.item_for("<b@x>", "bb") is None
+
+
+def test_a_long_record_keeps_what_was_taken_in_the_last_30_days(tmp_path, later):
+    path = tmp_path / "box.taken"
+    Taken(path).add([(f"<old-{n}@x>", f"o{n}", f"item-o{n}", str(n)) for n in range(5)])
+    later(timedelta(days=31))
+    taken = Taken(path)
+    taken.add([(f"<new-{n}@x>", f"n{n}", f"item-n{n}", str(n)) for n in range(5)])
+    assert taken.compact(above=20) == 0 and taken.compact(above=8) == 5
+    again = Taken(path)
+    assert again.item_for("<old-1@x>", "o1") is None and again.item_for("<new-1@x>", "") == "item-n1"

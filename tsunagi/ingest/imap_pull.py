@@ -9,18 +9,21 @@ import logging
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
 from typing import Iterator
 
 from tsunagi.common import clock
-from tsunagi.common.durable import append_line
+from tsunagi.common.durable import append_line, replace_whole
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.imap import BROKEN, quoted
 from tsunagi.ingest.spool import Spool, new_id
 
 log = logging.getLogger("tsunagi.imap")
+KEEP_DAYS = 30              # what a mailbox took is remembered this long (once the record is long)
+COMPACT_ABOVE = 20_000      # lines of that record before it is compacted
 BATCH_MAILS = 100            # mails fetched (and moved) with one command
 BATCH_BYTES = 4 << 20       # and at most this much of them held in memory (a larger mail comes alone)
 SYSTEM_FLAGS = {"\\SEEN": "UNSEEN", "\\FLAGGED": "UNFLAGGED", "\\ANSWERED": "UNANSWERED"}
@@ -48,13 +51,16 @@ class Taken:
     def __init__(self, path: Path):
         self.path = path
         self.by_key: dict[str, str] = {}          # "mid:<Message-ID>" and "sha:<sha256>" -> item id
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    e = json.loads(line)
-                    self.remember(e["message_id"], e["sha256"], e["item"])
-                except (ValueError, KeyError, TypeError):
-                    continue   # a line cut by a crash: its item was never written (the line goes first)
+        self.lines: list[tuple[str, str]] = []    # (when, line) of each whole line, for compact()
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        self.cut = bool(text) and not text.endswith("\n")    # the next append starts a line of its own
+        for line in text.splitlines():
+            try:
+                e = json.loads(line)
+                self.remember(e["message_id"], e["sha256"], e["item"])
+                self.lines.append((e["at"], line))
+            except (ValueError, KeyError, TypeError):
+                continue   # a line cut by a crash: its item was never written (the line goes first)
 
     def remember(self, message_id: str, sha256: str, item_id: str) -> None:
         if message_id:
@@ -70,11 +76,24 @@ class Taken:
         if not entries:
             return
         at = clock.now().isoformat()
-        append_line(self.path, "".join(json.dumps({"message_id": mid, "sha256": sha, "item": item, "uid": uid,
-                                                   "at": at}, ensure_ascii=False) + "\n"
-                                       for mid, sha, item, uid in entries))
+        lines = [json.dumps({"message_id": mid, "sha256": sha, "item": item, "uid": uid, "at": at},
+                            ensure_ascii=False) for mid, sha, item, uid in entries]
+        append_line(self.path, ("\n" if self.cut else "") + "".join(f"{line}\n" for line in lines))
+        self.cut = False
+        self.lines += [(at, line) for line in lines]
         for mid, sha, item, _ in entries:
             self.remember(mid, sha, item)
+
+    def compact(self, keep_days: float = KEEP_DAYS, above: int = COMPACT_ABOVE) -> int:
+        """Past `above` lines, the record is rewritten whole with the lines of the last keep_days only (a mail
+        still on the server after that is caught by its sha256 when applied); returns the lines dropped."""
+        if len(self.lines) <= above:
+            return 0
+        cutoff = (clock.now() - timedelta(days=keep_days)).isoformat()
+        kept = [(at, line) for at, line in self.lines if at >= cutoff]
+        replace_whole(self.path, "".join(f"{line}\n" for _, line in kept).encode())
+        dropped, self.lines = len(self.lines) - len(kept), kept
+        return dropped
 
 
 @contextmanager
