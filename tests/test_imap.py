@@ -18,7 +18,7 @@ from tsunagi.app import config as config_mod
 from tsunagi.app.imapintake import run_mailbox
 from tsunagi.common.imap import ImapError, mutf7
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
-from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing, Taken
+from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing, Taken, locked
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
 from tests.support.configs import RAKUTEN_TO
@@ -158,6 +158,25 @@ def test_a_processed_folder_missing_on_the_server_is_said_and_nothing_is_taken(s
     with pytest.raises(FolderMissing, match="processed_folder 'どこにもない' does not exist"):
         site.run()
     assert site.box.count(FOLDER) == 1 and site.imap_items() == []
+
+
+def test_a_mail_larger_than_smtp_max_message_bytes_is_left_on_the_server_and_said(site):
+    edit_config(site.config_path, lambda config: config["smtp"].update(max_message_bytes=4096))
+    site.set_mailbox()
+    site.box.deliver(FOLDER, mail(19, padding=8192), mail(20))
+    out = site.run()
+    assert len(out["pulled"]) == 1 and "over smtp.max_message_bytes; left on the server" in out["pull_errors"][0]
+    assert site.box.count(FOLDER) == 1 and site.box.count(DONE) == 1
+
+
+def test_a_mailbox_being_read_by_another_process_is_said_not_read_twice_at_once(site, capsys):
+    site.box.deliver(FOLDER, mail(21))
+    state = site.cfg.data_dir / "imap"
+    state.mkdir(parents=True)
+    with locked(state / "rakuten-mail.taken", "rakuten-mail"):      # the daemon's pass, say
+        assert site.cli("imap", "run", "rakuten-mail") == 1
+    assert "another tsunagi process is reading this mailbox now" in capsys.readouterr().err
+    assert site.box.count(FOLDER) == 1 and site.run()["pulled"]
 
 
 def test_the_server_dropping_the_connection_mid_fetch_loses_nothing_and_takes_nothing_twice(site):
