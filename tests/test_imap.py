@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.configs import edit_config, seed, write_config
 from tests.support.daemon import Running, Serving, wait_for
-from tests.support.imapd import Relay, make_ca
+from tests.support.imapd import JA_PASSWORD, JA_USER, Relay, make_ca
 from tests.support.sinks import Sink
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
@@ -122,6 +122,12 @@ def test_starttls_on_the_plain_port_reads_the_mailbox_too(site):
     site.set_mailbox(security="starttls", port=site.imapd.port)
     site.box.deliver(FOLDER, mail(7))
     assert len(site.run()["pulled"]) == 1 and site.box.count(DONE) == 1
+
+
+def test_a_password_that_is_not_ascii_logs_in_too(site, monkeypatch):
+    monkeypatch.setenv(PASSWORD_ENV, JA_PASSWORD)
+    site.set_mailbox(user=JA_USER, after="flag", processed_folder="", folder="INBOX")
+    assert site.run()["pull_errors"] == []
 
 
 def test_a_wrong_password_is_one_line_naming_the_mailbox_and_nothing_is_taken(site, monkeypatch, capsys):

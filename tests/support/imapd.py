@@ -26,6 +26,7 @@ from tsunagi.common.imap import quoted
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USERS = 500
+JA_USER, JA_PASSWORD = "shop-ja", "受注パスワード"       # not ASCII: LOGIN cannot carry it, AUTHENTICATE PLAIN can
 PASSWORD = 's3cret "quoted" \\ pass'   # LOGIN quotes it
 
 
@@ -87,8 +88,9 @@ class ImapServer:
         self.ca_file, ca_key, ca_name = make_ca(root)
         self.cert, self.key = server_cert(root, ca_key, ca_name)
         # Users made up front: Dovecot looks at a changed passwd-file at most once a second.
-        (root / "passwd").write_text("".join(f"shop{n:03d}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, USERS + 1)),
-                                     encoding="utf-8")
+        users = [f"shop{n:03d}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, USERS + 1)]
+        users.append(f"{JA_USER}:{{PLAIN}}{JA_PASSWORD}::::::\n")
+        (root / "passwd").write_text("".join(users), encoding="utf-8")
         self.handed_out = 0
         self.mail = root / "mail"
         self.mail.mkdir(exist_ok=True)
