@@ -137,26 +137,32 @@ def pull(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: di
         else:
             waiting.append((uid, size))
     for batch in _batches(waiting):
-        try:
-            mails = _fetch(conn, batch)
-        except BROKEN as exc:
-            _dropped(box, batch, exc, result)
-            break
-        except imaplib.IMAP4.error as exc:
-            result.errors.append(f"UIDs {_uid_set(batch)}: {exc}; tried again next run")
-            continue
+        if not _one_batch(conn, box, spool, taken, meta, batch, result):
+            break            # the connection or the disk failed: the rest waits for the next run
+    return result
+
+
+def _one_batch(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: dict, batch: list[str],
+               result: PullResult) -> bool:
+    """Fetch, spool, then move or flag one batch; False when the pass cannot go on."""
+    try:
+        mails = _fetch(conn, batch)
         try:
             safe = _take(box, spool, taken, meta, mails, result)
         except OSError as exc:         # a full disk: what was written is recorded; nothing is moved
             result.errors.append(f"spool write failed ({exc}); the mails stay on the server")
             log.error("imap %s: spool write failed: %s", box.endpoint, exc)
-            break
-        try:
-            _finish(conn, box, safe, result)
-        except BROKEN as exc:
-            _dropped(box, safe, exc, result)
-            break
-    return result
+            return False
+        _finish(conn, box, safe, result)
+    except BROKEN as exc:
+        result.errors.append(f"UIDs {_uid_set(batch)}: the connection dropped ({type(exc).__name__}: {exc}); "
+                             f"the rest waits for the next run")
+        log.warning("imap %s: connection dropped: %s", box.endpoint, exc)
+        return False
+    except imaplib.IMAP4.error as exc:          # the server refused a command: the next batch may go
+        result.errors.append(f"UIDs {_uid_set(batch)}: {exc}; tried again next run")
+        log.warning("imap %s: UIDs %s: %s", box.endpoint, _uid_set(batch), exc)
+    return True
 
 
 def _batches(waiting: list[tuple[str, int]]) -> Iterator[list[str]]:
@@ -171,12 +177,6 @@ def _batches(waiting: list[tuple[str, int]]) -> Iterator[list[str]]:
         size += n
     if batch:
         yield batch
-
-
-def _dropped(box: Mailbox, uids: list[str], exc: BaseException, result: PullResult) -> None:
-    result.errors.append(f"UIDs {_uid_set(uids)}: the connection dropped ({type(exc).__name__}: {exc}); "
-                         f"the rest waits for the next run")
-    log.warning("imap %s: connection dropped: %s", box.endpoint, exc)
 
 
 def _uid_set(uids: list[str]) -> str:
