@@ -3,8 +3,10 @@ folder, read over verified TLS, spooled once, moved or flagged only after they a
 from __future__ import annotations
 
 import os
+import random
 import secrets
 import signal
+import time
 from datetime import timedelta
 
 import pytest
@@ -244,6 +246,30 @@ def test_a_daemon_killed_between_the_spool_write_and_the_move_takes_the_mail_onc
         serving.stop()
     assert len(site.imap_items()) == 1 and len(site.orders()) == 1
     relay.close()
+
+
+def test_the_daemon_killed_at_random_while_it_reads_the_mailbox_takes_every_mail_exactly_once(site):
+    site.set_mailbox(every_minutes=0.005)
+    site.box.deliver(FOLDER, *[mail(n) for n in range(100, 300)])
+    rng = random.Random(15)
+    for _ in range(3):               # each time killed once it has taken some, at a random moment after
+        serving = Serving(site.config_path)
+        before = len(site.imap_items())
+        wait_for(lambda: len(site.imap_items()) > before, timeout=30, step=0.005)
+        time.sleep(rng.uniform(0, 0.2))
+        os.kill(serving.proc.pid, signal.SIGKILL)
+        serving.proc.wait()
+    assert site.box.count(FOLDER) > 0            # killed before it was done
+    serving = Serving(site.config_path)
+    try:
+        wait_for(lambda: site.box.count(FOLDER) == 0, timeout=60)
+        wait_for(lambda: len(site.orders()) == 200, timeout=60)
+    finally:
+        serving.stop()
+    assert site.box.count(DONE) == 200
+    items = site.imap_items()
+    assert len(items) == 200
+    assert len({site.spool.find(i)[0].meta["message_id"] for i in items}) == 200
 
 
 def test_a_mailbox_failing_longer_than_failing_minutes_is_alerted_and_so_is_its_recovery(site, monkeypatch):
