@@ -1,11 +1,14 @@
 """A real Dovecot IMAP server for the tests: its own config, TLS certificate (signed by a CA the test makes),
-passwd-file user and maildir, on loopback; and a TCP relay in front of it that can cut or stall a connection."""
+passwd-file users (made up front) and maildirs, on loopback; and a TCP relay in front of it that can cut or stall
+a connection."""
 from __future__ import annotations
 
 import datetime
+import getpass
 import imaplib
 import ipaddress
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -130,6 +133,7 @@ userdb {{
   args = uid={uid} gid={gid} home={self.mail}/%u
 }}
 service imap-login {{
+  {"" if privileged else "chroot ="}
   inet_listener imap {{
     address = 127.0.0.1
     port = {self.port}
@@ -244,13 +248,11 @@ class _session:
 
 
 def _nobody() -> tuple[int, int]:
-    import pwd
     entry = pwd.getpwnam("nobody")
     return entry.pw_uid, entry.pw_gid
 
 
 def _me() -> str:
-    import getpass
     return getpass.getuser()
 
 
