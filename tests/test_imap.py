@@ -209,6 +209,23 @@ def test_the_server_dropping_the_connection_mid_fetch_loses_nothing_and_takes_no
     relay.close()
 
 
+def test_a_connection_cut_at_any_point_is_said_in_one_line_and_the_mails_are_still_taken_once(site, capsys):
+    relay = Relay(site.imapd.tls_port)
+    site.set_mailbox(port=relay.port)
+    site.box.deliver(FOLDER, *[mail(n) for n in range(30, 40)])
+    capsys.readouterr()
+    for cut in (300, 1500, 3000, 4500, 8000, 12000, 14000, 16000, 18000, 20000):   # greeting … MOVE
+        relay.cut_after(cut)
+        assert site.cli("imap", "run", "rakuten-mail") in (0, 1)
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and len([line for line in err.splitlines() if line.startswith("error")]) <= 1
+    relay.cut_after(None)
+    assert site.cli("imap", "run", "rakuten-mail") == 0
+    assert site.box.count(FOLDER) == 0 and site.box.count(DONE) == 10
+    assert len(site.imap_items()) == 10 and len(site.orders()) == 10
+    relay.close()
+
+
 def test_the_daemon_reads_the_mailbox_on_its_schedule_and_applies_the_orders(site):
     site.set_mailbox(every_minutes=0.01)
     site.box.deliver(FOLDER, mail(14), mail(15))

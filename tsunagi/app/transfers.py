@@ -46,8 +46,8 @@ class JobFailed(Exception):
 
 
 class Scheduler(Runner):
-    """One thread: runs each SFTP endpoint, carrier label export and warehouse exchange when due; a failure
-    is logged and tried again at the next time."""
+    """One thread: runs each SFTP endpoint, IMAP mailbox, carrier label export and warehouse exchange when due; a
+    failure is logged and tried again at the next time."""
 
     name = "schedule"
 

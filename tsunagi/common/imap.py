@@ -100,6 +100,8 @@ def connect(ep: ImapEndpoint) -> imaplib.IMAP4:
     except ssl.SSLCertVerificationError as exc:
         raise ImapError(f"{where(ep)}: the server's certificate is not trusted ({exc.verify_message}); if a "
                         f"private CA signed it, give that CA as ca_file") from None
+    except imaplib.IMAP4.abort as exc:
+        raise ImapError(f"{where(ep)}: the connection dropped before login: {_text(exc)}") from None
     except imaplib.IMAP4.error as exc:      # a greeting refused, or no STARTTLS: never fall back to clear text
         if ep.security == "starttls":
             raise ImapError(f"{where(ep)}: STARTTLS refused ({_text(exc)}); try security = \"tls\" on port 993") \

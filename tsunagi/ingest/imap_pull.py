@@ -18,7 +18,7 @@ from typing import Iterator
 from tsunagi.common import clock
 from tsunagi.common.durable import append_line, replace_whole
 from tsunagi.common.errors import TsunagiError
-from tsunagi.common.imap import BROKEN, quoted
+from tsunagi.common.imap import BROKEN, ImapError, quoted
 from tsunagi.ingest.spool import Spool, new_id
 
 log = logging.getLogger("tsunagi.imap")
@@ -128,10 +128,8 @@ def pull(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: di
     """One pass over the folder, a batch at a time. Each mail is durable in new/ before it is moved or flagged
     on the server; a mail whose Message-ID or bytes were taken before is only moved or flagged."""
     result = PullResult()
-    if box.after == "move":
-        check_folder(conn, box.endpoint, box.processed_folder)
     waiting = []
-    for uid, size in _waiting(conn, box):
+    for uid, size in _listed(conn, box):
         if size > box.max_bytes:
             result.errors.append(f"UID {uid}: {size} bytes, over smtp.max_message_bytes; left on the server")
         else:
@@ -140,6 +138,20 @@ def pull(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: di
         if not _one_batch(conn, box, spool, taken, meta, batch, result):
             break            # the connection or the disk failed: the rest waits for the next run
     return result
+
+
+def _listed(conn: imaplib.IMAP4, box: Mailbox) -> list[tuple[str, int]]:
+    """What waits in the folder (the processed folder checked first); ImapError, one line, when the server
+    cannot say."""
+    try:
+        if box.after == "move":
+            check_folder(conn, box.endpoint, box.processed_folder)
+        return _waiting(conn, box)
+    except BROKEN as exc:
+        raise ImapError(f"imap {box.endpoint}: the connection dropped while {box.folder!r} was listed "
+                        f"({type(exc).__name__}: {exc})") from None
+    except imaplib.IMAP4.error as exc:
+        raise ImapError(f"imap {box.endpoint}: {box.folder!r} could not be listed: {exc}") from None
 
 
 def _one_batch(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: dict, batch: list[str],
