@@ -159,16 +159,17 @@ service stats {{
         with open(self.root / "dovecot.stderr", "ab") as err:
             self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.config())], stderr=err, stdout=err,
                                          start_new_session=True)
-        end = time.time() + 15
-        while time.time() < end:
+        end = time.time() + 30
+        while time.time() < end:       # ready once it greets over TLS (listening alone is not enough)
             try:
-                socket.create_connection(("127.0.0.1", self.tls_port), timeout=0.2).close()
+                imaplib.IMAP4_SSL("127.0.0.1", self.tls_port, timeout=2,
+                                  ssl_context=ssl.create_default_context(cafile=str(self.ca_file))).logout()
                 return
-            except OSError:
+            except (OSError, imaplib.IMAP4.error):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"dovecot exited: {self._log()}")
                 time.sleep(0.05)
-        raise RuntimeError(f"dovecot did not start listening: {self._log()}")
+        raise RuntimeError(f"dovecot did not start: {self._log()}")
 
     def _log(self) -> str:
         return "".join(p.read_text(errors="replace") for p in (self.root / "dovecot.stderr",

@@ -167,13 +167,13 @@ def _one_batch(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, me
             return False
         _finish(conn, box, safe, result)
     except BROKEN as exc:
-        result.errors.append(f"UIDs {_uid_set(batch)}: the connection dropped ({type(exc).__name__}: {exc}); "
+        result.errors.append(f"{_mails(batch)}: the connection dropped ({type(exc).__name__}: {exc}); "
                              f"the rest waits for the next run")
         log.warning("imap %s: connection dropped: %s", box.endpoint, exc)
         return False
     except imaplib.IMAP4.error as exc:          # the server refused a command: the next batch may go
-        result.errors.append(f"UIDs {_uid_set(batch)}: {exc}; tried again next run")
-        log.warning("imap %s: UIDs %s: %s", box.endpoint, _uid_set(batch), exc)
+        result.errors.append(f"{_mails(batch)}: {exc}; tried again next run")
+        log.warning("imap %s: %s: %s", box.endpoint, _mails(batch), exc)
     return True
 
 
@@ -193,6 +193,13 @@ def _batches(waiting: list[tuple[str, int]]) -> Iterator[list[str]]:
 
 def _uid_set(uids: list[str]) -> str:
     return ",".join(uids)
+
+
+def _mails(uids: list[str]) -> str:
+    """Mails named for a person: "UID 7", "UIDs 3, 9", "UIDs 1…100 (100 mails)"."""
+    if len(uids) == 1:
+        return f"UID {uids[0]}"
+    return f"UIDs {', '.join(uids)}" if len(uids) <= 3 else f"UIDs {uids[0]}…{uids[-1]} ({len(uids)} mails)"
 
 
 def _waiting(conn: imaplib.IMAP4, box: Mailbox) -> list[tuple[str, int]]:
@@ -277,9 +284,9 @@ def _finish(conn: imaplib.IMAP4, box: Mailbox, uids: list[str], result: PullResu
         if typ == "OK":
             typ, data = conn.uid("STORE", uid_set, "+FLAGS.SILENT", "(\\Deleted)")
     if typ != "OK":
-        result.errors.append(f"UIDs {uid_set}: spooled, but the {box.after} was refused ({_said(data)}); they "
+        result.errors.append(f"{_mails(uids)}: spooled, but the {box.after} was refused ({_said(data)}); they "
                              f"will be seen again and skipped as taken")
-        log.warning("imap %s: UIDs %s: %s refused: %s", box.endpoint, uid_set, box.after, _said(data))
+        log.warning("imap %s: %s: %s refused: %s", box.endpoint, _mails(uids), box.after, _said(data))
 
 
 def check_folder(conn: imaplib.IMAP4, endpoint: str, folder: str) -> None:
