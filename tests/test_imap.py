@@ -20,6 +20,7 @@ from tsunagi.app import config as config_mod
 from tsunagi.app.imapintake import run_mailbox
 from tsunagi.common.imap import ImapError, mutf7
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
+from tsunagi.ingest import imap_pull
 from tsunagi.ingest.imap_pull import BATCH_BYTES, FolderMissing, Taken, locked
 from tsunagi.ingest.spool import Spool
 from tsunagi.oms.store import Store
@@ -118,6 +119,15 @@ def test_a_mail_delivered_twice_with_the_same_message_id_is_spooled_once(site, c
     assert site.cli("imap", "run", "rakuten-mail") == 0
     assert "pulled: 0" in capsys.readouterr().out
     assert len(site.imap_items()) == 1 and len(site.orders()) == 1
+
+
+def test_a_folder_longer_than_one_listing_is_read_whole_in_one_pass_a_batch_at_a_time(site, monkeypatch):
+    monkeypatch.setattr(imap_pull, "LIST_AT_ONCE", 5)
+    monkeypatch.setattr(imap_pull, "BATCH_MAILS", 2)
+    site.box.deliver(FOLDER, *[mail(n) for n in range(50, 62)])
+    out = site.run()
+    assert len(out["pulled"]) == 12 and out["pull_errors"] == []
+    assert site.box.count(FOLDER) == 0 and site.box.count(DONE) == 12
 
 
 def test_starttls_on_the_plain_port_reads_the_mailbox_too(site):

@@ -24,6 +24,7 @@ from tsunagi.ingest.spool import Spool, new_id
 log = logging.getLogger("tsunagi.imap")
 KEEP_DAYS = 30              # what a mailbox took is remembered this long (once the record is long)
 COMPACT_ABOVE = 20_000      # lines of that record before it is compacted
+LIST_AT_ONCE = 1000         # mails listed (UIDs and sizes) with one command
 BATCH_MAILS = 100            # mails fetched (and moved) with one command
 BATCH_BYTES = 4 << 20       # and at most this much of them held in memory (a larger mail comes alone)
 SYSTEM_FLAGS = {"\\SEEN": "UNSEEN", "\\FLAGGED": "UNFLAGGED", "\\ANSWERED": "UNANSWERED"}
@@ -103,7 +104,8 @@ def locked(path: Path, endpoint: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Busy(f"imap {endpoint}: another tsunagi process is reading this mailbox now; try again shortly") from None
+            raise Busy(f"imap {endpoint}: another tsunagi process is reading this mailbox now; "
+                       f"try again shortly") from None
         yield
 
 
@@ -128,19 +130,22 @@ def pull(conn: imaplib.IMAP4, box: Mailbox, spool: Spool, taken: Taken, meta: di
     """One pass over the folder, a batch at a time. Each mail is durable in new/ before it is moved or flagged
     on the server; a mail whose Message-ID or bytes were taken before is only moved or flagged."""
     result = PullResult()
-    waiting = []
-    for uid, size in _listed(conn, box):
-        if size > box.max_bytes:
-            result.errors.append(f"UID {uid}: {size} bytes, over smtp.max_message_bytes; left on the server")
-        else:
-            waiting.append((uid, size))
-    for batch in _batches(waiting):
-        if not _one_batch(conn, box, spool, taken, meta, batch, result):
-            break            # the connection or the disk failed: the rest waits for the next run
-    return result
+    while True:                # a listing at a time: a folder of thousands is never one command line
+        listed, more = _listed(conn, box)
+        waiting = []
+        for uid, size in listed:
+            if size > box.max_bytes:
+                result.errors.append(f"UID {uid}: {size} bytes, over smtp.max_message_bytes; left on the server")
+            else:
+                waiting.append((uid, size))
+        for batch in _batches(waiting):
+            if not _one_batch(conn, box, spool, taken, meta, batch, result):
+                return result  # the connection or the disk failed: the rest waits for the next run
+        if not more or result.errors:     # anything left behind would only be listed again
+            return result
 
 
-def _listed(conn: imaplib.IMAP4, box: Mailbox) -> list[tuple[str, int]]:
+def _listed(conn: imaplib.IMAP4, box: Mailbox) -> tuple[list[tuple[str, int]], bool]:
     """What waits in the folder (the processed folder checked first); ImapError, one line, when the server
     cannot say."""
     try:
@@ -192,7 +197,15 @@ def _batches(waiting: list[tuple[str, int]]) -> Iterator[list[str]]:
 
 
 def _uid_set(uids: list[str]) -> str:
-    return ",".join(uids)
+    """An IMAP sequence set, runs written as ranges: 1:100,205,300:302."""
+    nums = sorted(int(u) for u in uids)
+    runs: list[list[int]] = []
+    for n in nums:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(f"{a}:{b}" if a != b else f"{a}" for a, b in runs)
 
 
 def _mails(uids: list[str]) -> str:
@@ -202,24 +215,26 @@ def _mails(uids: list[str]) -> str:
     return f"UIDs {', '.join(uids)}" if len(uids) <= 3 else f"UIDs {uids[0]}…{uids[-1]} ({len(uids)} mails)"
 
 
-def _waiting(conn: imaplib.IMAP4, box: Mailbox) -> list[tuple[str, int]]:
-    """(UID, size) of the folder's mails not yet moved or flagged, oldest first."""
+def _waiting(conn: imaplib.IMAP4, box: Mailbox) -> tuple[list[tuple[str, int]], bool]:
+    """(UID, size) of the folder's oldest LIST_AT_ONCE mails not yet moved or flagged, and whether there are
+    more."""
     typ, data = conn.select(quoted(box.folder))
     if typ != "OK":
         raise FolderMissing(f"imap {box.endpoint}: folder {box.folder!r} cannot be opened: {_said(data)}")
     criteria = "UNDELETED" + (f" {_unflagged(box.flag)}" if box.after == "flag" else "")
     typ, data = conn.uid("SEARCH", criteria)
-    uids = data[0].split() if typ == "OK" and data and data[0] else []
+    found = sorted(data[0].decode().split(), key=int) if typ == "OK" and data and data[0] else []
+    uids = found[:LIST_AT_ONCE]
     if not uids:
-        return []
-    typ, data = conn.uid("FETCH", b",".join(uids).decode(), "(RFC822.SIZE)")
+        return [], False
+    typ, data = conn.uid("FETCH", _uid_set(uids), "(RFC822.SIZE)")
     sizes = {}
     for part in data if typ == "OK" else []:
         uid, size = (re.search(rb"\b%s (\d+)" % key, part) if isinstance(part, bytes) else None
                      for key in (rb"UID", rb"RFC822\.SIZE"))
         if uid and size:
             sizes[uid.group(1).decode()] = int(size.group(1))
-    return sorted(((u.decode(), sizes.get(u.decode(), 0)) for u in uids), key=lambda p: int(p[0]))
+    return [(u, sizes.get(u, 0)) for u in uids], len(found) > len(uids)
 
 
 def _unflagged(flag: str) -> str:
