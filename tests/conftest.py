@@ -1,7 +1,9 @@
-"""Fixtures: real config files, a real daemon on loopback, a settable clock, a real sshd.
+"""Fixtures: real config files, a real daemon on loopback, a settable clock, a real sshd, a real Dovecot.
 The builders they use live in tests/support/."""
 from __future__ import annotations
 
+import shutil
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import pytest
 
 from tests.support.configs import seed, write_config
 from tests.support.daemon import Running
+from tests.support.imapd import ImapServer
 from tests.support.sshd import SshServer
 from tsunagi.common import clock
 
@@ -48,3 +51,16 @@ def sshd(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def imapd():
+    """A real Dovecot on loopback with its own CA, certificate and passwd-file (tests/support/imapd.py); each
+    test takes a mailbox of its own (imapd.mailbox). Its folder is outside pytest's (closed) tmp folder: Dovecot
+    reads mail as an unprivileged user."""
+    root = Path(tempfile.mkdtemp(prefix="tsunagi-imapd-"))
+    server = ImapServer(root)
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,5 +1,5 @@
-"""Running an endpoint of any protocol: pull into the spool and push from the outbox, now, on its schedule,
-or (push.immediate) as soon as a file is ready."""
+"""Running an endpoint of any protocol (pull into the spool, push from the outbox) and reading an IMAP mailbox:
+now, on their schedules, or (push.immediate) as soon as a file is ready."""
 from __future__ import annotations
 
 import logging
@@ -9,11 +9,13 @@ import time
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 
-from tsunagi.app.config import Config
+from tsunagi.app.config import Config, ImapEndpoint
+from tsunagi.app.imapintake import run_mailbox
 from tsunagi.app.runner import Runner
 from tsunagi.app.schedule import next_run
 from tsunagi.common import clock
 from tsunagi.common.endpoints import open_remote
+from tsunagi.common.errors import TsunagiError
 from tsunagi.common.remote import ConnectionLost, FileRefused, TransferError
 from tsunagi.ingest.pull import PulledFiles, pull
 from tsunagi.ingest.spool import Spool
@@ -24,6 +26,7 @@ from tsunagi.outbound.push import push, pushing, ready_files
 
 log = logging.getLogger("tsunagi.transfer")
 RECHECK_SECONDS = 30.0     # an immediate endpoint looks again this often without news (a file waiting its turn)
+imap_log = logging.getLogger("tsunagi.imap")
 
 
 def label(ep) -> str:
@@ -73,8 +76,8 @@ class JobFailed(Exception):
 
 
 class Scheduler(Runner):
-    """One thread: runs each endpoint, carrier label export and warehouse exchange when due; a failure
-    is logged and tried again at the next time."""
+    """One thread: runs each endpoint, IMAP mailbox, carrier label export and warehouse exchange when due; a
+    failure is logged and tried again at the next time."""
 
     name = "schedule"
 
@@ -86,6 +89,8 @@ class Scheduler(Runner):
         self.store = store
         self.on_items = on_items
         self.jobs = [(job_name(ep), ep.every_minutes, ep.at, lambda ep=ep: self.run_one(ep)) for ep in cfg.endpoints]
+        self.jobs += [(f"imap:{box.name}", box.every_minutes, box.at, lambda box=box: self.read_mailbox(box))
+                      for box in cfg.imap]
         self.jobs += [(f"labels:{c.name}", c.every_minutes, c.at, lambda c=c: self.export(c.name))
                       for c in cfg.carriers]
         self.jobs += [(f"wms:{w.name}", w.every_minutes, w.at, lambda w=w: self.instruct(w.name))
@@ -153,6 +158,28 @@ class Scheduler(Runner):
             else:
                 self.alerts.recovered(label(ep))
 
+
+    def read_mailbox(self, box: ImapEndpoint) -> dict:
+        """A pass that cannot reach or read the mailbox is one log line, and an alert once it lasts; mails a
+        pass could not finish are tried again at the next."""
+        try:
+            out = run_mailbox(self.cfg, self.spool, box)
+        except TsunagiError as exc:
+            imap_log.error("%s", exc)
+            if self.alerts:
+                self.alerts.failed(f"IMAP {box.name}", str(exc), f"tsunagi imap run {box.name}")
+            raise JobFailed(str(exc)) from None
+        if out["pulled"]:
+            self.on_items(out["pulled"])
+        if out["pull_errors"]:
+            problems = "; ".join(out["pull_errors"])
+            imap_log.warning("imap %s: %s", box.name, problems)
+            if self.alerts:
+                self.alerts.failed(f"IMAP {box.name}", problems, f"tsunagi imap run {box.name}")
+            raise JobFailed(problems)
+        if self.alerts:
+            self.alerts.recovered(f"IMAP {box.name}")
+        return out
 
 def job_name(ep) -> str:
     return f"{ep.protocol}:{ep.name}"

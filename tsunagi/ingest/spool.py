@@ -80,11 +80,12 @@ class Spool:
     def dir(self, name: str) -> Path:
         return self.root / name
 
-    def put(self, data: bytes, meta: dict, suffix: str = ".eml") -> Item:
+    def put(self, data: bytes, meta: dict, suffix: str = ".eml", item_id: str | None = None) -> Item:
         """Durable on return: the data and its meta are fsync'd and renamed into new/.
 
-        The meta file is renamed last: an item is in new/ only once its .meta.json is."""
-        item_id = new_id()
+        The meta file is renamed last: an item is in new/ only once its .meta.json is. item_id: the id it gets
+        (an IMAP pull records it before the item is written)."""
+        item_id = item_id or new_id()
         meta = dict(meta, id=item_id, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
                     suffix=suffix, spooled_at=clock.now().isoformat())
         tmp = self.dir("tmp")

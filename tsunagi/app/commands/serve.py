@@ -7,6 +7,7 @@ from pathlib import Path
 from tsunagi.app import access, logsetup, wiring
 from tsunagi.app.commands import base
 from tsunagi.app.config.partners import open_key_files
+from tsunagi.common.imap import port_of
 from tsunagi.app.daemon import run_forever
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders
@@ -111,6 +112,12 @@ def _show_endpoints(cfg) -> None:
         print(f"{ep.protocol} {ep.name}: {ep.user}@{ep.host}:{ep.port} {' / '.join(p for p in parts if p)} ({when})")
         if ep.known_hosts and not ep.known_hosts.exists():
             base.stderr(f"  warning: {ep.known_hosts} does not exist; connections will be refused")
+    for box in cfg.imap:
+        when = " ".join(w for w in (f"every {box.every_minutes:g} min" if box.every_minutes else "",
+                                     f"at {', '.join(box.at)}" if box.at else "") if w)
+        then = f"moved to {box.processed_folder}" if box.after == "move" else f"flagged {box.flag}"
+        print(f"imap {box.name}: {box.user}@{box.host}:{port_of(box)} ({box.security}) {box.folder} -> {box.into}, "
+              f"then {then} ({when or 'only by tsunagi imap run'})")
 
 
 def _warn_open_to_all(cfg) -> None:

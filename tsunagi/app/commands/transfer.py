@@ -1,9 +1,11 @@
-"""Commands for file transfer: run one endpoint's pull and push now."""
+"""Commands for file transfer and mailboxes: run one SFTP endpoint's pull and push, or read one IMAP mailbox, now."""
 from __future__ import annotations
 
 from tsunagi.app.commands import base
+from tsunagi.app.imapintake import run_mailbox
 from tsunagi.app.transfers import run_endpoint
 from tsunagi.common.remote import TransferError
+from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.spool import Spool
 
 
@@ -14,6 +16,11 @@ def register(sub) -> None:
         sfr = sf.add_parser("run", help="run one endpoint's pull and push now")
         sfr.add_argument("endpoint")
         sfr.set_defaults(func=cmd_endpoint_run)
+    im = sub.add_parser("imap", help="IMAP mailboxes order mails are read from").add_subparsers(dest="sub",
+                                                                                                required=True)
+    imr = im.add_parser("run", help="read one mailbox into the spool now")
+    imr.add_argument("mailbox")
+    imr.set_defaults(func=cmd_imap_run)
 
 
 def cmd_endpoint_run(args) -> int:
@@ -38,3 +45,21 @@ def cmd_endpoint_run(args) -> int:
     if spool.waiting():
         base.apply_now_if_idle(cfg)
     return 1 if errors else 0
+
+
+def cmd_imap_run(args) -> int:
+    cfg = base.config(args)
+    box = cfg.mailbox(args.mailbox)
+    spool = Spool(cfg.spool_dir)
+    try:
+        out = run_mailbox(cfg, spool, box)
+    except TsunagiError as exc:
+        base.stderr(f"error: {exc}")
+        return 1
+    print(f"pulled: {len(out['pulled'])} {' '.join(out['pulled'])}")
+    print(f"already_pulled: {len(out['already_pulled'])} {' '.join(map(str, out['already_pulled']))}")
+    for e in out["pull_errors"]:
+        base.stderr(f"  problem: {e}")
+    if spool.waiting():
+        base.apply_now_if_idle(cfg)
+    return 1 if out["pull_errors"] else 0

@@ -26,7 +26,7 @@ def fail(model: str, *problems: Problem) -> None:
 
 def across_sections(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
     return [*_unique_shops(cfg), *_unique_names(cfg), *_services(cfg, ctx), *_untracked_offered(cfg, ctx),
-            *_relay_needed(cfg), *_pull_targets(cfg), *_channels(cfg, ctx), *_accept_users(cfg)]
+            *_relay_needed(cfg), *_pull_targets(cfg), *_channels(cfg, ctx), *_mailbox_shops(cfg), *_accept_users(cfg)]
 
 
 def _unique_shops(cfg: ConfigFile) -> list[Problem]:
@@ -45,7 +45,7 @@ def _unique_shops(cfg: ConfigFile) -> list[Problem]:
 
 def _unique_names(cfg: ConfigFile) -> list[Problem]:
     """Carriers, warehouses and endpoints are looked up by name: a second one of a name would never be used."""
-    problems = [p for section in ("carrier", "wms", "endpoint", "sftp")
+    problems = [p for section in ("carrier", "wms", "endpoint", "sftp", "imap")
                 for p in repeated_names(getattr(cfg, section), section, (section,))]
     named = {ep.name: n for n, ep in enumerate(cfg.endpoint)}
     return problems + [(("sftp", n, "name"), f"{ep.name!r} is already used by endpoint[{named[ep.name]}]", ep.name)
@@ -112,6 +112,13 @@ def _channels(cfg: ConfigFile, ctx: Context | None) -> list[Problem]:
                                               f"{', '.join(known)})", ep.push.channel)
             for section in ("endpoint", "sftp") for n, ep in enumerate(getattr(cfg, section))
             if ep.push and ep.push.channel and ep.push.channel not in known]
+
+
+def _mailbox_shops(cfg: ConfigFile) -> list[Problem]:
+    """An [[imap]] mailbox's mails are one shop's order mails."""
+    shops = {s.id for s in cfg.shop}
+    return [(("imap", n, "into"), f"{box.into!r} is not a shop id (known: {', '.join(sorted(shops))})", box.into)
+            for n, box in enumerate(cfg.imap) if box.into not in shops]
 
 
 def _accept_users(cfg: ConfigFile) -> list[Problem]:

@@ -11,6 +11,7 @@ from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
 from tsunagi.app.config.fields import (ConfigPath, OptionalFile, OptionalFolder, OptionalPath, ProductsCsv,
                                        StockCsv, Upper, context)
+from tsunagi.app.config.mailboxes import ImapEndpoint
 from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
@@ -171,6 +172,8 @@ class ConfigFile(Settings):
                                      "ftps-implicit): a cart, carrier or WMS; no password in the file")
     sftp: list[SftpEndpoint] = Field(default_factory=list, description="an SFTP endpoint (as `[[endpoint]]` with "
                                      "`protocol = \"sftp\"`): host key pinned, no password in the file")
+    imap: list[ImapEndpoint] = Field(default_factory=list, description="a mailbox a shop's order mails are read "
+                                     "from (IMAP over verified TLS), for shops that cannot forward them")
     relay: Annotated[RelaySettings | None, AfterValidator(_ca_file)] = Field(None, description="the SMTP relay buyer mails and alerts go through")
     alerts: AlertSettings | None = Field(None, description="operator alerts, mailed as one digest")
 

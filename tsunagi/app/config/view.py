@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsunagi.app.config.errors import UnknownName
+from tsunagi.app.config.mailboxes import ImapEndpoint
 from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.schema import ConfigFile
 from tsunagi.app.config.shops import Shop
@@ -27,6 +28,7 @@ class Config:
     warehouses = property(lambda self: self.file.wms)
     sftp = property(lambda self: self.file.sftp)
     endpoints = property(lambda self: [*self.file.endpoint, *self.file.sftp])    # [[sftp]] is protocol sftp
+    imap = property(lambda self: self.file.imap)
     locations = property(lambda self: self.file.locations)
     data_dir = property(lambda self: self.file.data_dir)
     smtp_host = property(lambda self: self.file.smtp.host)
@@ -89,6 +91,9 @@ class Config:
 
     def endpoint(self, name: str) -> Endpoint | SftpEndpoint:
         return self._named(self.endpoints, name, "[[endpoint]] or [[sftp]]")
+
+    def mailbox(self, name: str) -> ImapEndpoint:
+        return self._named(self.imap, name, "[[imap]] mailbox")
 
     def carrier_for_service(self, service: str) -> Carrier | None:
         """The configured carrier whose label layout offers this service (宅急便, 飛脚宅配便, …)."""
