@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import allocate, orders, status, voids
+from tsunagi.oms import allocate, orders, recipients, status, voids
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -19,7 +19,10 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     word = HANDLED.get(rec.channel_status)
     found = orders.find(tx, rec.shop, rec.order_no)
     if word is None or (found and found[1] in orders.FINAL):
-        return orders.apply_order(tx, rec)
+        outcome = orders.apply_order(tx, rec)
+        if found and outcome in ("updated", "confirmed"):     # the CSV after the mail names the recipients
+            recipients.from_record(tx, found[0], rec)
+        return outcome
     if found is None:
         order_id = orders.insert(tx, rec)
         orders.set_status(tx, order_id, status.CLOSED, note=f"受注CSVでチャネル{word}: 稼働前の注文として"

@@ -69,10 +69,8 @@ def merge(tx: Tx, survivor: int, absorbed: list[int], by: str = "") -> Changed:
         for fee in relations.FEES:      # the parcel's fees are all the orders' (a COD parcel collects them all)
             data[fee] = (data.get(fee) or 0) + (other.get(fee) or 0)
         voided += voids.void_labels(tx, order_id, "注文の同梱")
-        first = tx.value("SELECT COALESCE(MAX(line_no), 0) FROM order_lines WHERE order_id = ?", survivor) + 1
-        tx.run("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-               "SELECT ?, line_no + ? - 1, channel_sku, sku, name, options, qty, unit_price FROM order_lines "
-               "WHERE order_id = ?", survivor, first, order_id)
+        relations.copy_lines(tx, order_id, survivor,
+                             tx.value("SELECT COALESCE(MAX(line_no), 0) FROM order_lines WHERE order_id = ?", survivor))
         relations.move_reservations(tx, order_id, survivor)
         relations.record(tx, survivor, order_id, relations.MERGE, by)
         set_status(tx, order_id, status.CANCELLED, note=f"同梱: {survivor_no} に統合 (cancelled by merge){by_whom(by)}")

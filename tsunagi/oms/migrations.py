@@ -186,6 +186,13 @@ def orders_related_by_split_merge_copy(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
 
 
+def lines_and_parcels_name_their_recipient(tx: Tx) -> None:
+    """An order may ship to several recipients (楽天's 複数送付先): each line names its recipient (1 is the order's
+    ship_to, 2… the order's more_ship_to), and each parcel the recipient it goes to (0: the whole order's)."""
+    tx.run("ALTER TABLE order_lines ADD COLUMN recipient INTEGER NOT NULL DEFAULT 1")
+    tx.run("ALTER TABLE shipments ADD COLUMN recipient INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -194,5 +201,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
-                                                 orders_related_by_split_merge_copy)
+                                                 orders_related_by_split_merge_copy,
+                                                 lines_and_parcels_name_their_recipient)
 LATEST = len(MIGRATIONS)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from tsunagi.oms import allocate, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
-from tsunagi.oms.editlines import Changed, check_open, retotal, write_lines
+from tsunagi.oms.editlines import Changed, check_open, lines_sum, retotal, write_lines
 from tsunagi.oms.orders import OrderError, by_whom, note_history, place, set_status
 from tsunagi.oms.store import Tx
 
@@ -32,7 +32,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     current = check_splittable(tx, order_id, "split")
     if relations.children(tx, order_id, relations.MERGE):
         raise OrderError("the order holds orders merged into it (同梱): it cannot be split")
-    lines = tx.all("SELECT line_no, channel_sku, sku, name, options, qty, unit_price FROM order_lines "
+    lines = tx.all("SELECT line_no, channel_sku, sku, name, options, qty, unit_price, recipient FROM order_lines "
                    "WHERE order_id = ? ORDER BY line_no", order_id)
     wanted = sorted(set(line_nos))
     for n in wanted:
@@ -48,7 +48,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     kept = [line for line in lines if line[0] not in wanted]
     shop, order_no = tx.one("SELECT shop, order_no FROM orders WHERE id = ?", order_id)
     new_no = relations.next_number(tx, shop, order_no, relations.SPLIT)
-    moved_sum = sum(qty * price for *_, qty, price in moved)
+    moved_sum = lines_sum([line[1:] for line in moved])
     new_id = relations.new_order(tx, order_id, new_no, moved_sum, fees=False)
     write_lines(tx, new_id, [line[1:] for line in moved])
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
@@ -56,7 +56,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     total = retotal(tx, order_id, -moved_sum)
     voided = voids.void_labels(tx, order_id, "注文の分割")
     relations.record(tx, order_id, new_id, relations.SPLIT, by)
-    shown = ", ".join(f"明細{n} {code}×{qty}" for n, code, _, _, _, qty, _ in moved)
+    shown = ", ".join(f"明細{n} {code}×{qty}" for n, code, _, _, _, qty, _, _ in moved)
     if current in status.RESERVING:
         relations.move_reservations(tx, order_id, new_id, relations.needs(tx, [(m[2], m[5]) for m in moved]))
         set_status(tx, new_id, current, note=f"{order_no} から分割{by_whom(by)}")
