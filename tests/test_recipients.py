@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.opsite import OpSite
-from tests.support.sites import mod7, order
-from tsunagi.demo.mails import Item, Person
+from tests.support.sinks import Sink
+from tests.support.sites import MailSite, mod7, order
+from tests.support.configs import RAKUTEN_TO
+from tsunagi.demo.mails import Item, Person, order_mail
 
 AUNT = Person("佐藤 梅子", "060-0001", "北海道札幌市中央区北一条西1-1", "011-111-2222", "")
 FRIEND = Person("鈴木 一郎", "150-0001", "東京都渋谷区神宮前1-1-1", "03-3333-4444", "")
@@ -118,3 +120,67 @@ def test_a_split_part_ships_to_the_recipient_of_its_lines(site):
     rows = site.label_rows()
     assert len(rows) == 3
     assert "商品B" in ",".join(row_of(rows, "佐藤 梅子")) and "北海道" in ",".join(row_of(rows, "佐藤 梅子"))
+
+
+def test_the_buyers_shipment_mail_lists_each_recipients_parcel_with_its_tracking_number(tmp_path, capsys):
+    sink = Sink().start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        o = order(1, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500, ship_to=AUNT))
+        o.buyer = Person("山田 太郎", "100-0001", "東京都千代田区千代田1-1", "03-1234-5678", "taro@example.jp")
+        site.ship(o)
+        site.send()
+        [msg] = [m for m in sink.handler.parsed() if "発送しました" in m["Subject"]]
+        text = msg.get_body(preferencelist=("plain",)).get_content()
+    finally:
+        sink.stop()
+    first, second = text.index("【お届け先1】山田 花子"), text.index("【お届け先2】佐藤 梅子")
+    assert first < text.index(mod7("12345678901")) < text.index("商品A") < second
+    assert second < text.index(mod7("22345678901")) < text.index("商品B × 2") and "北海道札幌市" in text
+
+
+def test_the_order_csv_after_the_mail_gives_the_lines_their_recipients(site):
+    o = gifts()
+    mail = site.folder / "order.eml"
+    mail.write_bytes(order_mail("rakuten", o, RAKUTEN_TO))        # the mail names one 送付先 for every line
+    assert site.cli("ingest", str(mail), "--shop", "rakuten") == 0
+    assert [line.get("recipient", 1) for line in site.view(o)["lines"]] == [1, 1, 1] and site.status(o) == "new"
+    site.orders_csv([o])
+    view = site.view(o)
+    assert [line["recipient"] for line in view["lines"]] == [1, 2, 3] and view["status"] == "ready"
+    assert any("送付先 3件" in h["note"] for h in view["history"])
+    assert len(site.label_rows()) == 3
+
+
+@pytest.mark.parametrize("layout", ["sagawa-ehiden2", "japanpost-yupurir"])
+def test_each_recipient_is_its_own_row_in_the_sagawa_and_japan_post_layouts_too(tmp_path, capsys, layout):
+    site = OpSite(tmp_path, capsys, layout=layout)
+    o = gifts()
+    site.orders_csv([o])
+    rows = site.label_rows()
+    assert len(rows) == 3
+    keys = {r[0] if layout == "japanpost-yupurir" else next(v for v in r if v.startswith("T0")) for r in rows}
+    assert len(keys) == 3
+    assert "北海道" in ",".join(row_of(rows, "佐藤 梅子")) and "渋谷区" in ",".join(row_of(rows, "鈴木 一郎"))
+
+
+def test_a_warehouse_order_to_several_recipients_is_held_until_split_by_recipient(site):
+    site.with_warehouse()
+    o = order(1, Item("item-c", "商品C", 1, 1000), Item("item-c", "商品C", 2, 1000, ship_to=AUNT))
+    site.orders_csv([o])
+    assert site.wms_files() == []
+    view = site.view(o)
+    assert view["status"] == "hold" and view["hold_kind"] == "recipients" and "送付先が2件" in view["hold_reason"]
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    assert site.status(o) == "ready" and site.view_by_no(o.order_no + "-bk-1")["status"] == "ready"
+    [instructions] = site.wms_files()
+    text = (site.spool.dir("outbox") / "logi" / "ready" / instructions).read_bytes().decode("cp932")
+    assert "佐藤 梅子" in text and "山田 花子" in text
+
+
+def test_an_order_to_several_recipients_is_not_absorbed_by_a_merge(site):
+    a, b = order(1), gifts(2)
+    site.orders_csv([a, b])
+    before = site.snapshot(a.order_no), site.snapshot(b.order_no)
+    assert "several recipients" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
+    assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before

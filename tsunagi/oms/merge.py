@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import relations, status, versions, voids
+from tsunagi.oms import recipients, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed
 from tsunagi.oms.orders import OrderError, by_whom, note_history, set_status
@@ -45,6 +45,9 @@ def _check(tx: Tx, survivor: int, absorbed: list[int]) -> str:
         if _payment(tx, order_id) != _payment(tx, survivor):
             raise OrderError(f"{order_no} is paid by {_payment(tx, order_id) or '-'}, {refs[survivor][1]} by "
                              f"{_payment(tx, survivor) or '-'}: only orders paid the same way are merged")
+        if order_id != survivor and any(n != 1 for n in recipients.line_recipients(tx, order_id)):
+            raise OrderError(f"{order_no} ships to several recipients (複数送付先): name it first (the surviving "
+                             f"order) or split it first: a parcel goes to one recipient")
         if _recipient(tx, order_id) != _recipient(tx, survivor):
             raise OrderError(f"{order_no} ships to another buyer (name, postcode or address differ from "
                              f"{refs[survivor][1]}): only one buyer's orders are merged (同梱)")

@@ -150,6 +150,13 @@ class Order:
         """Recipients 1, 2, …: the recipient, then the order's more_ship_to."""
         return (self.recipient, *self.more_ship_to)
 
+    def recipient_of(self, n: int = 0) -> Address:
+        """Recipient n (1 is the order's recipient); n 0: the one recipient the order's lines go to, if one."""
+        if not n:
+            used = {line.recipient for line in self.lines}
+            n = used.pop() if len(used) == 1 else 1
+        return self.recipients[n - 1] if 1 <= n <= len(self.recipients) else self.recipient
+
     def as_dict(self) -> dict:
         """The stable JSON shape `tsunagi order --json` prints (keys in this order; tests pin them)."""
         out = {"shop": self.shop, "order_no": self.order_no, "status": self.status,

@@ -8,9 +8,9 @@ import json
 
 from tsunagi.common import japanese as jp
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import allocate, voids
+from tsunagi.oms import allocate, status, voids
 from tsunagi.oms.editlines import Changed, check_open
-from tsunagi.oms.orders import EDITED, OrderError, by_whom, note_history
+from tsunagi.oms.orders import EDITED, OrderError, by_whom, note_history, set_status
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -42,6 +42,18 @@ def used(tx: Tx, order_id: int) -> list[int]:
 def line_recipients(tx: Tx, order_id: int) -> list[int]:
     """Each line's recipient, in line order (line n is item n - 1)."""
     return [r[0] for r in tx.all("SELECT recipient FROM order_lines WHERE order_id = ? ORDER BY line_no", order_id)]
+
+
+def hold_from_warehouse(tx: Tx, wms: str, order_id: int) -> str:
+    """An order whose lines go to several recipients is held before a warehouse is told to ship it (an instruction
+    carries one address); why, or "" when it goes to one. Split by recipient (order-split), then release."""
+    count = len(used(tx, order_id))
+    if count < 2:
+        return ""
+    why = (f"送付先が{count}件あります: 倉庫 {wms} の出荷指示は1件につき1送付先です (tsunagi order-split SHOP ORDER_NO "
+           f"--lines … で送付先ごとに分け、tsunagi order-release で戻してください)")
+    set_status(tx, order_id, status.HOLD, hold_kind="recipients", note=why)
+    return why
 
 
 def _check_changeable(tx: Tx, order_id: int) -> None:

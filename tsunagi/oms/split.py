@@ -1,10 +1,10 @@
 """Splitting an order (分割): some of its lines move, with their reservations, to ORDER_NO-bk-N, which ships alone."""
 from __future__ import annotations
 
-from tsunagi.oms import allocate, relations, status, versions, voids
+from tsunagi.oms import allocate, recipients, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed, check_open, lines_sum, retotal, write_lines
-from tsunagi.oms.orders import OrderError, by_whom, note_history, place, set_status
+from tsunagi.oms.orders import OrderError, by_whom, note_history, place, release, set_status
 from tsunagi.oms.store import Tx
 
 
@@ -60,7 +60,7 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
     if current in status.RESERVING:
         relations.move_reservations(tx, order_id, new_id, relations.needs(tx, [(m[2], m[5]) for m in moved]))
         set_status(tx, new_id, current, note=f"{order_no} から分割{by_whom(by)}")
-    elif current == status.HOLD:        # the part waits for the same look as the original
+    elif current == status.HOLD and _held_for(tx, order_id) != "recipients":   # the part waits for the same look
         kind, reason = tx.one("SELECT hold_kind, hold_reason FROM orders WHERE id = ?", order_id)
         set_status(tx, new_id, status.HOLD, note=reason, hold_kind=kind)
         note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
@@ -68,4 +68,11 @@ def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused
         place(tx, new_id)
         note_history(tx, new_id, f"{order_no} から分割{by_whom(by)}")
     note_history(tx, order_id, f"分割: {shown} を {new_no} へ (合計 {total:,}円){by_whom(by)}")
+    if _held_for(tx, order_id) == "recipients" and len(recipients.used(tx, order_id)) < 2:
+        current = release(tx, order_id, by)     # split by recipient, as its hold asked: it goes on
     return new_no, Changed(current, total, voided)
+
+
+def _held_for(tx: Tx, order_id: int) -> str:
+    """The order's hold kind ("" when it is not held)."""
+    return tx.value("SELECT hold_kind FROM orders WHERE id = ? AND status = ?", order_id, status.HOLD, default="")

@@ -78,7 +78,7 @@ def _items(tx: Tx, shipment: dict) -> list[str]:
 def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: Carrier,
               ship_date: date) -> dict[str, str]:
     """The canonical label fields of one shipment, whose (first) order is given; the layout picks and places them."""
-    plan, st = order.shipping, parcel_recipient(order, shipment.get("recipient", 0))
+    plan, st = order.shipping, order.recipient_of(shipment.get("recipient", 0))
     # cash on delivery is collected once: on the order's only parcel, or the first of a split
     first_parcel = "-" not in shipment["key"] or shipment["key"].endswith("-1")
     cod = plan.payment == "cod" and first_parcel
@@ -107,11 +107,6 @@ def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: Carr
     }
     row.update({f"account.{k}": str(v) for k, v in target.account.items()})
     return row
-
-
-def parcel_recipient(order: Order, recipient: int):
-    """Whom a parcel goes to: recipient n of an order with several (1 is its ship_to), else the order's recipient."""
-    return order.recipients[recipient - 1] if 1 <= recipient <= len(order.recipients) else order.recipient
 
 
 def _check_text(row: dict[str, str], layout: Layout) -> str:
