@@ -8,11 +8,12 @@ import json
 
 import pytest
 
+from tests.support.configs import RAKUTEN_TO
 from tests.support.opsite import OpSite
 from tests.support.sinks import Sink
 from tests.support.sites import MailSite, mod7, order
 from tsunagi.demo.csvs import order_csv
-from tsunagi.demo.mails import Item, Person
+from tsunagi.demo.mails import Item, Person, order_mail
 
 
 @pytest.fixture
@@ -274,3 +275,23 @@ def test_a_merged_order_is_compared_with_what_the_channel_charged_for_every_orde
     site.orders_csv([order(2, Item("item-b", "商品B", 1, 500), total_override=800)], "b-refunded.csv")
     [row] = mismatches(site)
     assert row["order_no"] == a.order_no and row["channel_total"] == a.total + 800 and row["related"] == [b.order_no]
+
+
+def test_a_pay_first_order_is_split_only_once_paid_and_its_part_then_waits_for_no_money(site):
+    site.edit(lambda config: config["shop"][0].update(review={"remark": True}))
+    held = order(1, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), payment="銀行振込",
+                 note="のし希望")
+    mailed = order(2, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), payment="銀行振込")
+    site.orders_csv([held])
+    path = site.folder / "mailed.eml"
+    path.write_bytes(order_mail("rakuten", mailed, RAKUTEN_TO))
+    assert site.cli("ingest", str(path), "--shop", "rakuten") == 0
+    assert site.status(held) == "hold" and site.status(mailed) == "new"
+    for o in (held, mailed):                      # 保留 and 新規受付, before any payment: refused, nothing changes
+        before = site.snapshot(o.order_no)
+        assert "once paid" in site.refused("order-split", "rakuten", o.order_no, "--lines", "2")
+        assert site.snapshot(o.order_no) == before
+    assert site.cli("order-release", "rakuten", held.order_no) == 0 and site.status(held) == "payment"
+    assert site.cli("payment", "confirm", "rakuten", held.order_no) == 0 and site.status(held) == "ready"
+    assert site.cli("order-split", "rakuten", held.order_no, "--lines", "2") == 0
+    assert site.view_by_no(held.order_no + "-bk-1")["status"] == "ready"

@@ -1,7 +1,9 @@
 """Splitting an order (分割): some of its lines move, with their reservations, to ORDER_NO-bk-N, which ships alone."""
 from __future__ import annotations
 
-from tsunagi.oms import allocate, recipients, relations, status, versions, voids
+import json
+
+from tsunagi.oms import allocate, paykinds, recipients, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed, check_open, lines_sum, retotal, write_lines
 from tsunagi.oms.orders import OrderError, by_whom, note_history, place, release, set_status
@@ -21,15 +23,29 @@ def check_splittable(tx: Tx, order_id: int, doing: str) -> str:
     return current
 
 
+def check_paid_first(tx: Tx, order_id: int, pay_kinds: dict[str, str]) -> None:
+    """Refuses, in one line, a split of an order paid first whose payment is not confirmed yet, whatever its
+    status (新規受付, 確認待ち, held): the buyer pays the channel's total once, under the original number, so a
+    part would wait in 入金待ち for money that never names it."""
+    data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
+    method = data.get("payment_method") or ""
+    if pay_kinds.get(method) == paykinds.PAY_FIRST and not data.get("paid"):
+        raise OrderError(f"the order is paid first (支払方法「{method}」) and its payment is not confirmed yet: split it "
+                         f"once paid (tsunagi payment confirm, or its bank file): the buyer pays the whole total once")
+
+
 def has_set(tx: Tx, order_id: int) -> bool:
     return tx.one("SELECT 1 FROM order_lines l JOIN set_components c ON c.set_sku = l.sku WHERE l.order_id = ? "
                   "LIMIT 1", order_id) is not None
 
 
-def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused: bool = False) -> tuple[str, Changed]:
+def split(tx: Tx, order_id: int, line_nos: list[int], by: str = "", sets_refused: bool = False,
+          pay_kinds: dict[str, str] | None = None) -> tuple[str, Changed]:
     """Lines line_nos move to a new order ORDER_NO-bk-N: its total is their sum; the shipping fee, COD fee and
-    discounts stay with the original (the channel charged them once, on the original order number)."""
+    discounts stay with the original (the channel charged them once, on the original order number).
+    pay_kinds: the shop's payment names → kinds; an order paid first (銀行振込, …) is split only once paid."""
     current = check_splittable(tx, order_id, "split")
+    check_paid_first(tx, order_id, pay_kinds or {})
     if relations.children(tx, order_id, relations.MERGE):
         raise OrderError("the order holds orders merged into it (同梱): it cannot be split")
     lines = tx.all("SELECT line_no, channel_sku, sku, name, options, qty, unit_price, recipient FROM order_lines "
