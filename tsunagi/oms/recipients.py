@@ -145,16 +145,22 @@ def assign(tx: Tx, order_id: int, pairs: dict[int, int], by: str = "") -> Change
     return _changed(tx, order_id, f"送付先の割当: {shown}", by)
 
 
-def remove(tx: Tx, order_id: int, n: int, by: str = "") -> Changed:
-    """Recipient n (2 or more) taken out: its lines go to recipient 1, later recipients move up one."""
+def _more(tx: Tx, order_id: int, n: int, or_else: str = "") -> dict:
+    """The order's data, once it may be changed and has a recipient n of its more_ship_to (2 or more)."""
     _check_changeable(tx, order_id)
     data = _data(tx, order_id)
     count = len(addresses(data))
     if n == 1:
         raise OrderError("recipient 1 is the order's own ship_to: correct it with tsunagi order-set SHOP ORDER_NO "
-                         "ship_to.name=… (or assign its lines elsewhere)")
+                         f"ship_to.name=…{or_else}")
     if not 2 <= n <= count:
         raise OrderError(f"the order has no recipient {n} (its recipients are 1–{count})")
+    return data
+
+
+def remove(tx: Tx, order_id: int, n: int, by: str = "") -> Changed:
+    """Recipient n (2 or more) taken out: its lines go to recipient 1, later recipients move up one."""
+    data = _more(tx, order_id, n, " (or assign its lines elsewhere)")
     gone = data["more_ship_to"].pop(n - 2)
     _save(tx, order_id, data)
     tx.run("UPDATE order_lines SET recipient = CASE WHEN recipient = ? THEN 1 WHEN recipient > ? THEN recipient - 1 "
@@ -164,14 +170,7 @@ def remove(tx: Tx, order_id: int, n: int, by: str = "") -> Changed:
 
 def correct(tx: Tx, order_id: int, n: int, values: dict[str, str], by: str = "") -> Changed:
     """Recipient n's details corrected (recipient 1 is the ship_to: order-set corrects it)."""
-    _check_changeable(tx, order_id)
-    data = _data(tx, order_id)
-    count = len(addresses(data))
-    if n == 1:
-        raise OrderError("recipient 1 is the order's own ship_to: correct it with tsunagi order-set SHOP ORDER_NO "
-                         "ship_to.name=…")
-    if not 2 <= n <= count:
-        raise OrderError(f"the order has no recipient {n} (its recipients are 1–{count})")
+    data = _more(tx, order_id, n)
     data["more_ship_to"][n - 2] = _address(values, data["more_ship_to"][n - 2])
     _save(tx, order_id, data)
     return _changed(tx, order_id, f"送付先{n}: " + ", ".join(f"{k}={v}" for k, v in values.items()), by)

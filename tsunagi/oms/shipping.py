@@ -125,11 +125,13 @@ def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = Fal
     locations, keys -1, -2, …); one for several orders to the same recipient when merging (同梱)."""
     groups: list[tuple[list[int], str, str, int]] = []       # (orders, location, key, recipient)
     merged: dict[tuple, list[int]] = {}
+    # orders with a line to another recipient than the first: one look (a partial index), not a question an order
+    others = {r[0] for r in tx.all("SELECT DISTINCT order_id FROM order_lines WHERE recipient <> 1")}
     for order_id in order_ids:
         if partial(tx, order_id):     # a warehouse has part of it: this parcel is the rest, alone
             groups.append(([order_id], "", f"T{order_id:08d}", 0))
             continue
-        parcels = _recipient_parcels(tx, order_id)
+        parcels = _recipient_parcels(tx, order_id, order_id in others)
         if len(parcels) > 1:
             groups += [([order_id], loc, f"T{order_id:08d}-{n}", r) for n, (r, loc) in enumerate(parcels, 1)]
             continue
@@ -152,13 +154,12 @@ def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = Fal
     return out
 
 
-def _recipient_parcels(tx: Tx, order_id: int) -> list[tuple[int, str]]:
+def _recipient_parcels(tx: Tx, order_id: int, others: bool) -> list[tuple[int, str]]:
     """(recipient, location) of each parcel of the order: a location each where its stock sits in several,
-    for each recipient its lines go to when it has several (recipient 0: the order's only one; location '': one
-    parcel for the recipient). One parcel (a single element) when neither splits it."""
+    for each recipient its lines go to when some go to another than the first (others) (recipient 0: the
+    order's only one; location '': one parcel for the recipient). No element, or one, when neither splits it."""
     locations = _locations(tx, order_id)
-    several = bool(json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id)).get("more_ship_to"))
-    if not several:
+    if not others:
         return [(0, loc) for loc in locations] if len(locations) > 1 else []
     out = []
     for recipient, skus in _skus_by_recipient(tx, order_id).items():
