@@ -184,3 +184,15 @@ def test_an_order_to_several_recipients_is_not_absorbed_by_a_merge(site):
     before = site.snapshot(a.order_no), site.snapshot(b.order_no)
     assert "several recipients" in site.refused("order-merge", "rakuten", a.order_no, b.order_no)
     assert (site.snapshot(a.order_no), site.snapshot(b.order_no)) == before
+
+
+def test_adopting_the_channels_other_version_keeps_whom_each_of_its_lines_goes_to(site):
+    site.orders_csv([gifts()])
+    more = order(1, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 3, 500, ship_to=AUNT),
+                 Item("item-a", "商品A", 1, 1000, ship_to=FRIEND))
+    site.orders_csv([more], "changed.csv")
+    assert site.status(more) == "hold"
+    assert site.cli("order-adopt", "rakuten", more.order_no) == 0
+    view = site.view(more)
+    assert [(line["qty"], line["recipient"]) for line in view["lines"]] == [(1, 1), (3, 2), (1, 3)]
+    assert [a["name"] for a in view["more_ship_to"]] == ["佐藤 梅子", "鈴木 一郎"]
