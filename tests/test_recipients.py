@@ -8,6 +8,7 @@ from tests.support.opsite import OpSite
 from tests.support.sinks import Sink
 from tests.support.sites import MailSite, mod7, order
 from tests.support.configs import RAKUTEN_TO
+from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, order_mail
 
 AUNT = Person("佐藤 梅子", "060-0001", "北海道札幌市中央区北一条西1-1", "011-111-2222", "")
@@ -196,3 +197,20 @@ def test_adopting_the_channels_other_version_keeps_whom_each_of_its_lines_goes_t
     view = site.view(more)
     assert [(line["qty"], line["recipient"]) for line in view["lines"]] == [(1, 1), (3, 2), (1, 3)]
     assert [a["name"] for a in view["more_ship_to"]] == ["佐藤 梅子", "鈴木 一郎"]
+
+
+def test_the_buyers_purchase_mail_lists_each_recipient_with_their_lines(tmp_path, capsys):
+    sink = Sink().start()
+    try:
+        site = MailSite(tmp_path, capsys, sink.port)
+        o = gifts()
+        (tmp_path / "orders.csv").write_bytes(order_csv("rakuten-rms", [o]))
+        assert site.cli("import", str(tmp_path / "orders.csv"), "--shop", "rakuten") == 0
+        site.send()
+        [msg] = [m for m in sink.handler.parsed() if "ご注文" in m["Subject"]]
+        text = msg.get_body(preferencelist=("plain",)).get_content()
+    finally:
+        sink.stop()
+    assert "■ お届け先（3件）" in text
+    aunt = text.index("【お届け先2】佐藤 梅子")
+    assert text.index("【お届け先1】山田 花子") < aunt < text.index("商品B × 2") < text.index("【お届け先3】鈴木 一郎")
