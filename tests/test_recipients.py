@@ -94,6 +94,9 @@ def test_lines_are_assigned_and_a_recipient_corrected_or_removed_by_the_operator
     assert site.cli("order-ship-to", "rakuten", o.order_no) == 0
     shown = site.capsys.readouterr().out
     assert "送付先1: 山田 花子" in shown and "送付先2: 鈴木 一郎" in shown
+    assert site.cli("order", "rakuten", o.order_no) == 0
+    shown = site.capsys.readouterr().out
+    assert "送付先2: 鈴木 一郎" in shown and "→ 送付先1" in shown
 
 
 def test_bad_recipient_changes_are_refused_in_one_line_and_change_nothing(site):

@@ -28,11 +28,6 @@ def addresses(data: dict) -> list[dict]:
     return [first if first.get("name") else (data.get("buyer") or {}), *(data.get("more_ship_to") or [])]
 
 
-def several(tx: Tx, order_id: int) -> bool:
-    """Whether the order has recipients beyond its ship_to (whatever its lines use)."""
-    return bool(_data(tx, order_id).get("more_ship_to"))
-
-
 def used(tx: Tx, order_id: int) -> list[int]:
     """The recipients the order's lines go to, in order: one parcel each."""
     return [r[0] for r in tx.all("SELECT DISTINCT recipient FROM order_lines WHERE order_id = ? ORDER BY recipient",
@@ -51,7 +46,7 @@ def hold_from_warehouse(tx: Tx, wms: str, order_id: int) -> str:
     if count < 2:
         return ""
     why = (f"送付先が{count}件あります: 倉庫 {wms} の出荷指示は1件につき1送付先です (tsunagi order-split SHOP ORDER_NO "
-           f"--lines … で送付先ごとに分け、tsunagi order-release で戻してください)")
+           f"--lines … で送付先ごとに分けると保留は自動で解除。明細を1つの送付先にまとめたなら tsunagi order-release)")
     set_status(tx, order_id, status.HOLD, hold_kind="recipients", note=why)
     return why
 
