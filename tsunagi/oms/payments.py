@@ -229,9 +229,9 @@ def match_arrived(tx: Tx, order_id: int) -> str:
     found = waiting.by_number.get(_number_key(order_no)) or []
     if not found and kana:
         found = waiting.by_name.get((due, payer_key(kana))) or []
-        others = [i for i, k in tx.all("SELECT id, json_extract(data, '$.buyer.kana') FROM orders WHERE status = ? "
-                                       "AND total = ? AND id <> ?", status.PAYMENT, due, order_id)
-                  if k and payer_key(k) == payer_key(kana)]
+        others = found and [i for i, k in tx.all(      # asked only when a payment fits by name
+            "SELECT id, json_extract(data, '$.buyer.kana') FROM orders WHERE status = ? AND total = ? AND id <> ?",
+            status.PAYMENT, due, order_id) if k and payer_key(k) == payer_key(kana)]
         if others:
             return status.PAYMENT           # the payment fits several orders: a person decides
     if not found:
