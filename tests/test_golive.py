@@ -9,6 +9,7 @@ import pytest
 from tests.support.configs import shop
 from tests.support.sinks import Sink
 from tests.support.sites import STAGES, ShipSite, mail_table, order
+from tsunagi.demo.mails import Item, SampleOrder
 from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
 from tsunagi.demo.csvs import order_csv
@@ -153,3 +154,29 @@ def test_each_layout_reads_its_carts_shipped_completed_and_cancelled_words(layou
         _, chunks = parse_file(src, csvlayout.load(layout), "shop", tmp_path / "scratch")
         got = [rec.channel_status for c in chunks for rec, _ in c.orders]
     assert got == [meaning]
+
+
+def by_number(site: ShipSite, order_no: str) -> dict:
+    return site.view(SampleOrder(order_no, []))
+
+
+def test_close_before_closes_a_split_order_with_its_parts_and_leaves_a_persons_copy(site):
+    o = order(11, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 1, 500))
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    assert site.cli("order-copy", "rakuten", o.order_no) == 0
+    site.capsys.readouterr()
+    assert site.cli("orders", "close-before", "2026-07-01") == 0
+    assert "2 orders ordered before 2026-07-01 closed" in site.capsys.readouterr().out
+    assert site.status(o) == by_number(site, o.order_no + "-bk-1")["status"] == "closed"
+    assert by_number(site, o.order_no + "-cp-1")["status"] == "ready" and reserved(site) == 1     # the copy's A
+
+
+def test_a_split_part_is_closed_with_its_original_when_the_channel_says_the_original_shipped(site):
+    o = order(12, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 1, 500))
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    site.orders_csv([o], name="later.csv", status="発送済")
+    part = by_number(site, o.order_no + "-bk-1")
+    assert site.status(o) == part["status"] == "closed" and reserved(site) == 0
+    assert "分割元と一緒に" in part["history"][-1]["note"]

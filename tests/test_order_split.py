@@ -4,14 +4,16 @@ one line, changing nothing."""
 from __future__ import annotations
 
 import getpass
+import json
 
 import pytest
 
+from tests.support.configs import RAKUTEN_TO
 from tests.support.opsite import OpSite
 from tests.support.sinks import Sink
 from tests.support.sites import MailSite, mod7, order
 from tsunagi.demo.csvs import order_csv
-from tsunagi.demo.mails import Item, Person
+from tsunagi.demo.mails import Item, Person, order_mail
 
 
 @pytest.fixture
@@ -238,3 +240,60 @@ def test_a_split_whose_part_was_cancelled_is_confirmed_once_the_rest_has_shipped
     site.deliver()
     [confirm] = site.confirmations()
     assert o.order_no in confirm.read_bytes().decode("cp932") and site.status(o) == "closed"
+
+
+def mismatches(site) -> list[dict]:
+    site.capsys.readouterr()
+    assert site.cli("ship", "mismatch", "--json") == 0
+    return json.loads(site.capsys.readouterr().out)
+
+
+def ship_all(site) -> None:
+    keys = sorted(r[0] for r in site.label_rows())
+    site.results([f"{k},0,0,{mod7(f'{n}2345678901')},2026/06/13" for n, k in enumerate(keys, 1)], "all.csv")
+
+
+def test_a_split_order_and_its_parts_are_counted_together_in_ship_mismatch(site):
+    o = two_lines()
+    site.orders_csv([o])
+    assert site.cli("order-split", "rakuten", o.order_no, "--lines", "2") == 0
+    ship_all(site)
+    site.orders_csv([o], "again.csv")                       # the channel still charges the whole order
+    assert site.status(o) == "shipped" and mismatches(site) == []
+    cheaper = order(1, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), total_override=2000)
+    site.orders_csv([cheaper], "cheaper.csv")                # the channel took 500円 off: a real mismatch
+    [row] = mismatches(site)
+    assert row["order_no"] == o.order_no and row["total"] == o.total and row["channel_total"] == 2000
+    assert row["related"] == [o.order_no + "-bk-1"]
+
+
+def test_a_merged_order_is_compared_with_what_the_channel_charged_for_every_order_it_absorbed(site):
+    a, b = order(1), order(2, Item("item-b", "商品B", 1, 500))
+    site.orders_csv([a, b])
+    assert site.cli("order-merge", "rakuten", a.order_no, b.order_no) == 0
+    ship_all(site)
+    site.orders_csv([a, b], "again.csv")
+    assert site.status(a) == "shipped" and mismatches(site) == []
+    site.orders_csv([order(2, Item("item-b", "商品B", 1, 500), total_override=800)], "b-refunded.csv")
+    [row] = mismatches(site)
+    assert row["order_no"] == a.order_no and row["channel_total"] == a.total + 800 and row["related"] == [b.order_no]
+
+
+def test_a_pay_first_order_is_split_only_once_paid_and_its_part_then_waits_for_no_money(site):
+    site.edit(lambda config: config["shop"][0].update(review={"remark": True}))
+    held = order(1, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), payment="銀行振込",
+                 note="のし希望")
+    mailed = order(2, Item("item-a", "商品A", 2, 1000), Item("item-b", "商品B", 1, 500), payment="銀行振込")
+    site.orders_csv([held])
+    path = site.folder / "mailed.eml"
+    path.write_bytes(order_mail("rakuten", mailed, RAKUTEN_TO))
+    assert site.cli("ingest", str(path), "--shop", "rakuten") == 0
+    assert site.status(held) == "hold" and site.status(mailed) == "new"
+    for o in (held, mailed):                      # 保留 and 新規受付, before any payment: refused, nothing changes
+        before = site.snapshot(o.order_no)
+        assert "once paid" in site.refused("order-split", "rakuten", o.order_no, "--lines", "2")
+        assert site.snapshot(o.order_no) == before
+    assert site.cli("order-release", "rakuten", held.order_no) == 0 and site.status(held) == "payment"
+    assert site.cli("payment", "confirm", "rakuten", held.order_no) == 0 and site.status(held) == "ready"
+    assert site.cli("order-split", "rakuten", held.order_no, "--lines", "2") == 0
+    assert site.view_by_no(held.order_no + "-bk-1")["status"] == "ready"

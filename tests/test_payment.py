@@ -165,17 +165,39 @@ def test_a_payment_file_read_twice_confirms_and_records_nothing_more(tmp_path, c
     assert "(1 payments)" in unmatched(site) and notes(site, o).count("入金確認") == 1
 
 
-def test_a_payment_that_came_before_its_order_is_matched_when_the_same_file_is_read_again(tmp_path, capsys):
+def test_a_payment_that_came_before_its_order_is_matched_when_the_order_enters_payment(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
     o = paid_by_transfer(17)
     text = GENERIC + f"2026-06-14,1500,ﾔﾏﾀﾞ ﾀﾛｳ,{o.order_no}\r\n"
     assert import_payments(site, text) == 0
     assert "unmatched" in unmatched(site)
     site.orders_csv([o])
-    assert site.status(o) == "payment"
-    assert import_payments(site, text) == 0
+    assert site.status(o) == "ready" and "先に届いた入金" in notes(site, o)
+    assert import_payments(site, text) == 0                    # the same file again: seen, nothing more
     assert site.status(o) == "ready" and notes(site, o).count("入金確認") == 1
-    assert "(0 payments)" in unmatched(site) or "unmatched" not in unmatched(site)
+    assert "unmatched" not in unmatched(site)
+
+
+def test_a_payment_that_came_while_the_order_was_held_is_matched_when_its_release_lets_it_wait(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    site.edit(lambda d: shop(d, "rakuten").update(review={"remark": True}))
+    kid = Person("木戸 翔太", kana="キッド ショウタ")
+    o = paid_by_transfer(18, buyer=kid, note="のしをお願いします")
+    site.orders_csv([o])
+    assert site.status(o) == "hold"
+    assert import_payments(site, GENERIC + "2026-06-14,1500,ｷﾂﾄﾞ ｼﾖｳﾀ,\r\n") == 0   # by amount and kana
+    assert "unmatched" in unmatched(site) and site.status(o) == "hold"
+    assert site.cli("order-release", "rakuten", o.order_no) == 0
+    assert site.status(o) == "ready" and "unmatched" not in unmatched(site)
+
+
+def test_a_payment_that_came_first_and_fits_two_orders_entering_payment_is_left_for_a_person(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    a, b = paid_by_transfer(19), paid_by_transfer(20)       # same buyer, same 1,500円: a payment by name fits both
+    assert import_payments(site, GENERIC + "2026-06-15,1500,ﾔﾏﾀﾞ ﾀﾛｳ,\r\n") == 0
+    site.orders_csv([a, b])
+    assert site.status(a) == site.status(b) == "payment"
+    assert "unmatched" in unmatched(site)
 
 
 def test_malformed_rows_are_refused_one_line_each_and_the_others_applied(tmp_path, capsys):

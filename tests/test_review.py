@@ -62,6 +62,14 @@ def test_a_postcode_of_another_prefecture_holds_the_order(tmp_path, capsys):
     assert "[postcode_check] 郵便番号 100-0001 は東京都" in held_for(site, o)
 
 
+def test_a_postcode_of_another_prefecture_for_a_second_recipient_holds_the_order_naming_it(tmp_path, capsys):
+    site = reviewing(tmp_path, capsys)
+    aunt = Person("佐藤 梅子", "100-0001", "北海道札幌市中央区北一条西1-1", "011-111-2222", "")
+    o = order(7, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 1, 500, ship_to=aunt))
+    site.orders_csv([o])
+    assert "送付先2: 郵便番号 100-0001 は東京都 (北海道ではありません)" in held_for(site, o)
+
+
 def test_a_postcode_of_its_own_prefecture_passes(tmp_path, capsys):
     site = reviewing(tmp_path, capsys)
     o = order(6)                              # 530-0001 大阪府大阪市北区梅田

@@ -84,6 +84,9 @@ def test_a_database_of_the_release_before_numbered_migrations_is_upgraded_in_pla
     assert after.pop("unsellable_locations") == []    # none marked until a config names 返品不良
     assert after.pop("order_relations") == []         # no split, merge or copy yet
     assert after.pop("deliveries") == []              # no file's delivery recorded yet
+    # each line goes to recipient 1 (the order's ship_to); each parcel to the order's recipient (0)
+    assert after.pop("order_lines") == [row + (1,) for row in before.pop("order_lines")]
+    assert after.pop("shipments") == [row + (0,) for row in before.pop("shipments")]
     assert after == before
 
 

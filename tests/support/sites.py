@@ -150,14 +150,18 @@ class MailSite:
         return cli.main(["-c", str(self.config_path), *args])
 
     def ship(self, o: SampleOrder, ship_date: str = "2026/06/13") -> None:
-        """The order's CSV (with the buyer's address), its Yamato label, and Yamato's result ship it."""
+        """The order's CSV (with the buyer's address), its Yamato label, and Yamato's result ship it (its first
+        parcel with tracking number 1234567890 and its check digit, a second 2234567890…, and so on)."""
         if "carrier" not in read_config(self.config_path):
             self.edit(_ship_with_yamato)
         (self.folder / f"{o.order_no}.csv").write_bytes(order_csv("rakuten-rms", [o]))
         assert self.cli("import", str(self.folder / f"{o.order_no}.csv"), "--shop", "rakuten") == 0
         self.cli("ship", "export", "yamato")
-        oid = self.store.read().value("SELECT id FROM orders WHERE order_no = ?", o.order_no)
-        (self.folder / "r.csv").write_bytes(f"T{oid:08d},0,0,{mod7('12345678901')},{ship_date}\r\n".encode())
+        keys = [r[0] for r in self.store.read().all(
+            "SELECT s.key FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id JOIN orders o "
+            "ON o.id = so.order_id WHERE o.order_no = ? AND s.state = 'exported' ORDER BY s.key", o.order_no)]
+        rows = [f"{key},0,0,{mod7(f'{n}2345678901')},{ship_date}\r\n" for n, key in enumerate(keys, 1)]   # a parcel each
+        (self.folder / "r.csv").write_bytes("".join(rows).encode())
         assert self.cli("import", str(self.folder / "r.csv"), "--carrier", "yamato") == 0
 
     def mail_order(self, o: SampleOrder) -> None:

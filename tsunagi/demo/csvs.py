@@ -39,7 +39,7 @@ def _values(layout: str, o: SampleOrder, item, status: str) -> dict[str, str]:
          "line.sku": item.sku, "line.name": item.name, "line.qty": str(item.qty),
          "line.unit_price": str(item.price), "line.amount": str(item.price * item.qty),
          "line.options": " ".join(item.options)}
-    for who, person in (("buyer", o.buyer), ("ship_to", o.ship_to)):
+    for who, person in (("buyer", o.buyer), ("ship_to", item.ship_to or o.ship_to)):
         v.update({f"{who}.{k}": x for k, x in _person(person).items()})
     return v
 

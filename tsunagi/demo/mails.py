@@ -29,6 +29,7 @@ class Item:
     qty: int
     price: int
     options: tuple[str, ...] = ()
+    ship_to: Person | None = None       # another recipient than the order's (楽天's 複数送付先)
 
 
 @dataclass

@@ -45,7 +45,10 @@ def current_content(tx: Tx, order_id: int) -> dict:
 def _replace(tx: Tx, order_id: int, content: dict) -> None:
     data = json.loads(tx.value("SELECT data FROM orders WHERE id = ?", order_id))
     data.update({name: content[name] for name in versions.AMOUNTS})
+    if content.get("more_ship_to"):     # the version's recipients come with its lines
+        data["more_ship_to"] = content["more_ship_to"]
     tx.run("UPDATE orders SET total = ?, data = ?, updated_at = ? WHERE id = ?", content["total"],
            json.dumps(data, ensure_ascii=False), timestamp(), order_id)
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
-    insert_lines(tx, order_id, content["lines"])
+    recipients = content.get("recipients") or [1] * len(content["lines"])
+    insert_lines(tx, order_id, [[*line, n] for line, n in zip(content["lines"], recipients)])

@@ -14,9 +14,7 @@ def copy_order(tx: Tx, order_id: int, by: str = "") -> tuple[str, str]:
         raise OrderError(f"{order_no} is on hold (保留): release or correct it before copying it")
     new_no = relations.next_number(tx, shop, order_no, relations.COPY)
     new_id = relations.new_order(tx, order_id, new_no, total)
-    tx.run("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-           "SELECT ?, line_no, channel_sku, sku, name, options, qty, unit_price FROM order_lines WHERE order_id = ?",
-           new_id, order_id)
+    relations.copy_lines(tx, order_id, new_id)
     relations.record(tx, order_id, new_id, relations.COPY, by)
     placed = place(tx, new_id)
     note_history(tx, new_id, f"{order_no} のコピー (再送用: 出荷通知・購入者メールなし){by_whom(by)}")

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import allocate, catalog, status, versions, voids
+from tsunagi.oms import allocate, catalog, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.orders import FINAL, OrderError, by_whom, note_history, place, set_status
 from tsunagi.oms.store import Tx
@@ -42,8 +41,13 @@ def _check_lines_open(tx: Tx, order_id: int) -> str:
 
 
 def _lines(tx: Tx, order_id: int) -> list[tuple]:
-    return tx.all("SELECT channel_sku, sku, name, options, qty, unit_price FROM order_lines WHERE order_id = ? "
-                  "ORDER BY line_no", order_id)
+    return tx.all("SELECT channel_sku, sku, name, options, qty, unit_price, recipient FROM order_lines "
+                  "WHERE order_id = ? ORDER BY line_no", order_id)
+
+
+def lines_sum(lines) -> int:
+    """What these lines, as _lines reads them, add up to (quantity × unit price)."""
+    return sum(line[4] * line[5] for line in lines)
 
 
 def _line_index(lines: list, n: int) -> int:
@@ -71,10 +75,10 @@ def set_line(tx: Tx, order_id: int, n: int, qty: int, price: int | None = None, 
     _check_qty(qty, n)
     if price is not None:
         _check_price(price)
-    code, sku, name, options, old_qty, old_price = lines[i]
+    code, sku, name, options, old_qty, old_price, recipient = lines[i]
     if qty == old_qty and price in (None, old_price):
         raise OrderError(f"line {n} is already {code}×{qty} at {old_price:,}円: nothing to change")
-    lines[i] = (code, sku, name, options, qty, old_price if price is None else price)
+    lines[i] = (code, sku, name, options, qty, old_price if price is None else price, recipient)
     shown = f"明細{n} {code} 数量 {qty}" + ("" if price is None else f" 単価 {price:,}円")
     return _change(tx, order_id, lines, shown, by)
 
@@ -88,7 +92,7 @@ def add_line(tx: Tx, order_id: int, code: str, qty: int, price: int, by: str = "
         raise OrderError(f"商品マスタにない商品コード: {code} (tsunagi products import で登録してから追加してください)")
     _check_qty(qty)
     _check_price(price)
-    lines = _lines(tx, order_id) + [(code, product, catalog.product_name(tx, product) or code, "[]", qty, price)]
+    lines = _lines(tx, order_id) + [(code, product, catalog.product_name(tx, product) or code, "[]", qty, price, 1)]
     return _change(tx, order_id, lines, f"明細追加 {code}×{qty} 単価 {price:,}円", by)
 
 
@@ -99,7 +103,7 @@ def remove_line(tx: Tx, order_id: int, n: int, by: str = "", verb: str = "明細
     i = _line_index(lines, n)
     if len(lines) == 1:
         raise OrderError(f"line {n} is the order's only line: to cancel the order use tsunagi order-cancel SHOP ORDER_NO")
-    code, _, _, _, qty, _ = lines.pop(i)
+    code, _, _, _, qty, _, _ = lines.pop(i)
     return _change(tx, order_id, lines, f"{verb} 明細{n} {code}×{qty}" + (f" 理由: {reason}" if reason else ""), by)
 
 
@@ -108,10 +112,10 @@ def _change(tx: Tx, order_id: int, lines: list[tuple], shown: str, by: str) -> C
     reserved again, and the change in the history with both contents and who made it."""
     current = tx.value("SELECT status FROM orders WHERE id = ?", order_id)
     before = current_content(tx, order_id)
-    old_sum = sum(qty * price for *_, qty, price in _lines(tx, order_id))
+    old_sum = lines_sum(_lines(tx, order_id))
     tx.run("DELETE FROM order_lines WHERE order_id = ?", order_id)
     write_lines(tx, order_id, lines)
-    total = retotal(tx, order_id, sum(qty * price for *_, qty, price in lines) - old_sum)
+    total = retotal(tx, order_id, lines_sum(lines) - old_sum)
     voided = voids.void_labels(tx, order_id, "明細の変更")
     note_history(tx, order_id, f"{shown} ({versions.show(before)} → {versions.show(current_content(tx, order_id))})"
                                f"{by_whom(by)}")
@@ -119,9 +123,10 @@ def _change(tx: Tx, order_id: int, lines: list[tuple], shown: str, by: str) -> C
 
 
 def write_lines(tx: Tx, order_id: int, lines) -> None:
-    """The order's lines as stored, numbered from 1: (channel SKU, SKU, name, options JSON, qty, unit price) each."""
-    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line) for n, line in enumerate(lines, 1)])
+    """The order's lines as stored, numbered from 1: (channel SKU, SKU, name, options JSON, qty, unit price,
+    recipient) each."""
+    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price, recipient) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [(order_id, n, *line) for n, line in enumerate(lines, 1)])
 
 
 def retotal(tx: Tx, order_id: int, delta: int) -> int:
@@ -151,9 +156,5 @@ def _reserve_again(tx: Tx, order_id: int, current: str) -> str:
 
 
 def _needs(tx: Tx, order_id: int) -> dict[str, int]:
-    """Units of each stocked SKU the lines take (a set's components for a set)."""
-    needs: dict[str, int] = defaultdict(int)
-    for sku, qty in tx.all("SELECT sku, qty FROM order_lines WHERE order_id = ?", order_id):
-        for part, per_unit in catalog.components(tx, sku):
-            needs[part] += per_unit * qty
-    return needs
+    """Units of each stocked SKU the order's lines take (a set's components for a set)."""
+    return relations.needs(tx, tx.all("SELECT sku, qty FROM order_lines WHERE order_id = ?", order_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import allocate, orders, status, voids
+from tsunagi.oms import allocate, orders, recipients, relations, status, voids
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -19,7 +19,10 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     word = HANDLED.get(rec.channel_status)
     found = orders.find(tx, rec.shop, rec.order_no)
     if word is None or (found and found[1] in orders.FINAL):
-        return orders.apply_order(tx, rec)
+        outcome = orders.apply_order(tx, rec)
+        if found and outcome in ("updated", "confirmed"):     # the CSV after the mail names the recipients
+            recipients.from_record(tx, found[0], rec)
+        return outcome
     if found is None:
         order_id = orders.insert(tx, rec)
         orders.set_status(tx, order_id, status.CLOSED, note=f"受注CSVでチャネル{word}: 稼働前の注文として"
@@ -48,9 +51,22 @@ def in_hand(tx: Tx, order_id: int) -> str:
     return f"一部出荷済み (追跡番号 {shipped})" if shipped else ""
 
 
-def close(tx: Tx, order_id: int, note: str) -> None:
+def close(tx: Tx, order_id: int, note: str) -> list[str]:
     """完了 without shipping through tsunagi: the reservation is released (the feeds follow) and no
-    buyer mail still waiting for the order goes out."""
+    buyer mail still waiting for the order goes out. Its split parts (-bk-N) go with it, the channel
+    knowing only the original's number, except a part tsunagi itself may still ship (in_hand): their
+    numbers are returned."""
+    _close(tx, order_id, note)
+    parts = []
+    for part in relations.children(tx, order_id, relations.SPLIT):
+        order_no, current = tx.one("SELECT order_no, status FROM orders WHERE id = ?", part)
+        if current not in orders.FINAL and not in_hand(tx, part):
+            _close(tx, part, f"{note} (分割元と一緒に)")
+            parts.append(order_no)
+    return parts
+
+
+def _close(tx: Tx, order_id: int, note: str) -> None:
     allocate.release(tx, order_id, f"release:{status.CLOSED}")
     orders.set_status(tx, order_id, status.CLOSED, note=note)
     tx.run("UPDATE mails SET state = 'cancelled', answer = ?, updated_at = ? WHERE order_id = ? AND state = 'queued'",
@@ -66,15 +82,18 @@ def closed_as_history(tx: Tx, order_id: int) -> bool:
 
 def close_before(tx: Tx, before: date, shop: str | None, by: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Open orders ordered before the date closed as handled in the cart (go-live); those tsunagi itself
-    may still ship are left. Returns the order numbers closed, and (order number, why) of those left."""
+    may still ship are left, and so are re-shipment copies (-cp-N: a person made them to ship). A split part
+    goes with its original. Returns the order numbers closed, and (order number, why) of those left."""
     sql = (f"SELECT id, order_no FROM orders WHERE status NOT IN ({', '.join('?' * len(orders.FINAL))}) "
            "AND ordered_at < ?" + (" AND shop = ?" if shop else "") + " ORDER BY ordered_at, id")
     closed, left = [], []
     for order_id, order_no in tx.all(sql, *sorted(orders.FINAL), before.isoformat(), *([shop] if shop else [])):
+        if order_no in closed or relations.is_copy(tx, order_id):     # closed with its original; a person's copy
+            continue
         why = in_hand(tx, order_id)
         if why:
             left.append((order_no, why))
             continue
-        close(tx, order_id, f"稼働前の注文として完了 ({before.isoformat()} より前の注文){orders.by_whom(by)}")
-        closed.append(order_no)
+        parts = close(tx, order_id, f"稼働前の注文として完了 ({before.isoformat()} より前の注文){orders.by_whom(by)}")
+        closed += [order_no, *parts]
     return closed, left

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import relations, status, versions, voids
+from tsunagi.oms import recipients, relations, status, versions, voids
 from tsunagi.oms.adopt import current_content
 from tsunagi.oms.editlines import Changed
 from tsunagi.oms.orders import OrderError, by_whom, note_history, set_status
@@ -45,6 +45,9 @@ def _check(tx: Tx, survivor: int, absorbed: list[int]) -> str:
         if _payment(tx, order_id) != _payment(tx, survivor):
             raise OrderError(f"{order_no} is paid by {_payment(tx, order_id) or '-'}, {refs[survivor][1]} by "
                              f"{_payment(tx, survivor) or '-'}: only orders paid the same way are merged")
+        if order_id != survivor and any(n != 1 for n in recipients.line_recipients(tx, order_id)):
+            raise OrderError(f"{order_no} ships to several recipients (複数送付先): name it first (the surviving "
+                             f"order) or split it first: a parcel goes to one recipient")
         if _recipient(tx, order_id) != _recipient(tx, survivor):
             raise OrderError(f"{order_no} ships to another buyer (name, postcode or address differ from "
                              f"{refs[survivor][1]}): only one buyer's orders are merged (同梱)")
@@ -69,10 +72,8 @@ def merge(tx: Tx, survivor: int, absorbed: list[int], by: str = "") -> Changed:
         for fee in relations.FEES:      # the parcel's fees are all the orders' (a COD parcel collects them all)
             data[fee] = (data.get(fee) or 0) + (other.get(fee) or 0)
         voided += voids.void_labels(tx, order_id, "注文の同梱")
-        first = tx.value("SELECT COALESCE(MAX(line_no), 0) FROM order_lines WHERE order_id = ?", survivor) + 1
-        tx.run("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price) "
-               "SELECT ?, line_no + ? - 1, channel_sku, sku, name, options, qty, unit_price FROM order_lines "
-               "WHERE order_id = ?", survivor, first, order_id)
+        relations.copy_lines(tx, order_id, survivor,
+                             tx.value("SELECT COALESCE(MAX(line_no), 0) FROM order_lines WHERE order_id = ?", survivor))
         relations.move_reservations(tx, order_id, survivor)
         relations.record(tx, survivor, order_id, relations.MERGE, by)
         set_status(tx, order_id, status.CANCELLED, note=f"同梱: {survivor_no} に統合 (cancelled by merge){by_whom(by)}")

@@ -197,6 +197,15 @@ def outbound_files_have_a_delivery_state(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS deliveries_by_state ON deliveries (state, written_at)")
 
 
+def lines_and_parcels_name_their_recipient(tx: Tx) -> None:
+    """An order may ship to several recipients (楽天's 複数送付先): each line names its recipient (1 is the order's
+    ship_to, 2… the order's more_ship_to), and each parcel the recipient it goes to (0: the whole order's)."""
+    tx.run("ALTER TABLE order_lines ADD COLUMN recipient INTEGER NOT NULL DEFAULT 1")
+    tx.run("ALTER TABLE shipments ADD COLUMN recipient INTEGER NOT NULL DEFAULT 0")
+    # the few orders with a line to another recipient are found at every label export without a scan
+    tx.run("CREATE INDEX IF NOT EXISTS order_lines_to_other_recipients ON order_lines (order_id) WHERE recipient <> 1")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -206,5 +215,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
                                                  orders_related_by_split_merge_copy,
-                                                 outbound_files_have_a_delivery_state)
+                                                 outbound_files_have_a_delivery_state,
+                                                 lines_and_parcels_name_their_recipient)
 LATEST = len(MIGRATIONS)

@@ -40,6 +40,10 @@ def record_data(rec: OrderRecord) -> dict:
         value = getattr(rec, name)
         if isinstance(value, Address):
             value = dict(value.__dict__)
+        elif name == "more_ship_to":
+            if not value:       # stored only where there are several: one recipient's data stays as it was
+                continue
+            value = [dict(a.__dict__) for a in value]
         elif isinstance(value, (date, datetime)):
             value = value.isoformat()
         data[name] = value
@@ -169,17 +173,17 @@ def insert(tx: Tx, rec: OrderRecord) -> int:
                  rec.shop, rec.order_no, rec.ordered_at.isoformat(), rec.total, rec.source,
                  json.dumps(data, ensure_ascii=False), stamp, stamp, stamp)
     order_id = cur.lastrowid
-    insert_lines(tx, order_id, [(line.channel_sku, line.name, line.options, line.qty, line.unit_price)
+    insert_lines(tx, order_id, [(line.channel_sku, line.name, line.options, line.qty, line.unit_price, line.recipient)
                                 for line in rec.lines])
     return order_id
 
 
 def insert_lines(tx: Tx, order_id: int, lines) -> None:
-    """The order's lines, numbered from 1: (channel SKU, name, options, quantity, unit price) each."""
-    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(order_id, n, code, name, json.dumps(list(options), ensure_ascii=False), qty, price)
-             for n, (code, name, options, qty, price) in enumerate(lines, 1)])
+    """The order's lines, numbered from 1: (channel SKU, name, options, quantity, unit price[, recipient]) each."""
+    tx.many("INSERT INTO order_lines (order_id, line_no, channel_sku, name, options, qty, unit_price, recipient) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(order_id, n, code, name, json.dumps(list(options), ensure_ascii=False), qty, price, *(rest or [1]))
+             for n, (code, name, options, qty, price, *rest) in enumerate(lines, 1)])
 
 
 def place(tx: Tx, order_id: int) -> str:

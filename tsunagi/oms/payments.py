@@ -191,6 +191,64 @@ def _match(tx: Tx, open_: _Open, rec: PaymentRecord, key: str, source: str, by: 
     return Outcome(rec.row, state, f"{order_no}: 入金確認 {rec.amount:,}円{extra}")
 
 
+class _Waiting:
+    """The payments no order took when they came (unmatched, ambiguous), indexed once a transaction: by the
+    order numbers their text may hold, and by (amount, payer kana)."""
+
+    def __init__(self, tx: Tx):
+        self.by_number: dict[str, list[tuple]] = defaultdict(list)
+        self.by_name: dict[tuple[int, str], list[tuple]] = defaultdict(list)
+        for row in tx.all(f"SELECT id, paid_on, amount, payer, reference, source FROM payments "
+                          f"WHERE state IN {RETRIED} ORDER BY paid_on, id"):
+            _, _, amount, payer, reference, _ = row
+            for token in _TOKEN.findall(unicodedata.normalize("NFKC", f"{payer} {reference}").upper()):
+                self.by_number[_number_key(token)].append(row)
+            name = payer_key(_TOKEN.sub("", unicodedata.normalize("NFKC", payer).upper()))
+            if name:
+                self.by_name[(amount, name)].append(row)
+
+    def take(self, row: tuple) -> None:
+        for rows in (*self.by_number.values(), *self.by_name.values()):
+            if row in rows:
+                rows.remove(row)
+
+
+def match_arrived(tx: Tx, order_id: int) -> str:
+    """An order that has just entered 入金待ち takes a payment that came before it waited (held for review, say, or
+    not yet imported), as a payment file's row would have matched it: the order number in the payer's name or
+    reference, else the exact amount owed and the payer's kana (unless another 入金待ち order fits them too).
+    Returns the order's status (印刷待ち or 印刷日待ち once paid in full)."""
+    if "waiting_payments" not in tx.memo:
+        tx.memo["waiting_payments"] = _Waiting(tx) if tx.one(
+            f"SELECT 1 FROM payments WHERE state IN {RETRIED} LIMIT 1") else None
+    waiting = tx.memo["waiting_payments"]
+    if waiting is None:
+        return status.PAYMENT
+    order_no, kana = tx.one("SELECT order_no, json_extract(data, '$.buyer.kana') FROM orders WHERE id = ?", order_id)
+    due = owed(tx, order_id)
+    found = waiting.by_number.get(_number_key(order_no)) or []
+    if not found and kana:
+        found = waiting.by_name.get((due, payer_key(kana))) or []
+        others = found and [i for i, k in tx.all(      # asked only when a payment fits by name
+            "SELECT id, json_extract(data, '$.buyer.kana') FROM orders WHERE status = ? AND total = ? AND id <> ?",
+            status.PAYMENT, due, order_id) if k and payer_key(k) == payer_key(kana)]
+        if others:
+            return status.PAYMENT           # the payment fits several orders: a person decides
+    if not found:
+        return status.PAYMENT
+    payment_id, paid_on, amount, _, _, source = row = found[0]
+    waiting.take(row)
+    state = "partial" if amount < due else "over" if amount > due else "confirmed"
+    note = {"partial": f"不足 {due - amount:,}円", "over": f"過入金 {amount - due:,}円"}.get(state, "")
+    shop = tx.value("SELECT shop FROM orders WHERE id = ?", order_id)
+    tx.run("UPDATE payments SET order_id = ?, shop = ?, state = ?, note = ? WHERE id = ?", order_id, shop, state,
+           note + " (注文が入金待ちになった時に照合)", payment_id)
+    if state == "partial":
+        return match_arrived(tx, order_id)      # another payment may make up the rest
+    _paid(tx, order_id, amount, date.fromisoformat(paid_on) if paid_on else None, "", f"{source} (先に届いた入金)")
+    return tx.value("SELECT status FROM orders WHERE id = ?", order_id)
+
+
 def unmatched(tx: Tx) -> list[dict]:
     """Payments a person must look at: partial, over, unmatched and ambiguous, oldest first."""
     rows = tx.all("SELECT p.paid_on, p.amount, p.payer, p.reference, p.state, p.note, p.source, COALESCE(o.shop, ''), "

@@ -1,8 +1,6 @@
 """Read-only views of orders and stock, in the stable shape the command line prints as JSON."""
 from __future__ import annotations
 
-import json
-
 from tsunagi.oms import status
 from tsunagi.oms.readmodel import load_order
 from tsunagi.oms.store import Tx
@@ -46,23 +44,6 @@ def mail_missing(tx: Tx, cutoffs: dict[str, str]) -> list[int]:
         out += [r[0] for r in tx.all(
             "SELECT id FROM orders WHERE shop = ? AND csv_at IS NOT NULL AND mail_at IS NULL "
             "AND csv_at < ? ORDER BY ordered_at, id", shop, cutoff)]
-    return out
-
-
-def ship_mismatch(tx: Tx, shop: str | None = None) -> list[dict]:
-    """Shipped or closed orders whose total, less what was refunded (order-return --refund), differs from
-    the total in the channel's latest order data; an order refunded but not yet changed by the channel shows."""
-    out = []
-    for shop_id, order_no, code, total, data in tx.all(
-            "SELECT shop, order_no, status, total, data FROM orders WHERE status IN (?, ?) ORDER BY ordered_at, id",
-            status.SHIPPED, status.CLOSED):
-        data = json.loads(data)
-        channel_total, refunded = data.get("channel_total"), data.get("refunded", 0)
-        if refunded and channel_total is None:
-            channel_total = total          # the channel has said nothing since: it still has the whole total
-        if (shop is None or shop_id == shop) and channel_total is not None and channel_total != total - refunded:
-            out.append({"shop": shop_id, "order_no": order_no, "status": code, "total": total,
-                        "channel_total": channel_total} | ({"refunded": refunded} if refunded else {}))
     return out
 
 

@@ -42,6 +42,7 @@ class Line:
     options: tuple[str, ...]
     qty: int
     unit_price: int
+    recipient: int = 1      # 1: the order's ship_to; 2…: its more_ship_to
 
     def as_dict(self) -> dict:
         return {"sku": self.sku, "channel_sku": self.channel_sku, "name": self.name, "options": list(self.options),
@@ -70,10 +71,14 @@ class Shipment:
     tracking: str
     ship_date: str
     file: str
+    recipient: int = 0      # the recipient this parcel goes to (0: the order's only one)
 
     def as_dict(self) -> dict:
-        return {"key": self.key, "carrier": self.carrier, "state": self.state, "location": self.location,
-                "tracking": self.tracking, "ship_date": self.ship_date, "file": self.file}
+        out = {"key": self.key, "carrier": self.carrier, "state": self.state, "location": self.location,
+               "tracking": self.tracking, "ship_date": self.ship_date, "file": self.file}
+        if self.recipient:      # only an order with several recipients names them: the JSON shape stays
+            out["recipient"] = self.recipient
+        return out
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class Order:
     shipments: tuple[Shipment, ...]
     warehouse: tuple[WarehouseState, ...]
     history: tuple[HistoryEntry, ...] | None = None
+    more_ship_to: tuple[Address, ...] = ()      # recipients 2, 3, … (複数送付先)
 
     @property
     def status_label(self) -> str:
@@ -139,23 +145,40 @@ class Order:
         """Who the parcel goes to: the recipient, or the buyer where the order names none."""
         return self.ship_to if self.ship_to.name else self.buyer
 
+    @property
+    def recipients(self) -> tuple[Address, ...]:
+        """Recipients 1, 2, …: the recipient, then the order's more_ship_to."""
+        return (self.recipient, *self.more_ship_to)
+
+    def recipient_of(self, n: int = 0) -> Address:
+        """Recipient n (1 is the order's recipient); n 0: the one recipient the order's lines go to, if one."""
+        if not n:
+            used = {line.recipient for line in self.lines}
+            n = used.pop() if len(used) == 1 else 1
+        return self.recipients[n - 1] if 1 <= n <= len(self.recipients) else self.recipient
+
     def as_dict(self) -> dict:
         """The stable JSON shape `tsunagi order --json` prints (keys in this order; tests pin them)."""
         out = {"shop": self.shop, "order_no": self.order_no, "status": self.status,
                "status_label": self.status_label, "ordered_at": self.ordered_at.isoformat(),
                "buyer": dict(vars(self.buyer)), "ship_to": dict(vars(self.ship_to)),
+               **({"more_ship_to": [dict(vars(a)) for a in self.more_ship_to]} if self.more_ship_to else {}),
                "payment_method": self.payment_method, "delivery_method": self.delivery_method,
                "requested_date": self.requested_date.isoformat() if self.requested_date else None,
                "requested_time": self.requested_time, "shipping_fee": self.shipping_fee, "cod_fee": self.cod_fee,
                "discount": self.discount, "total": self.total, "source": self.source,
                "hold_reason": self.hold_reason, "hold_kind": self.hold_kind, "mail_at": self.mail_at,
                "csv_at": self.csv_at, "shipping": self.shipping.as_dict() if self.shipping else {},
-               "channel_status": self.channel_status, "lines": [x.as_dict() for x in self.lines],
+               "channel_status": self.channel_status, "lines": [self._line(x) for x in self.lines],
                "reserved": [x.as_dict() for x in self.reserved], "shipments": [x.as_dict() for x in self.shipments],
                "warehouse": [x.as_dict() for x in self.warehouse]}
         if self.history is not None:
             out["history"] = [x.as_dict() for x in self.history]
         return out
+
+    def _line(self, line: Line) -> dict:
+        """A line as the JSON shows it: with its recipient where the order has several."""
+        return line.as_dict() | ({"recipient": line.recipient} if self.more_ship_to else {})
 
 
 def load_order(tx: Tx, order_id: int, history: bool = False) -> Order:
@@ -180,14 +203,14 @@ def each_order(tx: Tx, order_ids: list[int], history: bool = False) -> Iterator[
 
 def _load_chunk(tx: Tx, ids: list[int], history: bool) -> dict[int, Order]:
     marks = ",".join("?" * len(ids))
-    lines = _grouped(tx, "SELECT order_id, sku, channel_sku, name, options, qty, unit_price FROM order_lines "
+    lines = _grouped(tx, "SELECT order_id, sku, channel_sku, name, options, qty, unit_price, recipient FROM order_lines "
                          f"WHERE order_id IN ({marks}) ORDER BY order_id, line_no", ids,
-                     lambda r: Line(r[0] or None, r[1], r[2], _options(r[3]), r[4], r[5]))
+                     lambda r: Line(r[0] or None, r[1], r[2], _options(r[3]), r[4], r[5], r[6]))
     reserved = _grouped(tx, "SELECT order_id, sku, location, lot, qty FROM reservations "
                             f"WHERE order_id IN ({marks}) ORDER BY order_id, sku, location, lot", ids,
                         lambda r: Reservation(*r))
     shipments = _grouped(tx, "SELECT so.order_id, s.key, s.carrier, s.state, s.location, s.tracking, s.ship_date, "
-                             "s.file FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
+                             "s.file, s.recipient FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
                              f"WHERE so.order_id IN ({marks}) ORDER BY so.order_id, s.key", ids,
                          lambda r: Shipment(*r))
     warehouse = _grouped(tx, "SELECT order_id, wms, state, updated_at FROM wms_orders "
@@ -226,7 +249,8 @@ def _order(row: tuple, lines, reserved, shipments, warehouse, history) -> Order:
         cod_fee=data.get("cod_fee", 0), discount=data.get("discount", 0), total=total, source=source,
         mail_at=mail_at, csv_at=csv_at, shipping=_plan(data.get("shipping")),
         channel_status=data.get("channel_status", ""), lines=lines, reserved=reserved, shipments=shipments,
-        warehouse=warehouse, history=history)
+        warehouse=warehouse, history=history,
+        more_ship_to=tuple(_address(a) for a in data["more_ship_to"]) if "more_ship_to" in data else ())
 
 
 # A label file reads thousands of orders: the common cases below skip the general (slower) path.

@@ -24,6 +24,7 @@ class OrderLine:
     qty: int
     unit_price: int         # yen, tax included as the channel shows it
     options: tuple[str, ...] = ()
+    recipient: int = 1      # whom the line ships to: 1 the order's ship_to, 2… its more_ship_to (複数送付先)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class OrderRecord:
     total: int
     buyer: Address = field(default_factory=Address)
     ship_to: Address = field(default_factory=Address)
+    more_ship_to: tuple[Address, ...] = ()   # recipients 2, 3, … of an order with several (楽天's 複数送付先)
     payment_method: str = ""
     delivery_method: str = ""
     requested_date: date | None = None

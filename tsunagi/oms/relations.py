@@ -63,6 +63,14 @@ def new_order(tx: Tx, source_id: int, order_no: str, total: int, fees: bool = Tr
                   mail_at, csv_at, carrier).lastrowid
 
 
+def copy_lines(tx: Tx, from_id: int, to_id: int, after: int = 0) -> None:
+    """One order's lines written again under another (a copy, a merge's survivor), numbered on from line `after`,
+    each with its SKU and recipient as they are."""
+    tx.run("INSERT INTO order_lines (order_id, line_no, channel_sku, sku, name, options, qty, unit_price, recipient) "
+           "SELECT ?, line_no + ?, channel_sku, sku, name, options, qty, unit_price, recipient FROM order_lines "
+           "WHERE order_id = ?", to_id, after, from_id)
+
+
 def needs(tx: Tx, lines) -> dict[str, int]:
     """Units of each stocked SKU these (sku, qty) lines take (a set's components for a set)."""
     out: dict[str, int] = defaultdict(int)

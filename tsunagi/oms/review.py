@@ -40,10 +40,12 @@ def findings(rules: Review, data: dict, options: list[str], released: set[str] =
     total = int(data.get("total") or 0)
     if rules.amount_over and total > rules.amount_over:
         out.append((AMOUNT, f"合計 {total:,}円 > {rules.amount_over:,}円"))
-    if rules.postcode_check:
-        problem = postcode_problem(data.get("ship_to") or {})
-        if problem:
-            out.append((POSTCODE, problem))
+    if rules.postcode_check:       # every recipient's (複数送付先: 送付先2, 3, … named)
+        problems = [(f"送付先{n}: " if n > 1 else "") + problem
+                    for n, who in enumerate([data.get("ship_to") or {}, *(data.get("more_ship_to") or [])], 1)
+                    if (problem := postcode_problem(who))]
+        if problems:
+            out.append((POSTCODE, " / ".join(problems)))
     return [(rule, text) for rule, text in out if rule not in released]
 
 

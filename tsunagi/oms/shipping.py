@@ -6,7 +6,7 @@ from datetime import date
 
 from tsunagi.common.clock import timestamp, today
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import allocate, outbox, status
+from tsunagi.oms import allocate, catalog, outbox, status
 from tsunagi.oms.orders import edited_since_hold, note_history, place, set_status
 from tsunagi.oms.records import ShipmentResult
 from tsunagi.oms.stock import move
@@ -112,7 +112,7 @@ def _merge_key(tx: Tx, order_id: int) -> tuple | None:
     shop, data = tx.one("SELECT shop, data FROM orders WHERE id = ?", order_id)
     data = json.loads(data)
     plan = data.get("shipping") or {}
-    if plan.get("payment") != "prepaid":
+    if plan.get("payment") != "prepaid" or data.get("more_ship_to"):   # several recipients: a parcel each
         return None
     st = data.get("ship_to") or {}
     return (shop, st.get("name"), st.get("postal_code"), st.get("address"), st.get("phone"),
@@ -121,32 +121,61 @@ def _merge_key(tx: Tx, order_id: int) -> tuple | None:
 
 def open_shipments(tx: Tx, carrier: str, order_ids: list[int], merge: bool = False) -> list[dict]:
     """Shipments for these orders: one per order; one per stock location when an order's stock sits in
-    several (分割, keys -1, -2, …); one for several orders to the same recipient when merging (同梱)."""
-    groups: list[tuple[list[int], str, str]] = []       # (orders, location, key)
+    several (分割, keys -1, -2, …); one per recipient of an order with several (複数送付先: each of its recipients'
+    locations, keys -1, -2, …); one for several orders to the same recipient when merging (同梱)."""
+    groups: list[tuple[list[int], str, str, int]] = []       # (orders, location, key, recipient)
     merged: dict[tuple, list[int]] = {}
+    # orders with a line to another recipient than the first: one look (a partial index), not a question an order
+    others = {r[0] for r in tx.all("SELECT DISTINCT order_id FROM order_lines WHERE recipient <> 1")}
     for order_id in order_ids:
         if partial(tx, order_id):     # a warehouse has part of it: this parcel is the rest, alone
-            groups.append(([order_id], "", f"T{order_id:08d}"))
+            groups.append(([order_id], "", f"T{order_id:08d}", 0))
             continue
-        locations = _locations(tx, order_id)
-        if len(locations) > 1:
-            groups += [([order_id], loc, f"T{order_id:08d}-{n}") for n, loc in enumerate(locations, 1)]
+        parcels = _recipient_parcels(tx, order_id, order_id in others)
+        if len(parcels) > 1:
+            groups += [([order_id], loc, f"T{order_id:08d}-{n}", r) for n, (r, loc) in enumerate(parcels, 1)]
             continue
         key = _merge_key(tx, order_id) if merge else None
         if key is not None and key in merged:
             merged[key].append(order_id)
             continue
-        groups.append(([order_id], "", f"T{order_id:08d}"))
+        groups.append(([order_id], "", f"T{order_id:08d}", parcels[0][0] if parcels else 0))
         if key is not None:
             merged[key] = groups[-1][0]
     out = []
-    for members, location, key in groups:
+    for members, location, key, recipient in groups:
         rest = uncovered(tx, members[0]) if partial(tx, members[0]) else None
         skus = ",".join(sorted(rest)) if rest else ""
-        shipment_id = new_shipment(tx, key, carrier, location, skus)
+        shipment_id = new_shipment(tx, key, carrier, location, skus, recipient)
         tx.many("INSERT INTO shipment_orders (shipment_id, order_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
                 [(shipment_id, o) for o in members])
-        out.append({"id": shipment_id, "key": key, "orders": members, "location": location, "skus": skus})
+        out.append({"id": shipment_id, "key": key, "orders": members, "location": location, "skus": skus,
+                    "recipient": recipient})
+    return out
+
+
+def _recipient_parcels(tx: Tx, order_id: int, others: bool) -> list[tuple[int, str]]:
+    """(recipient, location) of each parcel of the order: a location each where its stock sits in several,
+    for each recipient its lines go to when some go to another than the first (others) (recipient 0: the
+    order's only one; location '': one parcel for the recipient). No element, or one, when neither splits it."""
+    locations = _locations(tx, order_id)
+    if not others:
+        return [(0, loc) for loc in locations] if len(locations) > 1 else []
+    out = []
+    for recipient, skus in _skus_by_recipient(tx, order_id).items():
+        held = [loc for loc in locations if tx.one(
+            f"SELECT 1 FROM reservations WHERE order_id = ? AND location = ? AND sku IN ({','.join('?' * len(skus))})",
+            order_id, loc, *skus)]
+        out += [(recipient, loc) for loc in held] if len(held) > 1 else [(recipient, "")]
+    return out
+
+
+def _skus_by_recipient(tx: Tx, order_id: int) -> dict[int, list[str]]:
+    """The stocked SKUs (a set's parts) each recipient's lines take, recipients in order."""
+    out: dict[int, list[str]] = {}
+    for recipient, sku in tx.all("SELECT recipient, sku FROM order_lines WHERE order_id = ? ORDER BY recipient, "
+                                 "line_no", order_id):
+        out.setdefault(recipient, []).extend(part for part, _ in catalog.components(tx, sku))
     return out
 
 
@@ -155,13 +184,14 @@ def partial(tx: Tx, order_id: int) -> bool:
                   "WHERE so.order_id = ? AND s.state IN (?, ?) AND s.skus <> ''", order_id, *LIVE) is not None
 
 
-def new_shipment(tx: Tx, key: str, carrier: str, location: str = "", skus: str = "") -> int:
+def new_shipment(tx: Tx, key: str, carrier: str, location: str = "", skus: str = "", recipient: int = 0) -> int:
     """A shipment under this key (a re-export after a cancelled one takes the key again)."""
     return tx.one(
-        "INSERT INTO shipments (key, carrier, state, location, exported_at, skus) VALUES (?, ?, 'exported', ?, ?, ?) "
+        "INSERT INTO shipments (key, carrier, state, location, exported_at, skus, recipient) "
+        "VALUES (?, ?, 'exported', ?, ?, ?, ?) "
         "ON CONFLICT (key) DO UPDATE SET carrier = excluded.carrier, state = 'exported', location = excluded.location, "
-        "exported_at = excluded.exported_at, tracking = '', ship_date = '', skus = excluded.skus "
-        "RETURNING id", key, carrier, location, timestamp(), skus)[0]
+        "exported_at = excluded.exported_at, tracking = '', ship_date = '', skus = excluded.skus, "
+        "recipient = excluded.recipient RETURNING id", key, carrier, location, timestamp(), skus, recipient)[0]
 
 
 def set_file(tx: Tx, shipment_ids: list[int], name: str) -> None:
@@ -279,11 +309,16 @@ def confirmation_pushed(tx: Tx, file: str) -> int:
 
 
 
-def item_names(tx: Tx, order_id: int, location: str = "", skus: list[str] | None = None) -> list[str]:
-    """Product names of the order's lines in one parcel (those at location, of skus), in line order, each once."""
+def item_names(tx: Tx, order_id: int, location: str = "", skus: list[str] | None = None,
+               recipient: int = 0) -> list[str]:
+    """Product names of the order's lines in one parcel (those at location, of skus, to the recipient), in line
+    order, each once."""
     sql = ("SELECT DISTINCT COALESCE(p.name, l.name) FROM order_lines l LEFT JOIN products p ON p.sku = l.sku "
            "WHERE l.order_id = ?")
     params: list = [order_id]
+    if recipient:
+        sql += " AND l.recipient = ?"
+        params.append(recipient)
     if location:
         sql += " AND l.sku IN (SELECT sku FROM reservations WHERE order_id = ? AND location = ?)"
         params += [order_id, location]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tsunagi.common.clock import today
-from tsunagi.oms import orders, paykinds, review, shipnames, shipping, status
+from tsunagi.oms import orders, payments, paykinds, review, shipnames, shipping, status
 from tsunagi.oms.store import Tx
 
 SETTING = "([[shop]] shipping の {table} に追加)"
@@ -67,6 +67,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
     if not shops:
         return counts
     counts[status.READY] += dates_come(tx, shops)
+    waiting: list[int] = []
     for order_id, shop, code, hold_kind in tx.all(
             "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
             status.CONFIRM, status.NEW, status.HOLD):
@@ -84,6 +85,15 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
         plan, problem = plan_for(rules, shops[shop], shipping.order_data(tx, order_id))
         outcome = _reviewed_ready(tx, shops[shop].review, order_id, plan, problem)
         counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == status.PAYMENT:
+            waiting.append(order_id)
+    # a payment that came while an order was held (or before it was imported) is matched as it starts to wait,
+    # once all that start now wait (a payment that fits two of them is left to a person, as a file's row is)
+    for order_id in waiting:
+        outcome = payments.match_arrived(tx, order_id)
+        if outcome != status.PAYMENT:
+            counts[status.PAYMENT] -= 1
+            counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
 

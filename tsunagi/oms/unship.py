@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tsunagi.oms import status
+from tsunagi.oms import status, voids
 from tsunagi.oms.orders import OrderError, by_whom, note_history, set_status
 from tsunagi.oms.stock import move
 from tsunagi.oms.store import Tx
@@ -53,12 +53,8 @@ def unship(tx: Tx, order_id: int, by: str = "") -> list[str]:
 def _cancel_parcels(tx: Tx, order_id: int) -> list[str]:
     """The order leaves its shipped parcels; a parcel no other order is in is cancelled (同梱の相手は出荷済のまま)."""
     keys = []
-    for shipment_id, key, tracking in tx.all(
-            "SELECT s.id, s.key, s.tracking FROM shipments s JOIN shipment_orders so ON so.shipment_id = s.id "
-            "WHERE so.order_id = ? AND s.state IN ('shipped', 'exported') ORDER BY s.key", order_id):
-        tx.run("DELETE FROM shipment_orders WHERE shipment_id = ? AND order_id = ?", shipment_id, order_id)
-        if tx.one("SELECT 1 FROM shipment_orders WHERE shipment_id = ? LIMIT 1", shipment_id) is None:
-            tx.run("UPDATE shipments SET state = 'cancelled' WHERE id = ?", shipment_id)
+    for shipment_id, key, _, tracking in voids.parcels(tx, order_id, ("shipped", "exported")):
+        voids.leave(tx, shipment_id, order_id)
         note_history(tx, order_id, f"送り状 {key} (追跡番号 {tracking or '-'}) を取消: 出荷確定戻し")
         keys.append(key)
     for (wms,) in tx.all("SELECT wms FROM wms_orders WHERE order_id = ?", order_id):

@@ -13,9 +13,14 @@ AMOUNTS = ("total", "shipping_fee", "cod_fee", "discount")
 
 
 def content_of(rec: OrderRecord) -> dict:
-    """What a version is: its lines (code, name, options, quantity, unit price) and its amounts."""
-    return {"lines": [[line.channel_sku, line.name, list(line.options), line.qty, line.unit_price] for line in rec.lines],
-            **{name: getattr(rec, name) for name in AMOUNTS}}
+    """What a version is: its lines (code, name, options, quantity, unit price) and its amounts (and where it
+    has several recipients, each line's and theirs)."""
+    out = {"lines": [[line.channel_sku, line.name, list(line.options), line.qty, line.unit_price] for line in rec.lines],
+           **{name: getattr(rec, name) for name in AMOUNTS}}
+    if rec.more_ship_to:    # several recipients (複数送付先): whom each line goes to, and who they are
+        out["recipients"] = [line.recipient for line in rec.lines]
+        out["more_ship_to"] = [dict(a.__dict__) for a in rec.more_ship_to]
+    return out
 
 
 def line_keys(lines) -> list[tuple[str, int]]:

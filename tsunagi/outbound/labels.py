@@ -70,14 +70,15 @@ def _items(tx: Tx, shipment: dict) -> list[str]:
     skus = shipment["skus"].split(",") if shipment.get("skus") else []   # the rest of a part-warehouse order
     names: list[str] = []
     for order_id in shipment["orders"]:
-        names += [n for n in shipping.item_names(tx, order_id, shipment["location"], skus) if n not in names]
+        names += [n for n in shipping.item_names(tx, order_id, shipment["location"], skus, shipment.get("recipient", 0))
+                  if n not in names]
     return names
 
 
 def label_row(tx: Tx, shipment: dict, order: Order, layout: Layout, target: Carrier,
               ship_date: date) -> dict[str, str]:
     """The canonical label fields of one shipment, whose (first) order is given; the layout picks and places them."""
-    plan, st = order.shipping, order.recipient
+    plan, st = order.shipping, order.recipient_of(shipment.get("recipient", 0))
     # cash on delivery is collected once: on the order's only parcel, or the first of a split
     first_parcel = "-" not in shipment["key"] or shipment["key"].endswith("-1")
     cod = plan.payment == "cod" and first_parcel
@@ -143,8 +144,10 @@ def export(store: Store, outbox: Path, target: Carrier, layouts: Layouts = SHIPP
             row = label_row(tx, shipment, first, layout, target, ship_date)
             problem = _check_text(row, layout)
             if problem:
+                fix = (f"tsunagi order-ship-to SHOP ORDER_NO set {shipment['recipient']} で" if shipment["recipient"] > 1
+                       else "tsunagi order-set で")
                 shipping.withdraw_parcel(tx, shipment["id"], shipment["orders"],
-                                         f"送り状に書けません: {problem} (tsunagi order-set で直してから tsunagi ship ready)")
+                                         f"送り状に書けません: {problem} ({fix}直してから tsunagi ship ready)")
                 result.held.append(f"{row['order_no']}: {problem}")
                 continue
             rows.append(row)

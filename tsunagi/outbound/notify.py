@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from tsunagi.common.clock import JST
 from tsunagi.oms import shipping
-from tsunagi.oms.readmodel import load_order
+from tsunagi.oms.readmodel import Order, load_order
 from tsunagi.oms.store import Tx
 
 
@@ -27,11 +27,30 @@ class ContextSource:
                 "ship_to": view["ship_to"] or view["buyer"], "shop": self.shops[order.shop], "stage": stage,
                 "shipment": {"carrier_name": info.get("name", order.delivery_method), "tracking": numbers,
                              "tracking_url": url.format(number=numbers[0]) if url and numbers else "",
-                             "ship_date": ship_date}}
+                             "ship_date": ship_date},
+                "parcels": parcels(order, view, numbers, url)}
 
     def sample(self, shop_id: str, stage: str) -> dict:
         """A full sample order, for `tsunagi check` to render every enabled template against."""
         return sample_context(self.shops[shop_id], stage)
+
+
+def parcels(order: Order, view: dict, numbers: list[str], url: str) -> list[dict]:
+    """What goes to whom: a parcel per recipient of an order with several (複数送付先), each with its recipient,
+    lines and tracking numbers; one parcel with everything otherwise."""
+    def parcel(n: int, who: dict, lines: list[dict], tracking: list[str]) -> dict:
+        return {"number": n, "recipient": who, "lines": lines, "tracking": tracking,
+                "tracking_url": url.format(number=tracking[0]) if url and tracking else ""}
+    if not order.more_ship_to:
+        return [parcel(1, view["ship_to"] if view["ship_to"].get("name") else view["buyer"], view["lines"], numbers)]
+    out = []
+    for n, who in enumerate(order.recipients, 1):
+        lines = [line for line in view["lines"] if line["recipient"] == n]
+        tracking = [t for s in order.shipments if s.recipient == n and s.state in shipping.LIVE
+                    for t in s.tracking.split(",") if t]
+        if lines:
+            out.append(parcel(n, dict(vars(who)), lines, list(dict.fromkeys(tracking))))
+    return out
 
 
 def sample_context(shop: dict, stage: str) -> dict:
@@ -48,4 +67,6 @@ def sample_context(shop: dict, stage: str) -> dict:
     return {"order": order, "lines": [line], "buyer": person, "ship_to": person, "shop": shop,
             "stage": stage, "shipment": {"carrier_name": "ヤマト運輸", "tracking": ["123456789013"],
                                          "tracking_url": "https://example.invalid/track?no=123456789013",
-                                         "ship_date": "2026-06-13"}}
+                                         "ship_date": "2026-06-13"},
+            "parcels": [{"number": 1, "recipient": person, "lines": [line], "tracking": ["123456789013"],
+                         "tracking_url": "https://example.invalid/track?no=123456789013"}]}

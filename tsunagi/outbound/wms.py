@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tsunagi.common import clock
-from tsunagi.oms import catalog, queries, wms
+from tsunagi.oms import catalog, queries, recipients, wms
 from tsunagi.oms.readmodel import load_order
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile
@@ -45,6 +45,10 @@ def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPP
         todo = wms.to_instruct(tx, target.name, target.statuses, target.tag)
         layout = layouts.load("wms", target.layout) if todo else None
         for order_id, skus in todo:
+            several = recipients.hold_from_warehouse(tx, target.name, order_id)
+            if several:       # an instruction has one address: the order waits to be split by recipient
+                result.held.append(f"{queries.order_ref(tx, order_id)[1]}: {several}")
+                continue
             mine = instruction_rows(tx, order_id, wms.instruction_key(order_id), skus, target)
             # a value the layout cannot carry would shift a column: the order waits for a person instead
             problem = "、".join(dict.fromkeys(p for row in mine for p in csvfile.problems(layout, row, TEXT_FIELDS)))
@@ -74,7 +78,7 @@ def send(store: Store, outbox: Path, target: Warehouse, layouts: Layouts = SHIPP
 def instruction_rows(tx: Tx, order_id: int, key: str, skus: list[str], target: Warehouse) -> list[dict]:
     """One row per instructed SKU: the order's head (recipient, plan) with the SKU, its name and quantity."""
     order = load_order(tx, order_id)
-    st, plan = order.ship_to, order.shipping
+    st, plan = order.recipient_of(), order.shipping     # the one recipient its lines go to (several are held)
     head = {"key": key, "order_no": order.order_no, "shop": order.shop, "ordered_at": order.ordered_at.date().isoformat(),
             "name": st.name, "postal": st.postal_code, "address": f"{st.prefecture}{st.address}", "phone": st.phone,
             "carrier": plan.carrier if plan else "", "delivery": plan.delivery if plan else order.delivery_method,

@@ -61,7 +61,7 @@ Known = Callable[[list[str], list[str]], set[str]]
 # An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
 # it also holds what reads that text: the layout, the header and this version. Raise it when the same text
 # would make another record (csvfields' typing, _record, _address): every order is then applied once more.
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2        # 2: rows of one order naming different recipients make an order with several
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -284,6 +284,7 @@ def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, see
     line_cols = [c for c in typed.columns if c.startswith("line.")]
     grouped = typed.group_by("order_no", maintain_order=True).agg(
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
+        *[pl.col(c).alias(EACH + c) for c in order_cols if c.startswith("ship_to.")],    # a recipient per line
         pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
         *[pl.col(h).filter(pl.col("_item") == 0) for h in ("_h0", "_h1")]    # a row's hash once, not per item
     ).with_columns(_digest(seeds))
@@ -315,9 +316,30 @@ def _address(g: dict, who: str) -> Address:
     return Address(**v)
 
 
+EACH = "_each_"      # the per-line values of a ship_to field, as the rows gave them
+
+
+def _recipients(g: dict, n: int) -> tuple[list[Address], list[int]]:
+    """The distinct recipients the order's rows name, in order, and each line's recipient number (1…): a row
+    naming none (later rows that leave order fields blank) goes to the first. One recipient: ([], [1, …])."""
+    seen: list[Address] = []
+    numbers = []
+    for i in range(n):
+        each = {f"ship_to.{part}": (g.get(f"{EACH}ship_to.{part}") or [None] * n)[i] for part in ADDRESS}
+        if not (each["ship_to.name"] or each["ship_to.address"]):
+            numbers.append(1)
+            continue
+        who = _address(each, "ship_to")
+        if who not in seen:
+            seen.append(who)
+        numbers.append(seen.index(who) + 1)
+    return (seen, numbers) if len(seen) > 1 else ([], [1] * n)
+
+
 def _record(g: dict, shop: str) -> OrderRecord:
     lines = []
     n = len(g["line.sku"])
+    several, recipient_of = _recipients(g, n)
     for i in range(n):
         qty = g["line.qty"][i]
         price = (g.get("line.unit_price") or [None] * n)[i]
@@ -326,14 +348,15 @@ def _record(g: dict, shop: str) -> OrderRecord:
             price = amount // qty if amount is not None else 0
         opts = (g.get("line.options") or [None] * n)[i]
         lines.append(OrderLine(g["line.sku"][i], (g.get("line.name") or [""] * n)[i] or "", qty, price,
-                               (opts,) if opts else ()))
+                               (opts,) if opts else (), recipient_of[i]))
     fees = {k: g.get(k) or 0 for k in ("shipping_fee", "cod_fee", "discount")}
     total = g.get("total")
     if total is None:
         total = sum(x.qty * x.unit_price for x in lines) + fees["shipping_fee"] + fees["cod_fee"] - fees["discount"]
     return OrderRecord(
         shop=shop, order_no=g["order_no"], ordered_at=g["ordered_at"].replace(tzinfo=jp.JST), lines=tuple(lines),
-        total=total, buyer=_address(g, "buyer"), ship_to=_address(g, "ship_to"),
+        total=total, buyer=_address(g, "buyer"), ship_to=several[0] if several else _address(g, "ship_to"),
+        more_ship_to=tuple(several[1:]),
         payment_method=g.get("payment_method") or "", delivery_method=g.get("delivery_method") or "",
         requested_date=g.get("requested_date"), requested_time=g.get("requested_time") or "",
         note=g.get("note") or "", source="csv", channel_status=g.get("status") or "", **fees)

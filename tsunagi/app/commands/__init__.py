@@ -22,14 +22,15 @@ from tsunagi.app.commands import (
     returns,
     serve,
     ship,
+    shipto,
     status,
     transfer,
 )
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
-GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
-          transfer, outboxcmd)
+GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, shipto, returns, payment, ship,
+          mail, transfer, outboxcmd)
 
 
 def version() -> str:

@@ -36,6 +36,12 @@ def is_amazon(cfg, shop: str) -> bool:
     return found.cart.startswith("amazon") or str(layout).startswith("amazon")
 
 
+def pay_kinds(cfg, shop: str) -> dict[str, str]:
+    """The shop's payment names → prepaid, cod, postpay or pay_first (the carts' common names included)."""
+    rules = wiring.shipping_rules(cfg).shops.get(shop)
+    return rules.payment if rules else {}
+
+
 def cmd_order_split(args) -> int:
     cfg = base.config(args)
     numbers = [whole(n, "--lines") for n in args.lines.split(",") if n.strip()]
@@ -45,7 +51,8 @@ def cmd_order_split(args) -> int:
     order_id = base.order_id(store, args.shop, args.order_no)
     with store.transaction() as tx:
         before = queries.order_status(tx, order_id)
-        new_no, changed = split.split(tx, order_id, numbers, operator(), is_amazon(cfg, args.shop))
+        new_no, changed = split.split(tx, order_id, numbers, operator(), is_amazon(cfg, args.shop),
+                                      pay_kinds(cfg, args.shop))
     after(cfg, store, args, order_id, before, changed)
     print(f"  分割: {new_no} (別の送り状で出荷)")
     return 0

@@ -83,10 +83,13 @@ def cmd_order(args) -> int:
     if o.hold_reason:
         print(f"保留理由: {o.hold_reason}")
     print(f"お届け先: {st.name} 〒{st.postal_code} {st.prefecture}{st.address} TEL {st.phone}")
+    for n, who in enumerate(o.more_ship_to, 2):      # 複数送付先: tsunagi order-ship-to shows and changes them
+        print(f"送付先{n}: {who.name} 〒{who.postal_code} {who.prefecture}{who.address} TEL {who.phone}")
     print(f"支払: {o.payment_method}  配送: {o.delivery_method}  "
           f"指定: {o.requested_date or '-'} {o.requested_time}")
     for n, line in enumerate(o.lines, 1):      # numbered as order-lines and order-cancel --line take them
-        print(f"  {n:>2}. {line.channel_sku:<16} {line.name[:30]:<30} {line.qty:>3} × {line.unit_price:,}円")
+        print(f"  {n:>2}. {line.channel_sku:<16} {line.name[:30]:<30} {line.qty:>3} × {line.unit_price:,}円"
+              + (f"  → 送付先{line.recipient}" if o.more_ship_to else ""))
     for sh in o.shipments:
         print(f"出荷 {sh.key} {sh.carrier} {sh.state} {sh.tracking or '-'} {sh.ship_date} {sh.file}")
     print(f"送料 {o.shipping_fee:,}円  代引料 {o.cod_fee:,}円  値引 {o.discount:,}円  合計 {o.total:,}円")

@@ -6,7 +6,7 @@ from datetime import date
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import queries, status
+from tsunagi.oms import mismatch, status
 from tsunagi.outbound import labels, wms
 
 
@@ -69,11 +69,12 @@ def cmd_ship_confirm(args) -> int:
 
 
 def cmd_ship_mismatch(args) -> int:
-    rows = queries.ship_mismatch(base.reader(base.config(args)).read(), args.shop)
+    rows = mismatch.ship_mismatch(base.reader(base.config(args)).read(), args.shop)
     return base.show(args, rows, "orders", lambda r: (
         f"{r['shop']:<10} {r['order_no']:<28} {status.label(r['status']):<6} tsunagi {r['total']:>9,}円  "
         f"チャネル {r['channel_total']:>9,}円  差 {r['channel_total'] - r['total'] + r.get('refunded', 0):+,}円"
-        + (f"  (返金 {r['refunded']:,}円)" if r.get('refunded') else "")))
+        + (f"  (返金 {r['refunded']:,}円)" if r.get('refunded') else "")
+        + (f"  (分割・同梱: {', '.join(r['related'])})" if r.get('related') else "")))
 
 
 def cmd_wms_send(args) -> int:
