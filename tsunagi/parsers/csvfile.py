@@ -1,6 +1,7 @@
 """An order or stock CSV to records, chunk by chunk, with each refused row's number and reason."""
 from __future__ import annotations
 
+import bisect
 import codecs
 import csv
 import hashlib
@@ -21,7 +22,7 @@ from tsunagi.oms.records import (
     ShipmentResult,
     StockRecord,
 )
-from tsunagi.parsers import csvfields
+from tsunagi.parsers import csvfields, csvread
 from tsunagi.parsers.csvfields import (
     LABELS,
     RowProblem,
@@ -36,6 +37,8 @@ from tsunagi.parsers.csvread import (
     decode_to_utf8,
     detect_encoding,
     frames,
+    read_chunk,
+    read_lines,
 )
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
@@ -61,7 +64,8 @@ Known = Callable[[list[str], list[str]], set[str]]
 # An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
 # it also holds what reads that text: the layout, the header and this version. Raise it when the same text
 # would make another record (csvfields' typing, _record, _address): every order is then applied once more.
-DIGEST_VERSION = 1
+# 2: a row's text is its line as written (_scan), no longer its parsed values.
+DIGEST_VERSION = 2
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -198,26 +202,30 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
 
 
 def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known | None) -> Iterator[Chunk]:
-    """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
+    """Rows grouped into orders by order number; an order cut by a chunk end waits for the next. The rows of
+    orders the store holds as these rows made them are left out first, for the whole file at once: only the
+    chunks that keep a row are read again and typed."""
     carry: pl.DataFrame | None = None
     chunk = None
     seeds = _seeds(layout, decoded.header)
-    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
-        frame = frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
-        hashes = frame.select("_row", *[pl.struct(pl.all().exclude("_row")).hash(seed).alias(f"_h{i}")
-                                        for i, seed in enumerate(seeds)])
-        unchanged = 0
-        if known is not None:
-            carried = carry["order_no"][0] if carry is not None and carry.height else None
-            frame, unchanged = _leave_out_known(frame, hashes, layout, seeds, known, carried)
-        typed, problems = _typed_lines(frame, layout, first_row)
-        typed = typed.join(hashes, on="_row", how="left")
+    scans = _scan(decoded, layout, seeds)
+    left_out, unchanged = _known_rows(scans, seeds, known) if known is not None else (None, [0] * len(scans))
+    for (index, first_row, hashes), same in zip(scans, unchanged):
+        chunk = Chunk(first_row, hashes.height, unchanged=same)
+        kept = hashes["_row"].is_in(left_out.implode()).not_() if left_out is not None else None
+        if kept is not None and not kept.any():
+            yield chunk             # every row known: nothing to read, type or carry
+            continue
+        frame = _numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
+        if kept is not None:
+            frame = frame.filter(kept)
+        typed, chunk.problems = _typed_lines(frame, layout, first_row)
+        typed = typed.join(hashes.drop("order_no"), on="_row", how="left")
         if carry is not None:
             typed = pl.concat([carry, typed], how="vertical_relaxed")
         last = typed["order_no"][-1] if typed.height else None
         carry = typed.filter(pl.col("order_no") == last) if last is not None else None
         ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
-        chunk = Chunk(first_row, hashes.height, problems=problems, unchanged=unchanged)
         _orders(chunk, ready, shop, layout, seeds, known)
         yield chunk
     if carry is not None and carry.height:
@@ -238,26 +246,61 @@ def _digest(seeds: tuple[int, int]) -> pl.Expr:
     return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
 
 
-def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout,
-                     seeds: tuple[int, int], known: Known, carried: str | None) -> tuple[pl.DataFrame, int]:
-    """The frame without the rows of orders the store holds as these rows made them, before anything but
-    the order number is typed; and how many orders those were. The order the last chunk carried and this
-    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders. (No check runs
-    here: rows that fail one were never applied, so no digest of them is known.)"""
+def _numbered(frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
+    return frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+
+
+def _scan(decoded: Decoded, layout: CsvLayout, seeds: tuple[int, int]) -> list[tuple[int, int, pl.DataFrame]]:
+    """(chunk index, its first row, each row's number, order number and hashes) per chunk of data; only
+    these few columns are kept, so a file of any size is scanned in the memory of one chunk and them.
+    A row's hash is of its line as written: only the order number's columns are parsed (parsing every
+    column and hashing the values was three times the work). A chunk where a record spans lines (a quoted
+    line break) is parsed whole and hashed by its values."""
     spec = layout.fields["order_no"]
-    number = csvfields.typed(spec, csvfields.raw(spec, set(frame.columns) - {"_row"}), layout).alias("order_no")
-    rows = frame.select(number).hstack([hashes["_row"], hashes["_h0"], hashes["_h1"]]).filter(
-        pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
-    if not rows.height:
-        return frame, 0
-    ends = [rows["order_no"][-1], *([carried] if carried is not None else [])]
-    grouped = rows.filter(~pl.col("order_no").is_in(ends)).group_by("order_no", maintain_order=True).agg(
+    header = set(csvread.unique(decoded.header))
+    out, row = [], decoded.first_row
+    for index in range(len(decoded.cuts)):
+        frame = read_chunk(decoded, index, layout.delimiter, layout.quote, row, list(spec.columns))
+        if frame is None:
+            continue
+        lines = read_lines(decoded, index)
+        if lines is not None and lines.len() == frame.height:      # one line a record
+            hashes = [lines.hash(seed).alias(f"_h{i}") for i, seed in enumerate(seeds)]
+        else:
+            frame = read_chunk(decoded, index, layout.delimiter, layout.quote, row)
+            hashes = [pl.struct(pl.all().exclude("_row")).hash(seed + 1).alias(f"_h{i}")
+                      for i, seed in enumerate(seeds)]
+        number = csvfields.typed(spec, csvfields.raw(spec, header), layout).alias("order_no")
+        out.append((index, row, _numbered(frame, row).select("_row", number, *hashes)))
+        row += frame.height
+    return out
+
+
+LOOKUP = 100_000        # order numbers asked about at a time
+
+
+def _known_rows(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, int],
+                known: Known) -> tuple[pl.Series | None, list[int]]:
+    """The rows of orders the store holds as these rows made them (the whole file's rows of each order,
+    wherever a chunk cuts them), and per chunk how many such orders start in it. (No check runs here: rows
+    that fail one were never applied, so no digest of them is known.)"""
+    if not scans:
+        return None, []
+    rows = pl.concat([h for _, _, h in scans]).filter(pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
+    grouped = rows.group_by("order_no", maintain_order=True).agg(
         pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
-    same = known(grouped["order_no"].to_list(), grouped["_digest"].to_list())
+    same: set[str] = set()
+    for at in range(0, grouped.height, LOOKUP):
+        part = grouped.slice(at, LOOKUP)
+        same |= known(part["order_no"].to_list(), part["_digest"].to_list())
     if not same:
-        return frame, 0
-    skipped = grouped.filter(pl.col("order_no").is_in(list(same)))["_row"].explode()
-    return frame.filter(~pl.col("_row").is_in(skipped.implode())), len(same)
+        return None, [0] * len(scans)
+    found = grouped.filter(pl.col("order_no").is_in(list(same)))
+    starts = [first for _, first, _ in scans]
+    counts = [0] * len(scans)
+    for first in found["_row"].list.first().to_list():
+        counts[bisect.bisect_right(starts, first) - 1] += 1
+    return found["_row"].explode(), counts
 
 
 def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
