@@ -1,7 +1,6 @@
 """An order or stock CSV to records, chunk by chunk, with each refused row's number and reason."""
 from __future__ import annotations
 
-import bisect
 import codecs
 import csv
 import hashlib
@@ -295,12 +294,12 @@ def _known_rows(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, in
         same |= known(part["order_no"].to_list(), part["_digest"].to_list())
     if not same:
         return None, [0] * len(scans)
-    found = grouped.filter(pl.col("order_no").is_in(list(same)))
-    starts = [first for _, first, _ in scans]
-    counts = [0] * len(scans)
-    for first in found["_row"].list.first().to_list():
-        counts[bisect.bisect_right(starts, first) - 1] += 1
-    return found["_row"].explode(), counts
+    found = grouped.filter(pl.col("order_no").is_in(pl.Series(list(same), dtype=pl.String).implode()))
+    starts = pl.Series([first for _, first, _ in scans], dtype=pl.Int64)
+    chunk_of = starts.search_sorted(found["_row"].list.first(), side="right") - 1     # where each order starts
+    counts = chunk_of.value_counts()
+    per_chunk = dict(zip(counts[chunk_of.name].to_list(), counts["count"].to_list()))
+    return found["_row"].explode(), [per_chunk.get(i, 0) for i in range(len(scans))]
 
 
 def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:

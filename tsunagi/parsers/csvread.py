@@ -71,19 +71,19 @@ def sha256_and_long_line(src: BinaryIO, max_line_bytes: int) -> tuple[str, Parse
     return digest.hexdigest(), long_line
 
 
-def _record_end(text: str) -> int:
+def _record_end(data: bytes) -> int:
     """The position after the last newline that ends a record (not inside quotes), or -1.
 
     Every chunk starts on a record boundary, so the quotes before a newline are balanced exactly
     when their count is even (an escaped quote is two)."""
     after = 0
-    end = len(text)
-    total = text.count('"')
+    end = len(data)
+    total = data.count(b'"')
     while True:
-        nl = text.rfind("\n", 0, end)
+        nl = data.rfind(b"\n", 0, end)
         if nl < 0:
             return -1
-        after += text.count('"', nl + 1, end)
+        after += data.count(b'"', nl + 1, end)
         if (total - after) % 2 == 0:
             return nl + 1
         end = nl
@@ -153,32 +153,33 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
     sample = src.read(SAMPLE)
     codec = detect_encoding(sample) if encoding == "auto" else encoding
     decoder = codecs.getincrementaldecoder(codec)()
-    header, data_start, cuts, written, consumed, pending = None, 0, [], 0, 0, ""
+    header, data_start, cuts, written, consumed, pending, head = None, 0, [], 0, 0, b"", ""
     out = _Sink(dst)
     try:
         block = sample
         while True:
             final = not block
-            text = pending + _decode(decoder, block, final, consumed, codec)
+            text = _decode(decoder, block, final, consumed, codec)
             consumed += len(block)
             if header is None:
-                header, text, data_start = _take_header(text, final, delimiter, skip_rows, out, has_header)
+                header, text, data_start = _take_header(head + text, final, delimiter, skip_rows, out, has_header)
                 written = data_start
                 if header is None:
                     if final:
                         raise ParseError("the file has no header row", stage="csv", kind="no_header")
-                    pending, block = text, src.read(BLOCK)
+                    head, block = text, src.read(BLOCK)
                     continue
-            if final and text.count('"') % 2:
+            # cut in UTF-8 bytes, not in text: counting and slicing there is half the memory traffic
+            data = pending + text.encode("utf-8")
+            if final and data.count(b'"') % 2:
                 raise ParseError(f"byte {consumed}: a quoted value is never closed before the end of the file",
                                  stage="csv", kind="csv")
-            end = len(text) if final else _record_end(text)
+            end = len(data) if final else _record_end(data)
             if end > 0:
-                chunk = text[:end].encode("utf-8")
-                out.write(chunk)
-                written += len(chunk)
+                out.write(data[:end])
+                written += end
                 cuts.append(written)
-            pending = text[max(end, 0):]
+            pending = data[max(end, 0):]
             if final:
                 break
             block = src.read(BLOCK)
