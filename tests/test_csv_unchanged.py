@@ -2,7 +2,9 @@
 untouched without being made; every other order goes through the store as before."""
 from __future__ import annotations
 
+import io
 import json
+import shutil
 
 import pytest
 
@@ -12,7 +14,7 @@ from tsunagi.app import cli
 from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.oms.store import Store
-from tsunagi.parsers import csvread
+from tsunagi.parsers import csvfile, csvlayout, csvread
 
 
 def order(no: int, *items: Item) -> SampleOrder:
@@ -165,3 +167,16 @@ def test_orders_cut_by_chunk_ends_are_left_out_whole_and_a_changed_one_applied(c
     orders[9] = order(49, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 3, 500))    # cut in two
     again = pull(config_path, tmp_path, capsys, orders + [order(60)], "c.csv")
     assert "unchanged: 12" in again and "conflict: 1" in again
+
+
+def test_the_digests_do_not_depend_on_where_the_layout_file_lives(tmp_path):
+    # an installation moved, or a user folder holding a copy of a shipped layout, still knows its orders
+    copy = tmp_path / "layouts"
+    copy.mkdir()
+    shutil.copy(csvlayout.LAYOUT_DIR / "rakuten-rms.toml", copy)
+    data = order_csv("rakuten-rms", [order(70), order(71)])
+    digests = []
+    for layout in (csvlayout.load("rakuten-rms"), csvlayout.load("rakuten-rms", (copy,))):
+        _, chunks = csvfile.parse_file(io.BytesIO(data), layout, "rakuten", tmp_path / "scratch")
+        digests.append([c.digests for c in chunks])
+    assert digests[0] == digests[1] and digests[0][0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
@@ -234,8 +234,9 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known |
 
 
 def _seeds(layout: CsvLayout, header: list[str]) -> tuple[int, int]:
-    """Two hash seeds that change with the layout, the header and DIGEST_VERSION."""
-    key = hashlib.sha256(repr((DIGEST_VERSION, layout, header)).encode()).digest()
+    """Two hash seeds that change with the layout, the header and DIGEST_VERSION; not with where the layout's
+    file lives (an installation moved or upgraded in another folder would apply every order once more)."""
+    key = hashlib.sha256(repr((DIGEST_VERSION, replace(layout, path=""), header)).encode()).digest()
     return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
 
 
