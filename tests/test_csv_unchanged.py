@@ -180,3 +180,20 @@ def test_the_digests_do_not_depend_on_where_the_layout_file_lives(tmp_path):
         _, chunks = csvfile.parse_file(io.BytesIO(data), layout, "rakuten", tmp_path / "scratch")
         digests.append([c.digests for c in chunks])
     assert digests[0] == digests[1] and digests[0][0]
+
+
+def test_a_bad_byte_in_a_new_row_of_a_pulled_again_file_refuses_the_file_naming_the_byte(config_path, tmp_path,
+                                                                                        capsys, monkeypatch):
+    # the known orders' rows are not decoded again, the new ones are, before anything is applied
+    monkeypatch.setattr(csvread, "SAMPLE", 1200)     # the encoding is told by the file's start only
+    pull(config_path, tmp_path, capsys, [order(80), order(81)], "a.csv")
+    good = order_csv("rakuten-rms", [order(80), order(81), order(82)])
+    at = good.index("サンプル".encode("cp932"), good.index(b"0000000082"))
+    assert at > 1200
+    (tmp_path / "b.csv").write_bytes(good[:at] + b"\x81\x20" + good[at + 2:])
+    capsys.readouterr()
+    assert cli.main(["-c", str(config_path), "import", str(tmp_path / "b.csv"), "--shop", "rakuten",
+                     "--layout", "rakuten-rms"]) == 1
+    assert f"byte {at}: not valid cp932" in capsys.readouterr().err
+    assert Store(config_path.parent / "var" / "tsunagi.db").read().value(
+        "SELECT COUNT(*) FROM orders WHERE order_no = ?", order(82).order_no) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import itertools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -36,9 +37,11 @@ from tsunagi.parsers.csvread import (
     decode_to_utf8,
     detect_encoding,
     frames,
+    read_bytes,
     read_chunk,
     read_lines,
 )
+from tsunagi.parsers.csvraw import Raw, read_raw
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.productfile import product
@@ -117,7 +120,14 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
     """Decode and check the whole file first (encoding, quotes, header), then yield its chunks.
 
     file_time: when the file was made; a stock count without a time column of its own was counted then.
-    known (orders only) names the orders whose rows are as when last applied: they are counted, not made."""
+    known (orders only) names the orders whose rows are as when last applied: they are counted, not made.
+    An order file that fits in memory is kept in its own bytes: rows of known orders are never decoded (bytes
+    the store applied were valid), every other chunk is decoded and checked before this returns."""
+    if layout.kind not in ("stock", "results", "products"):
+        raw = read_raw(src, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
+        if raw is not None:
+            check_header(layout, raw.header)
+            return _raw_orders(raw, layout, shop, known)
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
@@ -126,7 +136,47 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
         return decoded, _product_chunks(decoded, layout)
-    return decoded, _order_chunks(decoded, layout, shop, known)
+    seeds = _seeds(layout, decoded.header, "")
+    plan = _plan(_scan(decoded, layout, seeds), seeds, known)
+    return decoded, _order_chunks(decoded, plan, layout, shop, known)
+
+
+def _raw_orders(raw: Raw, layout: CsvLayout, shop: str, known: Known | None) -> tuple[Decoded, Iterator[Chunk]]:
+    """The orders of a file held in its own bytes: scanned there, and only the chunks that keep a row decoded
+    (all of them before the first chunk is given, so a bad byte stops the file before anything is applied)."""
+    seeds = _seeds(layout, raw.header, raw.encoding)
+    scans, texts = _scan_raw(raw, layout, seeds)
+    plan = _plan(scans, seeds, known)
+    for index, _, hashes in scans:
+        if index not in texts and _kept(hashes, plan.left_out) is not False:
+            texts[index] = raw.utf8(index)
+    utf8 = [texts.get(i, b"") for i in range(len(raw.chunks))]
+    cuts = list(itertools.accumulate(len(t) for t in utf8)) or [0]
+    decoded = Decoded(Path(), raw.encoding, raw.header, 0, cuts, raw.first_row, utf8)
+    return decoded, _order_chunks(decoded, plan, layout, shop, known)
+
+
+@dataclass
+class Plan:
+    """What the whole file's scan found, before any chunk is read whole."""
+    scans: list[tuple[int, int, pl.DataFrame]]     # (chunk index, first row, row numbers, order numbers, hashes)
+    seeds: tuple[int, int]                         # of the hashes, so of the digests
+    left_out: pl.Series | None = None              # rows of known orders (None: none)
+    unchanged: list[int] = field(default_factory=list)     # known orders starting in each chunk
+
+
+def _plan(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, int], known: Known | None) -> Plan:
+    if known is None:
+        return Plan(scans, seeds, None, [0] * len(scans))
+    return Plan(scans, seeds, *_known_rows(scans, seeds, known))
+
+
+def _kept(hashes: pl.DataFrame, left_out: pl.Series | None) -> pl.Series | bool | None:
+    """Which rows of a chunk stay: None all of them, False none, else a mask."""
+    if left_out is None:
+        return None
+    kept = hashes["_row"].is_in(left_out.implode()).not_()
+    return kept if kept.any() else False
 
 
 def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | None) -> Iterator[Chunk]:
@@ -200,19 +250,18 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
     return typed.sort("_row", "_item") if len(parts) > 1 else typed, problems
 
 
-def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known | None) -> Iterator[Chunk]:
+def _order_chunks(decoded: Decoded, plan: Plan, layout: CsvLayout, shop: str, known: Known | None
+                  ) -> Iterator[Chunk]:
     """Rows grouped into orders by order number; an order cut by a chunk end waits for the next. The rows of
-    orders the store holds as these rows made them are left out first, for the whole file at once: only the
-    chunks that keep a row are read again and typed."""
+    orders the store holds as these rows made them were left out first, for the whole file at once (plan):
+    only the chunks that keep a row are read again and typed."""
     carry: pl.DataFrame | None = None
     chunk = None
-    seeds = _seeds(layout, decoded.header)
-    scans = _scan(decoded, layout, seeds)
-    left_out, unchanged = _known_rows(scans, seeds, known) if known is not None else (None, [0] * len(scans))
-    for (index, first_row, hashes), same in zip(scans, unchanged):
+    seeds = plan.seeds
+    for (index, first_row, hashes), same in zip(plan.scans, plan.unchanged):
         chunk = Chunk(first_row, hashes.height, unchanged=same)
-        kept = hashes["_row"].is_in(left_out.implode()).not_() if left_out is not None else None
-        if kept is not None and not kept.any():
+        kept = _kept(hashes, plan.left_out)
+        if kept is False:
             yield chunk             # every row known: nothing to read, type or carry
             continue
         frame = _numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
@@ -233,10 +282,11 @@ def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known |
         yield tail
 
 
-def _seeds(layout: CsvLayout, header: list[str]) -> tuple[int, int]:
-    """Two hash seeds that change with the layout, the header and DIGEST_VERSION; not with where the layout's
-    file lives (an installation moved or upgraded in another folder would apply every order once more)."""
-    key = hashlib.sha256(repr((DIGEST_VERSION, replace(layout, path=""), header)).encode()).digest()
+def _seeds(layout: CsvLayout, header: list[str], encoding: str) -> tuple[int, int]:
+    """Two hash seeds that change with the layout, the header, DIGEST_VERSION and the encoding rows are
+    hashed in ("": decoded, as UTF-8); not with where the layout's file lives (an installation moved or
+    upgraded in another folder would apply every order once more)."""
+    key = hashlib.sha256(repr((DIGEST_VERSION, replace(layout, path=""), header, encoding)).encode()).digest()
     return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
 
 
@@ -274,6 +324,36 @@ def _scan(decoded: Decoded, layout: CsvLayout, seeds: tuple[int, int]) -> list[t
         out.append((index, row, _numbered(frame, row).select("_row", number, *hashes)))
         row += frame.height
     return out
+
+
+def _scan_raw(raw: Raw, layout: CsvLayout, seeds: tuple[int, int]
+              ) -> tuple[list[tuple[int, int, pl.DataFrame]], dict[int, bytes]]:
+    """_scan of a file in its own bytes: a row's hash is of its line's bytes, the order number read with
+    bytes that are not UTF-8 replaced (an order number in them is only ever not found). A chunk where a
+    record spans lines is decoded (given back, by index) and hashed by its values."""
+    spec = layout.fields["order_no"]
+    names = csvread.unique(raw.header)
+    header = set(names)
+    out, texts, row = [], {}, raw.first_row
+    for index, data in enumerate(raw.chunks):
+        frame = read_bytes(data, names, layout.delimiter, layout.quote, row, list(spec.columns), lossy=True)
+        if frame is None:
+            continue
+        lines = data.split(b"\n")
+        if lines[-1] == b"":
+            lines.pop()
+        if len(lines) == frame.height:      # one line a record
+            binary = pl.Series(lines, dtype=pl.Binary)
+            hashes = [binary.hash(seed).alias(f"_h{i}") for i, seed in enumerate(seeds)]
+        else:
+            texts[index] = raw.utf8(index)
+            frame = read_bytes(texts[index], names, layout.delimiter, layout.quote, row)
+            hashes = [pl.struct(pl.all().exclude("_row")).hash(seed + 1).alias(f"_h{i}")
+                      for i, seed in enumerate(seeds)]
+        number = csvfields.typed(spec, csvfields.raw(spec, header), layout).alias("order_no")
+        out.append((index, row, _numbered(frame, row).select("_row", number, *hashes)))
+        row += frame.height
+    return out, texts
 
 
 LOOKUP = 100_000        # order numbers asked about at a time

@@ -188,6 +188,11 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
     return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 1 + has_header, chunks)
 
 
+def header_of(text: str, delimiter: str, skip_rows: int, has_header: bool) -> list[str]:
+    """The column names the whole of text (the file's first lines) gives, as decode_to_utf8 reads them."""
+    return _take_header(text, True, delimiter, skip_rows, io.BytesIO(), has_header)[0]
+
+
 def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out, has_header: bool = True) -> tuple:
     """Skip the preamble lines and read the header; (None, text, 0) until enough text has arrived.
     A file without a header row gets its columns named by number ("1", "2", …) from its first row."""
@@ -222,10 +227,15 @@ def read_chunk(decoded: Decoded, index: int, delimiter: str, quote: str, first_r
                columns: list[str] | None = None) -> pl.DataFrame | None:
     """Chunk index as a frame of strings (None when it holds only blank lines); first_row names it in errors.
     columns: only these are read (parsing a column costs; the rows are the same)."""
-    data = decoded.chunk(index)
+    return read_bytes(decoded.chunk(index), unique(decoded.header), delimiter, quote, first_row, columns)
+
+
+def read_bytes(data: bytes, names: list[str], delimiter: str, quote: str, first_row: int,
+               columns: list[str] | None = None, lossy: bool = False) -> pl.DataFrame | None:
+    """Whole records as a frame of strings named names (see read_chunk). lossy: bytes that are not UTF-8
+    become U+FFFD (for a file still in its own encoding, read only for its record structure)."""
     if not data.strip():
         return None
-    names = unique(decoded.header)
     # A first line of exactly the header's width: polars takes a block's width from its first line, so a block
     # of rows all shorter (trailing empty fields left out) or longer than the header would fail whole.
     # Short rows are filled with "", fields beyond the header are not read (as before).
@@ -233,7 +243,7 @@ def read_chunk(decoded: Decoded, index: int, delimiter: str, quote: str, first_r
     wanted = [i for i, n in enumerate(names) if columns is None or n in columns] or [0]
     try:
         frame = pl.read_csv(io.BytesIO(pad + data), has_header=False, infer_schema=False,
-                            columns=None if columns is None else wanted,
+                            columns=None if columns is None else wanted, encoding="utf8-lossy" if lossy else "utf8",
                             separator=delimiter, quote_char=quote or None, truncate_ragged_lines=True,
                             ).slice(1 if pad else 0)
     except Exception as exc:
