@@ -66,7 +66,8 @@ Known = Callable[[list[str], list[str]], set[str]]
 # An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
 # it also holds what reads that text: the layout, the header and this version. Raise it when the same text
 # would make another record (csvfields' typing, _record, _address): every order is then applied once more.
-# 2: a row's text is its line as written (_scan), no longer its parsed values.
+# 2: a row is hashed by its line as written (_scan; in the file's own bytes when it fits in memory, _scan_raw),
+# no longer by its parsed values.
 DIGEST_VERSION = 2
 
 
