@@ -45,7 +45,7 @@ def read_raw(src: BinaryIO, encoding: str, delimiter: str, skip_rows: int, has_h
         return None
     head = _after_lines(data, skip_rows + 1)      # the header's line, or the first row's (it gives the width)
     decoder = codecs.getincrementaldecoder(codec)()
-    text = csvread._decode(decoder, data[:head], True, 0, codec)
+    text = csvread.decode_block(decoder, data[:head], True, 0, codec)
     header = csvread.header_of(text, delimiter, skip_rows, has_header)
     start = _after_lines(data, skip_rows + has_header)
     if data.count(b'"', start) % 2:
@@ -80,7 +80,7 @@ def _cut(data: bytes, start: int) -> tuple[list[bytes], list[int]]:
     while start < len(data):
         end = min(start + csvread.BLOCK, len(data))
         while end < len(data):
-            cut = csvread._record_end(data[start:end])
+            cut = csvread.record_end(data[start:end])
             if cut > 0:
                 end = start + cut
                 break

@@ -71,7 +71,7 @@ def sha256_and_long_line(src: BinaryIO, max_line_bytes: int) -> tuple[str, Parse
     return digest.hexdigest(), long_line
 
 
-def _record_end(data: bytes) -> int:
+def record_end(data: bytes) -> int:
     """The position after the last newline that ends a record (not inside quotes), or -1.
 
     Every chunk starts on a record boundary, so the quotes before a newline are balanced exactly
@@ -138,7 +138,7 @@ class _Sink:
         return None
 
 
-def _decode(decoder, block: bytes, final: bool, consumed: int, codec: str) -> str:
+def decode_block(decoder, block: bytes, final: bool, consumed: int, codec: str) -> str:
     try:
         return decoder.decode(block, final=final)
     except UnicodeDecodeError as exc:
@@ -159,7 +159,7 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
         block = sample
         while True:
             final = not block
-            text = _decode(decoder, block, final, consumed, codec)
+            text = decode_block(decoder, block, final, consumed, codec)
             consumed += len(block)
             if header is None:
                 header, text, data_start = _take_header(head + text, final, delimiter, skip_rows, out, has_header)
@@ -174,7 +174,7 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
             if final and data.count(b'"') % 2:
                 raise ParseError(f"byte {consumed}: a quoted value is never closed before the end of the file",
                                  stage="csv", kind="csv")
-            end = len(data) if final else _record_end(data)
+            end = len(data) if final else record_end(data)
             if end > 0:
                 out.write(data[:end])
                 written += end
