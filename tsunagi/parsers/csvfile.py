@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
 
 import polars as pl
 
@@ -22,7 +21,7 @@ from tsunagi.oms.records import (
     ShipmentResult,
     StockRecord,
 )
-from tsunagi.parsers import csvfields, csvread
+from tsunagi.parsers import csvknown
 from tsunagi.parsers.csvfields import (
     LABELS,
     RowProblem,
@@ -37,10 +36,9 @@ from tsunagi.parsers.csvread import (
     decode_to_utf8,
     detect_encoding,
     frames,
-    read_bytes,
     read_chunk,
-    read_lines,
 )
+from tsunagi.parsers.csvknown import Known, Plan
 from tsunagi.parsers.csvraw import Raw, read_raw
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
@@ -59,16 +57,6 @@ class Chunk:
     problems: list[RowProblem] = field(default_factory=list)
     unchanged: int = 0                      # orders left out: the store has them as these rows give them
     digests: dict[str, str] = field(default_factory=dict)    # order number -> digest of its rows, for orders
-
-
-# (order numbers, digests of their rows) -> the numbers whose order the store holds as those very rows made it
-Known = Callable[[list[str], list[str]], set[str]]
-# An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
-# it also holds what reads that text: the layout, the header and this version. Raise it when the same text
-# would make another record (csvfields' typing, _record, _address): every order is then applied once more.
-# 2: a row is hashed by its line as written (_scan; in the file's own bytes when it fits in memory, _scan_raw),
-# no longer by its parsed values.
-DIGEST_VERSION = 2
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -137,47 +125,24 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
         return decoded, _product_chunks(decoded, layout)
-    seeds = _seeds(layout, decoded.header, "")
-    plan = _plan(_scan(decoded, layout, seeds), seeds, known)
+    seeds = csvknown.seeds(layout, decoded.header, "")
+    plan = csvknown.plan(csvknown.scan(decoded, layout, seeds), seeds, known)
     return decoded, _order_chunks(decoded, plan, layout, shop, known)
 
 
 def _raw_orders(raw: Raw, layout: CsvLayout, shop: str, known: Known | None) -> tuple[Decoded, Iterator[Chunk]]:
     """The orders of a file held in its own bytes: scanned there, and only the chunks that keep a row decoded
     (all of them before the first chunk is given, so a bad byte stops the file before anything is applied)."""
-    seeds = _seeds(layout, raw.header, raw.encoding)
-    scans, texts = _scan_raw(raw, layout, seeds)
-    plan = _plan(scans, seeds, known)
+    seeds = csvknown.seeds(layout, raw.header, raw.encoding)
+    scans, texts = csvknown.scan_raw(raw, layout, seeds)
+    plan = csvknown.plan(scans, seeds, known)
     for index, _, hashes in scans:
-        if index not in texts and _kept(hashes, plan.left_out) is not False:
+        if index not in texts and csvknown.kept(hashes, plan.left_out) is not False:
             texts[index] = raw.utf8(index)
     utf8 = [texts.get(i, b"") for i in range(len(raw.chunks))]
     cuts = list(itertools.accumulate(len(t) for t in utf8)) or [0]
     decoded = Decoded(Path(), raw.encoding, raw.header, 0, cuts, raw.first_row, utf8)
     return decoded, _order_chunks(decoded, plan, layout, shop, known)
-
-
-@dataclass
-class Plan:
-    """What the whole file's scan found, before any chunk is read whole."""
-    scans: list[tuple[int, int, pl.DataFrame]]     # (chunk index, first row, row numbers, order numbers, hashes)
-    seeds: tuple[int, int]                         # of the hashes, so of the digests
-    left_out: pl.Series | None = None              # rows of known orders (None: none)
-    unchanged: list[int] = field(default_factory=list)     # known orders starting in each chunk
-
-
-def _plan(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, int], known: Known | None) -> Plan:
-    if known is None:
-        return Plan(scans, seeds, None, [0] * len(scans))
-    return Plan(scans, seeds, *_known_rows(scans, seeds, known))
-
-
-def _kept(hashes: pl.DataFrame, left_out: pl.Series | None) -> pl.Series | bool | None:
-    """Which rows of a chunk stay: None all of them, False none, else a mask."""
-    if left_out is None:
-        return None
-    kept = hashes["_row"].is_in(left_out.implode()).not_()
-    return kept if kept.any() else False
 
 
 def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | None) -> Iterator[Chunk]:
@@ -261,11 +226,11 @@ def _order_chunks(decoded: Decoded, plan: Plan, layout: CsvLayout, shop: str, kn
     seeds = plan.seeds
     for (index, first_row, hashes), same in zip(plan.scans, plan.unchanged):
         chunk = Chunk(first_row, hashes.height, unchanged=same)
-        kept = _kept(hashes, plan.left_out)
+        kept = csvknown.kept(hashes, plan.left_out)
         if kept is False:
             yield chunk             # every row known: nothing to read, type or carry
             continue
-        frame = _numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
+        frame = csvknown.numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
         if kept is not None:
             frame = frame.filter(kept)
         typed, chunk.problems = _typed_lines(frame, layout, first_row)
@@ -281,107 +246,6 @@ def _order_chunks(decoded: Decoded, plan: Plan, layout: CsvLayout, shop: str, kn
         tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
         _orders(tail, carry, shop, layout, seeds, known)
         yield tail
-
-
-def _seeds(layout: CsvLayout, header: list[str], encoding: str) -> tuple[int, int]:
-    """Two hash seeds that change with the layout, the header, DIGEST_VERSION and the encoding rows are
-    hashed in ("": decoded, as UTF-8); not with where the layout's file lives (an installation moved or
-    upgraded in another folder would apply every order once more)."""
-    key = hashlib.sha256(repr((DIGEST_VERSION, replace(layout, path=""), header, encoding)).encode()).digest()
-    return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
-
-
-def _digest(seeds: tuple[int, int]) -> pl.Expr:
-    """Of lists _h0, _h1 (its rows' hashes in row order, row numbers left out: they move as a cumulative
-    file grows): an order's digest, 128 bits."""
-    return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
-
-
-def _numbered(frame: pl.DataFrame, first_row: int) -> pl.DataFrame:
-    return frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
-
-
-def _scan(decoded: Decoded, layout: CsvLayout, seeds: tuple[int, int]) -> list[tuple[int, int, pl.DataFrame]]:
-    """(chunk index, its first row, each row's number, order number and hashes) per chunk of data; only
-    these few columns are kept, so a file of any size is scanned in the memory of one chunk and them.
-    A row's hash is of its line as written: only the order number's columns are parsed (parsing every
-    column and hashing the values was three times the work). A chunk where a record spans lines (a quoted
-    line break) is parsed whole and hashed by its values."""
-    spec = layout.fields["order_no"]
-    header = set(csvread.unique(decoded.header))
-    out, row = [], decoded.first_row
-    for index in range(len(decoded.cuts)):
-        frame = read_chunk(decoded, index, layout.delimiter, layout.quote, row, list(spec.columns))
-        if frame is None:
-            continue
-        lines = read_lines(decoded, index)
-        if lines is not None and lines.len() == frame.height:      # one line a record
-            hashes = [lines.hash(seed).alias(f"_h{i}") for i, seed in enumerate(seeds)]
-        else:
-            frame = read_chunk(decoded, index, layout.delimiter, layout.quote, row)
-            hashes = [pl.struct(pl.all().exclude("_row")).hash(seed + 1).alias(f"_h{i}")
-                      for i, seed in enumerate(seeds)]
-        number = csvfields.typed(spec, csvfields.raw(spec, header), layout).alias("order_no")
-        out.append((index, row, _numbered(frame, row).select("_row", number, *hashes)))
-        row += frame.height
-    return out
-
-
-def _scan_raw(raw: Raw, layout: CsvLayout, seeds: tuple[int, int]
-              ) -> tuple[list[tuple[int, int, pl.DataFrame]], dict[int, bytes]]:
-    """_scan of a file in its own bytes: a row's hash is of its line's bytes, the order number read with
-    bytes that are not UTF-8 replaced (an order number in them is only ever not found). A chunk where a
-    record spans lines is decoded (given back, by index) and hashed by its values."""
-    spec = layout.fields["order_no"]
-    names = csvread.unique(raw.header)
-    header = set(names)
-    out, texts, row = [], {}, raw.first_row
-    for index, data in enumerate(raw.chunks):
-        frame = read_bytes(data, names, layout.delimiter, layout.quote, row, list(spec.columns), lossy=True)
-        if frame is None:
-            continue
-        lines = data.split(b"\n")
-        if lines[-1] == b"":
-            lines.pop()
-        if len(lines) == frame.height:      # one line a record
-            binary = pl.Series(lines, dtype=pl.Binary)
-            hashes = [binary.hash(seed).alias(f"_h{i}") for i, seed in enumerate(seeds)]
-        else:
-            texts[index] = raw.utf8(index)
-            frame = read_bytes(texts[index], names, layout.delimiter, layout.quote, row)
-            hashes = [pl.struct(pl.all().exclude("_row")).hash(seed + 1).alias(f"_h{i}")
-                      for i, seed in enumerate(seeds)]
-        number = csvfields.typed(spec, csvfields.raw(spec, header), layout).alias("order_no")
-        out.append((index, row, _numbered(frame, row).select("_row", number, *hashes)))
-        row += frame.height
-    return out, texts
-
-
-LOOKUP = 100_000        # order numbers asked about at a time
-
-
-def _known_rows(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, int],
-                known: Known) -> tuple[pl.Series | None, list[int]]:
-    """The rows of orders the store holds as these rows made them (the whole file's rows of each order,
-    wherever a chunk cuts them), and per chunk how many such orders start in it. (No check runs here: rows
-    that fail one were never applied, so no digest of them is known.)"""
-    if not scans:
-        return None, []
-    rows = pl.concat([h for _, _, h in scans]).filter(pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
-    grouped = rows.group_by("order_no", maintain_order=True).agg(
-        pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
-    same: set[str] = set()
-    for at in range(0, grouped.height, LOOKUP):
-        part = grouped.slice(at, LOOKUP)
-        same |= known(part["order_no"].to_list(), part["_digest"].to_list())
-    if not same:
-        return None, [0] * len(scans)
-    found = grouped.filter(pl.col("order_no").is_in(pl.Series(list(same), dtype=pl.String).implode()))
-    starts = pl.Series([first for _, first, _ in scans], dtype=pl.Int64)
-    chunk_of = starts.search_sorted(found["_row"].list.first(), side="right") - 1     # where each order starts
-    counts = chunk_of.value_counts()
-    per_chunk = dict(zip(counts[chunk_of.name].to_list(), counts["count"].to_list()))
-    return found["_row"].explode(), [per_chunk.get(i, 0) for i in range(len(scans))]
 
 
 def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
@@ -410,7 +274,7 @@ def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, see
         *[pl.col(c).drop_nulls().first() for c in order_cols], *[pl.col(c) for c in line_cols],
         pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
         *[pl.col(h).filter(pl.col("_item") == 0) for h in ("_h0", "_h1")]    # a row's hash once, not per item
-    ).with_columns(_digest(seeds))
+    ).with_columns(csvknown.digest(seeds))
     grouped = _skip_known(chunk, grouped, known)
     out, problems = [], list(chunk.problems)
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]
