@@ -2,7 +2,9 @@
 untouched without being made; every other order goes through the store as before."""
 from __future__ import annotations
 
+import io
 import json
+import shutil
 
 import pytest
 
@@ -12,6 +14,7 @@ from tsunagi.app import cli
 from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.oms.store import Store
+from tsunagi.parsers import csvfile, csvlayout, csvread
 
 
 def order(no: int, *items: Item) -> SampleOrder:
@@ -129,3 +132,68 @@ def test_each_layout_pulled_again_finds_its_unchanged_orders(config_path, tmp_pa
         (tmp_path / name).write_bytes(order_csv(layout, orders))
         out = run(config_path, capsys, "import", str(tmp_path / name), "--shop", "rakuten", "--layout", layout)
     assert "unchanged: 3" in out and "created: 1" in out
+
+
+def test_an_order_whose_note_holds_a_line_break_is_left_out_unchanged_and_applied_once_it_changes(
+        config_path, tmp_path, capsys):
+    # a quoted line break makes a record of two lines: that chunk's rows are read by their values
+    o = order(30)
+    o.note = "午前中に\n届けてください"
+    assert "created: 2" in pull(config_path, tmp_path, capsys, [o, order(31)], "a.csv")
+    before = state(config_path, o)
+    again = pull(config_path, tmp_path, capsys, [o, order(31), order(32)], "b.csv")
+    assert "unchanged: 2" in again and "created: 1" in again and state(config_path, o) == before
+    more = order(30, Item("item-a", "商品A", 3, 1000))
+    more.note = o.note
+    again = pull(config_path, tmp_path, capsys, [more, order(31), order(32)], "c.csv")
+    assert "unchanged: 2" in again and "conflict: 1" in again
+
+
+@pytest.mark.parametrize("in_memory", [True, False], ids=["in-memory", "scratch-file"])
+def test_orders_cut_by_chunk_ends_are_left_out_whole_and_a_changed_one_applied(config_path, tmp_path, capsys,
+                                                                            monkeypatch, in_memory):
+    # chunks of a few rows: most orders of two lines are cut by a chunk's end; a big file is decoded
+    # to a scratch file instead of memory, read the same way
+    monkeypatch.setattr(csvread, "SAMPLE", 3000)
+    monkeypatch.setattr(csvread, "BLOCK", 3000)
+    if not in_memory:
+        monkeypatch.setattr(csvread, "IN_MEMORY", 0)
+    orders = [order(40 + n, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)) for n in range(12)]
+    assert "created: 12" in pull(config_path, tmp_path, capsys, orders, "a.csv")
+    before = [state(config_path, o) for o in orders]
+    again = pull(config_path, tmp_path, capsys, orders + [order(60)], "b.csv")
+    assert "unchanged: 12" in again and "created: 1" in again
+    assert [state(config_path, o) for o in orders] == before
+    orders[9] = order(49, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 3, 500))    # cut in two
+    again = pull(config_path, tmp_path, capsys, orders + [order(60)], "c.csv")
+    assert "unchanged: 12" in again and "conflict: 1" in again
+
+
+def test_the_digests_do_not_depend_on_where_the_layout_file_lives(tmp_path):
+    # an installation moved, or a user folder holding a copy of a shipped layout, still knows its orders
+    copy = tmp_path / "layouts"
+    copy.mkdir()
+    shutil.copy(csvlayout.LAYOUT_DIR / "rakuten-rms.toml", copy)
+    data = order_csv("rakuten-rms", [order(70), order(71)])
+    digests = []
+    for layout in (csvlayout.load("rakuten-rms"), csvlayout.load("rakuten-rms", (copy,))):
+        _, chunks = csvfile.parse_file(io.BytesIO(data), layout, "rakuten", tmp_path / "scratch")
+        digests.append([c.digests for c in chunks])
+    assert digests[0] == digests[1] and digests[0][0]
+
+
+def test_a_bad_byte_in_a_new_row_of_a_pulled_again_file_refuses_the_file_naming_the_byte(config_path, tmp_path,
+                                                                                        capsys, monkeypatch):
+    # the known orders' rows are not decoded again, the new ones are, before anything is applied
+    monkeypatch.setattr(csvread, "SAMPLE", 1200)     # the encoding is told by the file's start only
+    pull(config_path, tmp_path, capsys, [order(80), order(81)], "a.csv")
+    good = order_csv("rakuten-rms", [order(80), order(81), order(82)])
+    at = good.index("サンプル".encode("cp932"), good.index(b"0000000082"))
+    assert at > 1200
+    (tmp_path / "b.csv").write_bytes(good[:at] + b"\x81\x20" + good[at + 2:])
+    capsys.readouterr()
+    assert cli.main(["-c", str(config_path), "import", str(tmp_path / "b.csv"), "--shop", "rakuten",
+                     "--layout", "rakuten-rms"]) == 1
+    assert f"byte {at}: not valid cp932" in capsys.readouterr().err
+    assert Store(config_path.parent / "var" / "tsunagi.db").read().value(
+        "SELECT COUNT(*) FROM orders WHERE order_no = ?", order(82).order_no) == 0

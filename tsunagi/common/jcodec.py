@@ -128,16 +128,14 @@ def encode_iso2022jp(text: str, errors: str = "strict") -> bytes:
     return bytes(out)
 
 
+_JAPANESE = re.compile("[\u3040-\u30ff\u4e00-\u9fff]+")
+_ODD = re.compile("[\uff61-\uff9f\ue000-\uf8ff\u2460-\u24ff]+")
+
+
 def _japanese_score(text: str) -> int:
-    """How much a decoding looks like Japanese: kana and kanji count, half-width kana and odd symbols cost."""
-    score = 0
-    for ch in text:
-        o = ord(ch)
-        if 0x3040 <= o <= 0x30FF or 0x4E00 <= o <= 0x9FFF:
-            score += 2
-        elif 0xFF61 <= o <= 0xFF9F or 0xE000 <= o <= 0xF8FF or 0x2460 <= o <= 0x24FF:
-            score -= 3
-    return score
+    """How much a decoding looks like Japanese: kana and kanji count, half-width kana and odd symbols cost.
+    (Counted by regex runs: a loop over each character was a tenth of re-reading an unchanged file.)"""
+    return 2 * sum(map(len, _JAPANESE.findall(text))) - 3 * sum(map(len, _ODD.findall(text)))
 
 
 def detect_encoding(sample: bytes) -> str:

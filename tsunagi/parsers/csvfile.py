@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO, Iterator
 
 import polars as pl
 
@@ -21,7 +21,7 @@ from tsunagi.oms.records import (
     ShipmentResult,
     StockRecord,
 )
-from tsunagi.parsers import csvfields
+from tsunagi.parsers import csvknown
 from tsunagi.parsers.csvfields import (
     LABELS,
     RowProblem,
@@ -36,7 +36,10 @@ from tsunagi.parsers.csvread import (
     decode_to_utf8,
     detect_encoding,
     frames,
+    read_chunk,
 )
+from tsunagi.parsers.csvknown import Known, Plan
+from tsunagi.parsers.csvraw import Raw, read_raw
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.productfile import product
@@ -54,14 +57,6 @@ class Chunk:
     problems: list[RowProblem] = field(default_factory=list)
     unchanged: int = 0                      # orders left out: the store has them as these rows give them
     digests: dict[str, str] = field(default_factory=dict)    # order number -> digest of its rows, for orders
-
-
-# (order numbers, digests of their rows) -> the numbers whose order the store holds as those very rows made it
-Known = Callable[[list[str], list[str]], set[str]]
-# An order's digest is made of its rows' text as read (typing every column is most of an import's time), so
-# it also holds what reads that text: the layout, the header and this version. Raise it when the same text
-# would make another record (csvfields' typing, _record, _address): every order is then applied once more.
-DIGEST_VERSION = 2        # 2: rows of one order naming different recipients make an order with several
 
 
 def peek_header(sample: bytes, layout: CsvLayout) -> list[str] | None:
@@ -114,7 +109,14 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
     """Decode and check the whole file first (encoding, quotes, header), then yield its chunks.
 
     file_time: when the file was made; a stock count without a time column of its own was counted then.
-    known (orders only) names the orders whose rows are as when last applied: they are counted, not made."""
+    known (orders only) names the orders whose rows are as when last applied: they are counted, not made.
+    An order file that fits in memory is kept in its own bytes: rows of known orders are never decoded (bytes
+    the store applied were valid), every other chunk is decoded and checked before this returns."""
+    if layout.kind not in ("stock", "results", "products"):
+        raw = read_raw(src, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
+        if raw is not None:
+            check_header(layout, raw.header)
+            return _raw_orders(raw, layout, shop, known)
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
@@ -123,7 +125,24 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
         return decoded, _product_chunks(decoded, layout)
-    return decoded, _order_chunks(decoded, layout, shop, known)
+    seeds = csvknown.seeds(layout, decoded.header, "")
+    plan = csvknown.plan(csvknown.scan(decoded, layout, seeds), seeds, known)
+    return decoded, _order_chunks(decoded, plan, layout, shop, known)
+
+
+def _raw_orders(raw: Raw, layout: CsvLayout, shop: str, known: Known | None) -> tuple[Decoded, Iterator[Chunk]]:
+    """The orders of a file held in its own bytes: scanned there, and only the chunks that keep a row decoded
+    (all of them before the first chunk is given, so a bad byte stops the file before anything is applied)."""
+    seeds = csvknown.seeds(layout, raw.header, raw.encoding)
+    scans, texts = csvknown.scan_raw(raw, layout, seeds)
+    plan = csvknown.plan(scans, seeds, known)
+    for index, _, hashes in scans:
+        if index not in texts and csvknown.kept(hashes, plan.left_out) is not False:
+            texts[index] = raw.utf8(index)
+    utf8 = [texts.get(i, b"") for i in range(len(raw.chunks))]
+    cuts = list(itertools.accumulate(len(t) for t in utf8)) or [0]
+    decoded = Decoded(Path(), raw.encoding, raw.header, 0, cuts, raw.first_row, utf8)
+    return decoded, _order_chunks(decoded, plan, layout, shop, known)
 
 
 def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | None) -> Iterator[Chunk]:
@@ -197,67 +216,36 @@ def _typed_lines(frame: pl.DataFrame, layout: CsvLayout, first_row: int) -> tupl
     return typed.sort("_row", "_item") if len(parts) > 1 else typed, problems
 
 
-def _order_chunks(decoded: Decoded, layout: CsvLayout, shop: str, known: Known | None) -> Iterator[Chunk]:
-    """Rows grouped into orders by order number; an order cut by a chunk end waits for the next."""
+def _order_chunks(decoded: Decoded, plan: Plan, layout: CsvLayout, shop: str, known: Known | None
+                  ) -> Iterator[Chunk]:
+    """Rows grouped into orders by order number; an order cut by a chunk end waits for the next. The rows of
+    orders the store holds as these rows made them were left out first, for the whole file at once (plan):
+    only the chunks that keep a row are read again and typed."""
     carry: pl.DataFrame | None = None
     chunk = None
-    seeds = _seeds(layout, decoded.header)
-    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
-        frame = frame.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
-        hashes = frame.select("_row", *[pl.struct(pl.all().exclude("_row")).hash(seed).alias(f"_h{i}")
-                                        for i, seed in enumerate(seeds)])
-        unchanged = 0
-        if known is not None:
-            carried = carry["order_no"][0] if carry is not None and carry.height else None
-            frame, unchanged = _leave_out_known(frame, hashes, layout, seeds, known, carried)
-        typed, problems = _typed_lines(frame, layout, first_row)
-        typed = typed.join(hashes, on="_row", how="left")
+    seeds = plan.seeds
+    for (index, first_row, hashes), same in zip(plan.scans, plan.unchanged):
+        chunk = Chunk(first_row, hashes.height, unchanged=same)
+        kept = csvknown.kept(hashes, plan.left_out)
+        if kept is False:
+            yield chunk             # every row known: nothing to read, type or carry
+            continue
+        frame = csvknown.numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
+        if kept is not None:
+            frame = frame.filter(kept)
+        typed, chunk.problems = _typed_lines(frame, layout, first_row)
+        typed = typed.join(hashes.drop("order_no"), on="_row", how="left")
         if carry is not None:
             typed = pl.concat([carry, typed], how="vertical_relaxed")
         last = typed["order_no"][-1] if typed.height else None
         carry = typed.filter(pl.col("order_no") == last) if last is not None else None
         ready = typed.filter(pl.col("order_no") != last) if last is not None else typed
-        chunk = Chunk(first_row, hashes.height, problems=problems, unchanged=unchanged)
         _orders(chunk, ready, shop, layout, seeds, known)
         yield chunk
     if carry is not None and carry.height:
         tail = Chunk(chunk.first_row + chunk.rows if chunk else 2, 0)
         _orders(tail, carry, shop, layout, seeds, known)
         yield tail
-
-
-def _seeds(layout: CsvLayout, header: list[str]) -> tuple[int, int]:
-    """Two hash seeds that change with the layout, the header and DIGEST_VERSION."""
-    key = hashlib.sha256(repr((DIGEST_VERSION, layout, header)).encode()).digest()
-    return int.from_bytes(key[:7], "big"), int.from_bytes(key[7:14], "big")
-
-
-def _digest(seeds: tuple[int, int]) -> pl.Expr:
-    """Of lists _h0, _h1 (its rows' hashes in row order, row numbers left out: they move as a cumulative
-    file grows): an order's digest, 128 bits."""
-    return pl.format("{}-{}", *[pl.col(f"_h{i}").hash(seed) for i, seed in enumerate(seeds)]).alias("_digest")
-
-
-def _leave_out_known(frame: pl.DataFrame, hashes: pl.DataFrame, layout: CsvLayout,
-                     seeds: tuple[int, int], known: Known, carried: str | None) -> tuple[pl.DataFrame, int]:
-    """The frame without the rows of orders the store holds as these rows made them, before anything but
-    the order number is typed; and how many orders those were. The order the last chunk carried and this
-    frame's last order stay: a chunk's end cuts them, and they are seen whole in _orders. (No check runs
-    here: rows that fail one were never applied, so no digest of them is known.)"""
-    spec = layout.fields["order_no"]
-    number = csvfields.typed(spec, csvfields.raw(spec, set(frame.columns) - {"_row"}), layout).alias("order_no")
-    rows = frame.select(number).hstack([hashes["_row"], hashes["_h0"], hashes["_h1"]]).filter(
-        pl.col("order_no").is_not_null() & (pl.col("order_no") != ""))
-    if not rows.height:
-        return frame, 0
-    ends = [rows["order_no"][-1], *([carried] if carried is not None else [])]
-    grouped = rows.filter(~pl.col("order_no").is_in(ends)).group_by("order_no", maintain_order=True).agg(
-        pl.col("_row"), pl.col("_h0"), pl.col("_h1")).with_columns(_digest(seeds))
-    same = known(grouped["order_no"].to_list(), grouped["_digest"].to_list())
-    if not same:
-        return frame, 0
-    skipped = grouped.filter(pl.col("order_no").is_in(list(same)))["_row"].explode()
-    return frame.filter(~pl.col("_row").is_in(skipped.implode())), len(same)
 
 
 def _skip_known(chunk: Chunk, grouped: pl.DataFrame, known: Known | None) -> pl.DataFrame:
@@ -287,7 +275,7 @@ def _orders(chunk: Chunk, typed: pl.DataFrame, shop: str, layout: CsvLayout, see
         *[pl.col(c).alias(EACH + c) for c in order_cols if c.startswith("ship_to.")],    # a recipient per line
         pl.col("_row"), pl.col("_row").filter(pl.col("_bad")).alias("_bad_rows"), pl.col("_bad").any(),
         *[pl.col(h).filter(pl.col("_item") == 0) for h in ("_h0", "_h1")]    # a row's hash once, not per item
-    ).with_columns(_digest(seeds))
+    ).with_columns(csvknown.digest(seeds))
     grouped = _skip_known(chunk, grouped, known)
     out, problems = [], list(chunk.problems)
     required = [n for n, spec in layout.fields.items() if spec.required and not n.startswith("line.")]

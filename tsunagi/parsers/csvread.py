@@ -17,6 +17,7 @@ from tsunagi.parsers.errors import ParseError
 BLOCK = 8 << 20          # bytes decoded at a time; a chunk handed to polars is about this size
 SAMPLE = 256 << 10
 SCAN_BLOCK = 1 << 20     # bytes read at a time when looking for over-long lines
+IN_MEMORY = 128 << 20    # decoded bytes kept in memory; a larger file goes on in the scratch file
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -70,19 +71,19 @@ def sha256_and_long_line(src: BinaryIO, max_line_bytes: int) -> tuple[str, Parse
     return digest.hexdigest(), long_line
 
 
-def _record_end(text: str) -> int:
+def record_end(data: bytes) -> int:
     """The position after the last newline that ends a record (not inside quotes), or -1.
 
     Every chunk starts on a record boundary, so the quotes before a newline are balanced exactly
     when their count is even (an escaped quote is two)."""
     after = 0
-    end = len(text)
-    total = text.count('"')
+    end = len(data)
+    total = data.count(b'"')
     while True:
-        nl = text.rfind("\n", 0, end)
+        nl = data.rfind(b"\n", 0, end)
         if nl < 0:
             return -1
-        after += text.count('"', nl + 1, end)
+        after += data.count(b'"', nl + 1, end)
         if (total - after) % 2 == 0:
             return nl + 1
         end = nl
@@ -97,9 +98,47 @@ class Decoded:
     data_start: int              # byte offset of the first data record
     cuts: list[int]              # chunk ends (byte offsets), the last is the file size
     first_row: int               # the row number (1-based, header counted) of the first data record
+    chunks: list[bytes] | None = None    # each chunk's UTF-8 text when they fit in memory (path is then unused)
+
+    def chunk(self, index: int) -> bytes:
+        """The bytes of chunk index (whole records)."""
+        if self.chunks is not None:
+            return self.chunks[index] if index < len(self.chunks) else b""
+        start = self.cuts[index - 1] if index else self.data_start
+        end = self.cuts[index]
+        with open(self.path, "rb") as fh:
+            fh.seek(start)
+            return fh.read(end - start)
 
 
-def _decode(decoder, block: bytes, final: bool, consumed: int, codec: str) -> str:
+class _Sink:
+    """Where the decoded text goes, the header's lines first and then one chunk a write: memory while it
+    stays under IN_MEMORY (writing and reading back a scratch copy was a third of re-reading a file whose
+    orders the store already has), then the scratch file."""
+
+    def __init__(self, path: Path):
+        self.path, self.parts, self.size, self.file = path, [], 0, None
+
+    def write(self, data: bytes) -> None:
+        if self.file is None and self.size + len(data) > IN_MEMORY:
+            self.file = open(self.path, "wb")
+            self.file.writelines(self.parts)
+            self.parts = []
+        if self.file is None:
+            self.parts.append(data)
+        else:
+            self.file.write(data)
+        self.size += len(data)
+
+    def close(self) -> list[bytes] | None:
+        """Each chunk's text when all stayed in memory, else None (it is in the scratch file)."""
+        if self.file is None:
+            return self.parts[1:]
+        self.file.close()
+        return None
+
+
+def decode_block(decoder, block: bytes, final: bool, consumed: int, codec: str) -> str:
     try:
         return decoder.decode(block, final=final)
     except UnicodeDecodeError as exc:
@@ -114,35 +153,44 @@ def decode_to_utf8(src: BinaryIO, dst: Path, encoding: str, delimiter: str, skip
     sample = src.read(SAMPLE)
     codec = detect_encoding(sample) if encoding == "auto" else encoding
     decoder = codecs.getincrementaldecoder(codec)()
-    header, data_start, cuts, written, consumed, pending = None, 0, [], 0, 0, ""
-    with open(dst, "wb") as out:
+    header, data_start, cuts, written, consumed, pending, head = None, 0, [], 0, 0, b"", ""
+    out = _Sink(dst)
+    try:
         block = sample
         while True:
             final = not block
-            text = pending + _decode(decoder, block, final, consumed, codec)
+            text = decode_block(decoder, block, final, consumed, codec)
             consumed += len(block)
             if header is None:
-                header, text, data_start = _take_header(text, final, delimiter, skip_rows, out, has_header)
+                header, text, data_start = _take_header(head + text, final, delimiter, skip_rows, out, has_header)
                 written = data_start
                 if header is None:
                     if final:
                         raise ParseError("the file has no header row", stage="csv", kind="no_header")
-                    pending, block = text, src.read(BLOCK)
+                    head, block = text, src.read(BLOCK)
                     continue
-            if final and text.count('"') % 2:
+            # cut in UTF-8 bytes, not in text: counting and slicing there is half the memory traffic
+            data = pending + text.encode("utf-8")
+            if final and data.count(b'"') % 2:
                 raise ParseError(f"byte {consumed}: a quoted value is never closed before the end of the file",
                                  stage="csv", kind="csv")
-            end = len(text) if final else _record_end(text)
+            end = len(data) if final else record_end(data)
             if end > 0:
-                chunk = text[:end].encode("utf-8")
-                out.write(chunk)
-                written += len(chunk)
+                out.write(data[:end])
+                written += end
                 cuts.append(written)
-            pending = text[max(end, 0):]
+            pending = data[max(end, 0):]
             if final:
                 break
             block = src.read(BLOCK)
-    return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 1 + has_header)
+    finally:
+        chunks = out.close()
+    return Decoded(dst, codec, header, data_start, cuts or [data_start], skip_rows + 1 + has_header, chunks)
+
+
+def header_of(text: str, delimiter: str, skip_rows: int, has_header: bool) -> list[str]:
+    """The column names the whole of text (the file's first lines) gives, as decode_to_utf8 reads them."""
+    return _take_header(text, True, delimiter, skip_rows, io.BytesIO(), has_header)[0]
 
 
 def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out, has_header: bool = True) -> tuple:
@@ -167,32 +215,59 @@ def _take_header(text: str, final: bool, delimiter: str, skip_rows: int, out, ha
 
 def frames(decoded: Decoded, delimiter: str, quote: str = '"') -> Iterator[tuple[int, pl.DataFrame]]:
     """(row number of the first row, frame of strings) per chunk, columns named by the header."""
-    names = _unique(decoded.header)
+    row = decoded.first_row
+    for index in range(len(decoded.cuts)):
+        frame = read_chunk(decoded, index, delimiter, quote, row)
+        if frame is not None:
+            yield row, frame
+            row += frame.height
+
+
+def read_chunk(decoded: Decoded, index: int, delimiter: str, quote: str, first_row: int,
+               columns: list[str] | None = None) -> pl.DataFrame | None:
+    """Chunk index as a frame of strings (None when it holds only blank lines); first_row names it in errors.
+    columns: only these are read (parsing a column costs; the rows are the same)."""
+    return read_bytes(decoded.chunk(index), unique(decoded.header), delimiter, quote, first_row, columns)
+
+
+def read_bytes(data: bytes, names: list[str], delimiter: str, quote: str, first_row: int,
+               columns: list[str] | None = None, lossy: bool = False) -> pl.DataFrame | None:
+    """Whole records as a frame of strings named names (see read_chunk). lossy: bytes that are not UTF-8
+    become U+FFFD (for a file still in its own encoding, read only for its record structure)."""
+    if not data.strip():
+        return None
     # A first line of exactly the header's width: polars takes a block's width from its first line, so a block
     # of rows all shorter (trailing empty fields left out) or longer than the header would fail whole.
     # Short rows are filled with "", fields beyond the header are not read (as before).
     pad = (delimiter * (len(names) - 1) + "\n").encode("utf-8") if len(names) > 1 else b""   # one column: no width
-    row = decoded.first_row
-    start = decoded.data_start
-    with open(decoded.path, "rb") as fh:
-        for end in decoded.cuts:
-            fh.seek(start)
-            data = fh.read(end - start)
-            start = end
-            if not data.strip():
-                continue
-            try:
-                frame = pl.read_csv(io.BytesIO(pad + data), has_header=False, new_columns=names, infer_schema=False,
-                                    separator=delimiter, quote_char=quote or None, truncate_ragged_lines=True,
-                                    schema_overrides={n: pl.String for n in names}).slice(1 if pad else 0)
-            except Exception as exc:
-                raise ParseError(f"row {row} onwards: not a readable CSV: {exc}", stage="csv", kind="csv",
-                                 line=row) from None
-            yield row, frame.fill_null("")
-            row += frame.height
+    wanted = [i for i, n in enumerate(names) if columns is None or n in columns] or [0]
+    try:
+        frame = pl.read_csv(io.BytesIO(pad + data), has_header=False, infer_schema=False,
+                            columns=None if columns is None else wanted, encoding="utf8-lossy" if lossy else "utf8",
+                            separator=delimiter, quote_char=quote or None, truncate_ragged_lines=True,
+                            ).slice(1 if pad else 0)
+    except Exception as exc:
+        raise ParseError(f"row {first_row} onwards: not a readable CSV: {exc}", stage="csv", kind="csv",
+                         line=first_row) from None
+    frame.columns = [names[i] for i in wanted]
+    return frame.fill_null("")
 
 
-def _unique(header: list[str]) -> list[str]:
+UNIT = b"\x1f"      # a byte no CSV of orders holds: lines are read as one field split at it
+
+
+def read_lines(decoded: Decoded, index: int) -> pl.Series | None:
+    """Each line of chunk index as written (line ends left out); None when the chunk holds the UNIT byte.
+    Every record ends at a line's end, so when there are as many lines as records (a quoted line break
+    makes more), each line is one record."""
+    data = decoded.chunk(index)
+    if UNIT in data or not data.strip():
+        return None
+    return pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False, separator=UNIT.decode(),
+                       quote_char=None, truncate_ragged_lines=True).to_series(0)
+
+
+def unique(header: list[str]) -> list[str]:
     """Duplicate header names get a suffix (.2, .3) so every column can be addressed."""
     seen: dict[str, int] = {}
     out = []
