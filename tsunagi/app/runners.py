@@ -118,6 +118,7 @@ class FeedRunner(Runner):
 
     def run_once(self) -> bool:
         if self.stock_changed.wait(FEED_POLL_SECONDS):
+            self.writer.flush_stockouts()          # a stock-out goes at once, ahead of the window
             self.stopping.wait(self.coalesce)      # gather the changes of a burst into one file
             self.stock_changed.clear()
         self.writer.flush()

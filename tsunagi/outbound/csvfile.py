@@ -48,18 +48,29 @@ def render(layout: Layout, rows: list[dict[str, str]], text_fields: Mapping[str,
     """The whole file as bytes. Values a row lacks come from the layout's constants. In a file people
     open, free text that starts like a formula is neutralised; the quoting is the layout's ("never"
     only where the writer checked with problems() that no value needs it)."""
+    fields = {c.field for c in layout.columns if c.field}
+    return to_bytes(layout, frame(layout, {f: [row.get(f, "") for row in rows] for f in fields}, len(rows),
+                                  text_fields))
+
+
+def frame(layout: Layout, values: Mapping[str, list[str]], n: int, text_fields: Mapping[str, str] = {}) -> pl.DataFrame:
+    """The file's body as a frame of strings (columns c0, c1, …) from each field's n values."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
     data = {}
     for i, col in enumerate(layout.columns):
-        values = [row.get(col.field, "") for row in rows] if col.field else [col.value] * len(rows)
+        column = (values.get(col.field) or [""] * n) if col.field else [col.value] * n
         if layout.opened_by == "people" and col.field in text_fields:
-            values = [neutralised(v) for v in values]
+            column = [neutralised(v) for v in column]
         if col.max_bytes:
-            values = [_cut(v, col.max_bytes, layout.encoding) for v in values]
-        data[f"c{i}"] = [v or None for v in values]
-    frame = pl.DataFrame(data, schema={k: pl.String for k in data})
-    body = frame.write_csv(separator=layout.delimiter, include_header=False,
-                           quote_style=layout.quote, line_terminator=layout.newline)
+            column = [_cut(v, col.max_bytes, layout.encoding) for v in column]
+        data[f"c{i}"] = [v or None for v in column]
+    return pl.DataFrame(data, schema={k: pl.String for k in data})
+
+
+def to_bytes(layout: Layout, body_frame: pl.DataFrame) -> bytes:
+    """A frame of frame()'s shape written in the layout's delimiter, quoting, header and encoding."""
+    body = body_frame.write_csv(separator=layout.delimiter, include_header=False,
+                                quote_style=layout.quote, line_terminator=layout.newline)
     head = pl.DataFrame({f"c{i}": [c.header] for i, c in enumerate(layout.columns)}).write_csv(
         separator=layout.delimiter, include_header=False, quote_style=layout.quote,
         line_terminator=layout.newline) if layout.header else ""
