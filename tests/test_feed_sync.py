@@ -3,10 +3,12 @@ full resyncs, and the channel's own stock download checked against what tsunagi 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from tests.support.configs import RAKUTEN_TO, edit_config
 from tests.support.daemon import Running, wait_for
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
+from tsunagi.oms import published
 
 
 def sale(n: int, *items: Item) -> bytes:
@@ -64,5 +66,50 @@ def test_a_stock_out_is_written_at_once_ahead_of_the_coalescing_window(config_pa
         assert figures(early)["item-a"] == 9
         late = wait_for(lambda: (f := one_yahoo_file(running)) and figures(f)["item-a"] == 8 and f, timeout=15)
         assert figures(late)["item-c"] == 0
+    finally:
+        running.stop()
+
+
+def pushed(running, shop: str) -> None:
+    """Every file in the shop's ready/ moved to sent/, as a push does once the server has them."""
+    folder = running.spool.dir("outbox") / shop
+    (folder / "sent").mkdir(exist_ok=True)
+    for path in (folder / "ready").glob("*"):
+        path.rename(folder / "sent" / path.name)
+
+
+def test_feed_resync_writes_every_mapped_skus_current_figure_to_the_shops_file(running, capsys):
+    wait_for(lambda: one_yahoo_file(running))
+    pushed(running, "yahoo")
+    pushed(running, "rakuten")
+    running.send(sale(1, Item("item-a", "商品A", 2, 1000)))
+    wait_for(lambda: one_yahoo_file(running))
+    assert running.cli("feed", "resync", "--shop", "yahoo") == 0
+    assert "shop yahoo: 4 SKUs written" in capsys.readouterr().out
+    assert figures(one_yahoo_file(running)) == {"item-a": 7, "item-b": 9, "item-c": 9, "set-ab": 4}
+    rakuten = sorted((running.spool.dir("outbox") / "rakuten" / "ready").glob("rakuten-stock-*"))
+    assert len(rakuten) == 1 and "item-b" not in rakuten[0].read_bytes().decode("cp932")   # its sale's file only
+
+
+def test_a_resync_of_a_shop_without_a_stock_feed_is_refused_in_one_line(config_path, capsys):
+    from tsunagi.app import cli
+    assert cli.main(["-c", str(config_path), "feed", "resync", "--shop", "ec"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "ec" in err and "stock_feed" in err
+
+
+def test_full_every_hours_writes_every_shops_feed_whole_on_schedule(config_path, later):
+    edit_config(config_path, lambda d: d["stock_feed"].update(full_every_hours=6))
+    running = Running(config_path)
+    try:
+        # the first resync (there was never one) is done at start
+        wait_for(lambda: all(published.last_resync(running.store.read(), s) for s in ("rakuten", "yahoo")))
+        pushed(running, "yahoo")
+        later(timedelta(hours=5))
+        time.sleep(2.5)
+        assert yahoo_files(running) == []                  # not due yet
+        later(timedelta(hours=1, minutes=1))
+        whole = wait_for(lambda: one_yahoo_file(running), timeout=10)
+        assert figures(whole) == {"item-a": 9, "item-b": 9, "item-c": 9, "set-ab": 4}
     finally:
         running.stop()

@@ -186,6 +186,15 @@ def orders_related_by_split_merge_copy(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
 
 
+def channels_report_their_stock(tx: Tx) -> None:
+    """When each shop's feed was last written whole (a resync), and the figures a channel's own stock download
+    gave with what tsunagi had published then (a drift where they differ; repush: to be written again)."""
+    tx.run("CREATE TABLE IF NOT EXISTS feed_resyncs (shop TEXT PRIMARY KEY, at TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS channel_stock (shop TEXT NOT NULL, channel_sku TEXT NOT NULL, "
+           "qty INTEGER NOT NULL, reported_at TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', published INTEGER, "
+           "published_at TEXT, repush INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (shop, channel_sku))")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -194,5 +203,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
-                                                 orders_related_by_split_merge_copy)
+                                                 orders_related_by_split_merge_copy,
+                                                 channels_report_their_stock)
 LATEST = len(MIGRATIONS)

@@ -125,17 +125,21 @@ class FeedWriter:
         return (layout, rows, changes, refused) if rows or refused else None
 
     def _write(self, tx: Tx, shop: str, layout, rows: list[dict], changes: list, refused: list) -> Path | None:
+        return self.write_columns(tx, shop, layout, {f: [r[f] for r in rows] for f in FIELDS}, changes, refused)
+
+    def write_columns(self, tx: Tx, shop: str, layout, values: dict[str, list[str]], changes: list,
+                      refused: list) -> Path | None:
         """The shop's file (merged into its unsent one) and its published figures recorded; each SKU left out
         alerted (in this write transaction: the snapshot its rows were worked out on records nothing)."""
         for code, problem in refused:
             log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
             outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
-        if not rows:
+        if not changes:
             return None
-        body = csvfile.frame(layout, {f: [r[f] for r in rows] for f in FIELDS}, len(rows), TEXT_FIELDS)
+        body = csvfile.frame(layout, values, len(changes), TEXT_FIELDS)
         path = stockmerge.write(self.outbox_dir / shop, shop, layout, body)
         outbound_tables.record_published(tx, changes)
-        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(rows))
+        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(changes))
         return path
 
 

@@ -11,6 +11,7 @@ from tsunagi.app import logsetup
 from tsunagi.app.commands import (
     base,
     catalog,
+    feed,
     intake,
     mail,
     ordercancel,
@@ -28,7 +29,7 @@ from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
-          transfer)
+          transfer, feed)
 
 
 def version() -> str:

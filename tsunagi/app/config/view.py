@@ -32,6 +32,7 @@ class Config:
     smtp_port = property(lambda self: self.file.smtp.port)
     max_message_bytes = property(lambda self: self.file.smtp.max_message_bytes)
     feed_coalesce_ms = property(lambda self: self.file.stock_feed.coalesce_ms)
+    feed_full_every_hours = property(lambda self: self.file.stock_feed.full_every_hours)
     store_synchronous = property(lambda self: self.file.store.synchronous)
     store_busy_seconds = property(lambda self: self.file.store.busy_timeout_seconds)
     parse_timeout_seconds = property(lambda self: self.file.pipeline.parse_timeout_seconds)
