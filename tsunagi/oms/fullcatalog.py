@@ -4,18 +4,20 @@ from __future__ import annotations
 from tsunagi.oms.store import Tx
 
 
-def channel_codes(tx: Tx, shop: str) -> dict[str, str]:
-    """{channel_sku: product} of every product the shop publishes, as catalog.channel_codes gives it product
-    by product: the shop's own codes, else the codes for all shops, else the product's own SKU."""
-    own: dict[str, list[str]] = {}
-    common: dict[str, list[str]] = {}
-    for code, sku, for_shop in tx.all("SELECT channel_sku, sku, shop FROM channel_skus WHERE shop IN (?, '')", shop):
-        (own if for_shop == shop else common).setdefault(sku, []).append(code)
-    master = {r[0] for r in tx.all("SELECT sku FROM products")}
-    out: dict[str, str] = {}
-    for product in sorted(master | own.keys() | common.keys()):   # a mapping may name a product not in the master
-        for code in own.get(product) or common.get(product) or [product]:
-            out[code] = product
+def mapped_codes(tx: Tx, shops: list[str]) -> dict[str, dict[str, str]]:
+    """shop -> {channel_sku: product} of the products the shop publishes under a mapped code, as
+    catalog.channel_codes gives them: the shop's own codes, else the codes for all shops. Any other product
+    of the master is published under its own SKU."""
+    mappings = tx.all("SELECT channel_sku, sku, shop FROM channel_skus")
+    out = {}
+    for shop in shops:
+        own: dict[str, list[str]] = {}
+        common: dict[str, list[str]] = {}
+        for code, sku, for_shop in mappings:
+            if for_shop in (shop, ""):
+                (own if for_shop == shop else common).setdefault(sku, []).append(code)
+        out[shop] = {code: product for product in own.keys() | common.keys()
+                     for code in own.get(product) or common[product]}
     return out
 
 

@@ -5,6 +5,11 @@ from tsunagi.common.clock import timestamp
 from tsunagi.oms.store import Tx
 
 
+def figures(tx: Tx, shop: str) -> dict[str, int]:
+    """{channel_sku: quantity} last published to the shop's stock feed."""
+    return dict(tx.all("SELECT channel_sku, qty FROM feed_state WHERE shop = ?", shop))
+
+
 def record_resync(tx: Tx, shop: str) -> None:
     """The shop's feed was just written whole."""
     tx.run("INSERT INTO feed_resyncs (shop, at) VALUES (?, ?) ON CONFLICT (shop) DO UPDATE SET at = excluded.at",

@@ -67,6 +67,19 @@ def frame(layout: Layout, values: Mapping[str, list[str]], n: int, text_fields: 
     return pl.DataFrame(data, schema={k: pl.String for k in data})
 
 
+def frame_from(layout: Layout, fields: pl.DataFrame, text_fields: Mapping[str, str] = {}) -> pl.DataFrame:
+    """frame() from a frame of field columns (strings), column-wise where nothing needs a value's own care."""
+    if any(c.max_bytes for c in layout.columns) or (layout.opened_by == "people" and set(text_fields) & set(fields.columns)):
+        return frame(layout, {f: fields.get_column(f).to_list() for f in fields.columns}, fields.height, text_fields)
+    return fields.select([_column(c, fields.columns).alias(f"c{i}") for i, c in enumerate(layout.columns)])
+
+
+def _column(col, have: list[str]) -> pl.Expr:
+    if col.field and col.field in have:
+        return pl.col(col.field).replace("", None)
+    return pl.lit(col.value or None, dtype=pl.String) if not col.field else pl.lit(None, dtype=pl.String)
+
+
 def to_bytes(layout: Layout, body_frame: pl.DataFrame) -> bytes:
     """A frame of frame()'s shape written in the layout's delimiter, quoting, header and encoding."""
     body = body_frame.write_csv(separator=layout.delimiter, include_header=False,
@@ -77,8 +90,16 @@ def to_bytes(layout: Layout, body_frame: pl.DataFrame) -> bytes:
     pre = "".join(layout.delimiter.join(row) + layout.newline for row in layout.preamble)
     text = pre + head + body
     if layout.encoding == "cp932":
-        text = text.translate(CP932_FIXES)
+        text = cp932_fixed(text)
     return text.encode(layout.encoding)
+
+
+_FIXED = tuple(chr(c) for c in CP932_FIXES)
+
+
+def cp932_fixed(text: str) -> str:
+    """text with CP932_FIXES applied; a look for the few characters first (translating megabytes is slow)."""
+    return text.translate(CP932_FIXES) if any(c in text for c in _FIXED) else text
 
 
 def _cut(value: str, limit: int, encoding: str) -> str:
@@ -95,7 +116,7 @@ def encodable(layout: Layout, value: str) -> bool:
     if layout.encoding != "cp932":
         return True
     try:
-        value.translate(CP932_FIXES).encode("cp932")
+        cp932_fixed(value).encode("cp932")
         return True
     except UnicodeEncodeError:
         return False

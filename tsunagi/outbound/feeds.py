@@ -5,6 +5,8 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
+import polars as pl
+
 from tsunagi.oms import catalog, outbound_tables, outbox, stock
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound import csvfile, stockmerge
@@ -80,8 +82,11 @@ class FeedWriter:
         for shop, feed in self.feeds.items():
             fresh = self._shop_rows(tx, shop, feed, stale, force=True)
             if fresh:
+                again = {r["channel_sku"] for r in fresh[1]} | {code for code, _ in fresh[3]}
                 old = files.get(shop) or (fresh[0], [], [], [])
-                files[shop] = (fresh[0], old[1] + fresh[1], old[2] + fresh[2], old[3] + fresh[3])
+                files[shop] = (fresh[0], [r for r in old[1] if r["channel_sku"] not in again] + fresh[1],
+                               [c for c in old[2] if c[1] not in again] + fresh[2],
+                               [r for r in old[3] if r[0] not in again] + fresh[3])
 
     def flush_stockouts(self) -> list[Path]:
         """Before the coalescing window: SKUs of pending events whose figure falls to 0 from a published one
@@ -125,22 +130,26 @@ class FeedWriter:
         return (layout, rows, changes, refused) if rows or refused else None
 
     def _write(self, tx: Tx, shop: str, layout, rows: list[dict], changes: list, refused: list) -> Path | None:
-        return self.write_columns(tx, shop, layout, {f: [r[f] for r in rows] for f in FIELDS}, changes, refused)
+        return self.write_frame(tx, shop, layout, rows_frame(rows), changes, refused)
 
-    def write_columns(self, tx: Tx, shop: str, layout, values: dict[str, list[str]], changes: list,
-                      refused: list) -> Path | None:
+    def write_frame(self, tx: Tx, shop: str, layout, body: pl.DataFrame, changes: list,
+                    refused: list) -> Path | None:
         """The shop's file (merged into its unsent one) and its published figures recorded; each SKU left out
         alerted (in this write transaction: the snapshot its rows were worked out on records nothing)."""
         for code, problem in refused:
             log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
             outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
-        if not changes:
+        if not body.height:
             return None
-        body = csvfile.frame(layout, values, len(changes), TEXT_FIELDS)
-        path = stockmerge.write(self.outbox_dir / shop, shop, layout, body)
-        outbound_tables.record_published(tx, changes)
-        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(changes))
+        path = stockmerge.write(self.outbox_dir / shop, shop, layout, csvfile.frame_from(layout, body, TEXT_FIELDS))
+        outbound_tables.record_published(tx, changes)     # a resync leaves out the figures published already
+        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, body.height)
         return path
+
+
+def rows_frame(rows: list[dict]) -> pl.DataFrame:
+    """Rows of feed_row() as a frame of their fields."""
+    return pl.DataFrame({f: [r[f] for r in rows] for f in FIELDS}, schema={f: pl.String for f in FIELDS})
 
 
 def feed_row(layout, shop: str, code: str, product: str, name: str, qty: int, target: StockFeed) -> tuple[dict | None, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+import polars as pl
+
 from tsunagi.common import clock
 from tsunagi.oms import catalog, fullcatalog, outbox, published as channel, stock
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.feeds import FIELDS, FeedWriter, feed_row, published, split_code
+from tsunagi.outbound.feeds import FIELDS, FeedWriter, feed_row, published, rows_frame
 from tsunagi.outbound.layouts import Layout
 
 log = logging.getLogger("tsunagi.feeds")
@@ -18,73 +20,100 @@ def resync(writer: FeedWriter, shops: list[str] | None = None, only: dict[str, l
 
     The figures are worked out on one snapshot, without the write lock; each shop's file is then written in a
     short transaction that works out again the SKUs changed since, so the file holds the figures as of its
-    commit (see FeedWriter._freshen) and is merged into the shop's unsent file like any other."""
+    commit (see FeedWriter._freshen) and is merged into the shop's unsent file like any other. Only figures
+    that differ from the published ones are recorded again (every one is in the file)."""
     names = [s for s in writer.feeds if (shops is None or s in shops) and (only is None or s in only)]
     with writer.store.snapshot() as tx:
         seen = outbox.last_id(tx)
-        parts, free, titles = fullcatalog.components(tx), stock.free_by_sku(tx), fullcatalog.names(tx)
-        codes = {shop: fullcatalog.channel_codes(tx, shop) for shop in names}
+        parts, titles = fullcatalog.components(tx), fullcatalog.names(tx)
+        free = stock.free_by_sku(tx)
+        mapped = fullcatalog.mapped_codes(tx, names)
+        before = {shop: channel.figures(tx, shop) for shop in names}
+    products = pl.DataFrame({"sku": list(titles), "name": list(titles.values())}, schema={"sku": pl.String, "name": pl.String})
+    free_frame = pl.DataFrame({"sku": list(free), "free": list(free.values())}, schema={"sku": pl.String, "free": pl.Int64})
     out: dict[str, int] = {}
     for shop in names:
         feed = writer.feeds[shop]
-        mine = codes[shop] if only is None else {c: p for c in only[shop] if (p := codes[shop].get(c))}
+        codes = _codes(mapped[shop], products)
+        if only is not None:
+            codes = codes.filter(pl.col("channel_sku").is_in(only[shop]))
         layout = writer.layouts.load("stock", feed.layout, FIELDS)
-        values, changes, refused = _columns(layout, shop, feed, mine, parts, free, titles)
+        body, changes, refused = _figures(layout, shop, feed, codes, parts, free, free_frame, products, before[shop])
         with writer.store.transaction() as tx:
             later = outbox.keys_after(tx, outbox.STOCK, seen)
-            stale = catalog.affected_products(tx, later) & set(mine.values()) if later else set()
+            stale = catalog.affected_products(tx, later) & set(codes.get_column("sku").to_list()) if later else set()
             fresh = writer._shop_rows(tx, shop, feed, stale, force=True) if stale else None
-            if fresh:           # appended: the merge keeps a SKU's last row
-                for f in FIELDS:
-                    values[f] += [r[f] for r in fresh[1]]
-                changes += fresh[2]
-                refused += fresh[3]
-            writer.write_columns(tx, shop, layout, values, changes, refused)
+            if fresh:           # the SKUs changed since the snapshot, as they are now
+                again = {r["channel_sku"] for r in fresh[1]} | {code for code, _ in fresh[3]}
+                body = pl.concat([body.filter(~pl.col("channel_sku").is_in(list(again))), rows_frame(fresh[1])])
+                changes = [c for c in changes if c[1] not in again] + fresh[2]
+                refused = [r for r in refused if r[0] not in again] + fresh[3]
+            writer.write_frame(tx, shop, layout, body, changes, refused)
             if only is None:
                 channel.record_resync(tx, shop)
             else:
                 channel.repushed(tx, shop, only[shop])
-        out[shop] = len(changes)
-        log.info("shop %s: %s of %d SKUs written", shop, "full resync" if only is None else "drift repush", len(changes))
+        out[shop] = body.height
+        log.info("shop %s: %s of %d SKUs written", shop, "full resync" if only is None else "drift repush", body.height)
     return out
 
 
-def _columns(layout: Layout, shop: str, feed, codes: dict[str, str], parts: dict, free: dict[str, int],
-             titles: dict[str, str]) -> tuple[dict[str, list[str]], list, list]:
-    """(field -> values, figures, refused) for these codes; a batch with nothing the file cannot carry (the
-    usual case) is checked as a whole, any other row by row as FeedWriter does it."""
-    order = sorted(codes)
-    products = [codes[c] for c in order]
-    qtys = [published(parts.get(p) or [(p, 1)], free, feed.safety_stock) for p in products]
-    names = [titles.get(p, "") for p in products]
-    if _clean(layout, order, names):
-        split = [split_code(c) for c in order]
-        values = {"code": [h for h, _ in split], "subcode": [v for _, v in split], "channel_sku": order,
-                  "sku": products, "name": names, "qty": [str(q) for q in qtys], "location": [feed.location] * len(order)}
-        return values, [(shop, c, q) for c, q in zip(order, qtys)], []
-    values = {f: [] for f in FIELDS}
-    changes, refused = [], []
-    for code, product, name, qty in zip(order, products, names, qtys):
+def _codes(mapped: dict[str, str], products: pl.DataFrame) -> pl.DataFrame:
+    """(channel_sku, sku) of everything the shop publishes: its mapped codes, and every other product of the
+    master under its own SKU."""
+    pairs = pl.DataFrame({"channel_sku": list(mapped), "sku": list(mapped.values())},
+                         schema={"channel_sku": pl.String, "sku": pl.String})
+    own = products.filter(~pl.col("sku").is_in(pairs.get_column("sku").unique().to_list()))
+    return pl.concat([own.select(channel_sku="sku", sku="sku"), pairs]).unique("channel_sku", keep="last")
+
+
+def _figures(layout: Layout, shop: str, feed, codes: pl.DataFrame, parts: dict, free: dict[str, int],
+             free_frame: pl.DataFrame, products: pl.DataFrame, before: dict[str, int]):
+    """(body, figures to record, refused) of these codes, sorted by code. Worked out column-wise: a set's
+    figure from its parts, any other's max(0, free − safety stock); a batch with nothing the file cannot
+    carry (the usual case) is checked as a whole, any other row by row as FeedWriter does it."""
+    safety = feed.safety_stock
+    sets = {p: published(parts[p], free, safety) for p in parts}
+    frame = (codes.join(free_frame, on="sku", how="left")
+             .join(pl.DataFrame({"sku": list(sets), "set_qty": list(sets.values())},
+                                schema={"sku": pl.String, "set_qty": pl.Int64}), on="sku", how="left")
+             .join(products, on="sku", how="left", maintain_order="left")
+             .with_columns(qty=pl.coalesce("set_qty", (pl.col("free").fill_null(0) - safety).clip(lower_bound=0)),
+                           name=pl.col("name").fill_null(""))
+             .sort("channel_sku"))
+    known = pl.DataFrame({"channel_sku": list(before), "before": list(before.values())},
+                         schema={"channel_sku": pl.String, "before": pl.Int64})
+    changed = frame.join(known, on="channel_sku", how="left").filter(
+        pl.col("before").is_null() | (pl.col("before") != pl.col("qty")))
+    if _clean(layout, frame):
+        parts_of = pl.col("channel_sku").str.splitn(":", 2)      # as split_code does
+        body = frame.select(code=parts_of.struct.field("field_0"),
+                            subcode=parts_of.struct.field("field_1").fill_null(""),
+                            channel_sku="channel_sku", sku="sku", name="name", qty=pl.col("qty").cast(pl.String),
+                            location=pl.lit(feed.location, dtype=pl.String))
+        return body, [(shop, c, q) for c, q in changed.select("channel_sku", "qty").iter_rows()], []
+    rows, changes, refused = [], [], []
+    for code, product, name, qty in frame.select("channel_sku", "sku", "name", "qty").iter_rows():
         row, problem = feed_row(layout, shop, code, product, name, qty, feed)
         if row is None:
             if problem:
                 refused.append((code, problem))
             continue
-        for f in FIELDS:
-            values[f].append(row[f])
-        changes.append((shop, code, qty))
-    return values, changes, refused
+        rows.append(row)
+        if before.get(code) != qty:
+            changes.append((shop, code, qty))
+    return rows_frame(rows), changes, refused
 
 
-def _clean(layout: Layout, codes: list[str], names: list[str]) -> bool:
+def _clean(layout: Layout, frame: pl.DataFrame) -> bool:
     """Whether every code and name can go in the file as it is (one look at them all)."""
-    if not (csvfile.encodable(layout, "\n".join(codes)) and csvfile.encodable(layout, "\n".join(names))):
+    codes, names = "\0".join(frame.get_column("channel_sku").to_list()), "\0".join(frame.get_column("name").to_list())
+    if not ((codes.isascii() or csvfile.encodable(layout, codes)) and csvfile.encodable(layout, names)):
         return False
-    if layout.unsafe is not None and (layout.unsafe.search("\0".join(codes)) or
-                                      ("name" in layout.headers and layout.unsafe.search("\0".join(names)))):
+    if layout.unsafe is not None and (layout.unsafe.search(codes) or ("name" in layout.headers and layout.unsafe.search(names))):
         return False
     formula = layout.opened_by == "software" and "name" in layout.headers
-    return not (formula and any(n.startswith(csvfile.FORMULA_START) for n in names))
+    return not (formula and frame.get_column("name").str.contains(r"^[=+\-@\t\r]").any())    # csvfile.FORMULA_START
 
 
 def due(writer: FeedWriter, every_hours: float) -> list[str]:
