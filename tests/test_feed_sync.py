@@ -2,13 +2,14 @@
 full resyncs, and the channel's own stock download checked against what tsunagi published."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 
-from tests.support.configs import RAKUTEN_TO, edit_config
+from tests.support.configs import RAKUTEN_TO, edit_config, shop
 from tests.support.daemon import Running, wait_for
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
-from tsunagi.oms import published
+from tsunagi.oms import outbound_tables, published
 
 
 def sale(n: int, *items: Item) -> bytes:
@@ -113,3 +114,86 @@ def test_full_every_hours_writes_every_shops_feed_whole_on_schedule(config_path,
         assert figures(whole) == {"item-a": 9, "item-b": 9, "item-c": 9, "set-ab": 4}
     finally:
         running.stop()
+
+
+def drift_site(config_path) -> Running:
+    """The test site with Yahoo's quantity download (code, sub-code, quantity) named for the yahoo shop."""
+    edit_config(config_path, lambda d: shop(d, "yahoo")["stock_feed"].update(download_layout="yahoo-quantity-download"))
+    return Running(config_path)
+
+
+def yahoo_download(running, rows: list[str], name: str = "quantity.csv") -> None:
+    """The channel's own stock download, dropped in the shop's folder as an operator does."""
+    text = "code,sub-code,quantity,allow-overdraft,stock-close\r\n" + "".join(f"{r}\r\n" for r in rows)
+    (running.spool.dir("drop") / "yahoo" / name).write_bytes(text.encode("cp932"))
+
+
+def test_a_channels_stock_download_that_differs_is_listed_alerted_and_its_right_figure_written_again(config_path, capsys):
+    running = drift_site(config_path)
+    try:
+        wait_for(lambda: one_yahoo_file(running) and published.figures(running.store.read(), "yahoo"))
+        pushed(running, "yahoo")
+        # item-a and item-c as published (9); item-b shows 5 where tsunagi published 9; a code never published
+        yahoo_download(running, ["item-a,,9,0,", "item-b,,5,0,", "item-c,,9,0,", "other,,3,0,"])
+        again = wait_for(lambda: one_yahoo_file(running))
+        assert figures(again) == {"item-b": 9}                  # the right figure, only where it drifted
+        capsys.readouterr()
+        assert running.cli("feed", "drift", "--shop", "yahoo", "--json") == 0
+        [drift] = json.loads(capsys.readouterr().out)
+        assert (drift["channel_sku"], drift["channel_qty"], drift["published_qty"]) == ("item-b", 5, 9)
+        assert drift["source"].startswith("yahoo-quantity-download:") and not drift["repush_pending"]
+        [alert] = [a for a in outbound_tables.unsent_alerts(running.store.read()) if "ずれ" in a[2]]
+        assert "yahoo" in alert[2] and "item-b: チャネル 5 / tsunagi 9" in alert[3]
+        assert running.cli("feed", "drift") == 0
+        assert "yahoo  item-b  channel 5  published 9" in capsys.readouterr().out
+    finally:
+        running.stop()
+
+
+def test_a_later_download_that_agrees_clears_the_drift(config_path, capsys):
+    running = drift_site(config_path)
+    try:
+        wait_for(lambda: published.figures(running.store.read(), "yahoo"))     # the initial feed, recorded
+        yahoo_download(running, ["item-b,,5,0,"], "first.csv")
+        wait_for(lambda: published.drift(running.store.read(), "yahoo"))
+        time.sleep(0.01)
+        yahoo_download(running, ["item-b,,9,0,"], "second.csv")
+        wait_for(lambda: not published.drift(running.store.read(), "yahoo"))
+        assert running.cli("feed", "drift", "--shop", "yahoo") == 0
+        assert "(0 drifted SKUs)" in capsys.readouterr().out
+    finally:
+        running.stop()
+
+
+def test_a_variation_in_a_rakuten_item_download_is_compared_under_code_and_sku_number(tmp_path, capsys):
+    from tests.support.configs import seed, write_config
+    path = write_config(tmp_path)
+    edit_config(path, lambda d: shop(d, "rakuten")["stock_feed"].update(download_layout="rakuten-item-download"))
+    seed(path, products="sku,name,components,channel_sku,shop\nitem-a,商品A,,shirt:red,rakuten\nitem-b,商品B,,,\n",
+         counts="sku,location,lot,qty\nitem-a,本店倉庫,1,10\nitem-b,本店倉庫,1,10\n")
+    running = Running(path)
+    try:
+        ready = running.spool.dir("outbox") / "rakuten" / "ready"
+        first = wait_for(lambda: published.figures(running.store.read(), "rakuten") and sorted(ready.glob("rakuten-stock-*")))
+        text = first[0].read_bytes().decode("cp932")
+        assert '"u","shirt","red","10"' in text and '"u","item-b","","10"' in text
+        pushed(running, "rakuten")
+        download = ("コントロールカラム,商品管理番号（商品URL）,SKU管理番号,在庫数\r\n"
+                    "u,shirt,red,4\r\nu,item-b,,10\r\n").encode("cp932")
+        (running.spool.dir("drop") / "rakuten" / "dl-normal-item.csv").write_bytes(download)
+        again = wait_for(lambda: sorted(ready.glob("rakuten-stock-*")))
+        assert again[0].read_bytes().decode("cp932").split("\r\n")[1:] == ['"u","shirt","red","10"', ""]
+        assert [d["channel_sku"] for d in published.drift(running.store.read(), "rakuten")] == ["shirt:red"]
+        assert running.cli("feed", "resync", "--shop", "rakuten") == 0        # merged into the unsent file
+        [whole] = sorted(ready.glob("rakuten-stock-*"))
+        assert whole.read_bytes().decode("cp932").split("\r\n")[1:] == ['"u","item-b","","10"', '"u","shirt","red","10"', ""]
+    finally:
+        running.stop()
+
+
+def test_a_download_layout_that_is_no_channel_stock_layout_is_named_in_the_config_error(config_path):
+    import pytest
+    from tsunagi.app import config
+    edit_config(config_path, lambda d: shop(d, "yahoo")["stock_feed"].update(download_layout="tsunagi-stock"))
+    with pytest.raises(config.ConfigError, match=r"shop\[1\]\.stock_feed\.download_layout: .*not channel_stock"):
+        config.load(config_path)

@@ -133,4 +133,6 @@ class Config:
             stock = dataclasses.replace(stock, fields={**stock.fields, "location": here})
             return [self.csv_layout(n) for n in w.result_layouts] + [stock]
         names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
+        names += [s.stock_feed.download_layout for s in self.shops
+                  if s.id == meta.get("shop") and s.stock_feed and s.stock_feed.download_layout]
         return [self.csv_layout(n) for n in names + self.stock_layouts]
