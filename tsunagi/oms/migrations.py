@@ -193,6 +193,7 @@ def channels_report_their_stock(tx: Tx) -> None:
     tx.run("CREATE TABLE IF NOT EXISTS channel_stock (shop TEXT NOT NULL, channel_sku TEXT NOT NULL, "
            "qty INTEGER NOT NULL, reported_at TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', published INTEGER, "
            "published_at TEXT, repush INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (shop, channel_sku))")
+    tx.run("CREATE INDEX IF NOT EXISTS channel_stock_to_repush ON channel_stock (shop) WHERE repush = 1")
 
 
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,

@@ -15,14 +15,14 @@ from tsunagi.outbound.layouts import Layout
 log = logging.getLogger("tsunagi.feeds")
 
 
-def resync(writer: FeedWriter, shops: list[str] | None = None, only: dict[str, list[str]] | None = None) -> dict[str, int]:
-    """shop -> SKUs written: every channel SKU of each shop (only: just these codes of these shops, a drift's).
+def resync(writer: FeedWriter, shops: list[str] | None = None) -> dict[str, int]:
+    """shop -> SKUs written: every channel SKU of each shop.
 
     The figures are worked out on one snapshot, without the write lock; each shop's file is then written in a
     short transaction that works out again the SKUs changed since, so the file holds the figures as of its
     commit (see FeedWriter._freshen) and is merged into the shop's unsent file like any other. Only figures
     that differ from the published ones are recorded again (every one is in the file)."""
-    names = [s for s in writer.feeds if (shops is None or s in shops) and (only is None or s in only)]
+    names = [s for s in writer.feeds if shops is None or s in shops]
     with writer.store.snapshot() as tx:
         seen = outbox.last_id(tx)
         parts, titles = fullcatalog.components(tx), fullcatalog.names(tx)
@@ -35,8 +35,6 @@ def resync(writer: FeedWriter, shops: list[str] | None = None, only: dict[str, l
     for shop in names:
         feed = writer.feeds[shop]
         codes = _codes(mapped[shop], products)
-        if only is not None:
-            codes = codes.filter(pl.col("channel_sku").is_in(only[shop]))
         layout = writer.layouts.load("stock", feed.layout, FIELDS)
         body, changes, refused = _figures(layout, shop, feed, codes, parts, free, free_frame, products, before[shop])
         with writer.store.transaction() as tx:
@@ -49,12 +47,9 @@ def resync(writer: FeedWriter, shops: list[str] | None = None, only: dict[str, l
                 changes = [c for c in changes if c[1] not in again] + fresh[2]
                 refused = [r for r in refused if r[0] not in again] + fresh[3]
             writer.write_frame(tx, shop, layout, body, changes, refused)
-            if only is None:
-                channel.record_resync(tx, shop)
-            else:
-                channel.repushed(tx, shop, only[shop])
+            channel.record_resync(tx, shop)
         out[shop] = body.height
-        log.info("shop %s: %s of %d SKUs written", shop, "full resync" if only is None else "drift repush", body.height)
+        log.info("shop %s: full resync of %d SKUs written", shop, body.height)
     return out
 
 
@@ -128,5 +123,14 @@ def due(writer: FeedWriter, every_hours: float) -> list[str]:
 
 def repush(writer: FeedWriter) -> dict[str, int]:
     """The right figures of the SKUs a channel's download showed drifted, written again."""
-    wanted = {shop: codes for shop, codes in channel.repush_wanted(writer.store.read()).items() if shop in writer.feeds}
-    return resync(writer, only=wanted) if wanted else {}
+    out = {}
+    for shop, codes in channel.repush_wanted(writer.store.read()).items():
+        with writer.store.transaction() as tx:      # a few SKUs: worked out as a change is, in the write
+            feed = writer.feeds.get(shop)
+            products = {p for c in codes if (p := catalog.product_for(tx, shop, c))} if feed else set()
+            rows = writer._shop_rows(tx, shop, feed, products, force=True) if products else None
+            if rows:
+                writer._write(tx, shop, *rows)
+            channel.repushed(tx, shop, codes)       # a code no product has any more is not written
+        out[shop] = len(rows[1]) if rows else 0
+    return out
