@@ -197,3 +197,14 @@ def test_a_download_layout_that_is_no_channel_stock_layout_is_named_in_the_confi
     edit_config(config_path, lambda d: shop(d, "yahoo")["stock_feed"].update(download_layout="tsunagi-stock"))
     with pytest.raises(config.ConfigError, match=r"shop\[1\]\.stock_feed\.download_layout: .*not channel_stock"):
         config.load(config_path)
+
+
+def test_unsent_files_a_crash_left_side_by_side_are_merged_oldest_first(running):
+    first = wait_for(lambda: one_yahoo_file(running))
+    older = first.with_name("yahoo-stock-20000101T000000_000000.csv")     # sorts first: written before
+    older.write_bytes("code,sub-code,quantity,mode,allow-overdraft,stock-close\r\nitem-c,,1,,0,\r\nold-x,,2,,0,\r\n"
+                      .encode("cp932"))
+    running.send(sale(1, Item("item-a", "商品A", 2, 1000)))
+    merged = wait_for(lambda: (f := one_yahoo_file(running)) and figures(f)["item-a"] == 7 and f)
+    # item-c: the newer file's 9 wins over the older one's 1; a SKU only the older file had stays
+    assert figures(merged) == {"item-a": 7, "item-b": 9, "item-c": 9, "set-ab": 4, "old-x": 2}

@@ -92,14 +92,19 @@ class FeedWriter:
         """Before the coalescing window: SKUs of pending events whose figure falls to 0 from a published one
         above it are written at once (a stock-out oversells until the channel has it). The events stay
         pending: the pass after the window writes the other figures and finds these published."""
-        written: list[Path] = []
-        with self.store.transaction() as tx:
+        with self.store.snapshot() as tx:          # looked for without the write lock: intake is not held up
             events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
             if not events:
-                return written
+                return []
             products = catalog.affected_products(tx, {key for _, key, _ in events})
-            for shop, feed in self.feeds.items():
-                f = self._shop_rows(tx, shop, feed, products, only_stockouts=True)
+            found = {shop: {r["sku"] for r in f[1]} for shop, feed in self.feeds.items()
+                     if (f := self._shop_rows(tx, shop, feed, products, only_stockouts=True))}
+        written: list[Path] = []
+        if not found:
+            return written
+        with self.store.transaction() as tx:       # the few found, worked out again as they are now
+            for shop, out_of_stock in found.items():
+                f = self._shop_rows(tx, shop, self.feeds[shop], out_of_stock, only_stockouts=True)
                 if f and (path := self._write(tx, shop, *f)):
                     written.append(path)
         return written
