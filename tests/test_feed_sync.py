@@ -208,3 +208,17 @@ def test_unsent_files_a_crash_left_side_by_side_are_merged_oldest_first(running)
     merged = wait_for(lambda: (f := one_yahoo_file(running)) and figures(f)["item-a"] == 7 and f)
     # item-c: the newer file's 9 wins over the older one's 1; a SKU only the older file had stays
     assert figures(merged) == {"item-a": 7, "item-b": 9, "item-c": 9, "set-ab": 4, "old-x": 2}
+
+
+def test_changes_after_a_large_unsent_file_go_in_a_file_of_their_own_sent_after_it(running):
+    from tsunagi.outbound.stockmerge import MERGE_BYTES
+    first = wait_for(lambda: one_yahoo_file(running))
+    rows = "".join(f"bulk-{n:07d},,5,,0,\r\n" for n in range(MERGE_BYTES // 20 + 1))
+    first.write_bytes(("code,sub-code,quantity,mode,allow-overdraft,stock-close\r\n" + rows).encode("cp932"))
+    big = first.read_bytes()                      # a full resync's file waiting for a person to upload it
+    running.send(sale(1, Item("item-a", "商品A", 2, 1000)))
+    wait_for(lambda: len(yahoo_files(running)) == 2)
+    running.send(sale(2, Item("item-c", "商品C", 1, 1000)))
+    files = wait_for(lambda: (f := yahoo_files(running)) and len(f) == 2 and figures(f[-1]).get("item-c") == 8 and f)
+    assert len(files) == 2 and files[0] == first and first.read_bytes() == big    # left as it was, sent first
+    assert figures(files[1]) == {"item-a": 7, "item-c": 8}     # the changes since, merged with each other

@@ -16,6 +16,10 @@ from tsunagi.outbound.layouts import Layout
 
 log = logging.getLogger("tsunagi.feeds")
 KEY_FIELDS = ("code", "subcode", "channel_sku", "sku")    # what names a row's SKU; the rest is its figure
+# An unsent file larger than this (a full resync's, waiting for a person to upload it) is not rewritten for
+# every sale (that would hold the store's write lock a second or more each time): the changes after it go
+# in a file of their own, merged with each other, sent after it.
+MERGE_BYTES = 2 << 20
 
 
 def stock_name(shop: str, layout: Layout) -> str:
@@ -23,8 +27,18 @@ def stock_name(shop: str, layout: Layout) -> str:
 
 
 def unsent(folder: Path, shop: str, layout: Layout) -> list[Path]:
-    """The shop's stock files still in ready/ (not taken by a push yet), oldest first (names sort by time)."""
-    return sorted((folder / "ready").glob(f"{shop}-stock-*.{layout.extension}"))
+    """The shop's stock files still in ready/ (not taken by a push yet) that new figures are merged into:
+    oldest first (names sort by time), from after the newest one too large to rewrite each time."""
+    files = sorted((folder / "ready").glob(f"{shop}-stock-*.{layout.extension}"))
+    big = [i for i, p in enumerate(files) if _size(p) > MERGE_BYTES]
+    return files[big[-1] + 1:] if big else files
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:     # taken by a push meanwhile
+        return 0
 
 
 @contextmanager
