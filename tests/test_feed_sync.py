@@ -222,3 +222,32 @@ def test_changes_after_a_large_unsent_file_go_in_a_file_of_their_own_sent_after_
     files = wait_for(lambda: (f := yahoo_files(running)) and len(f) == 2 and figures(f[-1]).get("item-c") == 8 and f)
     assert len(files) == 2 and files[0] == first and first.read_bytes() == big    # left as it was, sent first
     assert figures(files[1]) == {"item-a": 7, "item-c": 8}     # the changes since, merged with each other
+
+
+def test_a_stock_download_pulled_over_sftp_is_compared_and_its_drift_written_again(tmp_path, sshd, capsys, later):
+    from tests.support.configs import seed, write_config
+    from tsunagi.app import cli
+    remote = tmp_path / "remote"
+    for d in ("out", "done"):
+        (remote / d).mkdir(parents=True)
+    path = write_config(tmp_path)
+    seed(path)
+    assert cli.main(["-c", str(path), "feed", "resync"]) == 0       # the figures published (item-b: 10 on Rakuten)
+    endpoint = {"name": "rms", "host": "127.0.0.1", "port": sshd.port, "user": sshd.user,
+                "key_file": str(sshd.user_key), "known_hosts": str(sshd.known_hosts(tmp_path / "known_hosts", sshd.port)),
+                "timeout": 10, "pull": {"remote_dir": str(remote / "out"), "into": "rakuten", "pattern": "dl-*.csv",
+                                        "after": "move", "processed_dir": str(remote / "done")}}
+    edit_config(path, lambda d: (d.update(sftp=[endpoint]),
+                                 shop(d, "rakuten")["stock_feed"].update(download_layout="rakuten-item-download")))
+    later(timedelta(minutes=1))      # the channel makes its download a while after (SFTP times are whole seconds)
+    (remote / "out" / "dl-normal-item.csv").write_bytes(
+        "商品管理番号（商品URL）,SKU管理番号,在庫数\r\nitem-b,,3\r\nitem-c,,10\r\n".encode("cp932"))
+    ready = tmp_path / "var" / "spool" / "outbox" / "rakuten" / "ready"
+    before = set(ready.glob("*"))
+    assert cli.main(["-c", str(path), "sftp", "run", "rms"]) == 0
+    assert cli.main(["-c", str(path), "feed", "drift", "--json"]) == 0
+    out = capsys.readouterr().out
+    [drift] = json.loads(out[out.index("\n[") + 1:])                  # after what sftp run printed
+    assert (drift["shop"], drift["channel_sku"], drift["channel_qty"], drift["published_qty"]) == ("rakuten", "item-b", 3, 10)
+    [again] = set(ready.glob("*")) - before or ready.glob("*")
+    assert '"u","item-b","","10"' in again.read_bytes().decode("cp932")
