@@ -29,6 +29,6 @@ def components(tx: Tx) -> dict[str, list[tuple[str, int]]]:
     return out
 
 
-def names(tx: Tx) -> dict[str, str]:
-    """{product: name} of the master."""
-    return {r[0]: r[1] or "" for r in tx.all("SELECT sku, name FROM products")}
+def names(tx: Tx) -> list[tuple[str, str]]:
+    """(product, name) of the master."""
+    return tx.all("SELECT sku, name FROM products")

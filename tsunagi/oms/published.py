@@ -5,9 +5,9 @@ from tsunagi.common.clock import timestamp
 from tsunagi.oms.store import Tx
 
 
-def figures(tx: Tx, shop: str) -> dict[str, int]:
-    """{channel_sku: quantity} last published to the shop's stock feed."""
-    return dict(tx.all("SELECT channel_sku, qty FROM feed_state WHERE shop = ?", shop))
+def figures(tx: Tx, shop: str) -> list[tuple[str, int]]:
+    """(channel_sku, quantity) last published to the shop's stock feed, by code."""
+    return tx.all("SELECT channel_sku, qty FROM feed_state WHERE shop = ? ORDER BY channel_sku", shop)
 
 
 def record_resync(tx: Tx, shop: str) -> None:
