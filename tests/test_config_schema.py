@@ -59,7 +59,7 @@ def no_overrides(monkeypatch):
                                                          "max_message_bytes, max_recipients, require_tls, tls_cert, "
                                                          "tls_key, user)"),
     (lambda d: d["shop"][0]["stock_feed"].update(layot="x"), "shop[0].stock_feed.layot: unknown key (allowed: "
-                                                             "layout, location, safety_stock)"),
+                                                             "download_layout, layout, location, safety_stock)"),
     (lambda d: d["shop"][1].update(shipping={"autoready": True}), "shop[1].shipping.autoready: unknown key"),
 ])
 def test_an_unknown_key_is_named_by_its_path_with_the_keys_allowed_there(tmp_path, edit, line):

@@ -135,7 +135,9 @@ def test_swaks_to_an_unknown_recipient_gets_550(running):
 
 
 def test_a_stock_feed_file_follows_an_order_within_a_second(running):
-    wait_for(lambda: list(running.spool.dir("outbox").glob("yahoo/ready/*")))  # the initial feed
+    [initial] = wait_for(lambda: list(running.spool.dir("outbox").glob("yahoo/ready/*")))  # the initial feed
+    (running.spool.dir("outbox") / "yahoo" / "sent").mkdir(exist_ok=True)
+    initial.rename(running.spool.dir("outbox") / "yahoo" / "sent" / initial.name)    # as a push does
     before = set(running.spool.dir("outbox").glob("yahoo/ready/*"))
     running.send(rakuten(items=[Item("item-a", "商品A", 6, 1000)]))
     new = wait_for(lambda: set(running.spool.dir("outbox").glob("yahoo/ready/*")) - before, timeout=2)

@@ -107,7 +107,7 @@ class Daemon:
         self.runners = [PipelineRunner(stop, pipeline, self.items, self.stock_changed),
                         FileRunner(stop, pipeline, self.files, self.stock_changed),
                         FeedRunner(stop, wiring.feed_writer(cfg, spool, store), wiring.confirm_writer(cfg, spool, store),
-                                   self.stock_changed, cfg.feed_coalesce_ms / 1000),
+                                   self.stock_changed, cfg.feed_coalesce_ms / 1000, cfg.feed_full_every_hours),
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
                         UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed)]
         if any(ep.push and ep.push.immediate for ep in cfg.endpoints):

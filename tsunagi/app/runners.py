@@ -9,10 +9,12 @@ from tsunagi.app.runner import Runner
 from tsunagi.ingest.dropwatch import DropFolders
 from tsunagi.ingest.pipeline import Pipeline
 from tsunagi.outbound.confirmations import ConfirmWriter
+from tsunagi.outbound import resync
 from tsunagi.outbound.feeds import FeedWriter
 
 RESCAN_SECONDS = 2.0     # new/ is rescanned for items other processes put there
 FEED_POLL_SECONDS = 0.5  # stock changed by other processes (imports) is noticed within this
+RESYNC_CHECK_SECONDS = 2.0   # due full resyncs and drifted SKUs are looked for this often
 MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 UNPAID_POLL_SECONDS = 60.0   # unpaid orders past their deadline are looked for this often (deadlines are days)
 BATCH = 256              # items applied under one commit
@@ -106,21 +108,29 @@ class FileRunner(Runner):
 
 
 class FeedRunner(Runner):
-    """Stock feeds and shipment confirmations, written within a moment of a change."""
+    """Stock feeds and shipment confirmations, written within a moment of a change; full resyncs when due and
+    the right figures of drifted SKUs written again."""
 
     name = "feeds"
 
     def __init__(self, stopping, writer: FeedWriter, confirms: ConfirmWriter, stock_changed: threading.Event,
-                 coalesce_seconds: float):
+                 coalesce_seconds: float, full_every_hours: float = 0):
         super().__init__(stopping)
         self.writer, self.confirms, self.stock_changed = writer, confirms, stock_changed
-        self.coalesce = coalesce_seconds
+        self.coalesce, self.full_every_hours = coalesce_seconds, full_every_hours
+        self.checked = 0.0
 
     def run_once(self) -> bool:
         if self.stock_changed.wait(FEED_POLL_SECONDS):
+            self.writer.flush_stockouts()          # a stock-out goes at once, ahead of the window
             self.stopping.wait(self.coalesce)      # gather the changes of a burst into one file
             self.stock_changed.clear()
         self.writer.flush()
+        if time.monotonic() - self.checked >= RESYNC_CHECK_SECONDS:
+            self.checked = time.monotonic()
+            if due := resync.due(self.writer, self.full_every_hours):
+                resync.resync(self.writer, due)
+            resync.repush(self.writer)
         self.confirms.flush()
         return True
 

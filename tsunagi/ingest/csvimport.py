@@ -8,6 +8,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from tsunagi.common.clock import JST, timestamp
+from tsunagi.ingest import channelstock
 from tsunagi.ingest.spool import Item, Spool
 from tsunagi.oms import counting, csvdigests, filerows, orders, queries, shipping, wms
 from tsunagi.oms.store import Store
@@ -100,7 +102,10 @@ class CsvImporter:
                 _, chunks = parse_file(src, layout, shop, scratch, item.file_time, known)
                 stock_changed = False
                 for chunk in chunks:
-                    stock_changed |= self._apply_chunk(_still_to_do(chunk, todo), result)
+                    chunk = _still_to_do(chunk, todo)
+                    channelstock.apply(self.store, shop, chunk, result.outcomes, result.sha256, _made_at(item),
+                                       f"{layout.name}:{item.meta.get('file') or item.id}")
+                    stock_changed |= self._apply_chunk(chunk, result)
                     result.rows += chunk.rows
                     if progress:
                         progress(result.rows, item.meta.get("size", 0))
@@ -180,6 +185,12 @@ class CsvImporter:
                                 for r in rows]
 
 
+def _made_at(item: Item) -> str:
+    """When the item's file was made, as stored times are written (a channel's download is compared by it)."""
+    made = item.file_time
+    return made.astimezone(JST).isoformat(timespec="microseconds") if made else timestamp()
+
+
 def _still_to_do(chunk: Chunk, todo: filerows.Pending) -> Chunk:
     """The chunk less the rows an earlier run of the same bytes applied (a retry, a re-sent file)."""
     if todo.everything:
@@ -187,4 +198,5 @@ def _still_to_do(chunk: Chunk, todo: filerows.Pending) -> Chunk:
     return replace(chunk, orders=[o for o in chunk.orders if todo.wants(o[1])],
                    results=[r for r in chunk.results if todo.wants([r[1]])],
                    counts=[c for c in chunk.counts if todo.wants([c[1]])],
+                   reported=[r for r in chunk.reported if todo.wants([r[1]])],
                    problems=[p for p in chunk.problems if todo.wants([p.row])])

@@ -206,6 +206,16 @@ def lines_and_parcels_name_their_recipient(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_lines_to_other_recipients ON order_lines (order_id) WHERE recipient <> 1")
 
 
+def channels_report_their_stock(tx: Tx) -> None:
+    """When each shop's feed was last written whole (a resync), and the figures a channel's own stock download
+    gave with what tsunagi had published then (a drift where they differ; repush: to be written again)."""
+    tx.run("CREATE TABLE IF NOT EXISTS feed_resyncs (shop TEXT PRIMARY KEY, at TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS channel_stock (shop TEXT NOT NULL, channel_sku TEXT NOT NULL, "
+           "qty INTEGER NOT NULL, reported_at TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', published INTEGER, "
+           "published_at TEXT, repush INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (shop, channel_sku))")
+    tx.run("CREATE INDEX IF NOT EXISTS channel_stock_to_repush ON channel_stock (shop) WHERE repush = 1")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -216,5 +226,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  payments_received, unsellable_locations,
                                                  orders_related_by_split_merge_copy,
                                                  outbound_files_have_a_delivery_state,
-                                                 lines_and_parcels_name_their_recipient)
+                                                 lines_and_parcels_name_their_recipient,
+                                                 channels_report_their_stock)
 LATEST = len(MIGRATIONS)

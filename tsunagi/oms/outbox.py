@@ -40,3 +40,13 @@ def advance(tx: Tx, consumer: str, last_id: int) -> None:
     """Move the consumer's cursor; done in the same transaction as the consumer's own effects."""
     tx.run("INSERT INTO consumers (name, last_id) VALUES (?, ?) "
            "ON CONFLICT (name) DO UPDATE SET last_id = excluded.last_id", consumer, last_id)
+
+
+def last_id(tx: Tx) -> int:
+    """The newest event's id (0 when none): what a snapshot has seen."""
+    return tx.value("SELECT MAX(id) FROM outbox", default=0) or 0
+
+
+def keys_after(tx: Tx, topic: str, after_id: int) -> set[str]:
+    """The keys of the topic's events newer than after_id (what changed since a snapshot was taken)."""
+    return {r[0] for r in tx.all("SELECT DISTINCT key FROM outbox WHERE topic = ? AND id > ?", topic, after_id)}

@@ -64,6 +64,13 @@ class StockRecord:
 
 
 @dataclass(frozen=True)
+class ChannelStockRecord:
+    """A channel's own figure for one of its codes, as its stock download gives it."""
+    channel_sku: str
+    qty: int
+
+
+@dataclass(frozen=True)
 class ProductRecord:
     """A product, optionally a set of components, optionally with a channel code."""
     sku: str

@@ -48,26 +48,58 @@ def render(layout: Layout, rows: list[dict[str, str]], text_fields: Mapping[str,
     """The whole file as bytes. Values a row lacks come from the layout's constants. In a file people
     open, free text that starts like a formula is neutralised; the quoting is the layout's ("never"
     only where the writer checked with problems() that no value needs it)."""
+    fields = {c.field for c in layout.columns if c.field}
+    return to_bytes(layout, frame(layout, {f: [row.get(f, "") for row in rows] for f in fields}, len(rows),
+                                  text_fields))
+
+
+def frame(layout: Layout, values: Mapping[str, list[str]], n: int, text_fields: Mapping[str, str] = {}) -> pl.DataFrame:
+    """The file's body as a frame of strings (columns c0, c1, …) from each field's n values."""
     # An empty value is written as nothing at all, not as "" (polars quotes empty strings).
     data = {}
     for i, col in enumerate(layout.columns):
-        values = [row.get(col.field, "") for row in rows] if col.field else [col.value] * len(rows)
+        column = (values.get(col.field) or [""] * n) if col.field else [col.value] * n
         if layout.opened_by == "people" and col.field in text_fields:
-            values = [neutralised(v) for v in values]
+            column = [neutralised(v) for v in column]
         if col.max_bytes:
-            values = [_cut(v, col.max_bytes, layout.encoding) for v in values]
-        data[f"c{i}"] = [v or None for v in values]
-    frame = pl.DataFrame(data, schema={k: pl.String for k in data})
-    body = frame.write_csv(separator=layout.delimiter, include_header=False,
-                           quote_style=layout.quote, line_terminator=layout.newline)
+            column = [_cut(v, col.max_bytes, layout.encoding) for v in column]
+        data[f"c{i}"] = [v or None for v in column]
+    return pl.DataFrame(data, schema={k: pl.String for k in data})
+
+
+def frame_from(layout: Layout, fields: pl.DataFrame, text_fields: Mapping[str, str] = {}) -> pl.DataFrame:
+    """frame() from a frame of field columns (strings), column-wise where nothing needs a value's own care."""
+    if any(c.max_bytes for c in layout.columns) or (layout.opened_by == "people" and set(text_fields) & set(fields.columns)):
+        return frame(layout, {f: fields.get_column(f).to_list() for f in fields.columns}, fields.height, text_fields)
+    return fields.select([_column(c, fields.columns).alias(f"c{i}") for i, c in enumerate(layout.columns)])
+
+
+def _column(col, have: list[str]) -> pl.Expr:
+    if col.field and col.field in have:
+        return pl.col(col.field).replace("", None)
+    return pl.lit(col.value or None, dtype=pl.String) if not col.field else pl.lit(None, dtype=pl.String)
+
+
+def to_bytes(layout: Layout, body_frame: pl.DataFrame) -> bytes:
+    """A frame of frame()'s shape written in the layout's delimiter, quoting, header and encoding."""
+    body = body_frame.write_csv(separator=layout.delimiter, include_header=False,
+                                quote_style=layout.quote, line_terminator=layout.newline)
     head = pl.DataFrame({f"c{i}": [c.header] for i, c in enumerate(layout.columns)}).write_csv(
         separator=layout.delimiter, include_header=False, quote_style=layout.quote,
         line_terminator=layout.newline) if layout.header else ""
     pre = "".join(layout.delimiter.join(row) + layout.newline for row in layout.preamble)
     text = pre + head + body
     if layout.encoding == "cp932":
-        text = text.translate(CP932_FIXES)
+        text = cp932_fixed(text)
     return text.encode(layout.encoding)
+
+
+_FIXED = tuple(chr(c) for c in CP932_FIXES)
+
+
+def cp932_fixed(text: str) -> str:
+    """text with CP932_FIXES applied; a look for the few characters first (translating megabytes is slow)."""
+    return text.translate(CP932_FIXES) if any(c in text for c in _FIXED) else text
 
 
 def _cut(value: str, limit: int, encoding: str) -> str:
@@ -84,7 +116,7 @@ def encodable(layout: Layout, value: str) -> bool:
     if layout.encoding != "cp932":
         return True
     try:
-        value.translate(CP932_FIXES).encode("cp932")
+        cp932_fixed(value).encode("cp932")
         return True
     except UnicodeEncodeError:
         return False

@@ -5,10 +5,11 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
-from tsunagi.common import clock
+import polars as pl
+
 from tsunagi.oms import catalog, outbound_tables, outbox, stock
 from tsunagi.oms.store import Store, Tx
-from tsunagi.outbound import csvfile
+from tsunagi.outbound import csvfile, stockmerge
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.feeds")
@@ -54,23 +55,65 @@ class FeedWriter:
         while True:    # in bounded passes: a big import leaves millions of events behind it
             # worked out on a snapshot, without the write lock: intake is not held up meanwhile
             with self.store.snapshot() as tx:
+                seen = outbox.last_id(tx)
                 events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
                 if not events:
                     return written
                 products = catalog.affected_products(tx, {key for _, key, _ in events})
-                files = [(shop, f) for shop, feed in self.feeds.items() if (f := self._shop_rows(tx, shop, feed, products))]
+                files = {shop: f for shop, feed in self.feeds.items() if (f := self._shop_rows(tx, shop, feed, products))}
             with self.store.transaction() as tx:      # short: the files and the cursor, together
                 first = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=1)
                 if not first or first[0][0] != events[0][0]:
                     continue                # another writer took these events meanwhile: read again
-                written += [path for shop, f in files if (path := self._write(tx, shop, *f))]
+                self._freshen(tx, seen, products, files)
+                written += [path for shop, f in files.items() if (path := self._write(tx, shop, *f))]
                 outbox.advance(tx, CONSUMER, events[-1][0])
             if len(events) < BATCH:
                 return written
 
-    def _shop_rows(self, tx: Tx, shop: str, target: StockFeed, products: set[str]):
+    def _freshen(self, tx: Tx, seen: int, products: set[str], files: dict) -> None:
+        """Figures of the snapshot that changed before this write transaction are worked out again in it: a
+        file holds the figures as of its commit, so no file written later (a resync, a stock-out) holds a
+        newer figure than one written before it."""
+        later = outbox.keys_after(tx, outbox.STOCK, seen)
+        stale = catalog.affected_products(tx, later) & products if later else set()
+        if not stale:
+            return
+        for shop, feed in self.feeds.items():
+            fresh = self._shop_rows(tx, shop, feed, stale, force=True)
+            if fresh:
+                again = {r["channel_sku"] for r in fresh[1]} | {code for code, _ in fresh[3]}
+                old = files.get(shop) or (fresh[0], [], [], [])
+                files[shop] = (fresh[0], [r for r in old[1] if r["channel_sku"] not in again] + fresh[1],
+                               [c for c in old[2] if c[1] not in again] + fresh[2],
+                               [r for r in old[3] if r[0] not in again] + fresh[3])
+
+    def flush_stockouts(self) -> list[Path]:
+        """Before the coalescing window: SKUs of pending events whose figure falls to 0 from a published one
+        above it are written at once (a stock-out oversells until the channel has it). The events stay
+        pending: the pass after the window writes the other figures and finds these published."""
+        with self.store.snapshot() as tx:          # looked for without the write lock: intake is not held up
+            events = outbox.pending(tx, CONSUMER, outbox.STOCK, limit=BATCH)
+            if not events:
+                return []
+            products = catalog.affected_products(tx, {key for _, key, _ in events})
+            found = {shop: {r["sku"] for r in f[1]} for shop, feed in self.feeds.items()
+                     if (f := self._shop_rows(tx, shop, feed, products, only_stockouts=True))}
+        written: list[Path] = []
+        if not found:
+            return written
+        with self.store.transaction() as tx:       # the few found, worked out again as they are now
+            for shop, out_of_stock in found.items():
+                f = self._shop_rows(tx, shop, self.feeds[shop], out_of_stock, only_stockouts=True)
+                if f and (path := self._write(tx, shop, *f)):
+                    written.append(path)
+        return written
+
+    def _shop_rows(self, tx: Tx, shop: str, target: StockFeed, products: set[str], force: bool = False,
+                   only_stockouts: bool = False):
         """(layout, rows, figures, refused) of the shop's file for these products, refused being the
-        (channel SKU, why) the file cannot carry; None when nothing changed. Read only: it runs on a snapshot."""
+        (channel SKU, why) the file cannot carry; None when nothing changed (force: every figure, changed
+        or not; only_stockouts: only figures falling to 0 from a published one above it)."""
         codes = catalog.channel_codes(tx, shop, products)
         parts = {p: catalog.components(tx, p) for p in set(codes.values())}
         free = stock.free_by_sku(tx, {sku for ps in parts.values() for sku, _ in ps})
@@ -79,40 +122,52 @@ class FeedWriter:
         for code in sorted(codes):
             product = codes[code]
             qty = published(parts[product], free, target.safety_stock)
-            if outbound_tables.published_qty(tx, shop, code) == qty:
+            before = None if force else outbound_tables.published_qty(tx, shop, code)
+            if before == qty or (only_stockouts and (qty != 0 or not before)):
                 continue
-            if not csvfile.encodable(layout, code):
-                log.error("shop %s: channel SKU %r cannot be written in %s; left out of the feed",
-                          shop, code, layout.encoding)
-                continue
-            name = catalog.product_name(tx, product)
-            head, variant = split_code(code)
-            row = {"code": head, "subcode": variant, "channel_sku": code, "sku": product,
-                   "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty),
-                   "location": target.location}
-            problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
-            if problem:                 # a name the file cannot carry as is goes blank; what else cannot, is left out
-                row["name"] = ""
-                problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
-            if problem:
-                refused.append((code, problem))
+            row, problem = feed_row(layout, shop, code, product, catalog.product_name(tx, product), qty, target)
+            if row is None:
+                if problem:
+                    refused.append((code, problem))
                 continue
             rows.append(row)
             changes.append((shop, code, qty))
         return (layout, rows, changes, refused) if rows or refused else None
 
     def _write(self, tx: Tx, shop: str, layout, rows: list[dict], changes: list, refused: list) -> Path | None:
-        """The shop's file and its published figures recorded; each SKU left out alerted (in this write
-        transaction: the snapshot its rows were worked out on records nothing)."""
+        return self.write_frame(tx, shop, layout, rows_frame(rows), changes, refused)
+
+    def write_frame(self, tx: Tx, shop: str, layout, body: pl.DataFrame, changes: list,
+                    refused: list) -> Path | None:
+        """The shop's file (merged into its unsent one) and its published figures recorded; each SKU left out
+        alerted (in this write transaction: the snapshot its rows were worked out on records nothing)."""
         for code, problem in refused:
             log.error("shop %s: channel SKU %r left out of the feed: %s", shop, code, problem)
             outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
-        if not rows:
+        if not body.height:
             return None
-        stamp = clock.file_stamp()
-        path = csvfile.write_atomically(self.outbox_dir / shop,
-                                        f"{shop}-stock-{stamp}.{layout.extension}",
-                                        csvfile.render(layout, rows, TEXT_FIELDS))
-        outbound_tables.record_published(tx, changes)
-        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, len(rows))
+        path = stockmerge.write(self.outbox_dir / shop, shop, layout, csvfile.frame_from(layout, body, TEXT_FIELDS))
+        outbound_tables.record_published(tx, changes)     # a resync leaves out the figures published already
+        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, body.height)
         return path
+
+
+def rows_frame(rows: list[dict]) -> pl.DataFrame:
+    """Rows of feed_row() as a frame of their fields."""
+    return pl.DataFrame({f: [r[f] for r in rows] for f in FIELDS}, schema={f: pl.String for f in FIELDS})
+
+
+def feed_row(layout, shop: str, code: str, product: str, name: str, qty: int, target: StockFeed) -> tuple[dict | None, str]:
+    """The file's row for one channel SKU, or (None, why) when the file cannot carry it ("" when the code
+    cannot even be written in the file's encoding: logged, not alerted, as before)."""
+    if not csvfile.encodable(layout, code):
+        log.error("shop %s: channel SKU %r cannot be written in %s; left out of the feed", shop, code, layout.encoding)
+        return None, ""
+    head, variant = split_code(code)
+    row = {"code": head, "subcode": variant, "channel_sku": code, "sku": product,
+           "name": name if csvfile.encodable(layout, name) else "", "qty": str(qty), "location": target.location}
+    problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
+    if problem:                 # a name the file cannot carry as is goes blank; what else cannot, is left out
+        row["name"] = ""
+        problem = "、".join(csvfile.problems(layout, row, TEXT_FIELDS))
+    return (None, problem) if problem else (row, "")

@@ -15,6 +15,7 @@ from tsunagi.common import japanese as jp
 from tsunagi.common.safetext import looks_like_text, printable
 from tsunagi.oms.records import (
     Address,
+    ChannelStockRecord,
     OrderLine,
     OrderRecord,
     ProductRecord,
@@ -54,6 +55,7 @@ class Chunk:
     counts: list[tuple[StockRecord, int]] = field(default_factory=list)
     results: list[tuple[ShipmentResult, int]] = field(default_factory=list)
     products: list[tuple[ProductRecord, int]] = field(default_factory=list)
+    reported: list[tuple[ChannelStockRecord, int]] = field(default_factory=list)   # a channel's stock download
     problems: list[RowProblem] = field(default_factory=list)
     unchanged: int = 0                      # orders left out: the store has them as these rows give them
     digests: dict[str, str] = field(default_factory=dict)    # order number -> digest of its rows, for orders
@@ -112,7 +114,7 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
     known (orders only) names the orders whose rows are as when last applied: they are counted, not made.
     An order file that fits in memory is kept in its own bytes: rows of known orders are never decoded (bytes
     the store applied were valid), every other chunk is decoded and checked before this returns."""
-    if layout.kind not in ("stock", "results", "products"):
+    if layout.kind not in ("stock", "results", "products", "channel_stock"):
         raw = read_raw(src, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
         if raw is not None:
             check_header(layout, raw.header)
@@ -125,6 +127,8 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
         return decoded, _result_chunks(decoded, layout)
     if layout.kind == "products":
         return decoded, _product_chunks(decoded, layout)
+    if layout.kind == "channel_stock":
+        return decoded, _channel_stock_chunks(decoded, layout)
     seeds = csvknown.seeds(layout, decoded.header, "")
     plan = csvknown.plan(csvknown.scan(decoded, layout, seeds), seeds, known)
     return decoded, _order_chunks(decoded, plan, layout, shop, known)
@@ -155,6 +159,23 @@ def _stock_chunks(decoded: Decoded, layout: CsvLayout, file_time: datetime | Non
             chunk.counts.append((StockRecord(row["sku"], (row["location"] if has["location"] else "") or "main",
                                              (row["lot"] if has["lot"] else "") or "", row["qty"],
                                              counted.replace(tzinfo=jp.JST) if counted else file_time), row["_row"]))
+        yield chunk
+
+
+def _channel_stock_chunks(decoded: Decoded, layout: CsvLayout) -> Iterator[Chunk]:
+    """A channel's figures: one ChannelStockRecord a row, the code written "code:subcode" where the layout
+    gives the two apart (as tsunagi's channel SKUs for variations are)."""
+    for first_row, frame in frames(decoded, layout.delimiter, layout.quote):
+        out, problems = type_frame(frame, layout, layout.fields, first_row)
+        chunk = Chunk(first_row, frame.height, problems=problems)
+        for row in out.filter(~pl.col("_bad")).iter_rows(named=True):
+            code = row.get("channel_sku") or ""
+            if not code and row.get("code"):
+                code = f"{row['code']}:{row['subcode']}" if row.get("subcode") else row["code"]
+            if not code:
+                chunk.problems.append(RowProblem(row["_row"], "channel_sku", "", f"行 {row['_row']}: 商品コードが空です"))
+                continue
+            chunk.reported.append((ChannelStockRecord(code, row["qty"]), row["_row"]))
         yield chunk
 
 

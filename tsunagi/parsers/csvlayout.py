@@ -24,9 +24,12 @@ STOCK_FIELDS = {"sku": "code", "location": "text", "lot": "text", "qty": "int", 
 RESULT_FIELDS = {"key": "code", "tracking": "text", "ship_date": "date", "state": "status"}
 PRODUCT_FIELDS = {"sku": "code", "name": "text", "components": "text", "channel_sku": "code", "shop": "text",
                   "tags": "text"}
-KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS, "products": PRODUCT_FIELDS}
+# A channel's own stock download: its code as one field (channel_sku) or as code and subcode ("code:subcode").
+CHANNEL_STOCK_FIELDS = {"channel_sku": "code", "code": "code", "subcode": "code", "qty": "int"}
+KNOWN = {"stock": STOCK_FIELDS, "results": RESULT_FIELDS, "products": PRODUCT_FIELDS,
+         "channel_stock": CHANNEL_STOCK_FIELDS}
 REQUIRED = {"orders": ("order_no", "ordered_at", "line.sku", "line.qty"), "stock": ("sku", "qty"),
-            "results": ("key",), "products": ("sku",)}
+            "results": ("key",), "products": ("sku",), "channel_stock": ("qty",)}
 
 
 class LayoutError(TsunagiError, ValueError):
@@ -58,7 +61,7 @@ class FieldSpec:
 class CsvLayout:
     name: str
     title: str
-    kind: str                         # "orders", "stock", "results" or "products"
+    kind: str                         # "orders", "stock", "results", "products" or "channel_stock"
     encoding: str                     # a Python codec name, or "auto"
     delimiter: str
     skip_rows: int
@@ -140,6 +143,8 @@ def parse_layout(data: dict, name: str, where: str) -> CsvLayout:
             fields[fname] = spec
     problems += [f"fields.{f}: required for a {top.kind} layout" for f in REQUIRED[top.kind] if f not in fields
                  and not any(p.startswith(f"fields.{f}") for p in problems)]
+    if top.kind == "channel_stock" and not ({"channel_sku", "code"} & fields.keys()):
+        problems.append("fields.channel_sku: give channel_sku, or code (and subcode), for a channel_stock layout")
     if top.rows == "per_order" and top.max_items < 1:
         problems.append("max_items: a per_order layout numbers its items ({n}) up to max_items")
     if problems:

@@ -32,7 +32,7 @@ class FieldTable(Strict):
 class LayoutFile(Strict):
     """A layout's top-level keys; `fields` is read apart (its tables nest by field name)."""
     title: str | None = None
-    kind: Literal["orders", "stock", "results", "products"] = "orders"
+    kind: Literal["orders", "stock", "results", "products", "channel_stock"] = "orders"
     encoding: str = "auto"
     delimiter: str = Field(",", min_length=1, max_length=1, description='one character ("\\t" for tab)')
     skip_rows: int = Field(0, ge=0)

@@ -11,6 +11,7 @@ from tsunagi.app import logsetup
 from tsunagi.app.commands import (
     base,
     catalog,
+    feed,
     intake,
     mail,
     ordercancel,
@@ -30,7 +31,7 @@ from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, shipto, returns, payment, ship,
-          mail, transfer, outboxcmd)
+          mail, transfer, outboxcmd, feed)
 
 
 def version() -> str:

@@ -12,7 +12,7 @@ from tsunagi.app.daemon import AlreadyRunning, take_lock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import queries
 from tsunagi.oms.store import Store
-from tsunagi.outbound import mailqueue
+from tsunagi.outbound import mailqueue, resync
 
 
 def config(args: argparse.Namespace) -> config_mod.Config:
@@ -80,7 +80,7 @@ def apply_now_if_idle(cfg: config_mod.Config) -> int:
             outcome = pipeline.process(item_id)
             if outcome is not None:
                 print(f"{item_id}: {outcome}")
-        wiring.feed_writer(cfg, spool, store).flush()
+        write_feeds(wiring.feed_writer(cfg, spool, store))
     finally:
         lock.close()
     return 0
@@ -92,9 +92,15 @@ def flush_feeds_if_idle(cfg: config_mod.Config, spool, store) -> None:
     except AlreadyRunning:
         return      # the daemon writes the feeds itself
     try:
-        wiring.feed_writer(cfg, spool, store).flush()
+        write_feeds(wiring.feed_writer(cfg, spool, store))
     finally:
         lock.close()
+
+
+def write_feeds(writer) -> None:
+    """What the daemon's feed worker would write now: changed figures, and drifted ones again."""
+    writer.flush()
+    resync.repush(writer)
 
 
 def stderr(text: str) -> None:

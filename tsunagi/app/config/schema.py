@@ -79,7 +79,10 @@ class Smtp(Settings):
 
 
 class FeedTiming(Settings):
-    coalesce_ms: int = Field(200, ge=0, description="stock changes within this window go out as one file per shop")
+    coalesce_ms: int = Field(200, ge=0, description="stock changes within this window go out as one file per shop "
+                             "(a SKU falling to 0 goes at once, ahead of it)")
+    full_every_hours: float = Field(0, ge=0, description="every shop's feed is written whole (every mapped SKU's "
+                                    "current figure, as `tsunagi feed resync`) this often; 0 = never")
 
 
 class StoreSettings(Settings):

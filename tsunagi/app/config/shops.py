@@ -7,6 +7,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, field_validator, mod
 
 from tsunagi.app.config.access import AcceptFrom
 from tsunagi.app.config.fields import (
+    ChannelStockCsv,
     ConfirmLayout,
     FeedLayout,
     Lower,
@@ -27,6 +28,11 @@ class StockFeed(Settings):
     safety_stock: int = Field(0, ge=0, description="published = max(0, free − safety_stock); a set = the fewest "
                                                    "whole sets its parts allow")
     location: str = Field("", description="the channel's location name, for layouts that carry one (Shopify)")
+    download_layout: ChannelStockCsv = Field("", description="the channel's own stock download "
+                                             "(`rakuten-item-download`, `yahoo-quantity-download`, "
+                                             "`amazon-inventory-report`, or your own `channel_stock` layout): a "
+                                             "file of it dropped or pulled for the shop is compared with what "
+                                             "tsunagi published (`tsunagi feed drift`); \"\" = none")
 
 
 class OrderCsv(Settings):

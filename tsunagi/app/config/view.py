@@ -35,6 +35,7 @@ class Config:
     smtp_port = property(lambda self: self.file.smtp.port)
     max_message_bytes = property(lambda self: self.file.smtp.max_message_bytes)
     feed_coalesce_ms = property(lambda self: self.file.stock_feed.coalesce_ms)
+    feed_full_every_hours = property(lambda self: self.file.stock_feed.full_every_hours)
     store_synchronous = property(lambda self: self.file.store.synchronous)
     store_busy_seconds = property(lambda self: self.file.store.busy_timeout_seconds)
     parse_timeout_seconds = property(lambda self: self.file.pipeline.parse_timeout_seconds)
@@ -138,4 +139,6 @@ class Config:
             stock = dataclasses.replace(stock, fields={**stock.fields, "location": here})
             return [self.csv_layout(n) for n in w.result_layouts] + [stock]
         names = [s.order_csv.layout for s in self.shops if s.id == meta.get("shop") and s.order_csv]
+        names += [s.stock_feed.download_layout for s in self.shops
+                  if s.id == meta.get("shop") and s.stock_feed and s.stock_feed.download_layout]
         return [self.csv_layout(n) for n in names + self.stock_layouts]
