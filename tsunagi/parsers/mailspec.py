@@ -14,9 +14,10 @@ from tsunagi.common.errors import TsunagiError
 from tsunagi.common.schema import read_toml, validate
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
 from tsunagi.parsers import linear
+from tsunagi.parsers import speclabels as labels
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
-from tsunagi.parsers.specfile import SpecFile
+from tsunagi.parsers.specfile import Label, SpecFile
 
 SPEC_DIR = Path(__file__).parent / "mail"
 
@@ -32,12 +33,30 @@ ADDRESS_PARTS = ("name", "postal", "address", "phone", "email")
 OWN_TEXT = {"note"}
 ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "int"}
 ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
+# Values read from the start of a label's value: a code ends at the first space.
+FIRST_TOKEN = {"order_no"}
 
 
 @dataclass
 class Section:
     start: object        # compiled by parsers.linear
     end: object | None
+
+
+class LabelLine:
+    """A compiled label: a line that begins with it; its value is the rest of the line (speclabels.value)."""
+
+    def __init__(self, compiled):
+        self.re = compiled
+        self.search, self.finditer = compiled.search, compiled.finditer
+
+
+@dataclass
+class Trace:
+    """What a parse found and where: for `tsunagi spec test` and `spec learn` (the parse itself needs none)."""
+    found: dict[str, tuple[str, int]] = field(default_factory=dict)   # name -> (value as read, line)
+    missing: list[str] = field(default_factory=list)
+    items: list[tuple[str, int]] = field(default_factory=list)        # (sku, line)
 
 
 @dataclass
@@ -67,12 +86,15 @@ class SpecError(TsunagiError, ValueError):
 
 
 class _Patterns:
-    """Compiles a spec's patterns, collecting every bad one instead of stopping at the first."""
+    """Compiles a spec's patterns and labels, collecting every bad one instead of stopping at the first."""
 
-    def __init__(self):
+    def __init__(self, groups: tuple[tuple[str, ...], ...] = labels.SYNONYMS):
         self.problems: list[str] = []
+        self.groups = groups
 
-    def __call__(self, pattern: str, where: str):
+    def __call__(self, pattern, where: str):
+        if isinstance(pattern, Label):
+            return LabelLine(labels.compile_label(pattern.label, self.groups))
         try:
             return linear.compile(pattern)
         except linear.SlowPattern as exc:
@@ -89,7 +111,7 @@ def load_spec(path: Path) -> MailSpec:
     spec, problems = validate(SpecFile, data)
     if spec is None:
         raise SpecError("\n".join(f"{path}: {p}" for p in problems))
-    compiled = _Patterns()
+    compiled = _Patterns(labels.SYNONYMS + tuple(tuple(g) for g in spec.synonyms))
     out = _build(spec, path, compiled)
     problems = compiled.problems + _section_problems(spec)
     if problems:
@@ -101,13 +123,16 @@ def _build(spec: SpecFile, path: Path, compiled: _Patterns) -> MailSpec:
     sections = {name: Section(compiled(s.start, f"sections.{name}.start"),
                               compiled(s.end, f"sections.{name}.end") if s.end else None)
                 for name, s in spec.sections.items()}
-    fields = {name: {"re": compiled(f.find, f"field.{name}.find"), "in": f.in_, "required": f.required,
-                     **({"type": f.type} if f.type else {})} for name, f in spec.field.items()}
+    fields = {name: {"re": compiled(Label(label=f.label) if f.label else f.find, f"field.{name}.find"),
+                     "in": f.in_, "required": f.required, **({"type": f.type} if f.type else {})}
+              for name, f in spec.field.items()}
     addresses = {name: {"in": a.in_, "re": {p: compiled(getattr(a, p), f"address.{name}.{p}")
                                             for p in ADDRESS_PARTS if getattr(a, p)}}
                  for name, a in spec.address.items()}
     items = {"in": spec.items.in_, "re": {k: compiled(getattr(spec.items, k), f"items.{k}") for k in ITEM_PATTERNS
                                           if getattr(spec.items, k)}}
+    if spec.items.unit_x_qty:
+        items["re"]["unit_x_qty"] = linear.compile(labels.UNIT_X_QTY)
     return MailSpec(
         cart=spec.cart or path.stem, title=spec.title or path.stem,
         subjects=[compiled(p, "match.subject") for p in spec.match.subject],
@@ -121,8 +146,9 @@ def _section_problems(spec: SpecFile) -> list[str]:
     named = [(f"field.{n}.in", f.in_) for n, f in spec.field.items()] + \
             [(f"address.{n}.in", a.in_) for n, a in spec.address.items()] + [("items.in", spec.items.in_)]
     out = [f"{where}: no section named {name!r}" for where, name in named if name and name not in spec.sections]
-    if not (spec.items.start or spec.items.split):
-        out.append("items: give start (a line that begins an item) or split")
+    labelled = isinstance(spec.items.sku, Label) or isinstance(spec.items.name, Label)
+    if not (spec.items.start or spec.items.split or labelled):
+        out.append("items: give start (a line that begins an item), split, or sku or name as a label")
     return out
 
 
@@ -139,10 +165,10 @@ class _Text:
         self.text = jp.half_width(text)
         self._breaks: list[int] | None = None
 
-    def own(self, base: int, m: re.Match, name: str) -> str:
-        """The matched group as the mail wrote it: free text keeps its ，, Ａ and １ (only codes, numbers,
-        postcodes and phones are folded)."""
-        start, end = m.span(_group_number(m, name))      # by number: RE2's match takes no group names here
+    def own(self, base: int, span: tuple[int, int]) -> str:
+        """A value as the mail wrote it: free text keeps its ，, Ａ and １ (only codes, numbers, postcodes
+        and phones are folded)."""
+        start, end = span
         return self.raw[base + start:base + end] if start >= 0 else ""
 
     def line_of(self, offset: int) -> int:
@@ -189,30 +215,65 @@ def _group_number(m: re.Match, name: str) -> int:
     return m.re.groupindex[name] if name in m.re.groupindex else (1 if m.re.groups else 0)
 
 
-def _group(m: re.Match, name: str) -> str:
-    return m.group(_group_number(m, name)) or ""
+def _span(pattern, m, name: str) -> tuple[int, int]:
+    """Where the value is in the match: a label's value, or the pattern's group (by number: RE2's match
+    takes no group names here)."""
+    return labels.value_span(m) if isinstance(pattern, LabelLine) else m.span(_group_number(m, name))
 
 
-def _scalars(spec: MailSpec, body: _Text) -> dict:
+def _label_value(value: str, kind: str, name: str) -> str:
+    """A label gives the rest of its line: the amount, or the code, is picked out of it."""
+    if kind in ("amount", "int"):
+        return labels.amount_text(value).replace("-", "") if name == "discount" else labels.amount_text(value)
+    return labels.first_token(value) if name in FIRST_TOKEN else value
+
+
+def _scalars(spec: MailSpec, body: _Text, trace: Trace | None) -> dict:
     out: dict = {}
     for name, f in spec.fields.items():
         text, base = body.section(spec, f.get("in"))
         m = f["re"].search(text)
-        raw = _group(m, name) if m else ""
+        span = _span(f["re"], m, name) if m else (-1, -1)
+        raw = text[span[0]:span[1]] if m and span[0] >= 0 else ""
         if not raw.strip():
+            if trace is not None:
+                trace.missing.append(name)
             if f.get("required"):
                 raise ParseError(f"{name} not found (spec {spec.cart}: field.{name})", field=name)
             continue
+        kind = f.get("type", SCALAR_FIELDS[name])
+        if isinstance(f["re"], LabelLine):
+            raw = _label_value(raw, kind, name)
         if jp.clean_text(raw) in spec.none_values:
             continue
         if name in OWN_TEXT:
-            raw = body.own(base, m, name)
-        out[name] = _convert(raw, f.get("type", SCALAR_FIELDS[name]), name,
-                             body.line_of(base + m.start()))
+            raw = body.own(base, span)
+        line = body.line_of(base + max(span[0], m.start()))
+        out[name] = _convert(raw, kind, name, line)
+        if trace is not None:
+            trace.found[name] = (jp.clean_text(raw), line)
     return out
 
 
-def _address(spec: MailSpec, body: _Text, role: str) -> Address:
+_POSTAL = re.compile(r"〒?[ \t]*(\d{3}-?\d{4})")
+_PHONE = re.compile(r"\+?[\d][\d-]{8,14}\d")
+_MAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _part(part: str, value: str) -> str:
+    """The part out of a label's value: the postcode, the phone, the address after a postcode."""
+    if part == "postal":
+        m = _POSTAL.search(value)
+        return m.group(1) if m else value
+    if part == "address":
+        m = _POSTAL.match(value.strip())
+        return value.strip()[m.end():] if m else value
+    finder = {"phone": _PHONE, "email": _MAIL}.get(part)
+    m = finder.search(value) if finder else None
+    return m.group(0) if m else value
+
+
+def _address(spec: MailSpec, body: _Text, role: str, trace: Trace | None) -> Address:
     a = spec.addresses.get(role)
     if not a:
         return Address()
@@ -220,8 +281,19 @@ def _address(spec: MailSpec, body: _Text, role: str) -> Address:
     got = {}
     for part, pattern in a["re"].items():
         m = pattern.search(text)
-        if m:
-            got[part] = jp.clean_text(body.own(base, m, part) if part in ("name", "address") else _group(m, part))
+        if not m:
+            if trace is not None:
+                trace.missing.append(f"{role}.{part}")
+            continue
+        span = _span(pattern, m, part)
+        value = body.own(base, span) if part in ("name", "address") else text[span[0]:span[1]] if span[0] >= 0 else ""
+        if isinstance(pattern, LabelLine):
+            if part == "address" and "postal" not in got and _POSTAL.match(jp.half_width(value).strip()):
+                got["postal"] = _part("postal", jp.half_width(value))     # 住所：〒530-0001 大阪府…
+            value = _part(part, jp.half_width(value) if part not in ("name", "address") else value)
+        got[part] = jp.clean_text(value)
+        if trace is not None:
+            trace.found[f"{role}.{part}"] = (got[part], body.line_of(base + max(span[0], m.start())))
     postal = ""
     if got.get("postal"):
         try:
@@ -240,34 +312,66 @@ def _without_honorific(name: str) -> str:
     return name[:-1].rstrip() if name.endswith("様") else name
 
 
+def _starts(spec: MailSpec, text: str):
+    """The pattern each item begins with: the spec's start, else the first in the text of its sku or
+    name labels (a cart writes 商品コード or 商品名 first)."""
+    regexes = spec.items["re"]
+    if "start" in regexes:
+        return regexes["start"]
+    firsts = [(m.start(), regexes[k]) for k in ("sku", "name")
+              if isinstance(regexes.get(k), LabelLine) and (m := regexes[k].search(text))]
+    return min(firsts, key=lambda pair: pair[0])[1] if firsts else None
+
+
 def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[str, int]]:
+    """Each item's text: from one start to the next (a rule line, if the spec names one, ends it early:
+    with or without rules between items is the same), or between rule lines when no start is given."""
     items = spec.items
     text, base = body.section(spec, items.get("in"))
-    if "start" in items["re"]:
-        starts = [m.start() for m in items["re"]["start"].finditer(text)]
+    split = items["re"].get("split")
+    start = _starts(spec, text)
+    if start is not None:
+        starts = [m.start() for m in start.finditer(text)]
         bounds = list(zip(starts, starts[1:] + [len(text)]))
-    else:
-        cuts = [(m.start(), m.end()) for m in items["re"]["split"].finditer(text)]
+        if split:
+            bounds = [(s, (m.start() if (m := split.search(text, s + 1)) and m.start() < e else e))
+                      for s, e in bounds]
+    elif split:
+        cuts = [(m.start(), m.end()) for m in split.finditer(text)]
         edges = [0] + [c for pair in cuts for c in pair] + [len(text)]
         bounds = list(zip(edges[0::2], edges[1::2]))
+    else:
+        bounds = []
     return [(text[s:e], base + s) for s, e in bounds]
 
 
-def _lines(spec: MailSpec, body: _Text) -> list[OrderLine]:
+def _item_values(regexes: dict, block: str, body: _Text, offset: int) -> dict[str, str]:
+    """sku, name, unit_price and qty of one block as written: the first pattern that gives each wins."""
+    got: dict[str, str] = {}
+    for key in ("head", "price", "unit_x_qty", "sku", "name", "unit_price", "qty"):
+        pat = regexes.get(key)
+        if pat is None or not (m := pat.search(block)):
+            continue
+        if isinstance(pat, LabelLine):
+            span = labels.value_span(m)
+            value = body.own(offset, span) if key == "name" else block[span[0]:span[1]]
+            pairs = {key: labels.amount_text(value) if key in ("unit_price", "qty") else value}
+        else:
+            pairs = ({g: m.group(g) for g in pat.groupindex} if pat.groupindex
+                     else {key: m.group(1) if pat.groups else m.group(0)})
+            if pairs.get("name") is not None:     # an item name is free text
+                pairs["name"] = body.own(offset, m.span(_group_number(m, "name")))
+        for gname, val in pairs.items():
+            if gname in ITEM_FIELDS and gname not in got and val is not None:
+                got[gname] = val
+    return got
+
+
+def _lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderLine]:
     regexes = spec.items["re"]
     lines: list[OrderLine] = []
     for block, offset in _item_blocks(spec, body):
-        got: dict[str, str] = {}
-        for key in ("head", "price", "sku", "name", "unit_price", "qty"):
-            if key in regexes and (m := regexes[key].search(block)):
-                pat = regexes[key]
-                pairs = ({g: m.group(g) for g in pat.groupindex} if pat.groupindex
-                         else {key: m.group(1) if pat.groups else m.group(0)})
-                if "name" in pairs and pairs["name"] is not None:     # an item name is free text
-                    pairs["name"] = body.own(offset, m, "name")
-                for gname, val in pairs.items():
-                    if gname in ITEM_FIELDS and gname not in got and val is not None:
-                        got[gname] = val
+        got = _item_values(regexes, block, body, offset)
         if not any(k in got for k in ("unit_price", "qty")):
             continue  # a block of totals or notes, not an item
         where = body.line_of(offset)
@@ -281,6 +385,8 @@ def _lines(spec: MailSpec, body: _Text) -> list[OrderLine]:
             qty=_convert(got["qty"], "int", "lines.qty", where),
             unit_price=_convert(got["unit_price"], "amount", "lines.unit_price", where),
             options=tuple(o for o in options if o)))
+        if trace is not None:
+            trace.items.append((lines[-1].channel_sku, where))
     return lines
 
 
@@ -300,12 +406,14 @@ def _ordered_at(values: dict, view: MailView):
     raise ParseError("ordered_at not found and the mail has no usable Date header", field="ordered_at")
 
 
-def parse_with_spec(spec: MailSpec, view: MailView, shop: str) -> OrderRecord:
+def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | None = None) -> OrderRecord:
+    """The order the mail states, or ParseError naming the field and line; trace, if given, collects what
+    was found where."""
     body = _Text(view.text)
-    values = _scalars(spec, body)
+    values = _scalars(spec, body, trace)
     if "order_no" not in values:
         raise ParseError(f"order number not found (spec {spec.cart})", field="order_no")
-    lines = _lines(spec, body)
+    lines = _lines(spec, body, trace)
     if not lines:
         raise ParseError("no order lines found", field="lines")
     for n, line in enumerate(lines, 1):
@@ -315,7 +423,7 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str) -> OrderRecord:
     record = OrderRecord(
         shop=shop, order_no=values["order_no"], ordered_at=_ordered_at(values, view),
         lines=tuple(lines), total=values.get("total", 0),
-        buyer=_address(spec, body, "buyer"), ship_to=_address(spec, body, "ship_to"),
+        buyer=_address(spec, body, "buyer", trace), ship_to=_address(spec, body, "ship_to", trace),
         payment_method=values.get("payment_method", ""), delivery_method=values.get("delivery_method", ""),
         requested_date=values.get("requested_date"), requested_time=values.get("requested_time", ""),
         shipping_fee=values.get("shipping_fee", 0), cod_fee=values.get("cod_fee", 0),
