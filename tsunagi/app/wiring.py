@@ -38,7 +38,7 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
         stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
-    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
+    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked()),
                         after=lambda: after_apply(cfg, store, rules),

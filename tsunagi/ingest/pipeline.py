@@ -38,7 +38,7 @@ class Pipeline:
     spool: Spool
     store: Store
     shop_specs: dict[str, list[str]]          # shop id -> the carts whose mail specs it reads
-    spec_dir: Path = SPEC_DIR
+    spec_dir: Path | str = SPEC_DIR           # a folder, or several joined by os.pathsep (searched in order)
     csv: CsvImporter | None = None
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined

@@ -54,6 +54,7 @@ class LabelLine:
 @dataclass
 class Trace:
     """What a parse found and where: for `tsunagi spec test` and `spec learn` (the parse itself needs none)."""
+    spec: str = ""                                                    # the cart whose spec read it
     found: dict[str, tuple[str, int]] = field(default_factory=dict)   # name -> (value as read, line)
     missing: list[str] = field(default_factory=list)
     items: list[tuple[str, int]] = field(default_factory=list)        # (sku, line)
@@ -410,6 +411,8 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
     """The order the mail states, or ParseError naming the field and line; trace, if given, collects what
     was found where."""
     body = _Text(view.text)
+    if trace is not None:
+        trace.spec = spec.cart
     values = _scalars(spec, body, trace)
     if "order_no" not in values:
         raise ParseError(f"order number not found (spec {spec.cart})", field="order_no")

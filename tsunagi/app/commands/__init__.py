@@ -21,6 +21,7 @@ from tsunagi.app.commands import (
     returns,
     serve,
     ship,
+    spec,
     status,
     transfer,
 )
@@ -28,7 +29,7 @@ from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
-          transfer)
+          transfer, spec)
 
 
 def version() -> str:
