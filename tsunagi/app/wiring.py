@@ -5,6 +5,7 @@ from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
 from tsunagi.common import clock
 from tsunagi.common.safetext import printable
+from tsunagi.ingest import spechealth
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
 from tsunagi.ingest.pipeline import Pipeline
@@ -45,9 +46,19 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
                         dkim=access.dkim_resolver(cfg))
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
+    if workers:       # the daemon: a switched spec's shop has its refused mails run again, first
+        spechealth.retry_switched(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path)
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
+        pipeline.watch = spechealth.SpecWatch(store, cfg.alerts.spec_changed_after,
+                                              lambda shop, h: _alert_spec_changed(cfg, alerts_, spool, shop, h))
     return spool, store, pipeline
+
+
+def _alert_spec_changed(cfg: Config, alerts_: Alerts, spool, shop_id: str, h) -> None:
+    carts = cfg.shop(shop_id).mail_specs
+    alerts_.record("spec", spechealth.changed_subject(shop_id),
+                   spechealth.changed_detail(shop_id, carts, h, spool.dir("failed")))
 
 
 def after_apply(cfg: Config, store: Store, rules: shipplan.Rules | None = None) -> None:

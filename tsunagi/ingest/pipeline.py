@@ -42,6 +42,7 @@ class Pipeline:
     csv: CsvImporter | None = None
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
+    watch: Callable[[Item, object], None] | None = None     # told of every item filed, with its outcome or reason
     hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     dkim: Resolver | None = None                 # mails' DKIM signatures verified with it; None: not verified
@@ -228,6 +229,8 @@ class Pipeline:
 
     def _file(self, item: Item, result, report: dict | None = None) -> str:
         """After the commit: done/ for an outcome, failed/ with its reason otherwise."""
+        if self.watch:
+            self.watch(item, result)
         if isinstance(result, dict):
             self.spool.fail(item, result)
             kind = result.get("kind", "error")

@@ -186,6 +186,14 @@ def orders_related_by_split_merge_copy(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
 
 
+def shops_remember_whether_their_mail_spec_reads(tx: Tx) -> None:
+    """Per shop: whether its mail spec has read a mail, the failures in a row since, whether they were
+    reported, and the fingerprint of the spec files in use (a switch retries what they refused)."""
+    tx.run("CREATE TABLE IF NOT EXISTS mail_spec_health (shop TEXT PRIMARY KEY, worked INTEGER NOT NULL DEFAULT 0, "
+           "failing INTEGER NOT NULL DEFAULT 0, alerted INTEGER NOT NULL DEFAULT 0, "
+           "failures TEXT NOT NULL DEFAULT '[]', spec TEXT NOT NULL DEFAULT '')")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -194,5 +202,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
-                                                 orders_related_by_split_merge_copy)
+                                                 orders_related_by_split_merge_copy,
+                                                 shops_remember_whether_their_mail_spec_reads)
 LATEST = len(MIGRATIONS)

@@ -55,3 +55,6 @@ class AlertSettings(Settings):
                                    "schedules), an SFTP endpoint or the relay failing this long is reported once, "
                                    "and again when it works")
     feed_stale_minutes: float = Field(60.0, description="a pushed file not delivered this long is reported")
+    spec_changed_after: int = Field(3, ge=1, description="a shop whose mail spec has read its mail is reported "
+                                    "(「<shop> の受注メールの形式が変わった可能性があります」, with the failing mails) when "
+                                    "this many of its mails in a row are refused by the spec")
