@@ -2,14 +2,25 @@
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from pathlib import Path
 
+import tomli_w
+
 from tsunagi.app import config as config_mod
+from tsunagi.app.commands import base
+from tsunagi.common import clock
+from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms.records import OrderRecord
+from tsunagi.common.schema import read_toml
+from tsunagi.parsers import speclearn
+from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.errors import NotAnOrder, ParseError
+from tsunagi.parsers.mailmsg import read_mail
 from tsunagi.parsers.mailspec import SPEC_DIR, SpecError, Trace, load_spec
-from tsunagi.parsers.ordermail import parse_order_mail, spec_for
+from tsunagi.parsers.ordermail import parse_order_mail, spec_for, spec_path
 
 
 def register(sub) -> None:
@@ -19,6 +30,15 @@ def register(sub) -> None:
     st.add_argument("cart", help="a cart name (mail_spec_dir, then the shipped specs) or a spec file")
     st.add_argument("files", nargs="+", metavar="FILE.eml")
     st.set_defaults(func=cmd_spec_test)
+    sl = sp.add_parser("learn", help="propose a spec change from a mail the shop's spec refused, by finding in it "
+                                     "the order's values; written as a new spec file for review")
+    sl.add_argument("shop")
+    sl.add_argument("--mail", required=True, metavar="FILE.eml")
+    given = sl.add_mutually_exclusive_group(required=True)
+    given.add_argument("--order-csv", metavar="FILE", help="the shop's order CSV holding the same order")
+    given.add_argument("--values", help="order_no=…,total=…[,shipping_fee=…,cod_fee=…,discount=…,subtotal=…,"
+                                        "payment_method=…,delivery_method=…]")
+    sl.set_defaults(func=cmd_spec_learn)
 
 
 class UnknownSpec(TsunagiError):
@@ -64,6 +84,82 @@ def cmd_spec_test(args) -> int:
         _show_order(record)
     print(f"{len(args.files) - failed} of {len(args.files)} mails read with spec {spec.cart}")
     return 1 if failed else 0
+
+
+def cmd_spec_learn(args) -> int:
+    cfg = base.config(args)
+    shop = cfg.shop(args.shop)
+    cart = shop.mail_specs[0]
+    source = spec_path(cart, cfg.spec_path)
+    raw = Path(args.mail).read_bytes()
+    text = read_mail(raw).text
+    values = parse_values(args.values) if args.values else csv_values(cfg, shop, Path(args.order_csv), text)
+    proposal = speclearn.learn(text, values, read_toml(source))
+    name = f"{cart}-learned-{clock.now():%Y%m%d%H%M%S}"
+    proposal.data.update(cart=name, title=f"{proposal.data.get('title', cart)}（spec learn の提案）")
+    folder = cfg.file.mail_spec_dir or cfg.data_dir / "specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"{name}.toml"
+    notes = learn_notes(proposal, args.mail, source)
+    out.write_text("".join(f"# {n}\n" for n in notes) + "\n" + tomli_w.dumps(proposal.data), encoding="utf-8")
+    print("\n".join(notes))
+    print(f"wrote {out}")
+    trace = Trace()
+    try:
+        record = parse_order_mail(raw, shop.id, [load_spec(out)], "cart@example.jp", None, trace)
+    except ParseError as exc:
+        print(f"the proposal does not read the mail yet: [{exc.kind}] {exc.message}")
+        return 1
+    _show_order(record)
+    hint = "" if cfg.file.mail_spec_dir else f" and mail_spec_dir = \"{folder}\""
+    print(f"next: tsunagi spec replay {cart} --spec {out}; then set the shop's cart = \"{name}\"{hint}")
+    return 0
+
+
+def parse_values(text: str) -> dict[str, str]:
+    """order_no=A-1,total=6,110 -> {"order_no": "A-1", "total": "6,110"} (a comma inside an amount stays)."""
+    out = {}
+    for part in re.split(r",(?=\s*\w+\s*=)", text):
+        key, eq, value = part.partition("=")
+        key = key.strip()
+        if not eq or key not in speclearn.LEARNABLE:
+            raise BadValues(f"--values: {part!r}: give NAME=VALUE, NAME one of {', '.join(sorted(speclearn.LEARNABLE))}")
+        out[key] = value.strip()
+    return out
+
+
+def csv_values(cfg, shop, path: Path, text: str) -> dict[str, str]:
+    """The values of the order in the shop's order CSV whose number the mail carries."""
+    if not shop.order_csv:
+        raise BadValues(f"shop {shop.id} has no order_csv layout: give --values instead")
+    layout = cfg.csv_layout(shop.order_csv.layout)
+    with tempfile.TemporaryDirectory() as scratch, open(path, "rb") as src:
+        _, chunks = parse_file(src, layout, shop.id, Path(scratch) / "decoded.csv")
+        records = [rec for chunk in chunks for rec, _ in chunk.orders]
+    folded = jp.half_width(text)
+    record = next((r for r in records if r.order_no and r.order_no in folded), None)
+    if record is None:
+        raise BadValues(f"{path}: none of its {len(records)} orders has its number in the mail")
+    values = {"order_no": record.order_no, "total": str(record.total), "subtotal": str(record.lines_total)}
+    values |= {k: str(v) for k in ("shipping_fee", "cod_fee", "discount") if (v := getattr(record, k))}
+    return values
+
+
+def learn_notes(p: speclearn.Proposal, mail: str, source: Path) -> list[str]:
+    """What the proposal learned and what it could not: the file's opening comment and the command's output."""
+    notes = [f"Proposed by tsunagi spec learn from {mail}, on {source}. Review it before use."]
+    notes += [f"{name}: label {f.label!r} (line {f.line}: {f.text})" for name, f in p.learned.items()]
+    for name, found in p.ambiguous.items():
+        where = "; ".join(f"{f.label!r} line {f.line}" for f in found)
+        notes.append(f"{name}: AMBIGUOUS, the value stands under {len(found)} labels ({where}): left as it was")
+    notes += [f"{name}: found only without a label (lines {', '.join(str(f.line) for f in found)}): left as it was"
+              for name, found in p.unlabelled.items()]
+    notes += [f"{name}: its value is not in the mail: left as it was" for name in p.not_found]
+    return notes
+
+
+class BadValues(TsunagiError):
+    """--values or --order-csv that give nothing to learn from."""
 
 
 def _show_trace(name: str, trace: Trace) -> None:
