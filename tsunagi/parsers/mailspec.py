@@ -158,41 +158,54 @@ def available_carts(spec_dir: Path = SPEC_DIR) -> list[str]:
 
 
 class _Text:
-    """The body as the spec sees it: full-width ASCII folded, with a way back to line numbers and to the
-    mail's own characters (the folding maps one character to one, so offsets are the same in both)."""
+    """The body as the spec sees it: full-width ASCII folded, as UTF-8 bytes (RE2 reads bytes three times
+    faster than str), with a way back to line numbers and to the mail's own characters (the folding maps
+    one character to one, so character offsets are the same in both)."""
 
     def __init__(self, text: str):
         self.raw = text
         self.text = jp.half_width(text)
+        self.data = self.text.encode("utf-8", "surrogatepass")
+        self._ascii = len(self.data) == len(self.text)
         self._breaks: list[int] | None = None
+        self._sections: dict[str, tuple[bytes, int]] = {}
+
+    def chars(self, offset: int) -> int:
+        """A byte offset as a character offset."""
+        return offset if self._ascii else len(self.data[:offset].decode("utf-8", "surrogatepass"))
 
     def own(self, base: int, span: tuple[int, int]) -> str:
         """A value as the mail wrote it: free text keeps its ，, Ａ and １ (only codes, numbers, postcodes
         and phones are folded)."""
         start, end = span
-        return self.raw[base + start:base + end] if start >= 0 else ""
+        return self.raw[self.chars(base + start):self.chars(base + end)] if start >= 0 else ""
 
     def line_of(self, offset: int) -> int:
         if self._breaks is None:        # found once, so many look-ups stay linear in the text's length
-            self._breaks = [m.start() for m in re.finditer("\n", self.text)]
+            self._breaks = [m.start() for m in re.finditer(b"\n", self.data)]
         return bisect.bisect_left(self._breaks, offset) + 1
 
-    def section(self, spec: MailSpec, name: str | None) -> tuple[str, int]:
-        """(text, offset) of a section, or of the whole body when name is None."""
+    def section(self, spec: MailSpec, name: str | None) -> tuple[bytes, int]:
+        """(bytes, offset) of a section, or of the whole body when name is None; each found once a mail."""
         if not name:
-            return self.text, 0
-        sec = spec.sections[name]
-        m = sec.start.search(self.text)
+            return self.data, 0
+        if name not in self._sections:
+            self._sections[name] = self._find_section(spec.sections[name])
+        return self._sections[name]
+
+    def _find_section(self, sec: Section) -> tuple[bytes, int]:
+        data = self.data
+        m = sec.start.search(data)
         if not m:
-            return "", 0
-        begin = self.text.rfind("\n", 0, m.start()) + 1
-        end = len(self.text)
+            return b"", 0
+        begin = data.rfind(b"\n", 0, m.start()) + 1
+        end = len(data)
         if sec.end:
-            after = self.text.find("\n", m.end())
-            e = sec.end.search(self.text, after + 1) if after >= 0 else None
+            after = data.find(b"\n", m.end())
+            e = sec.end.search(data, after + 1) if after >= 0 else None
             if e:
                 end = e.start()
-        return self.text[begin:end], begin
+        return data[begin:end], begin
 
 
 def _convert(value: str, kind: str, name: str, line: int):
@@ -235,7 +248,7 @@ def _scalars(spec: MailSpec, body: _Text, trace: Trace | None) -> dict:
         text, base = body.section(spec, f.get("in"))
         m = f["re"].search(text)
         span = _span(f["re"], m, name) if m else (-1, -1)
-        raw = text[span[0]:span[1]] if m and span[0] >= 0 else ""
+        raw = text[span[0]:span[1]].decode() if m and span[0] >= 0 else ""
         if not raw.strip():
             if trace is not None:
                 trace.missing.append(name)
@@ -256,9 +269,9 @@ def _scalars(spec: MailSpec, body: _Text, trace: Trace | None) -> dict:
     return out
 
 
-_POSTAL = re.compile(r"〒?[ \t]*(\d{3}-?\d{4})")
-_PHONE = re.compile(r"\+?[\d][\d-]{8,14}\d")
-_MAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_POSTAL = linear.compile(r"〒?[ \t]*(\d{3}-?\d{4})")
+_PHONE = linear.compile(r"\+?[\d][\d-]{8,14}\d")
+_MAIL = linear.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def _part(part: str, value: str) -> str:
@@ -287,7 +300,8 @@ def _address(spec: MailSpec, body: _Text, role: str, trace: Trace | None) -> Add
                 trace.missing.append(f"{role}.{part}")
             continue
         span = _span(pattern, m, part)
-        value = body.own(base, span) if part in ("name", "address") else text[span[0]:span[1]] if span[0] >= 0 else ""
+        value = body.own(base, span) if part in ("name", "address") else \
+            text[span[0]:span[1]].decode() if span[0] >= 0 else ""
         if isinstance(pattern, LabelLine):
             if part == "address" and "postal" not in got and _POSTAL.match(jp.half_width(value).strip()):
                 got["postal"] = _part("postal", jp.half_width(value))     # 住所：〒530-0001 大阪府…
@@ -313,7 +327,7 @@ def _without_honorific(name: str) -> str:
     return name[:-1].rstrip() if name.endswith("様") else name
 
 
-def _starts(spec: MailSpec, text: str):
+def _starts(spec: MailSpec, text: bytes):
     """The pattern each item begins with: the spec's start, else the first in the text of its sku or
     name labels (a cart writes 商品コード or 商品名 first)."""
     regexes = spec.items["re"]
@@ -324,7 +338,7 @@ def _starts(spec: MailSpec, text: str):
     return min(firsts, key=lambda pair: pair[0])[1] if firsts else None
 
 
-def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[str, int]]:
+def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[bytes, int]]:
     """Each item's text: from one start to the next (a rule line, if the spec names one, ends it early:
     with or without rules between items is the same), or between rule lines when no start is given."""
     items = spec.items
@@ -346,7 +360,7 @@ def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[str, int]]:
     return [(text[s:e], base + s) for s, e in bounds]
 
 
-def _item_values(regexes: dict, block: str, body: _Text, offset: int) -> dict[str, str]:
+def _item_values(regexes: dict, block: bytes, body: _Text, offset: int) -> dict[str, str]:
     """sku, name, unit_price and qty of one block as written: the first pattern that gives each wins."""
     got: dict[str, str] = {}
     for key in ("head", "price", "unit_x_qty", "sku", "name", "unit_price", "qty"):
@@ -355,17 +369,21 @@ def _item_values(regexes: dict, block: str, body: _Text, offset: int) -> dict[st
             continue
         if isinstance(pat, LabelLine):
             span = labels.value_span(m)
-            value = body.own(offset, span) if key == "name" else block[span[0]:span[1]]
+            value = body.own(offset, span) if key == "name" else block[span[0]:span[1]].decode()
             pairs = {key: labels.amount_text(value) if key in ("unit_price", "qty") else value}
         else:
-            pairs = ({g: m.group(g) for g in pat.groupindex} if pat.groupindex
-                     else {key: m.group(1) if pat.groups else m.group(0)})
+            pairs = ({g: _text(m.group(g)) for g in pat.groupindex} if pat.groupindex
+                     else {key: _text(m.group(1) if pat.groups else m.group(0))})
             if pairs.get("name") is not None:     # an item name is free text
                 pairs["name"] = body.own(offset, m.span(_group_number(m, "name")))
         for gname, val in pairs.items():
             if gname in ITEM_FIELDS and gname not in got and val is not None:
                 got[gname] = val
     return got
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("utf-8", "surrogatepass") if value is not None else None
 
 
 def _lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderLine]:
@@ -379,7 +397,7 @@ def _lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderLine]:
         for key in ITEM_FIELDS:
             if not got.get(key, "").strip():
                 raise ParseError(f"item {len(lines) + 1}: {key} not found", field=f"lines.{key}", line=where)
-        options = tuple(jp.clean_text(m.group(1) if m.re.groups else m.group(0))
+        options = tuple(jp.clean_text(_text(m.group(1) if m.re.groups else m.group(0)))
                         for m in regexes["option"].finditer(block)) if "option" in regexes else ()
         lines.append(OrderLine(
             channel_sku=jp.clean_text(got["sku"]), name=jp.clean_text(got["name"]),

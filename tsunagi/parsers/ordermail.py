@@ -85,6 +85,12 @@ def parse_order_mail(raw: bytes, shop: str, specs: list[MailSpec], mail_from: st
         view = read_mail(raw)
     except Exception as exc:  # the MIME parser gave up: nothing in it can be trusted
         raise ParseError(f"the mail cannot be read as MIME: {exc}", stage="mime") from None
+    return parse_view(view, shop, specs, mail_from, spec_dir, trace)
+
+
+def parse_view(view: MailView, shop: str, specs: list[MailSpec], mail_from: str = "x", spec_dir: str | None = None,
+               trace: Trace | None = None) -> OrderRecord:
+    """parse_order_mail for a mail already read (one read, several specs: spec replay)."""
     reason = why_not_an_order(view, mail_from)
     if reason:
         raise NotAnOrder(reason)

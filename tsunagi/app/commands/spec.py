@@ -1,8 +1,11 @@
 """Commands on cart mail specs: test one against mail files, learn one from a failing mail, replay stored mail."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
+from collections import Counter
+from datetime import date
 import tempfile
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms.records import OrderRecord
 from tsunagi.common.schema import read_toml
+from tsunagi.ingest import specreplay
+from tsunagi.ingest.spool import Spool
 from tsunagi.parsers import speclearn
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.errors import NotAnOrder, ParseError
@@ -39,6 +44,15 @@ def register(sub) -> None:
     given.add_argument("--values", help="order_no=…,total=…[,shipping_fee=…,cod_fee=…,discount=…,subtotal=…,"
                                         "payment_method=…,delivery_method=…]")
     sl.set_defaults(func=cmd_spec_learn)
+    sr = sp.add_parser("replay", help="run the stored mails of a cart's shops (done and failed) through a "
+                                      "candidate spec: mail by mail, what would change (exit 1 if a mail read "
+                                      "now would fail)")
+    sr.add_argument("cart")
+    sr.add_argument("--spec", metavar="FILE", help="the candidate spec file (default: the spec in use)")
+    sr.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only mails received since that day")
+    sr.add_argument("--all", action="store_true", help="every mail, the unchanged too")
+    sr.add_argument("--jobs", type=int, default=min(os.cpu_count() or 1, 4), help="worker processes")
+    sr.set_defaults(func=cmd_spec_replay)
 
 
 class UnknownSpec(TsunagiError):
@@ -156,6 +170,33 @@ def learn_notes(p: speclearn.Proposal, mail: str, source: Path) -> list[str]:
               for name, found in p.unlabelled.items()]
     notes += [f"{name}: its value is not in the mail: left as it was" for name in p.not_found]
     return notes
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a day as YYYY-MM-DD") from None
+
+
+def cmd_spec_replay(args) -> int:
+    cfg = base.config(args)
+    shop_specs = {s.id: s.mail_specs for s in cfg.shops}
+    if not any(args.cart in carts for carts in shop_specs.values()):
+        raise UnknownSpec(f"no shop reads cart {args.cart!r} (shops' carts: "
+                          f"{', '.join(sorted({c for cs in shop_specs.values() for c in cs}))})")
+    try:
+        plan = specreplay.plan_for(shop_specs, args.cart, args.spec, cfg.spec_path)
+    except (SpecError, ParseError) as exc:
+        raise UnknownSpec(str(exc).splitlines()[0]) from None
+    counts: Counter = Counter()
+    for r in specreplay.replay(Spool(cfg.spool_dir), plan, args.since, args.jobs):
+        counts[r.change] += 1
+        if args.all or r.change not in ("same", "still_fails"):
+            print(f"{r.item_id}  {r.folder:<6}  {r.change:<11}  {r.detail}")
+    print(f"{sum(counts.values())} mails of {', '.join(sorted(plan.shops))}: " +
+          ", ".join(f"{counts[k]} {k}" for k in ("same", "changed", "now_applies", "now_fails", "still_fails")))
+    return 1 if counts["now_fails"] else 0
 
 
 class BadValues(TsunagiError):
