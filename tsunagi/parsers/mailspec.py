@@ -48,7 +48,7 @@ class LabelLine:
 
     def __init__(self, compiled):
         self.re = compiled
-        self.search, self.finditer = compiled.search, compiled.finditer
+        self.search, self.finditer, self.pattern = compiled.search, compiled.finditer, compiled.pattern
 
 
 @dataclass
@@ -168,7 +168,8 @@ class _Text:
         self.data = self.text.encode("utf-8", "surrogatepass")
         self._ascii = len(self.data) == len(self.text)
         self._breaks: list[int] | None = None
-        self._sections: dict[str, tuple[bytes, int]] = {}
+        self._sections: dict[tuple, tuple[bytes, int]] = {}
+        self._found: dict[tuple, object] = {}     # (pattern, where) -> what it found: several specs, one search
 
     def chars(self, offset: int) -> int:
         """A byte offset as a character offset."""
@@ -189,9 +190,24 @@ class _Text:
         """(bytes, offset) of a section, or of the whole body when name is None; each found once a mail."""
         if not name:
             return self.data, 0
-        if name not in self._sections:
-            self._sections[name] = self._find_section(spec.sections[name])
-        return self._sections[name]
+        sec = spec.sections[name]
+        key = (sec.start.pattern, sec.end.pattern if sec.end else "")
+        if key not in self._sections:
+            self._sections[key] = self._find_section(sec)
+        return self._sections[key]
+
+    def search(self, regex, text: bytes, base: int):
+        """regex.search(text), once a mail for each pattern and place (a replay parses with two specs)."""
+        key = (regex.pattern, base, len(text))
+        if key not in self._found:
+            self._found[key] = regex.search(text)
+        return self._found[key]
+
+    def remember(self, key: tuple, make):
+        """make()'s result, once a mail for each key."""
+        if key not in self._found:
+            self._found[key] = make()
+        return self._found[key]
 
     def _find_section(self, sec: Section) -> tuple[bytes, int]:
         data = self.data
@@ -246,7 +262,7 @@ def _scalars(spec: MailSpec, body: _Text, trace: Trace | None) -> dict:
     out: dict = {}
     for name, f in spec.fields.items():
         text, base = body.section(spec, f.get("in"))
-        m = f["re"].search(text)
+        m = body.search(f["re"], text, base)
         span = _span(f["re"], m, name) if m else (-1, -1)
         raw = text[span[0]:span[1]].decode() if m and span[0] >= 0 else ""
         if not raw.strip():
@@ -294,7 +310,7 @@ def _address(spec: MailSpec, body: _Text, role: str, trace: Trace | None) -> Add
     text, base = body.section(spec, a.get("in"))
     got = {}
     for part, pattern in a["re"].items():
-        m = pattern.search(text)
+        m = body.search(pattern, text, base)
         if not m:
             if trace is not None:
                 trace.missing.append(f"{role}.{part}")
@@ -343,7 +359,12 @@ def _item_blocks(spec: MailSpec, body: _Text) -> list[tuple[bytes, int]]:
     with or without rules between items is the same), or between rule lines when no start is given."""
     items = spec.items
     text, base = body.section(spec, items.get("in"))
-    split = items["re"].get("split")
+    key = ("blocks", base, len(text)) + tuple((k, r.pattern) for k, r in sorted(items["re"].items()))
+    return body.remember(key, lambda: _cut_blocks(spec, text, base))
+
+
+def _cut_blocks(spec: MailSpec, text: bytes, base: int) -> list[tuple[bytes, int]]:
+    split = spec.items["re"].get("split")
     start = _starts(spec, text)
     if start is not None:
         starts = [m.start() for m in start.finditer(text)]
@@ -365,7 +386,7 @@ def _item_values(regexes: dict, block: bytes, body: _Text, offset: int) -> dict[
     got: dict[str, str] = {}
     for key in ("head", "price", "unit_x_qty", "sku", "name", "unit_price", "qty"):
         pat = regexes.get(key)
-        if pat is None or not (m := pat.search(block)):
+        if pat is None or not (m := body.search(pat, block, offset)):
             continue
         if isinstance(pat, LabelLine):
             span = labels.value_span(m)
@@ -387,6 +408,15 @@ def _text(value: bytes | None) -> str | None:
 
 
 def _lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderLine]:
+    if trace is not None:
+        return _read_lines(spec, body, trace)
+    text, base = body.section(spec, spec.items.get("in"))
+    key = ("lines", base, len(text)) + \
+        tuple((k, r.pattern) for k, r in sorted(spec.items["re"].items()))
+    return body.remember(key, lambda: _read_lines(spec, body, None))
+
+
+def _read_lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderLine]:
     regexes = spec.items["re"]
     lines: list[OrderLine] = []
     for block, offset in _item_blocks(spec, body):
@@ -425,10 +455,19 @@ def _ordered_at(values: dict, view: MailView):
     raise ParseError("ordered_at not found and the mail has no usable Date header", field="ordered_at")
 
 
+def _body(view: MailView) -> _Text:
+    """The mail's text as specs read it, made once a mail: specs parsing the same mail (a replay's two)
+    share what each pattern found."""
+    body = view.__dict__.get("_spec_body")
+    if body is None or body.raw is not view.text:
+        body = view.__dict__["_spec_body"] = _Text(view.text)
+    return body
+
+
 def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | None = None) -> OrderRecord:
     """The order the mail states, or ParseError naming the field and line; trace, if given, collects what
     was found where."""
-    body = _Text(view.text)
+    body = _body(view)
     if trace is not None:
         trace.spec = spec.cart
     values = _scalars(spec, body, trace)
