@@ -18,11 +18,11 @@ def order(n: int) -> SampleOrder:
     return SampleOrder(f"sample-store-{10000100 + n}", [Item("item-a", "商品A", 1, 1000)])
 
 
-def yahoo_mail(n: int, changed: bool = False) -> bytes:
+def yahoo_mail(n: int, changed: bool = False, subject: str = "【Yahoo!ショッピング】注文確認") -> bytes:
     """The store copy; changed: the cart now writes 受付番号 where it wrote 注文ID."""
     body = yahoo_body(order(n))
     body = body.replace("注文ID：", "受付番号：") if changed else body
-    return build_mail(body, "【Yahoo!ショッピング】注文確認", "Yahoo!ショッピング <store@shopping.yahoo.co.jp>",
+    return build_mail(body, subject, "Yahoo!ショッピング <store@shopping.yahoo.co.jp>",
                       YAHOO_TO, charset="iso-2022-jp", cte="7bit")
 
 
@@ -65,6 +65,15 @@ def test_a_shop_whose_spec_worked_is_alerted_after_three_refused_mails_in_a_row(
     assert "order_no not found" in text and "tsunagi spec learn yahoo --mail" in text
     send(running, yahoo_mail(5, changed=True))                    # the same streak is told once
     assert len(spec_alerts(running)) == 1
+
+
+def test_a_renamed_subject_counts_as_a_changed_format(site):
+    running, _ = site
+    renamed = [yahoo_mail(n, subject="【Yahoo!ショッピング】新しいご注文") for n in (2, 3, 4)]
+    send(running, yahoo_mail(1), *renamed)
+    assert [r["kind"] for r in running.failed()] == ["not_an_order"] * 3
+    (alert,) = spec_alerts(running)
+    assert alert.startswith(CHANGED) and "no order spec" in alert
 
 
 def test_fewer_refused_in_a_row_than_the_limit_are_not_alerted(site):

@@ -11,15 +11,20 @@ from tsunagi.oms.mailhealth import Health
 from tsunagi.oms.store import Store
 from tsunagi.parsers.ordermail import spec_path
 
-# What a spec refused (a field it did not find, figures that do not add up, another cart's mail, a subject it
-# does not know); bounces, auto-replies, bugs and mails too slow to parse are not the spec's doing.
-REFUSED_BY_SPEC = ("parse_error",)
-RETRIED_AFTER_SWITCH = ("parse_error", "wrong_cart")
+# What a spec refused: a field it did not find, figures that do not add up, a subject it does not know (the
+# cart renamed its mail). Bounces, auto-replies, bugs and mails too slow to parse are not the spec's doing;
+# another cart's mail is a forwarding mistake, not a change (it is told as a failed item).
+def unmatched(reason: dict) -> bool:
+    return reason.get("kind") == "not_an_order" and reason.get("message", "").startswith("no order spec")
+
+
+def changed_format(reason: dict) -> bool:
+    return reason.get("kind") == "parse_error" or unmatched(reason)
 
 
 def refused_by_spec(reason: dict) -> bool:
-    return reason.get("kind") in RETRIED_AFTER_SWITCH or (
-        reason.get("kind") == "not_an_order" and reason.get("message", "").startswith("no order spec"))
+    """What a switched spec may read: what the old one refused, and another cart's mail (a cart switched)."""
+    return changed_format(reason) or reason.get("kind") == "wrong_cart"
 
 
 class SpecWatch:
@@ -39,7 +44,7 @@ class SpecWatch:
                 h.worked, h.failing, h.alerted, h.failures = True, 0, False, []
                 self._save(shop, h)
             return
-        if result.get("kind") not in REFUSED_BY_SPEC or not h.worked:
+        if not changed_format(result) or not h.worked:
             return
         h.failing += 1
         h.failures.append([item.id, str(result.get("message", ""))[:200]])
