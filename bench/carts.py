@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -95,13 +96,17 @@ def read_back(spool: Path) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def replay_time(config: Path) -> tuple[float, str]:
+def replay_time(config: Path) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the command and its workers) and the command's summary line."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config), "spec", "replay", "rakuten",
                            "--spec", str(config.parent / "candidate.toml")], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     elapsed = time.perf_counter() - started
-    return elapsed, (done.stdout.strip().splitlines() or [done.stderr])[-1]
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return elapsed, cpu, (done.stdout.strip().splitlines() or [done.stderr])[-1]
 
 
 def main() -> None:
@@ -126,10 +131,11 @@ def main() -> None:
         seconds, count = read_back(Path(tmp) / "var" / "spool")
         print(f"read   {count:,} mails and their meta from disk: {seconds:.1f} s "
               f"({seconds / count * 1000:.3f} ms/mail)")
-        seconds_replay, summary = replay_time(config)
+        seconds_replay, cpu, summary = replay_time(config)
         print(f"replay {count:,} mails (tsunagi spec replay, {min(os.cpu_count() or 1, 4)} workers): "
               f"{seconds_replay:.1f} s ({seconds_replay / count * 1000:.3f} ms/mail, "
-              f"{seconds_replay / seconds:.1f}x reading them)  {'ok' if seconds_replay < 120 else 'OVER 2 min'}")
+              f"{seconds_replay / seconds:.1f}x reading them)  {'ok' if seconds_replay < 120 else 'OVER 2 min'}; "
+              f"CPU {cpu:.1f} s ({cpu / count * 1000:.3f} ms/mail)")
         print(f"       {summary}")
 
 

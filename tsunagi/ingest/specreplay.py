@@ -4,7 +4,6 @@ The mails are those of the cart's shops in spool done/ and failed/; each is read
 spec in use and with the candidate, side by side in worker processes."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ class Replayed:
 class Plan:
     """What a worker needs: the shops, and for each side the spec files (the rest of a shop's carts as they are)."""
     shops: frozenset[str]
+    spool: str                        # the spool's folder
     current: tuple[str, ...]          # spec files in use
     candidate: tuple[str, ...]        # the same with the cart's replaced by the candidate
 
@@ -54,23 +54,24 @@ def stored(spool: Spool, since: date | None) -> Iterator[tuple[str, str]]:
 _specs: dict = {}
 
 
-def _load(plan: Plan) -> tuple[list, list]:
-    key = (plan.current, plan.candidate)
+def _load(plan: Plan) -> tuple[list, list, Spool]:
+    """The plan's specs and spool, made once a worker process."""
+    key = (plan.current, plan.candidate, plan.spool)
     if key not in _specs:
         _specs.clear()
-        _specs[key] = ([load_spec(Path(p)) for p in plan.current], [load_spec(Path(p)) for p in plan.candidate])
+        _specs[key] = ([load_spec(Path(p)) for p in plan.current], [load_spec(Path(p)) for p in plan.candidate],
+                       Spool(plan.spool))
     return _specs[key]
 
 
 def replay_one(plan: Plan, folder: str, item_id: str) -> Replayed | None:
     """One stored mail under both specs; None when it is no order mail of these shops."""
-    with open(os.path.join(folder, f"{item_id}.meta.json"), "rb") as fh:
-        meta = json.loads(fh.read())
+    current, candidate, spool = _load(plan)
+    item = spool.load(folder, item_id)          # folder is absolute: any spool reads it
+    meta = item.meta
     if meta.get("kind", "order_mail") != "order_mail" or meta.get("shop") not in plan.shops:
         return None
-    with open(os.path.join(folder, f"{item_id}{meta.get('suffix', '.eml')}"), "rb") as fh:
-        raw = fh.read()
-    current, candidate = _load(plan)
+    raw = item.read()
     place = "failed" if folder.endswith("failed") else "done"
     try:
         view = read_mail(raw)
@@ -137,11 +138,12 @@ def _chunks(items: Iterator) -> Iterator[list]:
         yield chunk
 
 
-def plan_for(shop_specs: dict[str, list[str]], cart: str, candidate: str | None, spec_dir: str) -> Plan:
+def plan_for(spool: Spool, shop_specs: dict[str, list[str]], cart: str, candidate: str | None,
+             spec_dir: str) -> Plan:
     """The shops reading the cart, their spec files in use, and the same with the candidate in the cart's place."""
     shops = frozenset(shop for shop, carts in shop_specs.items() if cart in carts)
     carts = next((carts for shop, carts in shop_specs.items() if cart in carts), [cart])
     current = tuple(spec_for(c, spec_dir).path for c in carts)
     chosen = str(Path(candidate).resolve()) if candidate else spec_for(cart, spec_dir).path
     load_spec(Path(chosen))           # a broken candidate is named now, not in a worker
-    return Plan(shops, current, tuple(chosen if c == cart else p for c, p in zip(carts, current)))
+    return Plan(shops, str(spool.root), current, tuple(chosen if c == cart else p for c, p in zip(carts, current)))

@@ -240,9 +240,21 @@ def _convert(value: str, kind: str, name: str, line: int):
     return value
 
 
+_SHAPES: dict[str, tuple[dict, int]] = {}
+
+
+def _shape(regex) -> tuple[dict, int]:
+    """(named groups, number of groups) of a pattern, asked of RE2 once (its wrapper builds them each time)."""
+    shape = _SHAPES.get(regex.pattern)
+    if shape is None:
+        shape = _SHAPES[regex.pattern] = (dict(regex.groupindex), regex.groups)
+    return shape
+
+
 def _group_number(m: re.Match, name: str) -> int:
     """The group a field's pattern captures it in: its named group, else the first group, else the match."""
-    return m.re.groupindex[name] if name in m.re.groupindex else (1 if m.re.groups else 0)
+    names, groups = _shape(m.re)
+    return names[name] if name in names else (1 if groups else 0)
 
 
 def _span(pattern, m, name: str) -> tuple[int, int]:
@@ -393,8 +405,9 @@ def _item_values(regexes: dict, block: bytes, body: _Text, offset: int) -> dict[
             value = body.own(offset, span) if key == "name" else block[span[0]:span[1]].decode()
             pairs = {key: labels.amount_text(value) if key in ("unit_price", "qty") else value}
         else:
-            pairs = ({g: _text(m.group(g)) for g in pat.groupindex} if pat.groupindex
-                     else {key: _text(m.group(1) if pat.groups else m.group(0))})
+            names, groups = _shape(pat)
+            pairs = ({g: _text(m.group(n)) for g, n in names.items()} if names
+                     else {key: _text(m.group(1) if groups else m.group(0))})
             if pairs.get("name") is not None:     # an item name is free text
                 pairs["name"] = body.own(offset, m.span(_group_number(m, "name")))
         for gname, val in pairs.items():
@@ -427,7 +440,7 @@ def _read_lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderL
         for key in ITEM_FIELDS:
             if not got.get(key, "").strip():
                 raise ParseError(f"item {len(lines) + 1}: {key} not found", field=f"lines.{key}", line=where)
-        options = tuple(jp.clean_text(_text(m.group(1) if m.re.groups else m.group(0)))
+        options = tuple(jp.clean_text(_text(m.group(1) if _shape(m.re)[1] else m.group(0)))
                         for m in regexes["option"].finditer(block)) if "option" in regexes else ()
         lines.append(OrderLine(
             channel_sku=jp.clean_text(got["sku"]), name=jp.clean_text(got["name"]),

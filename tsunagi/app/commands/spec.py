@@ -186,11 +186,12 @@ def cmd_spec_replay(args) -> int:
         raise UnknownSpec(f"no shop reads cart {args.cart!r} (shops' carts: "
                           f"{', '.join(sorted({c for cs in shop_specs.values() for c in cs}))})")
     try:
-        plan = specreplay.plan_for(shop_specs, args.cart, args.spec, cfg.spec_path)
+        spool = Spool(cfg.spool_dir)
+        plan = specreplay.plan_for(spool, shop_specs, args.cart, args.spec, cfg.spec_path)
     except (SpecError, ParseError) as exc:
         raise UnknownSpec(str(exc).splitlines()[0]) from None
     counts: Counter = Counter()
-    for r in specreplay.replay(Spool(cfg.spool_dir), plan, args.since, args.jobs):
+    for r in specreplay.replay(spool, plan, args.since, args.jobs):
         counts[r.change] += 1
         if args.all or r.change not in ("same", "still_fails"):
             print(f"{r.item_id}  {r.folder:<6}  {r.change:<11}  {r.detail}")
