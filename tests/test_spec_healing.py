@@ -113,6 +113,17 @@ def test_after_a_switch_the_mails_the_old_spec_refused_are_applied(site):
         running.stop = lambda: None      # already stopped
 
 
+def test_a_spec_edited_while_the_daemon_runs_applies_what_it_refused(site):
+    running, _ = site
+    send(running, yahoo_mail(1), yahoo_mail(2, changed=True))
+    spec = running.config_path.parent / "specs" / "yahoo-store.toml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace(
+        'order_no = { label = "注文ID", required = true }', 'order_no = { label = ["注文ID", "受付番号"], required = true }'),
+        encoding="utf-8")
+    wait_for(lambda: queries.find_order(running.store.read(), "yahoo", order(2).order_no), timeout=30)
+    assert running.failed() == []
+
+
 def test_a_restart_with_the_same_spec_retries_nothing(site):
     running, _ = site
     send(running, yahoo_mail(1), yahoo_mail(2, changed=True))

@@ -47,12 +47,17 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
                         dkim=access.dkim_resolver(cfg))
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if workers:       # the daemon: a switched spec's shop has its refused mails run again, first
-        spechealth.retry_switched(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path)
+        spec_switches(cfg, spool, store)
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
         pipeline.watch = spechealth.SpecWatch(store, cfg.alerts.spec_changed_after,
                                               lambda shop, h: _alert_spec_changed(cfg, alerts_, spool, shop, h))
     return spool, store, pipeline
+
+
+def spec_switches(cfg: Config, spool, store: Store, watch=None) -> dict[str, list]:
+    """The mails a switched or edited spec may now read, put back in new/ (by shop)."""
+    return spechealth.retry_switched(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path, watch)
 
 
 def _alert_spec_changed(cfg: Config, alerts_: Alerts, spool, shop_id: str, h) -> None:

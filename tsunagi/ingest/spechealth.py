@@ -54,9 +54,14 @@ class SpecWatch:
         if report and self.on_changed:
             self.on_changed(shop, h)
 
+    def reset(self, shop: str) -> None:
+        """A switched spec starts a new streak."""
+        h = self.state.setdefault(shop, Health())
+        h.failing, h.alerted, h.failures = 0, False, []
+
     def _save(self, shop: str, h: Health) -> None:
         with self.store.transaction() as tx:
-            mailhealth.save(tx, shop, h)
+            mailhealth.save_counts(tx, shop, h)
 
 
 def changed_subject(shop: str) -> str:
@@ -87,22 +92,24 @@ def fingerprint(carts: list[str], spec_dir: str) -> str:
     return digest.hexdigest()
 
 
-def retry_switched(spool: Spool, store: Store, shop_specs: dict[str, list[str]], spec_dir: str) -> dict[str, list]:
-    """Shops whose spec files changed since last time get the mails the old spec refused run again."""
+def retry_switched(spool: Spool, store: Store, shop_specs: dict[str, list[str]], spec_dir: str,
+                   watch: SpecWatch | None = None) -> dict[str, list]:
+    """Shops whose spec files changed since last looked at (a switch in the config, an edited file) get
+    the mails the old spec refused run again; returns them by shop."""
     state = mailhealth.load_all(store.read())
     retried: dict[str, list] = {}
     failed = None
     for shop, carts in shop_specs.items():
-        now, h = fingerprint(carts, spec_dir), state.get(shop, Health())
-        if h.spec == now:
+        now, before = fingerprint(carts, spec_dir), state.get(shop, Health()).spec
+        if before == now:
             continue
-        if h.spec:                   # a switch: the first start only records the spec
+        if before:                   # a switch: the first look only records the spec
             failed = spool.failed() if failed is None else failed
             retried[shop] = [r["id"] for r in failed if r.get("shop") == shop and refused_by_spec(r)]
             for item_id in retried[shop]:
                 spool.retry(item_id)
-            h.failing, h.alerted, h.failures = 0, False, []
-        h.spec = now
+            if watch:
+                watch.reset(shop)
         with store.transaction() as tx:
-            mailhealth.save(tx, shop, h)
+            mailhealth.switched(tx, shop, now, first=not before)
     return retried

@@ -23,8 +23,15 @@ def load_all(tx: Tx) -> dict[str, Health]:
     return {shop: Health(bool(w), f, bool(a), json.loads(fs), spec) for shop, w, f, a, fs, spec in rows}
 
 
-def save(tx: Tx, shop: str, h: Health) -> None:
-    tx.run("INSERT INTO mail_spec_health (shop, worked, failing, alerted, failures, spec) VALUES (?, ?, ?, ?, ?, ?) "
+def save_counts(tx: Tx, shop: str, h: Health) -> None:
+    """The streak as the pipeline saw it (the spec's fingerprint is the switch check's, left alone)."""
+    tx.run("INSERT INTO mail_spec_health (shop, worked, failing, alerted, failures) VALUES (?, ?, ?, ?, ?) "
            "ON CONFLICT (shop) DO UPDATE SET worked = excluded.worked, failing = excluded.failing, "
-           "alerted = excluded.alerted, failures = excluded.failures, spec = excluded.spec",
-           shop, int(h.worked), h.failing, int(h.alerted), json.dumps(h.failures[:KEEP], ensure_ascii=False), h.spec)
+           "alerted = excluded.alerted, failures = excluded.failures",
+           shop, int(h.worked), h.failing, int(h.alerted), json.dumps(h.failures[:KEEP], ensure_ascii=False))
+
+
+def switched(tx: Tx, shop: str, spec: str, first: bool) -> None:
+    """The spec files now in use; after a switch (not the first time) the streak starts again."""
+    tx.run("INSERT INTO mail_spec_health (shop, spec) VALUES (?, ?) ON CONFLICT (shop) DO UPDATE SET "
+           "spec = excluded.spec" + ("" if first else ", failing = 0, alerted = 0, failures = '[]'"), shop, spec)
