@@ -228,9 +228,16 @@ class Pipeline:
         return results
 
     def _file(self, item: Item, result, report: dict | None = None) -> str:
-        """After the commit: done/ for an outcome, failed/ with its reason otherwise."""
+        """After the commit: done/ for an outcome, failed/ with its reason otherwise; then the watch is told."""
+        outcome = self._file_item(item, result, report)
         if self.watch:
-            self.watch(item, result)
+            try:
+                self.watch(item, result)
+            except Exception:     # noticing a changed mail format must never hold up filing
+                log.exception("item %s: the spec watch failed", item.id)
+        return outcome
+
+    def _file_item(self, item: Item, result, report: dict | None) -> str:
         if isinstance(result, dict):
             self.spool.fail(item, result)
             kind = result.get("kind", "error")
