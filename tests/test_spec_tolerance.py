@@ -128,6 +128,17 @@ def test_a_yahoo_mail_with_other_brackets_and_synonyms_parses():
     assert (rec.cod_fee, rec.total) == (330, 6110) and rec.ship_to.postal_code == "530-0001"
 
 
+def test_a_yahoo_mail_with_bracketed_labels_and_no_rules_between_blocks_parses():
+    def restyle(b: str) -> str:
+        for old, new in (("氏名：", "【氏名】"), ("郵便番号：", "【郵便番号】"), ("住所：", "【住所】"),
+                         ("電話番号：", "【電話番号】"), ("=" * 60 + "\n■お届け先", "■お届け先")):
+            b = b.replace(old, new)
+        return b
+    rec = parse(spec_for("yahoo"), yahoo_without(restyle))
+    assert rec.buyer.name.replace(" ", "") == "山田太郎" and rec.buyer.phone == "03-1234-5678"
+    assert rec.ship_to.name.replace(" ", "") == "山田花子" and rec.ship_to.address == "大阪市北区梅田1-1-1"
+
+
 def test_shipped_carts_still_parse_their_own_samples():
     for cart, order_no in (("rakuten", "402853-20260612-0220534167"), ("ec-cube", "1001")):
         order = SampleOrder(order_no, ORDER.items, cod_fee=330)
