@@ -124,6 +124,32 @@ def test_a_spec_edited_while_the_daemon_runs_applies_what_it_refused(site):
     assert running.failed() == []
 
 
+def test_a_learned_spec_switched_to_applies_what_the_old_one_refused(site, capsys):
+    """The whole repair: the alert's mail, spec learn, spec replay, the switch, the refused mails applied."""
+    running, _ = site
+    send(running, yahoo_mail(1), yahoo_mail(2, changed=True), yahoo_mail(3, changed=True))
+    first = running.failed()[0]["id"]
+    mail = running.spool.dir("failed") / f"{first}.eml"
+    assert running.cli("spec", "learn", "yahoo", "--mail", str(mail),
+                       "--values", f"order_no={order(2).order_no},total=1,500") == 0
+    out = capsys.readouterr().out
+    name = out.split('set the shop\'s cart = "')[1].split('"')[0]
+    assert (running.config_path.parent / "specs" / f"{name}.toml").exists()
+    assert running.cli("spec", "replay", "yahoo-store", "--spec",
+                       str(running.config_path.parent / "specs" / f"{name}.toml")) == 1   # 注文ID mails would fail
+    assert "2 now_applies, 1 now_fails" in capsys.readouterr().out
+    running.stop()
+    edit_config(running.config_path, lambda c: c["shop"][1].update(cart=name))
+    restarted = Running(running.config_path)
+    try:
+        restarted.wait_idle()
+        assert all(queries.find_order(restarted.store.read(), "yahoo", order(n).order_no) for n in (1, 2, 3))
+        assert restarted.failed() == []
+    finally:
+        restarted.stop()
+        running.stop = lambda: None
+
+
 def test_a_restart_with_the_same_spec_retries_nothing(site):
     running, _ = site
     send(running, yahoo_mail(1), yahoo_mail(2, changed=True))
