@@ -319,6 +319,15 @@ def _address(spec: MailSpec, body: _Text, role: str, trace: Trace | None) -> Add
     a = spec.addresses.get(role)
     if not a:
         return Address()
+    if trace is not None:
+        return _read_address(spec, body, role, trace)
+    text, base = body.section(spec, a.get("in"))
+    key = ("address", role, base, len(text)) + tuple((p, r.pattern) for p, r in a["re"].items())
+    return body.remember(key, lambda: _read_address(spec, body, role, None))
+
+
+def _read_address(spec: MailSpec, body: _Text, role: str, trace: Trace | None) -> Address:
+    a = spec.addresses[role]
     text, base = body.section(spec, a.get("in"))
     got = {}
     for part, pattern in a["re"].items():
