@@ -9,7 +9,8 @@ from tsunagi.oms.records import OrderRecord
 from tsunagi.parsers import linear
 from tsunagi.parsers.errors import NotAnOrder, ParseError
 from tsunagi.parsers.mailmsg import MailView, read_mail
-from tsunagi.parsers.mailspec import SPEC_DIR, MailSpec, Trace, load_spec, parse_with_spec
+from tsunagi.parsers.mailspec import SPEC_DIR, MailSpec, Trace, load_spec
+from tsunagi.parsers.specread import parse_with_spec
 
 _AUTO_SUBJECT = linear.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|自動応答|自動返信|不在|留守|"

@@ -34,9 +34,12 @@ SYNONYMS: tuple[tuple[str, ...], ...] = (
 # Marks that open and close a label, as the body reads after width folding (［］＜＞：（） are ASCII by then).
 _OPEN = r"(?:[\[【<(■◆●◇□◎★☆・*]+[ \t]*)?"
 _CLOSE = r"[\]】>)]"
-_SEP = rf"(?:[ \t]*{_CLOSE}[ \t]*:?[ \t]*|[ \t]*:[ \t]*|[ \t]+)"
-# A value glued to its label ("合計6,110円", "〒100-0001") is taken only when it starts like a number.
-_GLUED = r"[¥\\\-\d]"
+# After the label: a closing mark, a colon, spaces, the end of the line, or a value glued to it ("合計6,110円",
+# "〒100-0001": taken only when it starts like a number). The match stops there: the value is the rest of the
+# line, found without a group (RE2 extracts groups slowly over a long line).
+_AFTER = rf"(?:[ \t]*{_CLOSE}[ \t]*:?[ \t]*|[ \t]*:[ \t]*|[ \t]+|[¥\\\-\d]|[ \t]*$)"
+MAX_VALUE = 2000         # bytes of a line a label's value may take: a megabyte line is no field
+_GLUED = ("¥".encode(), b"\\", b"-", *(str(d).encode() for d in range(10)))
 _AMOUNT = re.compile(r"-?[ \t]*[¥\\]?[ \t]*\d[\d,]*")
 _FIRST_TOKEN = re.compile(r"\S+")
 
@@ -57,22 +60,31 @@ def _label_pattern(label: str) -> str:
 
 
 def line_pattern(labels: list[str], groups: tuple[tuple[str, ...], ...] = SYNONYMS) -> str:
-    """A line that begins with one of the labels in any of its forms; group 1 or 2 is the rest of the line."""
+    """A line that begins with one of the labels in any of its forms (its value: value_span)."""
     names = "|".join(_label_pattern(name) for name in expand(labels, groups))
-    return rf"^[ \t]*{_OPEN}(?:{names})(?:{_SEP}(.*?)|({_GLUED}.*?)|)[ \t]*$"
+    return rf"^[ \t]*{_OPEN}(?:{names}){_AFTER}"
 
 
 def compile_label(labels: list[str], groups: tuple[tuple[str, ...], ...] = SYNONYMS):
     return linear.compile(line_pattern(labels, groups))
 
 
-def value(m) -> str:
-    """The value of a label line's match (either of its groups)."""
-    return m.group(1) if m.group(1) is not None else (m.group(2) or "")
-
-
-def value_span(m) -> tuple[int, int]:
-    return m.span(1) if m.group(1) is not None else m.span(2)
+def value_span(m, text: bytes) -> tuple[int, int]:
+    """Where a label line's value is in text (UTF-8): the rest of the line after the label, trailing spaces
+    left out, a glued number included."""
+    start = m.end()
+    for glued in _GLUED:
+        if text.endswith(glued, m.start(), start):
+            start -= len(glued)
+            break
+    end = text.find(b"\n", start, start + MAX_VALUE + 1)
+    if end < 0:                      # the line's end, or MAX_VALUE bytes on (at a character's start)
+        end = min(len(text), start + MAX_VALUE)
+        while end < len(text) and end > start and text[end] & 0xC0 == 0x80:
+            end -= 1
+    while end > start and text[end - 1] in b" \t\r":
+        end -= 1
+    return start, end
 
 
 def amount_text(text: str) -> str:
