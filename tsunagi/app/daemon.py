@@ -19,6 +19,7 @@ from tsunagi.app.runners import (
     FileRunner,
     MailRunner,
     PipelineRunner,
+    SpecRunner,
     UnpaidRunner,
 )
 from tsunagi.app.transfers import ImmediatePush, Scheduler
@@ -109,7 +110,8 @@ class Daemon:
                         FeedRunner(stop, wiring.feed_writer(cfg, spool, store), wiring.confirm_writer(cfg, spool, store),
                                    self.stock_changed, cfg.feed_coalesce_ms / 1000, cfg.feed_full_every_hours),
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
-                        UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed)]
+                        UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed),
+                        SpecRunner(stop, lambda: wiring.spec_switches(cfg, spool, store, pipeline.watch), self.items)]
         if any(ep.push and ep.push.immediate for ep in cfg.endpoints):
             self.runners.append(ImmediatePush(scheduler, stop))
         for runner in self.runners:       # a worker failing for long is reported to the operator

@@ -18,6 +18,7 @@ RESYNC_CHECK_SECONDS = 2.0   # due full resyncs and drifted SKUs are looked for 
 MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 UNPAID_POLL_SECONDS = 60.0   # unpaid orders past their deadline are looked for this often (deadlines are days)
 BATCH = 256              # items applied under one commit
+SPEC_POLL_SECONDS = 10.0  # spec files are looked at this often for an edit
 SETTLE_SECONDS = 5.0     # items a crash caught being applied are tried again once the daemon has run this long
 
 
@@ -172,6 +173,23 @@ class UnpaidRunner(Runner):
     def run_once(self) -> bool:
         if self.cancel():
             self.stock_changed.set()
+        return False
+
+
+class SpecRunner(Runner):
+    """A spec file edited while the daemon runs: the mails its old version refused are run again."""
+
+    name = "specs"
+    interval = SPEC_POLL_SECONDS
+
+    def __init__(self, stopping, check, items):
+        super().__init__(stopping)
+        self.check, self.items = check, items
+
+    def run_once(self) -> bool:
+        retried = [item_id for ids in self.check().values() for item_id in ids]
+        if retried:
+            self.items.put(retried)
         return False
 
 

@@ -5,6 +5,7 @@ from tsunagi.app import access
 from tsunagi.app.config import Config, Shop
 from tsunagi.common import clock
 from tsunagi.common.safetext import printable
+from tsunagi.ingest import spechealth
 from tsunagi.ingest.channelresults import ChannelResults
 from tsunagi.ingest.csvimport import CsvImporter
 from tsunagi.ingest.parsepool import ParsePool
@@ -14,13 +15,13 @@ from tsunagi.oms import deliveries, paykinds, review, shipnames, shipplan, stock
 from tsunagi.oms.payments import cancel_unpaid as cancel_unpaid_orders
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue
-from tsunagi.parsers import channelresult
 from tsunagi.outbound.alerts import Alerts
 from tsunagi.outbound.confirmations import ConfirmWriter
 from tsunagi.outbound.feeds import FeedWriter
 from tsunagi.outbound.mailer import Mailer
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.notify import ContextSource
+from tsunagi.parsers import channelresult
 
 
 def open_store(cfg: Config) -> Store:
@@ -40,7 +41,7 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
         stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
-    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_dir,
+    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked(),
                                         channel_results=ChannelResults(store, channelresult.load_all(cfg.csv_layout_dirs))),
@@ -48,9 +49,24 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
                         dkim=access.dkim_resolver(cfg))
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
+    if workers:       # the daemon: a switched spec's shop has its refused mails run again, first
+        spec_switches(cfg, spool, store)
     if alerts_:
         pipeline.on_failed = lambda item, reason: _alert_failed(alerts_, item, reason)
+        pipeline.watch = spechealth.SpecWatch(store, cfg.alerts.spec_changed_after,
+                                              lambda shop, h: _alert_spec_changed(cfg, alerts_, spool, shop, h))
     return spool, store, pipeline
+
+
+def spec_switches(cfg: Config, spool, store: Store, watch=None) -> dict[str, list]:
+    """The mails a switched or edited spec may now read, put back in new/ (by shop)."""
+    return spechealth.retry_switched(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path, watch)
+
+
+def _alert_spec_changed(cfg: Config, alerts_: Alerts, spool, shop_id: str, h) -> None:
+    carts = cfg.shop(shop_id).mail_specs
+    alerts_.record("spec", spechealth.changed_subject(shop_id),
+                   spechealth.changed_detail(shop_id, carts, h, spool.dir("failed")))
 
 
 def after_apply(cfg: Config, store: Store, rules: shipplan.Rules | None = None) -> None:

@@ -44,7 +44,7 @@ def parse_job(job: Job):
     verdict = _dkim(job) if job.dkim else None
     try:
         specs = [spec_for(cart, job.spec_dir) for cart in job.carts]
-        result = parse_order_mail(job.data, job.shop, specs, job.mail_from)
+        result = parse_order_mail(job.data, job.shop, specs, job.mail_from, job.spec_dir)
     except ParseError as exc:
         result = exc.as_dict()
     return result if verdict is None else Verified(result, verdict)

@@ -38,10 +38,11 @@ class Pipeline:
     spool: Spool
     store: Store
     shop_specs: dict[str, list[str]]          # shop id -> the carts whose mail specs it reads
-    spec_dir: Path = SPEC_DIR
+    spec_dir: Path | str = SPEC_DIR           # a folder, or several joined by os.pathsep (searched in order)
     csv: CsvImporter | None = None
     after: Callable[[], None] | None = None      # run after applying (the app moves orders on from there)
     on_failed: Callable[[Item, dict], None] | None = None   # told of every item quarantined
+    watch: Callable[[Item, object], None] | None = None     # told of every item filed, with its outcome or reason
     hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     dkim: Resolver | None = None                 # mails' DKIM signatures verified with it; None: not verified
@@ -227,7 +228,16 @@ class Pipeline:
         return results
 
     def _file(self, item: Item, result, report: dict | None = None) -> str:
-        """After the commit: done/ for an outcome, failed/ with its reason otherwise."""
+        """After the commit: done/ for an outcome, failed/ with its reason otherwise; then the watch is told."""
+        outcome = self._file_item(item, result, report)
+        if self.watch:
+            try:
+                self.watch(item, result)
+            except Exception:     # noticing a changed mail format must never hold up filing
+                log.exception("item %s: the spec watch failed", item.id)
+        return outcome
+
+    def _file_item(self, item: Item, result, report: dict | None) -> str:
         if isinstance(result, dict):
             self.spool.fail(item, result)
             kind = result.get("kind", "error")

@@ -216,6 +216,14 @@ def channels_report_their_stock(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS channel_stock_to_repush ON channel_stock (shop) WHERE repush = 1")
 
 
+def shops_remember_whether_their_mail_spec_reads(tx: Tx) -> None:
+    """Per shop: whether its mail spec has read a mail, the failures in a row since, whether they were
+    reported, and the fingerprint of the spec files in use (a switch retries what they refused)."""
+    tx.run("CREATE TABLE IF NOT EXISTS mail_spec_health (shop TEXT PRIMARY KEY, worked INTEGER NOT NULL DEFAULT 0, "
+           "failing INTEGER NOT NULL DEFAULT 0, alerted INTEGER NOT NULL DEFAULT 0, "
+           "failures TEXT NOT NULL DEFAULT '[]', spec TEXT NOT NULL DEFAULT '')")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -227,5 +235,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  orders_related_by_split_merge_copy,
                                                  outbound_files_have_a_delivery_state,
                                                  lines_and_parcels_name_their_recipient,
-                                                 channels_report_their_stock)
+                                                 channels_report_their_stock,
+                                                 shops_remember_whether_their_mail_spec_reads)
 LATEST = len(MIGRATIONS)

@@ -4,7 +4,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 
 ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
@@ -56,3 +63,6 @@ class AlertSettings(Settings):
                                    "and again when it works")
     feed_stale_minutes: float = Field(60.0, description="a file a push endpoint delivers that has waited this long "
                                       "(written, or its last push failed: `tsunagi outbox list`) is reported, once")
+    spec_changed_after: int = Field(3, ge=1, description="a shop whose mail spec has read its mail is reported "
+                                    "(「<shop> の受注メールの形式が変わった可能性があります」, with the failing mails) when "
+                                    "this many of its mails in a row are refused by the spec")

@@ -1,6 +1,7 @@
 """Order mail to OrderRecord: refuse bounces and auto-replies, pick the shop's spec, apply it."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -8,7 +9,8 @@ from tsunagi.oms.records import OrderRecord
 from tsunagi.parsers import linear
 from tsunagi.parsers.errors import NotAnOrder, ParseError
 from tsunagi.parsers.mailmsg import MailView, read_mail
-from tsunagi.parsers.mailspec import SPEC_DIR, MailSpec, load_spec, parse_with_spec
+from tsunagi.parsers.mailspec import SPEC_DIR, MailSpec, Trace, load_spec
+from tsunagi.parsers.specread import parse_with_spec
 
 _AUTO_SUBJECT = linear.compile(
     r"^(auto(matic)?[ -]?reply|out of (the )?office|自動応答|自動返信|不在|留守|"
@@ -37,26 +39,69 @@ def why_not_an_order(view: MailView, mail_from: str) -> str | None:
     return None
 
 
-@lru_cache(maxsize=64)
+def spec_path(cart: str, spec_dir: str = str(SPEC_DIR)) -> Path:
+    """The file of that spec: the first folder of spec_dir (folders joined by os.pathsep) that has it."""
+    folders = [Path(d) for d in spec_dir.split(os.pathsep) if d]
+    for folder in folders:
+        if (folder / f"{cart}.toml").exists():
+            return folder / f"{cart}.toml"
+    raise ParseError(f"no mail spec for cart {cart!r} (in {', '.join(map(str, folders))})", stage="spec",
+                     kind="no_spec")
+
+
 def spec_for(cart: str, spec_dir: str = str(SPEC_DIR)) -> MailSpec:
-    path = Path(spec_dir) / f"{cart}.toml"
-    if not path.exists():
-        raise ParseError(f"no mail spec for cart {cart!r} ({path})", stage="spec", kind="no_spec")
-    return load_spec(path)
+    """The spec, read once while its file stays the same (a file edited or switched is read again)."""
+    path = spec_path(cart, spec_dir)
+    stat = path.stat()
+    return _load(str(path), stat.st_mtime_ns, stat.st_size)
 
 
-def parse_order_mail(raw: bytes, shop: str, specs: list[MailSpec], mail_from: str = "x") -> OrderRecord:
-    """Raises NotAnOrder for mail that must not become an order, ParseError for a broken order mail."""
+@lru_cache(maxsize=64)
+def _load(path: str, mtime_ns: int, size: int) -> MailSpec:
+    return load_spec(Path(path))
+
+
+def all_carts(spec_dir: str) -> list[str]:
+    return sorted({p.stem for d in spec_dir.split(os.pathsep) if d for p in Path(d).glob("*.toml")})
+
+
+def other_cart(view: MailView, specs: list[MailSpec], spec_dir: str) -> str | None:
+    """The cart, not among specs, whose spec matches the mail (a mail forwarded to the wrong shop)."""
+    mine = {s.cart for s in specs}
+    for cart in all_carts(spec_dir):
+        if cart not in mine:
+            try:
+                if spec_for(cart, spec_dir).matches(view):
+                    return cart
+            except Exception:       # a broken spec of another cart says nothing about this mail
+                continue
+    return None
+
+
+def parse_order_mail(raw: bytes, shop: str, specs: list[MailSpec], mail_from: str = "x",
+                     spec_dir: str | None = None, trace: Trace | None = None) -> OrderRecord:
+    """Raises NotAnOrder for mail that must not become an order, ParseError for a broken order mail (and,
+    given spec_dir, for another cart's order mail: kind wrong_cart)."""
     try:
         view = read_mail(raw)
     except Exception as exc:  # the MIME parser gave up: nothing in it can be trusted
         raise ParseError(f"the mail cannot be read as MIME: {exc}", stage="mime") from None
+    return parse_view(view, shop, specs, mail_from, spec_dir, trace)
+
+
+def parse_view(view: MailView, shop: str, specs: list[MailSpec], mail_from: str = "x", spec_dir: str | None = None,
+               trace: Trace | None = None) -> OrderRecord:
+    """parse_order_mail for a mail already read (one read, several specs: spec replay)."""
     reason = why_not_an_order(view, mail_from)
     if reason:
         raise NotAnOrder(reason)
     spec = next((s for s in specs if s.matches(view)), None)
     if spec is None:
         names = ", ".join(s.cart for s in specs)
+        other = other_cart(view, specs, spec_dir) if spec_dir else None
+        if other:
+            raise ParseError(f"this is an order mail of cart {other!r}, not of this shop's ({names}): was it "
+                             f"forwarded to the wrong shop's address?", stage="classify", kind="wrong_cart")
         raise NotAnOrder(f"no order spec of this shop ({names}) matches subject {view.subject[:80]!r} "
                          f"from {view.sender or '(no sender)'}")
-    return parse_with_spec(spec, view, shop)
+    return parse_with_spec(spec, view, shop, trace)

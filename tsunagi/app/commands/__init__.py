@@ -24,6 +24,7 @@ from tsunagi.app.commands import (
     serve,
     ship,
     shipto,
+    spec,
     status,
     transfer,
 )
@@ -31,7 +32,7 @@ from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, shipto, returns, payment, ship,
-          mail, transfer, outboxcmd, feed)
+          mail, transfer, outboxcmd, feed, spec)
 
 
 def version() -> str:

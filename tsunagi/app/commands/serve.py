@@ -14,7 +14,7 @@ from tsunagi.oms import orders
 from tsunagi.outbound.notify import sample_context
 from tsunagi.parsers.csvfile import parse_file
 from tsunagi.parsers.csvread import check_line_lengths
-from tsunagi.parsers.mailspec import load_spec
+from tsunagi.parsers.ordermail import spec_for
 
 
 def register(sub) -> None:
@@ -73,7 +73,7 @@ def cmd_check(args) -> int:
 def _show_shops(cfg) -> None:
     for shop in cfg.shops:
         for cart in shop.mail_specs:
-            spec = load_spec(cfg.spec_dir / f"{cart}.toml")
+            spec = spec_for(cart, cfg.spec_path)
             print(f"shop {shop.id}: mail spec {cart} ({spec.title})")
         if shop.stock_feed:
             cfg.layouts.load("stock", shop.stock_feed.layout)

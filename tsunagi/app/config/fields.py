@@ -20,6 +20,7 @@ class Context:
     base: Path
     layouts: Layouts = SHIPPED
     csv_inline: dict = field(default_factory=dict, hash=False)
+    spec_dirs: tuple[Path, ...] = (SPEC_DIR,)      # mail_spec_dir's folder first, then the shipped specs
 
 
 def context(info: ValidationInfo) -> Context | None:
@@ -116,9 +117,13 @@ def csv_layout(kind: str | None) -> AfterValidator:
     return AfterValidator(check)
 
 
-def mail_spec(name: str) -> str:
-    if name not in available_carts():
-        raise ValueError(f"no mail spec {name!r} in {SPEC_DIR} (known: {', '.join(available_carts())})")
+def mail_spec(name: str, info: ValidationInfo | None = None) -> str:
+    ctx = context(info) if info is not None else None
+    dirs = ctx.spec_dirs if ctx else (SPEC_DIR,)
+    known = sorted({cart for d in dirs for cart in available_carts(d)})
+    if name not in known:
+        where = " or ".join(str(d) for d in dirs)
+        raise ValueError(f"no mail spec {name!r} in {where} (known: {', '.join(known)})")
     return name
 
 

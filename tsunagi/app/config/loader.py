@@ -12,6 +12,7 @@ from tsunagi.app.config.fields import Context
 from tsunagi.app.config.schema import ConfigFile
 from tsunagi.app.config.view import Config
 from tsunagi.outbound.layouts import Layouts
+from tsunagi.parsers.mailspec import SPEC_DIR
 
 
 def load(path: Path | str) -> Config:
@@ -43,7 +44,11 @@ def _context(data: dict, base: Path) -> Context:
     folder = csv.get("layout_dir") if isinstance(csv, dict) else None
     folder = base / folder if isinstance(folder, str) and folder else None
     dirs = (folder,) if folder and folder.is_dir() else ()
-    return Context(base=base, layouts=Layouts(dirs), csv_inline=inline if isinstance(inline, dict) else {})
+    specs = data.get("mail_spec_dir")
+    specs = base / specs if isinstance(specs, str) and specs else None
+    spec_dirs = ((specs,) if specs and specs.is_dir() else ()) + (SPEC_DIR,)
+    return Context(base=base, layouts=Layouts(dirs), csv_inline=inline if isinstance(inline, dict) else {},
+                   spec_dirs=spec_dirs)
 
 
 def _line(error: dict, from_env: set[tuple]) -> str:

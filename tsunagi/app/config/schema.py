@@ -166,6 +166,9 @@ class ConfigFile(Settings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     returns: ReturnSettings = Field(default_factory=ReturnSettings)
+    mail_spec_dir: OptionalFolder = Field(None, description="a folder of your own cart mail specs (`<name>.toml`, "
+                                          "docs/SPECS.md), read before the shipped ones; `tsunagi spec learn` "
+                                          "writes its proposals there")
     csv_layout: dict[str, dict[str, Any]] = Field(default_factory=dict, description="`[csv_layout.NAME]`: a layout "
                                                   "written in the config instead of a file (same keys as a layout file)")
     shop: Annotated[list[Shop], AfterValidator(_at_least_one_shop)] = Field(description="a shop (at least one)")

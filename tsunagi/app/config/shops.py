@@ -152,7 +152,8 @@ class Shop(Settings):
     mail_specs: list[MailSpec] = Field(default_factory=list, description="several mail specs for one shop, tried "
                                        "in order; [] = `[cart]`")
     # after mail_specs: whether cart must name a mail spec depends on them
-    cart: str = Field(description="picks `tsunagi/parsers/mail/<cart>.toml` (shipped: `rakuten`, `yahoo`, `ec-cube`)")
+    cart: str = Field(description="picks the mail spec `<cart>.toml` in `mail_spec_dir`, else the shipped one in "
+                      "`tsunagi/parsers/mail/` (shipped: `rakuten`, `yahoo`, `ec-cube`)")
     stock_feed: StockFeed | None = Field(None, description="the shop's stock file; none = no feed")
     order_csv: OrderCsv | None = Field(None, description="the shop's order CSV; none = orders come by mail only")
     shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
@@ -166,7 +167,7 @@ class Shop(Settings):
     @field_validator("cart")
     @classmethod
     def _cart_is_the_spec(cls, cart: str, info: ValidationInfo) -> str:
-        return mail_spec(cart) if info.data.get("mail_specs") == [] else cart
+        return mail_spec(cart, info) if info.data.get("mail_specs") == [] else cart
 
     @model_validator(mode="after")
     def _defaults_from_siblings(self) -> Shop:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from tsunagi.parsers.mailspec import SPEC_DIR
 class Config:
     path: Path
     file: ConfigFile          # the validated file, shaped like config.toml
-    spec_dir: Path = SPEC_DIR
 
     # The sections under the names the program has always used for them.
     shops = property(lambda self: self.file.shop)
@@ -64,6 +64,16 @@ class Config:
     def layouts(self) -> Layouts:
         """Outbound layouts: label/, confirm/, wms/, stock/ under csv.layout_dir before the shipped ones."""
         return Layouts(self.csv_layout_dirs)
+
+    @property
+    def spec_dirs(self) -> tuple[Path, ...]:
+        """Where mail specs are found: mail_spec_dir first, then the shipped ones."""
+        return ((self.file.mail_spec_dir,) if self.file.mail_spec_dir else ()) + (SPEC_DIR,)
+
+    @property
+    def spec_path(self) -> str:
+        """spec_dirs as one search path (os.pathsep between folders), as the parse workers take it."""
+        return os.pathsep.join(str(d) for d in self.spec_dirs)
 
     @property
     def spool_dir(self) -> Path:
