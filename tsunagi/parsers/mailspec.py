@@ -33,6 +33,8 @@ ADDRESS_PARTS = ("name", "postal", "address", "phone", "email")
 OWN_TEXT = {"note"}
 ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "int"}
 ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
+# OrderRecord.channel_status of an order a partial mail made (spec waits_for): the order CSV completes it.
+AWAITING_REPORT = "awaiting_report"
 # Values read from the start of a label's value: a code ends at the first space.
 FIRST_TOKEN = {"order_no"}
 
@@ -74,6 +76,7 @@ class MailSpec:
     hook: str = ""
     path: str = ""
     none_values: list[str] = field(default_factory=list)
+    waits_for: str = ""     # "order_csv": the mail is not the whole order (no prices, no total)
 
     def matches(self, view: MailView) -> bool:
         subject = jp.half_width(view.subject)
@@ -139,7 +142,8 @@ def _build(spec: SpecFile, path: Path, compiled: _Patterns) -> MailSpec:
         subjects=[compiled(p, "match.subject") for p in spec.match.subject],
         senders=[compiled(p, "match.sender") for p in spec.match.sender],
         sections=sections, fields=fields, addresses=addresses, items=items,
-        hook=spec.hook, path=str(path), none_values=spec.none_values)
+        hook=spec.hook, path=str(path), none_values=spec.none_values,
+        waits_for=spec.waits_for)
 
 
 def _section_problems(spec: SpecFile) -> list[str]:
@@ -437,6 +441,8 @@ def _read_lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderL
         if not any(k in got for k in ("unit_price", "qty")):
             continue  # a block of totals or notes, not an item
         where = body.line_of(offset)
+        if spec.waits_for:       # a price the mail does not give comes with the order CSV
+            got.setdefault("unit_price", "0")
         for key in ITEM_FIELDS:
             if not got.get(key, "").strip():
                 raise ParseError(f"item {len(lines) + 1}: {key} not found", field=f"lines.{key}", line=where)
@@ -500,10 +506,12 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
         payment_method=values.get("payment_method", ""), delivery_method=values.get("delivery_method", ""),
         requested_date=values.get("requested_date"), requested_time=values.get("requested_time", ""),
         shipping_fee=values.get("shipping_fee", 0), cod_fee=values.get("cod_fee", 0),
-        discount=values.get("discount", 0), note=values.get("note", ""), source="mail")
+        discount=values.get("discount", 0), note=values.get("note", ""), source="mail",
+        channel_status=AWAITING_REPORT if spec.waits_for else "")
     if spec.hook:
         record = _run_hook(spec.hook, record, view)
-    check_totals(record, values.get("subtotal"), "total" in values)
+    if not spec.waits_for:
+        check_totals(record, values.get("subtotal"), "total" in values)
     return record
 
 

@@ -86,6 +86,9 @@ class SpecFile(Strict):
     cart: str | None = None
     title: str | None = None
     hook: str = ""
+    # A mail that is not the whole order (Amazon's "ship now": no address, no prices): its order is made at once
+    # (its stock reserved) and waits in 新規受付 for the order CSV, which completes its prices and total.
+    waits_for: Literal["", "order_csv"] = ""
     none_values: list[str] = Field(default_factory=lambda: ["指定なし", "なし"])
     synonyms: list[list[str]] = Field(default_factory=list)
     match: MatchTable

@@ -147,7 +147,9 @@ class Shop(Settings):
                                        "in order; [] = `[cart]`")
     # after mail_specs: whether cart must name a mail spec depends on them
     cart: str = Field(description="picks the mail spec `<cart>.toml` in `mail_spec_dir`, else the shipped one in "
-                      "`tsunagi/parsers/mail/` (shipped: `rakuten`, `yahoo`, `ec-cube`)")
+                      "`tsunagi/parsers/mail/` (shipped: `rakuten`, `yahoo`, `ec-cube`, `makeshop`, `futureshop`, "
+                      "`colorme`, `aupay`, `qoo10`, `shoplist`, `superdelivery`, `netsea`, `bcart`, `shopserve`, "
+                      "`ochanoko`, `base`, `stores`, `shopify`, `amazon`, `nextengine`)")
     stock_feed: StockFeed | None = Field(None, description="the shop's stock file; none = no feed")
     order_csv: OrderCsv | None = Field(None, description="the shop's order CSV; none = orders come by mail only")
     shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
