@@ -44,7 +44,8 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
                                         untracked=cfg.untracked()),
                         after=lambda: after_apply(cfg, store, rules),
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
-                        dkim=access.dkim_resolver(cfg))
+                        dkim=access.dkim_resolver(cfg),
+                        lot_tables={s.id: s.lot_table for s in cfg.shops if s.lot_table})
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if workers:       # the daemon: a switched spec's shop has its refused mails run again, first
         spec_switches(cfg, spool, store)

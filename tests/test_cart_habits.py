@@ -1,0 +1,56 @@
+"""Carts with habits of their own: au PAY マーケット's mail names lot numbers, read as SKUs through the shop's lot
+table (a lot with no row holds the order naming it). Real daemon, real SMTP."""
+from __future__ import annotations
+
+import pytest
+
+from tests.support.configs import edit_config, seed, write_config
+from tests.support.daemon import Running, wait_for
+from tsunagi.demo.cartmails import cart_mail, order_no
+from tsunagi.demo.mails import Item, SampleOrder
+from tsunagi.oms import queries
+
+AUPAY_TO = "aupay-shop@orders.example.jp"
+
+
+@pytest.fixture
+def aupay(tmp_path):
+    (tmp_path / "lots.csv").write_text("lot,sku\nL-1001,item-a\nL-1002,item-b\n", encoding="utf-8")
+    config = write_config(tmp_path)
+    edit_config(config, lambda c: c["shop"].append(
+        {"id": "aupay", "cart": "aupay", "order_mail_to": [AUPAY_TO], "lot_table": "lots.csv"}))
+    seed(config)
+    running = Running(config)
+    yield running
+    running.stop()
+
+
+def send_aupay(running: Running, n: int, *lots: str) -> dict:
+    o = SampleOrder(order_no("aupay", n), [Item(lot, f"商品 {lot}", 1, 1000) for lot in lots])
+    running.send(cart_mail("aupay", o, AUPAY_TO), rcpt=AUPAY_TO)
+    found = wait_for(lambda: queries.find_order(running.store.read(), "aupay", o.order_no))
+    running.wait_idle()
+    return queries.order_view(running.store.read(), found)
+
+
+def test_an_aupay_mails_lot_numbers_are_read_as_the_skus_of_the_shops_lot_table(aupay):
+    got = send_aupay(aupay, 1, "L-1001", "L-1002")
+    assert [x["channel_sku"] for x in got["lines"]] == ["item-a", "item-b"]
+    assert got["status"] == "new" and [(r["sku"], r["qty"]) for r in got["reserved"]] == [("item-a", 1), ("item-b", 1)]
+
+
+def test_an_aupay_lot_with_no_table_entry_holds_the_order_naming_the_lot(aupay):
+    got = send_aupay(aupay, 2, "L-1001", "L-9999")
+    assert (got["status"], got["hold_kind"]) == ("hold", "unknown_sku")
+    assert "ロット番号 L-9999" in got["hold_reason"] and "lots.csv" in got["hold_reason"]
+    assert got["reserved"] == []
+
+
+def test_a_lot_added_to_the_table_places_the_held_order_at_the_shops_next_mail(aupay):
+    held = send_aupay(aupay, 3, "L-7777")
+    assert held["status"] == "hold"
+    (aupay.config_path.parent / "lots.csv").write_text("lot,sku\nL-1001,item-a\nL-7777,item-c\n", encoding="utf-8")
+    send_aupay(aupay, 4, "L-1001")
+    order_id = queries.find_order(aupay.store.read(), "aupay", held["order_no"])
+    again = queries.order_view(aupay.store.read(), order_id)
+    assert again["status"] == "new" and [x["channel_sku"] for x in again["lines"]] == ["item-c"]
