@@ -54,3 +54,58 @@ def test_a_lot_added_to_the_table_places_the_held_order_at_the_shops_next_mail(a
     order_id = queries.find_order(aupay.store.read(), "aupay", held["order_no"])
     again = queries.order_view(aupay.store.read(), order_id)
     assert again["status"] == "new" and [x["channel_sku"] for x in again["lines"]] == ["item-c"]
+
+
+QOO10_TO = "qoo10-shop@orders.example.jp"
+
+
+@pytest.fixture
+def qoo10(tmp_path):
+    config = write_config(tmp_path)
+    edit_config(config, lambda c: c["shop"].append({"id": "qoo10", "cart": "qoo10", "order_mail_to": [QOO10_TO]}))
+    seed(config)
+    running = Running(config)
+    yield running
+    running.stop()
+
+
+def qoo10_mail(cart_no: str, item: Item, msgid: str = "") -> bytes:
+    return cart_mail("qoo10", SampleOrder(cart_no, [item], shipping=0), QOO10_TO, msgid=msgid)
+
+
+def qoo10_order(running: Running, cart_no: str) -> dict:
+    running.wait_idle()
+    return queries.order_view(running.store.read(), queries.find_order(running.store.read(), "qoo10", cart_no))
+
+
+A, B = Item("item-a", "商品A", 1, 1200), Item("item-b", "商品B", 2, 800)
+
+
+def test_qoo10s_item_mails_of_one_cart_become_the_lines_of_one_order(qoo10):
+    for item in (A, B):
+        qoo10.send(qoo10_mail("700000001", item), rcpt=QOO10_TO)
+        qoo10.wait_idle()
+    got = qoo10_order(qoo10, "700000001")
+    assert [(x["channel_sku"], x["qty"]) for x in got["lines"]] == [("item-a", 1), ("item-b", 2)]
+    assert (got["status"], got["total"]) == ("new", 2800)
+    assert sorted((r["sku"], r["qty"]) for r in got["reserved"]) == [("item-a", 1), ("item-b", 2)]
+    assert qoo10.failed() == []
+
+
+def test_qoo10s_item_mails_out_of_order_make_the_same_order(qoo10):
+    for item in (B, A):
+        qoo10.send(qoo10_mail("700000002", item), rcpt=QOO10_TO)
+        qoo10.wait_idle()
+    got = qoo10_order(qoo10, "700000002")
+    assert sorted((x["channel_sku"], x["qty"]) for x in got["lines"]) == [("item-a", 1), ("item-b", 2)]
+    assert (got["status"], got["total"]) == ("new", 2800)
+
+
+def test_a_qoo10_item_mail_sent_twice_adds_nothing(qoo10):
+    for item, msgid in ((A, "<1@qoo10>"), (B, "<2@qoo10>"), (A, "<3@qoo10>")):     # the third: A again, re-sent
+        qoo10.send(qoo10_mail("700000003", item, msgid), rcpt=QOO10_TO)
+        qoo10.wait_idle()
+    got = qoo10_order(qoo10, "700000003")
+    assert [(x["channel_sku"], x["qty"]) for x in got["lines"]] == [("item-a", 1), ("item-b", 2)]
+    assert (got["status"], got["total"], got["hold_kind"]) == ("new", 2800, "")
+    assert sorted((r["sku"], r["qty"]) for r in got["reserved"]) == [("item-a", 1), ("item-b", 2)]

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tsunagi.common.jcodec import decode_bytes
-from tsunagi.oms import lotlines, orders, status
+from tsunagi.oms import lotlines, mailkinds, orders, status
 from tsunagi.oms.records import OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -27,16 +27,17 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, str]:
 
 
 def apply(tx: Tx, record: OrderRecord, table_path: Path | None) -> str:
-    """orders.apply_order with each line's lot read as its SKU; a lot the table lacks holds the order naming it.
+    """mailkinds.apply (orders.apply_order for a whole order) with each line's lot read as its SKU; a lot the
+    table lacks holds the order naming it.
     Orders held earlier for lots the table now has are placed again first (the table was completed)."""
     if table_path is None:
-        return orders.apply_order(tx, record)
+        return mailkinds.apply(tx, record)
     table = read_table(table_path)
     lotlines.relink(tx, record.shop, table)
     missing = [line.channel_sku for line in record.lines if line.channel_sku not in table]
     lines = tuple(dataclasses.replace(line, channel_sku=table.get(line.channel_sku, line.channel_sku))
                   for line in record.lines)
-    result = orders.apply_order(tx, dataclasses.replace(record, lines=lines))
+    result = mailkinds.apply(tx, dataclasses.replace(record, lines=lines))
     found = orders.find(tx, record.shop, record.order_no)
     if missing and found and found[1] == status.HOLD:
         orders.set_status(tx, found[0], status.HOLD, hold_kind=lotlines.HOLD_KIND,

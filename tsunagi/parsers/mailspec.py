@@ -35,6 +35,8 @@ ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "in
 ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
 # OrderRecord.channel_status of an order a partial mail made (spec waits_for): the order CSV completes it.
 AWAITING_REPORT = "awaiting_report"
+# OrderRecord.channel_status of each kind of mail but a whole order ("cancelled" is the domain's own word)
+KIND_STATUS = {"item": "item_mail", "change": "changed", "cancel": "cancelled"}
 # Values read from the start of a label's value: a code ends at the first space.
 FIRST_TOKEN = {"order_no"}
 
@@ -77,6 +79,7 @@ class MailSpec:
     path: str = ""
     none_values: list[str] = field(default_factory=list)
     waits_for: str = ""     # "order_csv": the mail is not the whole order (no prices, no total)
+    kind: str = "order"     # or "item", "change", "cancel" (KIND_STATUS)
 
     def matches(self, view: MailView) -> bool:
         subject = jp.half_width(view.subject)
@@ -143,7 +146,7 @@ def _build(spec: SpecFile, path: Path, compiled: _Patterns) -> MailSpec:
         senders=[compiled(p, "match.sender") for p in spec.match.sender],
         sections=sections, fields=fields, addresses=addresses, items=items,
         hook=spec.hook, path=str(path), none_values=spec.none_values,
-        waits_for=spec.waits_for)
+        waits_for=spec.waits_for, kind=spec.kind)
 
 
 def _section_problems(spec: SpecFile) -> list[str]:
@@ -493,7 +496,7 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
     if "order_no" not in values:
         raise ParseError(f"order number not found (spec {spec.cart})", field="order_no")
     lines = _lines(spec, body, trace)
-    if not lines:
+    if not lines and spec.kind != "cancel":
         raise ParseError("no order lines found", field="lines")
     for n, line in enumerate(lines, 1):
         if line.qty <= 0:
@@ -507,10 +510,10 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
         requested_date=values.get("requested_date"), requested_time=values.get("requested_time", ""),
         shipping_fee=values.get("shipping_fee", 0), cod_fee=values.get("cod_fee", 0),
         discount=values.get("discount", 0), note=values.get("note", ""), source="mail",
-        channel_status=AWAITING_REPORT if spec.waits_for else "")
+        channel_status=AWAITING_REPORT if spec.waits_for else KIND_STATUS.get(spec.kind, ""))
     if spec.hook:
         record = _run_hook(spec.hook, record, view)
-    if not spec.waits_for:
+    if not spec.waits_for and spec.kind != "cancel":
         check_totals(record, values.get("subtotal"), "total" in values)
     return record
 
