@@ -1,13 +1,16 @@
 """Carts with habits of their own: au PAY マーケット's mail names lot numbers, read as SKUs through the shop's lot
-table (a lot with no row holds the order naming it). Real daemon, real SMTP."""
+table (a lot with no row holds the order naming it); Qoo10 mails each item of an order (the mails are its lines, in
+any order, a duplicate adding nothing); a cart's cancel and change mails cancel or change the order. Real daemon,
+real SMTP."""
 from __future__ import annotations
 
 import pytest
 
 from tests.support.configs import edit_config, seed, write_config
 from tests.support.daemon import Running, wait_for
+from tsunagi.demo import cartmails
 from tsunagi.demo.cartmails import cart_mail, order_no
-from tsunagi.demo.mails import Item, SampleOrder
+from tsunagi.demo.mails import Item, SampleOrder, build_mail
 from tsunagi.oms import queries
 
 AUPAY_TO = "aupay-shop@orders.example.jp"
@@ -109,3 +112,41 @@ def test_a_qoo10_item_mail_sent_twice_adds_nothing(qoo10):
     assert [(x["channel_sku"], x["qty"]) for x in got["lines"]] == [("item-a", 1), ("item-b", 2)]
     assert (got["status"], got["total"], got["hold_kind"]) == ("new", 2800, "")
     assert sorted((r["sku"], r["qty"]) for r in got["reserved"]) == [("item-a", 1), ("item-b", 2)]
+
+
+def test_a_qoo10_cancel_mail_cancels_the_order_of_its_cart_and_gives_its_stock_back(qoo10):
+    qoo10.send(qoo10_mail("700000004", A), rcpt=QOO10_TO)
+    assert qoo10_order(qoo10, "700000004")["status"] == "new"
+    body = "ご注文がキャンセルされました。\nカート番号：700000004\n商品名：商品A(item-a)\n数量：1\n"
+    qoo10.send(build_mail(body, "[Qoo10] 注文キャンセルのお知らせ", "Qoo10 <order@qoo10.jp>", QOO10_TO,
+                          charset="utf-8", cte="base64"), rcpt=QOO10_TO)
+    got = qoo10_order(qoo10, "700000004")
+    assert (got["status"], got["reserved"]) == ("cancelled", [])
+
+
+def test_a_carts_order_changed_mail_makes_its_new_content_the_order(tmp_path):
+    from tsunagi.parsers.mailspec import SPEC_DIR
+    (tmp_path / "specs").mkdir()
+    change = (SPEC_DIR / "stores.toml").read_text(encoding="utf-8").replace('cart = "stores"', 'cart = "stores.change"\nkind = "change"')
+    change = change.replace("subject = ['STORES', '注文が入りました']", "subject = ['注文内容が変更されました']")
+    (tmp_path / "specs" / "stores.change.toml").write_text(change, encoding="utf-8")
+    config = write_config(tmp_path)
+    edit_config(config, lambda c: (c.update(mail_spec_dir="specs"), c["shop"].append(
+        {"id": "stores", "cart": "stores", "order_mail_to": ["stores-shop@orders.example.jp"]})))
+    seed(config)
+    running = Running(config)
+    try:
+        to = "stores-shop@orders.example.jp"
+        o = SampleOrder(order_no("stores", 77), [Item("item-a", "商品A", 1, 1000)])
+        running.send(cart_mail("stores", o, to), rcpt=to)
+        running.wait_idle()
+        o.items = [Item("item-a", "商品A", 3, 1000)]
+        text = cartmails.CARTS["stores"].render(o)
+        running.send(build_mail(text, "【STORES】注文内容が変更されました", "STORES <hello@stores.jp>", to), rcpt=to)
+        running.wait_idle()
+        got = queries.order_view(running.store.read(), queries.find_order(running.store.read(), "stores", o.order_no))
+        assert [(x["channel_sku"], x["qty"]) for x in got["lines"]] == [("item-a", 3)]
+        assert (got["status"], got["total"]) == ("new", 3500)
+        assert [(r["sku"], r["qty"]) for r in got["reserved"]] == [("item-a", 3)]
+    finally:
+        running.stop()

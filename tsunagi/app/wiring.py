@@ -20,6 +20,7 @@ from tsunagi.outbound.feeds import FeedWriter
 from tsunagi.outbound.mailer import Mailer
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.notify import ContextSource
+from tsunagi.parsers.speckinds import with_kinds
 
 
 def open_store(cfg: Config) -> Store:
@@ -39,7 +40,8 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
         stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
-    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path,
+    pipeline = Pipeline(spool, store, {s.id: with_kinds(s.mail_specs, str(cfg.spec_path)) for s in cfg.shops},
+                        cfg.spec_path,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked()),
                         after=lambda: after_apply(cfg, store, rules),

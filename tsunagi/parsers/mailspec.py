@@ -444,7 +444,7 @@ def _read_lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderL
         if not any(k in got for k in ("unit_price", "qty")):
             continue  # a block of totals or notes, not an item
         where = body.line_of(offset)
-        if spec.waits_for:       # a price the mail does not give comes with the order CSV
+        if spec.waits_for or spec.kind == "cancel":     # a price the mail does not give (the CSV brings it)
             got.setdefault("unit_price", "0")
         for key in ITEM_FIELDS:
             if not got.get(key, "").strip():
