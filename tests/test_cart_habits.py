@@ -150,3 +150,14 @@ def test_a_carts_order_changed_mail_makes_its_new_content_the_order(tmp_path):
         assert [(r["sku"], r["qty"]) for r in got["reserved"]] == [("item-a", 3)]
     finally:
         running.stop()
+
+
+def test_a_lot_table_without_its_columns_is_refused_by_the_config_in_one_line(tmp_path, capsys):
+    from tsunagi.app import cli
+    (tmp_path / "lots.csv").write_text("ロット,商品\nL-1,item-a\n", encoding="utf-8")
+    config = write_config(tmp_path)
+    edit_config(config, lambda c: c["shop"].append(
+        {"id": "aupay", "cart": "aupay", "order_mail_to": [AUPAY_TO], "lot_table": "lots.csv"}))
+    assert cli.main(["-c", str(config), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "lot_table" in err and "lot,sku" in err and "Traceback" not in err

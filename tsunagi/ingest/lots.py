@@ -26,6 +26,16 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, str]:
     return {r["lot"].strip(): r["sku"].strip() for r in rows if (r.get("lot") or "").strip() and (r.get("sku") or "").strip()}
 
 
+def problem(path: Path) -> str | None:
+    """Why the file cannot be a lot table (no `lot` and `sku` header, or not text), or None."""
+    try:
+        head = decode_bytes(path.read_bytes()[:4096], None).lstrip("\ufeff").splitlines()[:1]
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot read {path}: {exc}"
+    names = {c.strip() for c in head[0].split(",")} if head else set()
+    return None if {"lot", "sku"} <= names else f"{path.name}: the first line must name the columns lot,sku"
+
+
 def apply(tx: Tx, record: OrderRecord, table_path: Path | None) -> str:
     """mailkinds.apply (orders.apply_order for a whole order) with each line's lot read as its SKU; a lot the
     table lacks holds the order naming it.

@@ -19,6 +19,7 @@ from tsunagi.app.config.fields import (
     TimeSlot,
     mail_spec,
 )
+from tsunagi.ingest import lots
 from tsunagi.outbound.settings import MailAddress, Settings
 
 
@@ -168,6 +169,14 @@ class Shop(Settings):
     @classmethod
     def _cart_is_the_spec(cls, cart: str, info: ValidationInfo) -> str:
         return mail_spec(cart, info) if info.data.get("mail_specs") == [] else cart
+
+    @field_validator("lot_table")
+    @classmethod
+    def _lot_table_has_its_columns(cls, path):
+        why = lots.problem(path) if path is not None else None
+        if why:
+            raise ValueError(why)
+        return path
 
     @model_validator(mode="after")
     def _defaults_from_siblings(self) -> Shop:
