@@ -93,3 +93,15 @@ def test_amazons_ship_now_mail_reserves_at_once_and_waits_for_the_order_report_t
     assert (got["status"], got["channel_status"]) == ("confirm", "")
     assert (got["ship_to"]["name"], got["ship_to"]["postal_code"]) == ("山田 花子", "530-0001")
     assert [(r["sku"], r["qty"]) for r in got["reserved"]] == [("item-c", 2)]     # reserved once
+
+
+@pytest.mark.parametrize("cart", sorted(CARTS))
+def test_spec_test_reads_each_carts_sample_and_exits_0(cart, tmp_path, capsys):
+    from tsunagi.app import cli
+    o = sample(cart, 5001)
+    if cart == "qoo10":
+        o = SampleOrder(order_no(cart, 5001), [Item("item-a", "商品A", 1, 1280)], shipping=0)
+    path = tmp_path / f"{cart}.eml"
+    path.write_bytes(cart_mail(cart, o, address(cart)))
+    assert cli.main(["-c", str(write_config(tmp_path)), "spec", "test", cart, str(path)]) == 0
+    assert o.order_no in capsys.readouterr().out
