@@ -10,7 +10,7 @@ import tomli_w
 
 from tsunagi.app import config, configdoc
 from tsunagi.outbound.layouts import available_layouts
-from tsunagi.parsers.mailspec import SPEC_DIR
+from tsunagi.parsers.mailspec import SPEC_DIR, available_carts
 
 BASE = {
     "shop": [
@@ -83,8 +83,8 @@ def test_every_mistake_in_the_file_is_reported_in_one_run(tmp_path):
         "shop[0].stock_feed.safety_stock: must be integer, not string '1'",
         "shop[1].id: 'Yahoo': use lower-case letters, digits, - and _ (it names folders)",
         "shop[1].order_mail_to[0]: 'nobody' is not a mail address",
-        f"shop[1].cart: no mail spec 'yahoo-old' in {SPEC_DIR} (known: ec-cube, rakuten, yahoo)",
-        "shop[1].colour: unknown key (allowed: accept_from, cart, id, mail, mail_specs, name, order_csv, "
+        f"shop[1].cart: no mail spec 'yahoo-old' in {SPEC_DIR} (known: {', '.join(available_carts())})",
+        "shop[1].colour: unknown key (allowed: accept_from, cart, id, lot_table, mail, mail_specs, name, order_csv, "
         "order_mail_to, review, shipping, stock_feed)",
     ]
 

@@ -22,6 +22,7 @@ from tsunagi.outbound.mailer import Mailer
 from tsunagi.outbound.mailtemplates import Templates
 from tsunagi.outbound.notify import ContextSource
 from tsunagi.parsers import channelresult
+from tsunagi.parsers.speckinds import with_kinds
 
 
 def open_store(cfg: Config) -> Store:
@@ -41,13 +42,15 @@ def open_parts(cfg: Config, workers: bool = False) -> tuple[Spool, Store, Pipeli
     with store.transaction() as tx:
         stock.set_locations(tx, cfg.locations)
         stock.mark_unsellable(tx, cfg.damaged_location)    # never reserved nor published, from the start
-    pipeline = Pipeline(spool, store, {s.id: s.mail_specs for s in cfg.shops}, cfg.spec_path,
+    pipeline = Pipeline(spool, store, {s.id: with_kinds(s.mail_specs, str(cfg.spec_path)) for s in cfg.shops},
+                        cfg.spec_path,
                         csv=CsvImporter(spool, store, cfg.csv_layouts_for, cfg.max_line_bytes, cfg.sku_case,
                                         untracked=cfg.untracked(),
                                         channel_results=ChannelResults(store, channelresult.load_all(cfg.csv_layout_dirs))),
                         after=lambda: after_apply(cfg, store, rules),
                         parser=ParsePool(cfg.parse_timeout_seconds) if workers else None,
-                        dkim=access.dkim_resolver(cfg))
+                        dkim=access.dkim_resolver(cfg),
+                        lot_tables={s.id: s.lot_table for s in cfg.shops if s.lot_table})
     alerts_ = alerts(cfg, store, spool.dir("outbox"))
     if workers:       # the daemon: a switched spec's shop has its refused mails run again, first
         spec_switches(cfg, spool, store)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
+from tsunagi.ingest import lots
 from tsunagi.ingest.dkimcheck import Resolver
 from tsunagi.ingest.parsepool import Job, ParsePool, Verified, parse_job
 from tsunagi.ingest.spool import Item, Spool
@@ -46,6 +47,7 @@ class Pipeline:
     hand_off: Callable[[Item], None] | None = None   # where claimed CSV items go to be applied (a file worker)
     parser: ParsePool | None = None              # worker processes; None parses here (tests, one-off tools)
     dkim: Resolver | None = None                 # mails' DKIM signatures verified with it; None: not verified
+    lot_tables: dict[str, Path] = field(default_factory=dict)   # shop id -> its lot → SKU table (au PAY)
     counts: Counter = field(default_factory=Counter)
     last_csv: CsvResult | None = None
     # Items a crash caught being applied wait until then (time.monotonic()): a daemon killed or restarted
@@ -213,7 +215,7 @@ class Pipeline:
                         if already_applied(tx, sha):
                             results[item.id] = DUPLICATE
                             continue
-                        result = orders.apply_order(tx, record)
+                        result = lots.apply(tx, record, self.lot_tables.get(record.shop))
                         outcome = f"order {result}: {record.shop} {record.order_no}"
                         record_applied(tx, sha, item.id, outcome)
                         results[item.id] = outcome

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from tsunagi.common.clock import timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import allocate, catalog, outbox, review, status, versions
+from tsunagi.oms import allocate, awaiting, catalog, outbox, review, status, versions
 from tsunagi.oms.records import Address, OrderRecord
 from tsunagi.oms.store import Tx
 
@@ -120,6 +120,8 @@ def apply_order(tx: Tx, rec: OrderRecord) -> str:
     merged = _fill_blanks(old, record_data(rec))
     if rec.source == "csv" and rec.total:
         merged["channel_total"] = rec.total       # the channel's latest word (refunds, coupons): ship mismatch
+    if rec.source == "csv" and awaiting.waiting(old):     # a partial mail's order: the CSV brings its prices
+        merged = awaiting.complete(tx, order_id, merged, rec)
     tx.run(f"UPDATE orders SET data = ?, updated_at = ?, {seen} = COALESCE({seen}, ?) WHERE id = ?",
            json.dumps(merged, ensure_ascii=False), timestamp(), timestamp(), order_id)
     if rec.channel_status == CANCELLED_AT_CHANNEL:

@@ -28,6 +28,10 @@ ADDRESS_PARTS = ("name", "postal", "address", "phone", "email")
 OWN_TEXT = {"note"}
 ITEM_FIELDS = {"sku": "text", "name": "text", "unit_price": "amount", "qty": "int"}
 ITEM_PATTERNS = ("start", "split", "head", "sku", "name", "unit_price", "qty", "price", "option")
+# OrderRecord.channel_status of an order a partial mail made (spec waits_for): the order CSV completes it.
+AWAITING_REPORT = "awaiting_report"
+# OrderRecord.channel_status of each kind of mail but a whole order ("cancelled" is the domain's own word)
+KIND_STATUS = {"item": "item_mail", "change": "changed", "cancel": "cancelled"}
 # Values read from the start of a label's value: a code ends at the first space.
 FIRST_TOKEN = {"order_no"}
 
@@ -69,6 +73,8 @@ class MailSpec:
     hook: str = ""
     path: str = ""
     none_values: list[str] = field(default_factory=list)
+    waits_for: str = ""     # "order_csv": the mail is not the whole order (no prices, no total)
+    kind: str = "order"     # or "item", "change", "cancel" (KIND_STATUS)
 
     def matches(self, view: MailView) -> bool:
         subject = jp.half_width(view.subject)
@@ -134,7 +140,8 @@ def _build(spec: SpecFile, path: Path, compiled: _Patterns) -> MailSpec:
         subjects=[compiled(p, "match.subject") for p in spec.match.subject],
         senders=[compiled(p, "match.sender") for p in spec.match.sender],
         sections=sections, fields=fields, addresses=addresses, items=items,
-        hook=spec.hook, path=str(path), none_values=spec.none_values)
+        hook=spec.hook, path=str(path), none_values=spec.none_values,
+        waits_for=spec.waits_for, kind=spec.kind)
 
 
 def _section_problems(spec: SpecFile) -> list[str]:

@@ -86,6 +86,12 @@ class SpecFile(Strict):
     cart: str | None = None
     title: str | None = None
     hook: str = ""
+    # A mail that is not the whole order (Amazon's "ship now": no address, no prices): its order is made at once
+    # (its stock reserved) and waits in 新規受付 for the order CSV, which completes its prices and total.
+    waits_for: Literal["", "order_csv"] = ""
+    # What the mail is: a whole order; one item of an order (Qoo10 mails each item: the mails of one order are its
+    # lines); the order's new content (a change, adopted as the order's version); or its cancellation.
+    kind: Literal["order", "item", "change", "cancel"] = "order"
     none_values: list[str] = Field(default_factory=lambda: ["指定なし", "なし"])
     synonyms: list[list[str]] = Field(default_factory=list)
     match: MatchTable

@@ -13,8 +13,10 @@ from tsunagi.parsers import speclabels as labels
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView
 from tsunagi.parsers.mailspec import (
+    AWAITING_REPORT,
     FIRST_TOKEN,
     ITEM_FIELDS,
+    KIND_STATUS,
     OWN_TEXT,
     SCALAR_FIELDS,
     LabelLine,
@@ -320,6 +322,8 @@ def _read_lines(spec: MailSpec, body: _Text, trace: Trace | None) -> list[OrderL
         if not any(k in got for k in ("unit_price", "qty")):
             continue  # a block of totals or notes, not an item
         where = body.line_of(offset)
+        if spec.waits_for or spec.kind == "cancel":     # a price the mail does not give (the CSV brings it)
+            got.setdefault("unit_price", "0")
         for key in ITEM_FIELDS:
             if not got.get(key, "").strip():
                 raise ParseError(f"item {len(lines) + 1}: {key} not found", field=f"lines.{key}", line=where)
@@ -370,7 +374,7 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
     if "order_no" not in values:
         raise ParseError(f"order number not found (spec {spec.cart})", field="order_no")
     lines = _lines(spec, body, trace)
-    if not lines:
+    if not lines and spec.kind != "cancel":
         raise ParseError("no order lines found", field="lines")
     for n, line in enumerate(lines, 1):
         if line.qty <= 0:
@@ -383,10 +387,12 @@ def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | No
         payment_method=values.get("payment_method", ""), delivery_method=values.get("delivery_method", ""),
         requested_date=values.get("requested_date"), requested_time=values.get("requested_time", ""),
         shipping_fee=values.get("shipping_fee", 0), cod_fee=values.get("cod_fee", 0),
-        discount=values.get("discount", 0), note=values.get("note", ""), source="mail")
+        discount=values.get("discount", 0), note=values.get("note", ""), source="mail",
+        channel_status=AWAITING_REPORT if spec.waits_for else KIND_STATUS.get(spec.kind, ""))
     if spec.hook:
         record = _run_hook(spec.hook, record, view)
-    check_totals(record, values.get("subtotal"), "total" in values)
+    if not spec.waits_for and spec.kind != "cancel":
+        check_totals(record, values.get("subtotal"), "total" in values)
     return record
 
 

@@ -14,11 +14,13 @@ from tsunagi.app.config.fields import (
     MailSpec,
     Name,
     OptionalAddress,
+    OptionalFile,
     OptionalFolder,
     OrdersCsv,
     TimeSlot,
     mail_spec,
 )
+from tsunagi.ingest import lots
 from tsunagi.outbound.settings import MailAddress, Settings
 
 
@@ -153,7 +155,12 @@ class Shop(Settings):
                                        "in order; [] = `[cart]`")
     # after mail_specs: whether cart must name a mail spec depends on them
     cart: str = Field(description="picks the mail spec `<cart>.toml` in `mail_spec_dir`, else the shipped one in "
-                      "`tsunagi/parsers/mail/` (shipped: `rakuten`, `yahoo`, `ec-cube`)")
+                      "`tsunagi/parsers/mail/` (shipped: `rakuten`, `yahoo`, `ec-cube`, `makeshop`, `futureshop`, "
+                      "`colorme`, `aupay`, `qoo10`, `shoplist`, `superdelivery`, `netsea`, `bcart`, `shopserve`, "
+                      "`ochanoko`, `base`, `stores`, `shopify`, `amazon`, `nextengine`)")
+    lot_table: OptionalFile = Field(None, description="a CSV file `lot,sku` for a cart whose order mail names each "
+                                    "item's lot number instead of its code (au PAY マーケット's ロットNo.): each lot "
+                                    "is read as its SKU; a lot with no row holds the order naming it")
     stock_feed: StockFeed | None = Field(None, description="the shop's stock file; none = no feed")
     order_csv: OrderCsv | None = Field(None, description="the shop's order CSV; none = orders come by mail only")
     shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
@@ -168,6 +175,14 @@ class Shop(Settings):
     @classmethod
     def _cart_is_the_spec(cls, cart: str, info: ValidationInfo) -> str:
         return mail_spec(cart, info) if info.data.get("mail_specs") == [] else cart
+
+    @field_validator("lot_table")
+    @classmethod
+    def _lot_table_has_its_columns(cls, path):
+        why = lots.problem(path) if path is not None else None
+        if why:
+            raise ValueError(why)
+        return path
 
     @model_validator(mode="after")
     def _defaults_from_siblings(self) -> Shop:
