@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.configs import seed, write_config
+from tests.support.console import Console
 from tests.support.daemon import Running
 from tests.support.sshd import SshServer
 from tsunagi.common import clock
@@ -25,6 +26,14 @@ def running(config_path):
     r = Running(config_path)
     yield r
     r.stop()
+
+
+@pytest.fixture
+def console(config_path):
+    """The daemon with its web console on loopback, and a user of each role (tests/support/console.py)."""
+    c = Console(config_path)
+    yield c
+    c.stop()
 
 
 @pytest.fixture

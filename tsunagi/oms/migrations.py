@@ -186,6 +186,20 @@ def orders_related_by_split_merge_copy(tx: Tx) -> None:
     tx.run("CREATE INDEX IF NOT EXISTS order_relations_by_child ON order_relations (child_id)")
 
 
+def console_users_sessions_and_audit(tx: Tx) -> None:
+    """The web console's people (name, role, argon2 hash of the password), their logins (a session token's
+    sha256, its CSRF token, when it ends) and the audit log of what each did there; orders by time for its
+    order list."""
+    tx.run("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, "
+           "created_at TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS web_sessions (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
+           "csrf TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)")
+    tx.run("CREATE INDEX IF NOT EXISTS web_sessions_by_user ON web_sessions (user_name)")
+    tx.run("CREATE TABLE IF NOT EXISTS audit_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_name TEXT NOT NULL, "
+           "action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')")
+    tx.run("CREATE INDEX IF NOT EXISTS orders_by_time ON orders (ordered_at, id)")     # the order list, newest first
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -194,5 +208,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  stock_remembers_when_it_was_counted,
                                                  orders_remember_their_csv_rows,
                                                  payments_received, unsellable_locations,
-                                                 orders_related_by_split_merge_copy)
+                                                 orders_related_by_split_merge_copy,
+                                                 console_users_sessions_and_audit)
 LATEST = len(MIGRATIONS)

@@ -23,12 +23,13 @@ from tsunagi.app.commands import (
     ship,
     status,
     transfer,
+    users,
 )
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, returns, payment, ship, mail,
-          transfer)
+          transfer, users)
 
 
 def version() -> str:

@@ -1,0 +1,210 @@
+"""The web console over real HTTP on loopback: logins, sessions, CSRF, roles, the audit log, and the
+dashboard, order list and order page showing what mail brought in."""
+from __future__ import annotations
+
+import html
+import time
+from datetime import timedelta
+
+import pytest
+
+from tests.support.configs import RAKUTEN_TO, edit_config
+from tests.support.console import PASSWORD, REVIEW_OVER
+from tests.support.daemon import wait_for
+from tsunagi.app import cli
+from tsunagi.demo.csvs import order_csv
+from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
+from tsunagi.oms import audit
+from tsunagi.web import nav
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def rakuten(n: int, sku: str = "item-a", **kw) -> SampleOrder:
+    return SampleOrder(f"402853-20260612-{n:010d}", [Item(sku, "商品", 1, 1000)], **kw)
+
+
+def arrive(console, o: SampleOrder) -> int:
+    """Sends the order's mail over SMTP and waits until it is applied; its id in the store."""
+    console.running.send(order_mail("rakuten", o, RAKUTEN_TO))
+    return wait_for(lambda: console.running.store.read().value("SELECT id FROM orders WHERE order_no = ?",
+                                                               o.order_no))
+
+
+def held(console, n: int) -> int:
+    """An order over the review amount: held for a person (要確認) until released."""
+    o = SampleOrder(rakuten(n).order_no, [Item("item-a", "商品A", 1, REVIEW_OVER + 1000)])
+    order_id = arrive(console, o)
+    wait_for(lambda: status_of(console, order_id) == "hold")
+    return order_id
+
+
+def status_of(console, order_id: int) -> str:
+    return console.running.store.read().value("SELECT status FROM orders WHERE id = ?", order_id)
+
+
+def test_no_page_answers_without_a_login(console):
+    browser = console.client()
+    for path in [p for p, _ in nav.PAGES] + ["/orders/1", "/dashboard/counts", "/orders/1/mail/purchase"]:
+        answer = browser.get(path)
+        assert answer.status == 303 and answer.location.startswith("/login?next="), (path, answer.status)
+
+
+def test_no_action_is_done_without_a_login(console):
+    order_id = held(console, 1)
+    answer = console.client().post(f"/orders/{order_id}/release", {"csrf": "x"})
+    assert answer.status == 303 and answer.location.startswith("/login")
+    assert status_of(console, order_id) == "hold"
+
+
+def test_htmx_asking_without_a_login_is_sent_to_the_login_page(console):
+    answer = console.client().get("/dashboard/counts", headers={"HX-Request": "true"})
+    assert answer.status == 401 and answer.headers["hx-redirect"] == "/login"
+
+
+def test_a_login_sets_an_httponly_strict_cookie_that_ends(console):
+    browser = console.client()
+    answer = browser.login("staff")
+    assert answer.status == 303 and answer.location == "/"
+    line = next(c for c in browser.set_cookie_lines if c.startswith("tsunagi_session="))
+    assert "HttpOnly" in line and "SameSite=strict" in line and "Max-Age=28800" in line
+    assert "Secure" not in line          # plain HTTP on loopback; under TLS or behind_proxy it is Secure
+    assert browser.get("/").status == 200
+
+
+def test_a_wrong_password_is_refused(console):
+    answer = console.client().login("staff", "not the password")
+    assert answer.status == 401 and "ユーザー名かパスワードが違います" in answer.text
+
+
+def test_repeated_failed_logins_are_slowed_down(console):
+    browser = console.client()
+    for _ in range(3):
+        assert browser.login("admin", "guess").status == 401
+    started = time.monotonic()
+    assert browser.login("admin", "guess").status == 401
+    assert time.monotonic() - started >= 1.0
+
+
+def test_the_login_form_without_its_token_is_refused(console):
+    answer = console.client().post("/login", {"name": "staff", "password": PASSWORD})
+    assert answer.status == 403
+
+
+def test_a_login_never_sends_the_browser_to_another_site(console):
+    browser = console.client()
+    token = browser.csrf("/login?next=//evil.example/")
+    answer = browser.post("/login", {"csrf": token, "name": "staff", "password": PASSWORD, "next": "//evil.example/"})
+    assert answer.status == 303 and answer.location == "/"
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(console):
+    order_id = held(console, 2)
+    browser = console.client("staff")
+    assert browser.post(f"/orders/{order_id}/release", {}).status == 403
+    assert browser.post(f"/orders/{order_id}/release", {"csrf": "forged"}).status == 403
+    assert status_of(console, order_id) == "hold"
+
+
+def test_a_viewer_reads_but_cannot_act(console):
+    order_id = held(console, 3)
+    guest = console.client("guest")
+    page = guest.get(f"/orders/{order_id}")
+    assert page.status == 200 and 'id="op-release"' not in page.text
+    answer = guest.post(f"/orders/{order_id}/release", {"csrf": guest.csrf("/")})
+    assert answer.status == 403 and status_of(console, order_id) == "hold"
+    entry = audit.recent(console.running.store.read(), user="guest")[0]
+    assert (entry.action, entry.outcome) == ("order-release", "refused")
+
+
+def test_a_release_is_recorded_with_the_users_name_in_the_history_and_the_audit_log(console):
+    order_id = held(console, 4)
+    browser = console.client("staff")
+    page = browser.act(f"/orders/{order_id}", f"/orders/{order_id}/release")
+    assert "保留を解除" in page.text and status_of(console, order_id) != "hold"
+    assert "(操作: staff)" in page.text        # the order's history, shown on its page
+    entry = audit.recent(console.running.store.read(), user="staff")[0]
+    assert (entry.action, entry.target, entry.outcome) == ("order-release", f"rakuten/{rakuten(4).order_no}", "done")
+
+
+def test_a_refused_action_says_why_and_is_audited(console):
+    order_id = arrive(console, rakuten(5))
+    browser = console.client("staff")
+    page = browser.act(f"/orders/{order_id}", f"/orders/{order_id}/release")
+    assert "できませんでした" in page.text and "保留ではありません" in page.text
+    assert audit.recent(console.running.store.read(), user="staff")[0].outcome == "refused"
+
+
+def test_a_buyer_name_with_a_script_tag_is_shown_as_text(console):
+    order_id = arrive(console, rakuten(6, buyer=Person(name=SCRIPT)))
+    browser = console.client("staff")
+    for path in ("/orders", f"/orders/{order_id}", "/orders?q=script"):
+        page = browser.get(path)
+        assert SCRIPT not in page.text and html.escape(SCRIPT) in page.text, path
+
+
+def test_a_session_ends_after_session_minutes(console, later):
+    browser = console.client("staff")
+    assert browser.get("/").status == 200
+    later(timedelta(minutes=481))
+    answer = browser.get("/")
+    assert answer.status == 303 and answer.location.startswith("/login")
+
+
+def test_a_removed_user_is_logged_out_at_once(console):
+    browser = console.client("staff")
+    assert console.running.cli("user", "remove", "staff") == 0
+    assert browser.get("/").status == 303
+
+
+def test_a_new_order_mail_changes_the_dashboard_counts_within_two_seconds(console):
+    browser = console.client("guest")
+    assert 'id="count-ready">0<' in browser.get("/dashboard/counts").text
+    console.running.send(order_mail("rakuten", rakuten(7), RAKUTEN_TO))
+    sent = time.monotonic()
+    wait_for(lambda: 'id="count-ready">1<' in browser.get("/dashboard/counts").text, timeout=2)    # 印刷待ち
+    assert time.monotonic() - sent < 2
+    assert 'id="today-rakuten">' in browser.get("/").text
+
+
+def test_the_order_list_searches_numbers_kana_in_hiragana_and_phones_without_hyphens(console):
+    sato = rakuten(8, buyer=Person(name="佐藤 一郎", kana="サトウ イチロウ", phone="090-1111-2222"))
+    path = console.running.config_path.parent / "rms.csv"
+    path.write_bytes(order_csv("rakuten-rms", [sato]))        # the cart's CSV carries the buyer's kana
+    assert console.running.cli("import", str(path), "--shop", "rakuten", "--layout", "rakuten-rms") == 0
+    arrive(console, rakuten(9))
+    browser = console.client("guest")
+
+    def found(query: str) -> set[str]:
+        page = browser.get(f"/orders?{query}")
+        return {no for no in (rakuten(8).order_no, rakuten(9).order_no) if f'data-order="{no}"' in page.text}
+    assert found("q=%E3%81%95%E3%81%A8%E3%81%86") == {rakuten(8).order_no}           # さとう
+    assert found("q=09011112222") == {rakuten(8).order_no}
+    assert found("q=0000000009") == {rakuten(9).order_no}
+    assert found("status=ready&shop=rakuten") == {rakuten(8).order_no, rakuten(9).order_no}
+    assert found("status=hold") == set() and found("shop=yahoo") == set()
+    assert found("ordered_from=2026-06-12&ordered_to=2026-06-12") == {rakuten(8).order_no, rakuten(9).order_no}
+    assert found("ordered_from=2026-06-13") == set()
+
+
+def test_bulk_cancel_cancels_the_chosen_orders_only(console):
+    ids = [arrive(console, rakuten(n)) for n in (10, 11)]
+    browser = console.client("admin")
+    page = browser.act("/orders", "/orders/bulk", {"bulk": "cancel", "order": [str(ids[0])], "reason": "test",
+                                                   "next": "/orders"})
+    assert "キャンセル" in page.text
+    assert [status_of(console, i) for i in ids] == ["cancelled", "ready"]
+
+
+def test_the_console_beyond_loopback_without_tls_or_a_proxy_is_refused(config_path, capsys):
+    edit_config(config_path, lambda c: c.update(web={"listen": "0.0.0.0:8080"}))
+    assert cli.main(["-c", str(config_path), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "web.tls_cert" in err and "behind_proxy" in err
+
+
+@pytest.mark.parametrize("role", ["boss", ""])
+def test_user_add_refuses_an_unknown_role(config_path, role, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["-c", str(config_path), "user", "add", "x", "--role", role])
+    assert stop.value.code == 2
