@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.configs import seed, write_config
+from tests.support.browser import Page, chromium
 from tests.support.console import Console
 from tests.support.daemon import Running
 from tests.support.sshd import SshServer
@@ -34,6 +35,14 @@ def console(config_path):
     c = Console(config_path)
     yield c
     c.stop()
+
+
+@pytest.fixture
+def browser(console, tmp_path):
+    """A real headless Chromium with a fresh profile, on the console (tests/support/browser.py)."""
+    driver = chromium(tmp_path / "chromium-profile")
+    yield Page(driver, console.port)
+    driver.quit()
 
 
 @pytest.fixture
