@@ -59,15 +59,16 @@ def _to_login(request: Request) -> Response:
     return RedirectResponse(f"/login?next={quote(back)}", status_code=303)
 
 
-def page(view: Callable[[Ctx], Response]) -> Callable:
-    """A GET endpoint: view(ctx) for a logged-in user, anyone else to the login page."""
+def page(view: Callable[[Ctx], Response], fragment: bool = False) -> Callable:
+    """A GET endpoint: view(ctx) for a logged-in user, anyone else to the login page. A whole page shows
+    what the user's last action said (a fragment htmx polls for leaves it to the page)."""
     async def endpoint(request: Request) -> Response:
         backend = _backend(request)
         session = await run_in_threadpool(auth.session_of, backend, request)
         if session is None:
             return _to_login(request)
-        ctx = Ctx(request, backend, session, [n for n in request.query_params.getlist("notice")][:5])
-        return await run_in_threadpool(view, ctx)
+        notices = [] if fragment else request.app.state.notices.pop(session.token_hash, [])
+        return await run_in_threadpool(view, Ctx(request, backend, session, notices))
     endpoint.__name__ = view.__name__
     return endpoint
 
@@ -92,7 +93,9 @@ def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]]) -> Callable:
                                     "viewer")
             return PlainTextResponse("閲覧のみの権限です (a viewer cannot act)", status_code=403)
         notice = await run_in_threadpool(_run, ctx, name, do, values)
-        return RedirectResponse(_back(request, values, notice), status_code=303)
+        # kept for the session's next page, not put in the URL (where anyone could write one into a link)
+        request.app.state.notices.setdefault(session.token_hash, []).append(notice[:1000])
+        return RedirectResponse(_back(request, values), status_code=303)
     endpoint.__name__ = name.replace("-", "_")
     return endpoint
 
@@ -117,10 +120,8 @@ def _target(values: dict) -> str:
     return str(values.get("target") or values.get("order") or "")
 
 
-def _back(request: Request, values: dict, notice: str) -> str:
-    """Where the form said to go next (a path of ours only), else its page, with the notice."""
-    nxt = str(values.get("next") or request.headers.get("referer") or "/")
-    parts = urlsplit(nxt)
+def _back(request: Request, values: dict) -> str:
+    """Where the form said to go next (a path of ours only), else the page it was on."""
+    parts = urlsplit(str(values.get("next") or request.headers.get("referer") or "/"))
     path = parts.path if parts.path.startswith("/") and not parts.path.startswith("//") else "/"
-    query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("notice="))
-    return f"{path}?{query + '&' if query else ''}notice={quote(notice[:300])}"
+    return path + (f"?{parts.query}" if parts.query else "")

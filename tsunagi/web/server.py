@@ -34,6 +34,7 @@ def build_app(backend: Backend) -> Starlette:
     app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
     app.state.backend = backend
     app.state.throttle = Throttle()
+    app.state.notices = {}       # session token's sha256 -> what its last actions said, shown on its next page
     return app
 
 

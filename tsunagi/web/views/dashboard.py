@@ -43,5 +43,5 @@ def health_fragment(ctx: Ctx):
 
 
 def routes() -> list[Route]:
-    return [Route("/", page(show)), Route("/dashboard/counts", page(counts_fragment)),
-            Route("/dashboard/health", page(health_fragment))]
+    return [Route("/", page(show)), Route("/dashboard/counts", page(counts_fragment, fragment=True)),
+            Route("/dashboard/health", page(health_fragment, fragment=True))]
