@@ -3,6 +3,7 @@ dashboard, order list and order page showing what mail brought in."""
 from __future__ import annotations
 
 import html
+import ssl
 import time
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
 from tsunagi.oms import audit
 from tsunagi.web import nav
+from tsunagi.web.operations import ORDER_OPERATIONS
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -52,9 +54,12 @@ def test_no_page_answers_without_a_login(console):
 
 def test_no_action_is_done_without_a_login(console):
     order_id = held(console, 1)
-    answer = console.client().post(f"/orders/{order_id}/release", {"csrf": "x"})
-    assert answer.status == 303 and answer.location.startswith("/login")
+    stranger = console.client()
+    for path in [f"/orders/{order_id}/{name}" for name in ORDER_OPERATIONS] + ["/orders/bulk"]:
+        answer = stranger.post(path, {"csrf": "x", "order": str(order_id), "bulk": "cancel"})
+        assert answer.status == 303 and answer.location.startswith("/login"), path
     assert status_of(console, order_id) == "hold"
+    assert audit.recent(console.running.store.read()) == []
 
 
 def test_htmx_asking_without_a_login_is_sent_to_the_login_page(console):
@@ -208,3 +213,76 @@ def test_user_add_refuses_an_unknown_role(config_path, role, capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["-c", str(config_path), "user", "add", "x", "--role", role])
     assert stop.value.code == 2
+
+
+def test_over_tls_the_console_speaks_https_and_its_session_cookie_is_secure(tmp_path):
+    from tests.support.configs import seed, write_config
+    from tests.support.console import Console
+    from tests.support.keys import self_signed
+    cert, _ = self_signed(tmp_path)
+    path = write_config(tmp_path)
+    seed(path)
+    trust = ssl.create_default_context(cafile=str(cert))
+    console = Console(path, tls=trust, tls_cert="cert.pem", tls_key="key.pem")
+    try:
+        browser = console.client()
+        assert browser.login("staff").status == 303
+        line = next(c for c in browser.set_cookie_lines if c.startswith("tsunagi_session="))
+        assert "Secure" in line and "HttpOnly" in line
+        assert browser.get("/").status == 200
+    finally:
+        console.stop()
+
+
+def test_logging_out_ends_the_session(console):
+    browser = console.client("staff")
+    token = browser.csrf("/")
+    cookie = dict(browser.cookies)
+    assert browser.post("/logout", {"csrf": token}).location == "/login"
+    browser.cookies = cookie              # the old cookie, kept by someone: it opens nothing any more
+    assert browser.get("/").status == 303
+
+
+def test_a_mail_preview_shows_the_buyers_name_as_text(console):
+    order_id = arrive(console, rakuten(12, buyer=Person(name=SCRIPT)))
+    page = console.client("guest").get(f"/orders/{order_id}/mail/purchase")
+    assert page.status == 200 and SCRIPT not in page.text and html.escape(SCRIPT) in page.text
+
+
+def test_changing_a_line_moves_the_total_and_names_the_user_in_the_history(console):
+    order_id = arrive(console, rakuten(13))
+    page = console.client("staff").act(f"/orders/{order_id}", f"/orders/{order_id}/lines",
+                                       {"edit": "set", "line": "1", "qty": "3"})
+    assert "明細 1 を変更" in page.text and "(操作: staff)" in page.text
+    assert console.running.store.read().value("SELECT total FROM orders WHERE id = ?", order_id) == 3500
+
+
+def test_a_mistyped_value_is_refused_in_one_line_and_changes_nothing(console):
+    order_id = arrive(console, rakuten(14))
+    page = console.client("staff").act(f"/orders/{order_id}", f"/orders/{order_id}/lines",
+                                       {"edit": "set", "line": "1", "qty": "three"})
+    assert "できませんでした: 数量は整数で入力してください" in page.text
+    assert console.running.store.read().value("SELECT total FROM orders WHERE id = ?", order_id) == 1500
+
+
+def test_bulk_export_writes_the_label_file_of_the_chosen_orders_shop(console):
+    order_id = arrive(console, rakuten(15))
+    page = console.client("staff").act("/orders", "/orders/bulk", {"bulk": "export", "order": [str(order_id)]})
+    written = sorted((console.running.spool.dir("outbox") / "carrier" / "ready").glob("*"))
+    assert len(written) == 1 and written[0].name in page.text
+    assert written[0].read_bytes().decode("cp932").count(rakuten(15).order_no) == 1
+
+
+def test_a_viewer_is_offered_no_bulk_actions(console):
+    arrive(console, rakuten(16))
+    page = console.client("guest").get("/orders")
+    assert 'name="order"' not in page.text and 'id="bulk-go"' not in page.text
+
+
+def test_user_audit_lists_what_each_user_did(console, capsys):
+    order_id = held(console, 17)
+    console.client("staff").act(f"/orders/{order_id}", f"/orders/{order_id}/release")
+    capsys.readouterr()
+    assert console.running.cli("user", "audit", "--user", "staff") == 0
+    out = capsys.readouterr().out
+    assert "order-release" in out and f"rakuten/{rakuten(17).order_no}" in out and "done" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -32,13 +33,14 @@ class Answer:
 class Client:
     """One browser: its own cookies, real HTTP to the console's port."""
 
-    def __init__(self, port: int):
-        self.port = port
+    def __init__(self, port: int, tls: ssl.SSLContext | None = None):
+        self.port, self.tls = port, tls
         self.cookies: dict[str, str] = {}
         self.set_cookie_lines: list[str] = []
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Answer:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = (http.client.HTTPSConnection("127.0.0.1", self.port, timeout=30, context=self.tls) if self.tls
+                else http.client.HTTPConnection("127.0.0.1", self.port, timeout=30))
         try:
             sent = dict(headers or {})
             if self.cookies:
@@ -103,7 +105,9 @@ def console_site(config: dict, **web) -> None:
 class Console:
     """A daemon serving the console on a free loopback port, with a user of each role."""
 
-    def __init__(self, config_path: Path, **web):
+    def __init__(self, config_path: Path, tls: ssl.SSLContext | None = None, **web):
+        """web: keys of the [web] table beyond listen; tls: how clients trust its certificate (with tls_cert)."""
+        self.tls = tls
         edit_config(config_path, lambda c: console_site(c, **web))
         self.running = Running(config_path)
         self.port = self.running.daemon.web_port
@@ -114,7 +118,7 @@ class Console:
 
     def client(self, user: str | None = None) -> Client:
         """A fresh browser, logged in as user when one is named."""
-        c = Client(self.port)
+        c = Client(self.port, self.tls)
         if user:
             answer = c.login(user)
             assert answer.status == 303, (answer.status, answer.text[:300])

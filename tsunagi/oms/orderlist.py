@@ -2,10 +2,12 @@
 recipient name (kana too) or phone, newest first, a page at a time."""
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 from tsunagi.common.japanese import full_width_kana, half_width
+from tsunagi.oms import status
 from tsunagi.oms.store import Tx
 
 
@@ -53,13 +55,46 @@ def _where(f: Filter) -> tuple[str, list]:
     return (" WHERE " + " AND ".join(sql)) if sql else "", params
 
 
-def search(tx: Tx, f: Filter, limit: int = 50, offset: int = 0) -> tuple[list[int], int]:
-    """A page of order ids (newest first) and how many orders match in all."""
+@dataclass(frozen=True)
+class Row:
+    """An order as a line of the list shows it (the read model would load lines, stock and parcels too)."""
+    id: int
+    shop: str
+    order_no: str
+    status: str
+    hold_kind: str
+    ordered_at: str
+    total: int
+    buyer: str
+    buyer_kana: str
+    recipient: str
+
+    @property
+    def status_label(self) -> str:
+        return status.label(self.status)
+
+
+def search(tx: Tx, f: Filter, limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
+    """A page of orders (newest first) and how many orders match in all."""
     where, params = _where(f)
-    total = tx.value("SELECT COUNT(*) FROM orders" + where, *params)
-    ids = [r[0] for r in tx.all("SELECT id FROM orders" + where + " ORDER BY ordered_at DESC, id DESC LIMIT ? OFFSET ?",
-                                *params, limit, offset)]
-    return ids, total
+    ordered = "SELECT id FROM orders" + where + " ORDER BY ordered_at DESC, id DESC"
+    if f.text.strip():        # a search reads every order's data: once, for the count and the page alike
+        found = [r[0] for r in tx.all(ordered, *params)]
+        ids, total = found[offset:offset + limit], len(found)
+    else:                     # filters alone are answered from an index: count it, and read one page
+        total = tx.value("SELECT COUNT(*) FROM orders" + where, *params)
+        ids = [r[0] for r in tx.all(ordered + " LIMIT ? OFFSET ?", *params, limit, offset)]
+    if not ids:
+        return [], total
+    rows = {r[0]: r for r in tx.all("SELECT id, shop, order_no, status, hold_kind, ordered_at, total, data FROM orders "
+                                    f"WHERE id IN ({','.join('?' * len(ids))})", *ids)}
+    return [_row(rows[i]) for i in ids], total
+
+
+def _row(r: tuple) -> Row:
+    data = json.loads(r[7])
+    buyer, ship_to = data.get("buyer") or {}, data.get("ship_to") or {}
+    return Row(*r[:7], buyer.get("name", ""), buyer.get("kana", ""), ship_to.get("name") or buyer.get("name", ""))
 
 
 def refs(tx: Tx, order_ids: list[int]) -> dict[int, tuple[str, str]]:

@@ -9,9 +9,9 @@ HOLD_KINDS = {
     "label_chars": "送り状に使えない文字",
     "review": "要確認",
     "channel_shipped": "カートで処理済",
-    "changed": "内容変更",
-    "amount": "金額不一致",
-    "address": "住所不備",
+    "mismatch": "メールとCSVの不一致",
+    "conflict": "別の内容が届いた",
+    "wms_cancelled": "倉庫がキャンセル",
     "": "(種別なし)",
 }
 

@@ -8,6 +8,7 @@ from tsunagi.oms import status
 from tsunagi.web import nav
 
 env = Environment(loader=PackageLoader("tsunagi.web", "templates"), autoescape=True, undefined=StrictUndefined,
+                  auto_reload=False,
                   trim_blocks=True, lstrip_blocks=True)
 env.globals.update(PAGES=nav.PAGES, status_label=status.label)
 env.filters["yen"] = lambda n: f"{n:,}円" if isinstance(n, int) else ""

@@ -6,7 +6,7 @@ import os
 
 from tsunagi.app.commands import base
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import users
+from tsunagi.oms import audit, users
 from tsunagi.web.passwords import hash_password
 
 MIN_PASSWORD = 8
@@ -14,7 +14,7 @@ MIN_PASSWORD = 8
 
 def register(sub) -> None:
     u = sub.add_parser("user", help="web console users: user add NAME --role admin|operator|viewer "
-                                    "[--password-env VAR] | user list | user remove NAME")
+                                    "[--password-env VAR] | user list | user remove NAME | user audit")
     us = u.add_subparsers(dest="user_action", required=True)
     add = us.add_parser("add", help="add a user (the password is asked for, or read from --password-env)")
     add.add_argument("name")
@@ -27,6 +27,11 @@ def register(sub) -> None:
     rm = us.add_parser("remove", help="remove a user (logged out at once)")
     rm.add_argument("name")
     rm.set_defaults(func=cmd_user_remove)
+    au = us.add_parser("audit", help="what users did in the web console, newest first (the audit log)")
+    au.add_argument("--user", help="only this user's entries")
+    au.add_argument("--limit", type=int, default=100)
+    au.add_argument("--json", action="store_true")
+    au.set_defaults(func=cmd_user_audit)
 
 
 def _password(env: str | None) -> str:
@@ -64,3 +69,11 @@ def cmd_user_remove(args) -> int:
         users.remove(tx, args.name)
     print(f"user {args.name} removed")
     return 0
+
+
+def cmd_user_audit(args) -> int:
+    entries = audit.recent(base.reader(base.config(args)).read(), args.limit, args.user)
+    rows = [{"at": e.at, "user": e.user, "action": e.action, "target": e.target, "outcome": e.outcome,
+             "detail": e.detail} for e in entries]
+    return base.show(args, rows, "entries", lambda r: f"{r['at'][:19]} {r['user']:<12} {r['action']:<20} "
+                                                      f"{r['target']:<32} {r['outcome']:<8} {r['detail']}")

@@ -8,7 +8,6 @@ from starlette.routing import Route
 
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orderlist, queries, status
-from tsunagi.oms.readmodel import each_order
 from tsunagi.web import labels, operations
 from tsunagi.web.routing import Ctx, Refused, action, page
 
@@ -39,9 +38,9 @@ def _page_no(ctx: Ctx) -> int:
 def list_orders(ctx: Ctx):
     f, page_no = _filter(ctx), _page_no(ctx)
     tx = ctx.backend.store.read()
-    ids, total = orderlist.search(tx, f, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
+    rows, total = orderlist.search(tx, f, PAGE_SIZE, (page_no - 1) * PAGE_SIZE)
     kept = {k: v for k, v in ((k, ctx.query.get(k, "")) for k in KEYS) if v}
-    return ctx.render("orders.html", title="受注一覧", orders=list(each_order(tx, ids)), total=total, page=page_no,
+    return ctx.render("orders.html", title="受注一覧", orders=rows, total=total, page=page_no,
                       pages=max(1, -(-total // PAGE_SIZE)), f=f, statuses=status.ALL, kept=kept,
                       link=lambda **more: "/orders?" + urlencode({**kept, **more}), hold_label=labels.hold_kind)
 
