@@ -12,6 +12,7 @@ import pytest
 from tests.support.configs import RAKUTEN_TO, edit_config
 from tests.support.console import PASSWORD, REVIEW_OVER
 from tests.support.daemon import wait_for
+from tests.support.sites import mod7
 from tsunagi.app import cli
 from tsunagi.demo.csvs import order_csv
 from tsunagi.demo.mails import Item, Person, SampleOrder, order_mail
@@ -286,3 +287,27 @@ def test_user_audit_lists_what_each_user_did(console, capsys):
     assert console.running.cli("user", "audit", "--user", "staff") == 0
     out = capsys.readouterr().out
     assert "order-release" in out and f"rakuten/{rakuten(17).order_no}" in out and "done" in out
+
+
+def shipped(console, n: int) -> tuple[int, str]:
+    """An order shipped as the operator ships it: label export, then the carrier's result file; its tracking."""
+    order_id = arrive(console, rakuten(n))
+    folder = console.running.config_path.parent
+    assert console.running.cli("ship", "export", "carrier", "--date", "2026-06-13") == 0
+    tracking = mod7("12345678901")
+    (folder / "result.csv").write_bytes(f"T00000001,0,0,{tracking},2026/06/13\r\n".encode("cp932"))
+    assert console.running.cli("import", str(folder / "result.csv"), "--carrier", "carrier") == 0
+    wait_for(lambda: status_of(console, order_id) == "shipped")
+    return order_id, tracking
+
+
+def test_the_order_page_links_a_tracking_number_to_the_carriers_page(console):
+    order_id, tracking = shipped(console, 18)
+    page = console.client("guest").get(f"/orders/{order_id}")
+    assert f'href="https://toi.kuronekoyamato.co.jp/cgi-bin/tneko?number00=1&amp;number01={tracking}"' in page.text
+
+
+def test_unship_from_the_order_page_puts_the_order_back_to_ready(console):
+    order_id, _ = shipped(console, 19)
+    page = console.client("staff").act(f"/orders/{order_id}", f"/orders/{order_id}/unship")
+    assert "出荷を取消" in page.text and status_of(console, order_id) == "ready"
