@@ -1,11 +1,11 @@
 """Benchmark of the web console: with 100,000 orders, the order list (unfiltered at any page, filtered by
-status, shop and a month, searched by kana) and the order page, 20 users at once over real HTTP against
+status, shop and a month, searched by kana in hiragana) and the order page, 20 users at once over real HTTP against
 `tsunagi serve`; p95 of the server's own time (its Server-Timing header) and of the round trip.
 
     python bench/console.py [--orders 100000] [--users 20] [--requests 25] [--keep DIR]
 
 Set-up (not timed): 500 products in stock and the orders imported from a Rakuten CSV (card orders go on to
-確認待ち, bank transfers wait in 入金待ち), ordered over ~90 days. The baseline, in the same run, is the same
+印刷待ち, bank transfers wait in 入金待ち), ordered over ~90 days. The baseline, in the same run, is the same
 queries bare against the store (oms.orderlist.search for a page of 50 with its count; load_order with
 history and the mail log for an order), from 20 threads at once, and from one."""
 from __future__ import annotations
@@ -44,7 +44,7 @@ from tsunagi.oms.store import Store  # noqa: E402
 PASSWORD = "bench password 1"
 FAMILY = ["ヤマダ", "サトウ", "スズキ", "タカハシ", "タナカ", "イトウ", "ワタナベ", "ナカムラ"]
 START = datetime(2026, 5, 1, 9, 0, tzinfo=JST)
-FILTERED = {"status": "confirm", "shop": "rakuten", "ordered_from": "2026-06-01", "ordered_to": "2026-06-30"}
+FILTERED = {"status": "ready", "shop": "rakuten", "ordered_from": "2026-06-01", "ordered_to": "2026-06-30"}
 SEARCH = "たなか"          # hiragana: the list also looks for the katakana reading, in every order's data
 
 

@@ -311,3 +311,21 @@ def test_unship_from_the_order_page_puts_the_order_back_to_ready(console):
     order_id, _ = shipped(console, 19)
     page = console.client("staff").act(f"/orders/{order_id}", f"/orders/{order_id}/unship")
     assert "出荷を取消" in page.text and status_of(console, order_id) == "ready"
+
+
+def test_a_console_port_in_use_stops_the_daemon_with_one_line(config_path):
+    import socket
+    from tests.support.daemon import Running
+    from tsunagi.common.errors import TsunagiError
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        edit_config(config_path, lambda c: c.update(web={"listen": f"127.0.0.1:{port}"}))
+        with pytest.raises(TsunagiError, match=f"cannot listen on 127.0.0.1:{port} for the web console"):
+            Running(config_path)
+
+
+def test_the_search_follows_a_corrected_name(console):
+    arrive(console, rakuten(20))
+    assert console.running.cli("order-set", "rakuten", rakuten(20).order_no, "buyer.name=鈴木 次郎") == 0
+    page = console.client("guest").get("/orders?q=%E9%88%B4%E6%9C%A8")           # 鈴木
+    assert f'data-order="{rakuten(20).order_no}"' in page.text and 'id="total">1 件' in page.text

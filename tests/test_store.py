@@ -84,6 +84,7 @@ def test_a_database_of_the_release_before_numbered_migrations_is_upgraded_in_pla
     assert after.pop("unsellable_locations") == []    # none marked until a config names 返品不良
     assert after.pop("order_relations") == []         # no split, merge or copy yet
     assert after.pop("users") == after.pop("web_sessions") == after.pop("audit_log") == []    # nobody uses the console yet
+    assert sorted(r[0] for r in after.pop("order_search")) == sorted(r[0] for r in before["orders"])   # searchable
     assert after == before
 
 

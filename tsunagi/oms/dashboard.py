@@ -5,6 +5,11 @@ from tsunagi.oms import status
 from tsunagi.oms.store import Tx
 
 
+def last_event(tx: Tx) -> int:
+    """The newest outbox row: every status and stock change writes one, so the counts move only with it."""
+    return tx.value("SELECT MAX(id) FROM outbox", default=0) or 0
+
+
 def status_counts(tx: Tx) -> dict[str, int]:
     """Orders per status code (every status named, 0 where none)."""
     found = dict(tx.all("SELECT status, COUNT(*) FROM orders GROUP BY status"))

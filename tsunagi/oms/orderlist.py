@@ -31,6 +31,7 @@ def _katakana(text: str) -> str:
 
 
 def _where(f: Filter) -> tuple[str, list]:
+    """The filters on orders (status, hold kind, shop, dates) as a WHERE clause and its values."""
     sql, params = [], []
     for column, value in (("status", f.status), ("hold_kind", f.hold_kind), ("shop", f.shop)):
         if value:
@@ -42,17 +43,32 @@ def _where(f: Filter) -> tuple[str, list]:
     if f.ordered_to:
         sql.append("ordered_at < ?")
         params.append(f.ordered_to + "T99")      # every time of that day sorts before it
-    text = f.text.strip()
-    if text:
-        words = {text, _katakana(text)}
-        found = ["order_no LIKE ? ESCAPE '\\'"] + ["data LIKE ? ESCAPE '\\'"] * len(words)
-        params += [_like(text)] + [_like(w) for w in sorted(words)]
-        digits = re.sub(r"[-\s]", "", half_width(text))
-        if digits.isdigit() and len(digits) >= 4:       # a phone number, typed with or without its hyphens
-            found.append("replace(data, '-', '') LIKE ?")
-            params.append(_like(digits))
-        sql.append("(" + " OR ".join(found) + ")")
     return (" WHERE " + " AND ".join(sql)) if sql else "", params
+
+
+def _words(text: str) -> list[str]:
+    """LIKE patterns for what was typed: as typed, its katakana reading, and a phone number's digits."""
+    words = {text, _katakana(text)}
+    digits = re.sub(r"[-\s]", "", half_width(text))
+    if digits.isdigit() and len(digits) >= 4:       # a phone number, typed with or without its hyphens
+        words.add(digits)
+    return [_like(w) for w in sorted(words)]
+
+
+def _ids(tx: Tx, f: Filter, limit: int, offset: int) -> tuple[list[int], int]:
+    where, params = _where(f)
+    text = f.text.strip()
+    if not text:              # filters alone are answered from an index: count it, and read one page
+        total = tx.value("SELECT COUNT(*) FROM orders" + where, *params)
+        return [r[0] for r in tx.all("SELECT id FROM orders" + where + " ORDER BY ordered_at DESC, id DESC "
+                                     "LIMIT ? OFFSET ?", *params, limit, offset)], total
+    # a search reads the narrow order_search table once, for the count and the page alike
+    words = _words(text)
+    sql = ("SELECT order_id FROM order_search WHERE (" + " OR ".join(["text LIKE ? ESCAPE '\\'"] * len(words)) + ")"
+           + (f" AND order_id IN (SELECT id FROM orders{where})" if where else "")
+           + " ORDER BY ordered_at DESC, order_id DESC")
+    found = [r[0] for r in tx.all(sql, *words, *params)]
+    return found[offset:offset + limit], len(found)
 
 
 @dataclass(frozen=True)
@@ -76,14 +92,7 @@ class Row:
 
 def search(tx: Tx, f: Filter, limit: int = 50, offset: int = 0) -> tuple[list[Row], int]:
     """A page of orders (newest first) and how many orders match in all."""
-    where, params = _where(f)
-    ordered = "SELECT id FROM orders" + where + " ORDER BY ordered_at DESC, id DESC"
-    if f.text.strip():        # a search reads every order's data: once, for the count and the page alike
-        found = [r[0] for r in tx.all(ordered, *params)]
-        ids, total = found[offset:offset + limit], len(found)
-    else:                     # filters alone are answered from an index: count it, and read one page
-        total = tx.value("SELECT COUNT(*) FROM orders" + where, *params)
-        ids = [r[0] for r in tx.all(ordered + " LIMIT ? OFFSET ?", *params, limit, offset)]
+    ids, total = _ids(tx, f, limit, offset)
     if not ids:
         return [], total
     rows = {r[0]: r for r in tx.all("SELECT id, shop, order_no, status, hold_kind, ordered_at, total, data FROM orders "

@@ -58,7 +58,9 @@ class Console:
                                f"another program uses that port; stop it, or change web.listen") from None
         self.port = self.sock.getsockname()[1]
         self.scheme = "https" if cert else "http"
+        # log_config=None: uvicorn's few lines go through the daemon's own log set-up, not a config of its own
         config = uvicorn.Config(build_app(backend), lifespan="off", log_level="warning", access_log=False,
+                                log_config=None,
                                 ssl_certfile=str(cert) if cert else None, ssl_keyfile=str(key) if key else None,
                                 ssl_version=ssl.PROTOCOL_TLS_SERVER, proxy_headers=behind_proxy,
                                 server_header=False, timeout_graceful_shutdown=5)
