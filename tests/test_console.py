@@ -329,3 +329,17 @@ def test_the_search_follows_a_corrected_name(console):
     assert console.running.cli("order-set", "rakuten", rakuten(20).order_no, "buyer.name=鈴木 次郎") == 0
     page = console.client("guest").get("/orders?q=%E9%88%B4%E6%9C%A8")           # 鈴木
     assert f'data-order="{rakuten(20).order_no}"' in page.text and 'id="total">1 件' in page.text
+
+
+def test_bulk_ready_readies_the_chosen_orders_only(config_path):
+    from tests.support.configs import shop
+    from tests.support.console import Console
+    console = Console(config_path, change=lambda c: shop(c, "rakuten")["shipping"].update(auto_ready=False))
+    try:
+        ids = [arrive(console, rakuten(n)) for n in (21, 22)]
+        assert [status_of(console, i) for i in ids] == ["new", "new"]        # confirmed by their mail at ready
+        page = console.client("staff").act("/orders", "/orders/bulk", {"bulk": "ready", "order": [str(ids[0])]})
+        assert "1 件が印刷待ち" in page.text
+        assert [status_of(console, i) for i in ids] == ["ready", "new"]
+    finally:
+        console.stop()

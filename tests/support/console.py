@@ -105,10 +105,16 @@ def console_site(config: dict, **web) -> None:
 class Console:
     """A daemon serving the console on a free loopback port, with a user of each role."""
 
-    def __init__(self, config_path: Path, tls: ssl.SSLContext | None = None, **web):
-        """web: keys of the [web] table beyond listen; tls: how clients trust its certificate (with tls_cert)."""
+    def __init__(self, config_path: Path, tls: ssl.SSLContext | None = None, change=None, **web):
+        """web: keys of the [web] table beyond listen; tls: how clients trust its certificate (with tls_cert);
+        change: a last change to the config data."""
         self.tls = tls
-        edit_config(config_path, lambda c: console_site(c, **web))
+
+        def site(config: dict) -> None:
+            console_site(config, **web)
+            if change:
+                change(config)
+        edit_config(config_path, site)
         self.running = Running(config_path)
         self.port = self.running.daemon.web_port
         os.environ["TSUNAGI_TEST_PASSWORD"] = PASSWORD

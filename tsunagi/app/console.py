@@ -9,7 +9,7 @@ from tsunagi.app.commands.orderrelate import is_amazon
 from tsunagi.app.config import Config
 from tsunagi.common import clock
 from tsunagi.ingest.spool import Spool
-from tsunagi.oms import queries
+from tsunagi.oms import queries, shipplan
 from tsunagi.oms.store import Store
 from tsunagi.outbound import labels, mailqueue
 from tsunagi.web.backend import Backend
@@ -30,12 +30,19 @@ def backend(cfg: Config, store: Store, stock_changed: threading.Event | None = N
                    status=lambda: health.report(cfg), intake_today=lambda: intake_today(cfg),
                    session_minutes=web.session_minutes if web else 480,
                    secure_cookies=bool(web and (web.tls or web.behind_proxy)),
-                   ready=lambda shop: wiring.ready_orders(cfg, store, shop, only_auto=False),
+                   ready=lambda order_ids: ready(cfg, store, order_ids),
                    export_labels=lambda shop: export_labels(cfg, store, shop),
                    split_refuses_sets=lambda shop: is_amazon(cfg, shop), damaged_location=cfg.damaged_location,
                    mailing_shops=frozenset(s.id for s in cfg.shops if s.mail),
                    mail_preview=lambda order_id, stage: mail_preview(cfg, store, order_id, stage),
                    tracking_url=tracking_urls(cfg))
+
+
+def ready(cfg: Config, store: Store, order_ids: frozenset[int]) -> dict[str, int]:
+    """As `tsunagi ship ready` for the chosen orders only: 確認待ち → 印刷待ち (or 保留 naming what is unmapped)."""
+    rules = wiring.shipping_rules(cfg)
+    with store.transaction() as tx:
+        return shipplan.ready_orders(tx, rules, only_auto=False, order_ids=order_ids)
 
 
 def export_labels(cfg: Config, store: Store, shop: str | None) -> list[str]:

@@ -18,7 +18,7 @@ class Backend:
     session_minutes: int = 480
     secure_cookies: bool = False                   # HTTPS here or at a proxy: cookies marked Secure
     # What an order's actions need of the configuration (app/console.py gives them; a default does nothing)
-    ready: Callable[[str | None], dict] = lambda shop: {}              # 確認待ち → 印刷待ち by the shop's rules
+    ready: Callable[[frozenset[int]], dict] = lambda order_ids: {}     # these 確認待ち → 印刷待ち by their shops' rules
     export_labels: Callable[[str | None], list[str]] = lambda shop: []  # label files written (names)
     split_refuses_sets: Callable[[str], bool] = lambda shop: False     # an Amazon shop's split keeps sets whole
     damaged_location: str = "返品不良"

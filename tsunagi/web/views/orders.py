@@ -54,8 +54,8 @@ def _bulk(ctx: Ctx, form: dict) -> tuple[str, str]:
     what = str(form.get("bulk") or "")
     target = ", ".join(f"{shop}/{no}" for shop, no in refs.values())[:500]
     if what == "ready":
-        for shop in sorted({shop for shop, _ in refs.values()}):
-            ctx.backend.ready(shop)
+        ctx.backend.ready(frozenset(refs))
+        ctx.backend.after_change(None)
         moved = sum(1 for i in refs if queries.order_status(ctx.backend.store.read(), i) == status.READY)
         return target, f"印刷待ちにしました: 選んだ {len(refs)} 件のうち {moved} 件が印刷待ち"
     if what == "export":
