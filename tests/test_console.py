@@ -343,3 +343,12 @@ def test_bulk_ready_readies_the_chosen_orders_only(config_path):
         assert [status_of(console, i) for i in ids] == ["ready", "new"]
     finally:
         console.stop()
+
+
+def test_bulk_payment_confirmation_sends_the_chosen_paid_orders_on(console):
+    ids = [arrive(console, rakuten(n, payment="銀行振込")) for n in (23, 24)]
+    wait_for(lambda: [status_of(console, i) for i in ids] == ["payment", "payment"])
+    page = console.client("staff").act("/orders", "/orders/bulk", {"bulk": "confirm-payment", "order": [str(ids[1])]})
+    assert "入金確認" in page.text
+    assert [status_of(console, i) for i in ids] == ["payment", "ready"]
+    assert "(操作: staff)" in console.client("guest").get(f"/orders/{ids[1]}").text
