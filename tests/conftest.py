@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.configs import seed, write_config
+from tests.support.browser import Page, chromium
+from tests.support.console import Console
 from tests.support.daemon import Running
 from tests.support.imapd import ImapServer
 from tests.support.sshd import SshServer
@@ -28,6 +30,22 @@ def running(config_path):
     r = Running(config_path)
     yield r
     r.stop()
+
+
+@pytest.fixture
+def console(config_path):
+    """The daemon with its web console on loopback, and a user of each role (tests/support/console.py)."""
+    c = Console(config_path)
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def browser(console, tmp_path):
+    """A real headless Chromium with a fresh profile, on the console (tests/support/browser.py)."""
+    driver = chromium(tmp_path / "chromium-profile")
+    yield Page(driver, console.port)
+    driver.quit()
 
 
 @pytest.fixture

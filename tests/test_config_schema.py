@@ -52,7 +52,7 @@ def no_overrides(monkeypatch):
 
 @pytest.mark.parametrize("edit,line", [
     (lambda d: d.update(smpt={}), "smpt: unknown key (allowed: alerts, carrier, catalog, csv, csv_layout, data_dir, endpoint, imap, "
-                                  "locations, log, mail_spec_dir, pipeline, relay, returns, sftp, shop, smtp, stock_feed, store, wms)"),
+                                  "locations, log, mail_spec_dir, pipeline, relay, returns, sftp, shop, smtp, stock_feed, store, web, wms)"),
     (lambda d: d.update(smtp={"lisen": "127.0.0.1:25"}), "smtp.lisen: unknown key (allowed: dkim_dns, "
                                                          "dkim_timeout_seconds, dkim_verify, idle_timeout_seconds, "
                                                          "in_flow_delay_seconds, listen, max_connections, max_connections_per_peer, "

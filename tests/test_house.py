@@ -93,3 +93,18 @@ def test_the_ground_floor_imports_nothing_above_it():
 def _package(path: str) -> str:
     """The package a file's relative imports start from: its folder (an __init__.py's too)."""
     return ".".join(path.split("/")[:-1])
+
+
+def test_the_console_reaches_the_store_only_through_the_domain():
+    allowed = ("tsunagi.common", "tsunagi.oms", "tsunagi.outbound", "tsunagi.web")
+    found = [f"{path}:{line} {module}" for path, tree in modules("web") for line, module in imported(tree, _package(path))
+             if module.startswith("tsunagi") and not any((module + ".").startswith(a + ".") for a in allowed)]
+    assert found == [], "tsunagi/web/ imports beyond common, oms and outbound (app/console.py wires it): " + \
+        ", ".join(found)
+
+
+def test_nothing_below_app_imports_the_console():
+    found = [f"{path}:{line} {module}" for under in ("common", "parsers", "oms", "ingest", "outbound")
+             for path, tree in modules(under) for line, module in imported(tree, _package(path))
+             if module.startswith("tsunagi.web")]
+    assert found == [], "the console is a presentation layer; nothing below app/ imports it: " + ", ".join(found)

@@ -10,7 +10,7 @@ import signal
 import threading
 from pathlib import Path
 
-from tsunagi.app import access, wiring
+from tsunagi.app import access, console, wiring
 from tsunagi.app.config import Config
 from tsunagi.app.heartbeat import Heartbeat
 from tsunagi.app.runners import (
@@ -62,6 +62,8 @@ class Daemon:
         self.stock_changed = threading.Event()
         self.ready = threading.Event()
         self.port = cfg.smtp_port
+        self.console = None
+        self.web_port: int | None = None
 
     async def serve(self) -> None:
         cfg = self.cfg
@@ -91,6 +93,15 @@ class Daemon:
             raise TsunagiError(f"cannot listen on {cfg.smtp_host}:{cfg.smtp_port} ({exc.strerror or exc}): another "
                                f"program uses that port; stop it, or change smtp.listen") from None
         self.port = server.sockets[0].getsockname()[1]
+        try:
+            self.console = console.console(cfg, store, self.stock_changed)
+        except TsunagiError:
+            server.close()
+            pipeline.close()
+            store.close()
+            lock.close()
+            raise
+        self.web_port = self.console.port if self.console else None
         drops = DropFolders(spool, cfg.drop_targets(), self.items.put, cfg.drop_stable_seconds)
         taken = drops.take_all()      # dropped while we were down: complete by now
         log.info("start-up: %d dropped files taken", len(taken))
@@ -120,6 +131,8 @@ class Daemon:
         for t in threads:
             t.start()
         log.info("tsunagi listening on %s:%d for %d shops", cfg.smtp_host, self.port, len(cfg.shops))
+        if self.console:
+            await self.console.start()
         self.ready.set()
         beat = asyncio.create_task(Heartbeat(self).run())     # data_dir/status.json, for tsunagi status
         try:
@@ -128,6 +141,8 @@ class Daemon:
         finally:
             beat.cancel()
             await asyncio.gather(beat, return_exceptions=True)
+            if self.console:
+                await self.console.stop()
             server.close()
             await server.wait_closed()
             drops.stop()

@@ -224,6 +224,45 @@ def shops_remember_whether_their_mail_spec_reads(tx: Tx) -> None:
            "failures TEXT NOT NULL DEFAULT '[]', spec TEXT NOT NULL DEFAULT '')")
 
 
+def console_users_sessions_and_audit(tx: Tx) -> None:
+    """The web console's people (name, role, argon2 hash of the password), their logins (a session token's
+    sha256, its CSRF token, when it ends) and the audit log of what each did there; orders by time for its
+    order list."""
+    tx.run("CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL, "
+           "created_at TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS web_sessions (token_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL, "
+           "csrf TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)")
+    tx.run("CREATE INDEX IF NOT EXISTS web_sessions_by_user ON web_sessions (user_name)")
+    tx.run("CREATE TABLE IF NOT EXISTS audit_log (id INTEGER PRIMARY KEY, at TEXT NOT NULL, user_name TEXT NOT NULL, "
+           "action TEXT NOT NULL, target TEXT NOT NULL DEFAULT '', outcome TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '')")
+    # the order list, newest first: all orders, and a status of a shop (its count read off the index alone)
+    tx.run("CREATE INDEX IF NOT EXISTS orders_by_time ON orders (ordered_at, id)")
+    tx.run("CREATE INDEX IF NOT EXISTS orders_by_status_shop ON orders (status, shop, ordered_at, id)")
+
+
+# What the order list's search box looks in: the number, the buyer's and recipient's names, kana and phones
+# (digits only), kept beside each order by triggers, so a search reads a narrow table instead of every order.
+_SEARCH_TEXT = ("new.order_no || ' ' || " + " || ' ' || ".join(
+    f"coalesce(json_extract(new.data, '$.{who}.{part}'), '')" for who in ("buyer", "ship_to")
+    for part in ("name", "kana")) + " || ' ' || " + " || ' ' || ".join(
+    f"replace(coalesce(json_extract(new.data, '$.{who}.phone'), ''), '-', '')" for who in ("buyer", "ship_to")))
+
+
+def orders_searchable_by_name_kana_phone(tx: Tx) -> None:
+    """order_search: per order its time and the text the console's search box finds it by, kept by triggers
+    on orders (written on insert and on a change of number, time or data; gone with the order)."""
+    tx.run("CREATE TABLE IF NOT EXISTS order_search (order_id INTEGER PRIMARY KEY, ordered_at TEXT NOT NULL, "
+           "text TEXT NOT NULL)")
+    keep = f"INSERT OR REPLACE INTO order_search (order_id, ordered_at, text) VALUES (new.id, new.ordered_at, {_SEARCH_TEXT});"
+    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_on_insert AFTER INSERT ON orders BEGIN {keep} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_on_update AFTER UPDATE OF order_no, ordered_at, data ON orders "
+           f"BEGIN {keep} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_on_delete AFTER DELETE ON orders BEGIN "
+           "DELETE FROM order_search WHERE order_id = old.id; END")
+    tx.run("INSERT OR REPLACE INTO order_search (order_id, ordered_at, text) SELECT id, ordered_at, "
+           + _SEARCH_TEXT.replace("new.", "") + " FROM orders")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -236,5 +275,7 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  outbound_files_have_a_delivery_state,
                                                  lines_and_parcels_name_their_recipient,
                                                  channels_report_their_stock,
-                                                 shops_remember_whether_their_mail_spec_reads)
+                                                 shops_remember_whether_their_mail_spec_reads,
+                                                 console_users_sessions_and_audit,
+                                                 orders_searchable_by_name_kana_phone)
 LATEST = len(MIGRATIONS)

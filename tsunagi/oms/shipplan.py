@@ -60,8 +60,10 @@ def plan_for(rules: Rules, shop: ShopRules, data: dict) -> tuple[dict | None, st
     return plan, ""
 
 
-def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bool = True) -> dict[str, int]:
-    """確認待ち orders of shops with shipping rules become 印刷待ち, or 保留 naming the missing mapping."""
+def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bool = True,
+                 order_ids: frozenset[int] | None = None) -> dict[str, int]:
+    """確認待ち orders of shops with shipping rules become 印刷待ち, or 保留 naming the missing mapping
+    (only those of order_ids when given: a selection in the console)."""
     shops = {k: s for k, s in rules.shops.items() if (s.auto_ready or not only_auto) and shop_id in (None, k)}
     counts = {status.READY: 0, status.HOLD: 0}
     if not shops:
@@ -71,7 +73,7 @@ def ready_orders(tx: Tx, rules: Rules, shop_id: str | None = None, only_auto: bo
     for order_id, shop, code, hold_kind in tx.all(
             "SELECT id, shop, status, hold_kind FROM orders WHERE status IN (?, ?, ?) ORDER BY ordered_at, id",
             status.CONFIRM, status.NEW, status.HOLD):
-        if shop not in shops:
+        if shop not in shops or (order_ids is not None and order_id not in order_ids):
             continue
         if code == status.HOLD:
             if hold_kind not in RETRIED_HOLDS or _retry(tx, rules, shops[shop], order_id) == status.HOLD:

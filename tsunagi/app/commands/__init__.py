@@ -27,12 +27,13 @@ from tsunagi.app.commands import (
     spec,
     status,
     transfer,
+    users,
 )
 from tsunagi.app.config import ConfigError
 from tsunagi.common.errors import TsunagiError
 
 GROUPS = (serve, status, intake, catalog, orders, ordercancel, orderlines, orderrelate, shipto, returns, payment, ship,
-          mail, transfer, outboxcmd, feed, spec)
+          mail, transfer, outboxcmd, feed, spec, users)
 
 
 def version() -> str:

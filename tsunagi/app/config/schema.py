@@ -14,6 +14,7 @@ from tsunagi.app.config.fields import (ConfigPath, OptionalFile, OptionalFolder,
 from tsunagi.app.config.mailboxes import ImapEndpoint
 from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
+from tsunagi.app.config.web import Web
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
 
 LISTEN = re.compile(r"\[?([^\]]+?)\]?:(\d{1,5})")
@@ -182,6 +183,8 @@ class ConfigFile(Settings):
                                      "from (IMAP over verified TLS), for shops that cannot forward them")
     relay: Annotated[RelaySettings | None, AfterValidator(_ca_file)] = Field(None, description="the SMTP relay buyer mails and alerts go through")
     alerts: AlertSettings | None = Field(None, description="operator alerts, mailed as one digest")
+    web: Web | None = Field(None, description="the staff's web console, served by the daemon when this table is "
+                            "present (`[web]` alone: on 127.0.0.1:8080)")
 
     @model_validator(mode="after")
     def _across_sections(self, info: ValidationInfo) -> ConfigFile:
