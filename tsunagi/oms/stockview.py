@@ -32,16 +32,26 @@ def locations(tx: Tx) -> list[str]:
     return [r[0] for r in tx.all("SELECT location FROM locations ORDER BY priority, location")]
 
 
-def receive(tx: Tx, sku: str, location: str, qty: int, reason: str) -> None:
+def lot_of(tx: Tx, sku: str, location: str, lot: str | None) -> str:
+    """The lot meant: the one named, else the only lot the SKU has there ("" where it has none yet)."""
+    if lot:
+        return lot
+    lots = [r[0] for r in tx.all("SELECT lot FROM stock WHERE sku = ? AND location = ? ORDER BY lot", sku, location)]
+    if len(lots) > 1:
+        raise ValueError(f"{sku} は {location} に複数のロットがあります ({', '.join(lots)}): ロットを指定してください")
+    return lots[0] if lots else ""
+
+
+def receive(tx: Tx, sku: str, location: str, lot: str | None, qty: int, reason: str) -> None:
     """+qty on hand (入荷) with the reason in the ledger; orders waiting for stock are placed again."""
     stock.ensure_location(tx, location)
-    stock.move(tx, sku, location, "", qty, 0, "receive", reason)
+    stock.move(tx, sku, location, lot_of(tx, sku, location, lot), qty, 0, "receive", reason)
     orders.retry_waiting(tx)
 
 
-def set_count(tx: Tx, sku: str, location: str, qty: int, ref: str) -> bool:
+def set_count(tx: Tx, sku: str, location: str, lot: str | None, qty: int, ref: str) -> bool:
     """On hand set to what was counted now (棚卸); True when it changed."""
-    changed = counting.apply_count(tx, StockRecord(sku, location, "", qty), ref)
+    changed = counting.apply_count(tx, StockRecord(sku, location, lot_of(tx, sku, location, lot), qty), ref)
     orders.retry_waiting(tx)
     return changed
 
