@@ -39,6 +39,7 @@ class Backend:
     outbox_path: Callable[[str, str, str], Path] | None = None          # (target, state, name) -> the file
     mark_sent: Callable[[str, str], None] = lambda target, name: None   # uploaded by hand: ready/ -> sent/
     stock_changed: Callable[[], None] = lambda: None                    # the feeds write what moved
+    feed_shops: tuple[str, ...] = ()                                    # shops with a stock feed
     invoice: Callable[[str], tuple[str | None, str]] = lambda shop: (None, "軽減税率")  # (T-number, 8 % tag)
     shop_info: Callable[[str], dict] = lambda shop: {}                  # the shipper's name, address, phone
     shown_config: Callable[[], dict] = lambda: {}                       # secrets masked
