@@ -12,6 +12,7 @@ from tests.support.daemon import wait_for
 from tests.support.forms import upload
 from tests.support.sites import mod7
 from tsunagi.demo.mails import Item, SampleOrder, order_mail
+from tsunagi.oms import status
 
 REGISTRATION = "T1234567890123"
 
@@ -77,7 +78,7 @@ def test_an_uploaded_result_file_ships_the_order(console):
     result = f"T{order_id:08d},0,0,{mod7('12345678903')},2026/06/13\r\n".encode("cp932")
     after = upload(staff, "/shipping", "/shipping/results", {"carrier": "carrier"}, {"file": ("b2.csv", result)})
     assert "b2.csv: carrier の出荷結果として取り込みます" in after.text
-    wait_for(lambda: status_of(console, order_id) == "shipped")
+    wait_for(lambda: status_of(console, order_id) in status.SHIPPED_OR_CLOSED, 30)    # closed once confirmed
 
 
 def test_the_picking_list_totals_an_export_and_lists_each_order(console):
