@@ -69,6 +69,8 @@ def test_an_export_writes_the_label_file_and_it_downloads_as_written(console):
     answer = staff.get(f"/shipping/labels/{name}")
     assert answer.status == 200 and int(answer.headers["content-length"]) == path.stat().st_size
     assert rakuten(2).order_no in answer.text
+    row = staff.get("/shipping").text.split(f'<tr data-order="{rakuten(2).order_no}">')[1].split("</tr>")[0]
+    assert "書き出し済 (結果待ち)" in row              # still 印刷待ち until the carrier's result comes
 
 
 def test_an_uploaded_result_file_ships_the_order(console):

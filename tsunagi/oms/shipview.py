@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections import defaultdict
 
 from tsunagi.oms import catalog, status
+from tsunagi.oms.shipping import LIVE
 from tsunagi.oms.store import Tx
 
 RATES = (10, 8)       # 標準税率 and 軽減税率, percent
 
 
 def ready_by_carrier(tx: Tx, limit: int = 500) -> dict[str, list[dict]]:
-    """印刷待ち orders per carrier, oldest first."""
+    """印刷待ち orders per carrier, oldest first; each says whether its label was exported already."""
     out: dict[str, list[dict]] = defaultdict(list)
-    for order_id, shop, order_no, carrier, total, at in tx.all(
-            "SELECT id, shop, order_no, carrier, total, ordered_at FROM orders WHERE status = ? "
-            "ORDER BY carrier, ordered_at, id LIMIT ?", status.READY, limit):
-        out[carrier or ""].append({"id": order_id, "shop": shop, "order_no": order_no, "total": total, "at": at})
+    for order_id, shop, order_no, carrier, total, at, exported in tx.all(
+            "SELECT o.id, o.shop, o.order_no, o.carrier, o.total, o.ordered_at, EXISTS (SELECT 1 FROM shipment_orders so "
+            "JOIN shipments s ON s.id = so.shipment_id WHERE so.order_id = o.id AND s.state IN (?, ?)) FROM orders o "
+            "WHERE o.status = ? ORDER BY o.carrier, o.ordered_at, o.id LIMIT ?", *LIVE, status.READY, limit):
+        out[carrier or ""].append({"id": order_id, "shop": shop, "order_no": order_no, "total": total, "at": at,
+                                   "exported": bool(exported)})
     return dict(out)
 
 
