@@ -36,14 +36,18 @@ def test_staff_export_a_label_download_it_upload_the_result_and_see_the_order_sh
                                                              Item("item-b", "緑茶", 1, 648)]), RAKUTEN_TO))
     store = console.running.store
     order_id = wait_for(lambda: store.read().value("SELECT id FROM orders WHERE order_no = ?", NO))
-    browser.login("staff", PASSWORD)
+    browser.open("/login")                 # as browser.login, with time for a cold Chromium on a busy machine
+    browser.wait_for(By.ID, "name", 30).send_keys("staff")
+    browser.driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.click(By.ID, "login")
+    browser.wait_for(By.CSS_SELECTOR, "header.top .user", 30)
     browser.open("/shipping")
     browser.click(By.ID, "op-export-carrier")
     browser.wait_text(By.CSS_SELECTOR, "p.notice", "送り状を書き出しました", timeout=20)
     browser.screenshot("shipping")
     browser.click(By.ID, "download-1")
     label = wait_for(lambda: next((p for p in downloads.glob("carrier-labels-*") if p.suffix != ".crdownload"),
-                                  None))
+                                  None), 30)
     assert NO in label.read_bytes().decode("cp932")
     result = tmp_path / "b2-result.csv"
     result.write_bytes(f"T{order_id:08d},0,0,{mod7('12345678951')},2026/06/13\r\n".encode("cp932"))
@@ -53,9 +57,9 @@ def test_staff_export_a_label_download_it_upload_the_result_and_see_the_order_sh
     state = wait_for(lambda: status.label(code) if (code := store.read().value(
         "SELECT status FROM orders WHERE id = ?", order_id)) in status.SHIPPED_OR_CLOSED else None, 30)
     browser.open(f"/orders/{order_id}")
-    browser.wait_text(By.ID, "order-status", state)          # 出荷確定済 (or 請求済 once confirmed)
+    browser.wait_text(By.ID, "order-status", state, timeout=20)          # 出荷確定済 (or 請求済 once confirmed)
     browser.open("/shipping")
     browser.click(By.ID, "notes-1")
-    note = browser.wait_for(By.CSS_SELECTOR, f'section.note[data-order="{NO}"]')
+    note = browser.wait_for(By.CSS_SELECTOR, f'section.note[data-order="{NO}"]', 20)
     assert "登録番号: T1234567890123" in note.text and "8% (軽減税率) 648円 48円" in note.text
     browser.screenshot("delivery-note")

@@ -7,6 +7,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Route
 
+from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orderlist, shipview
 from tsunagi.oms.readmodel import load_order
@@ -59,7 +60,8 @@ def notes(ctx: Ctx):
     if not order_ids:
         return PlainTextResponse("その出荷の注文はありません", status_code=404)
     tx = ctx.backend.store.read()
-    return ctx.render("notes.html", title="納品書", notes=[_note(ctx, tx, i) for i in order_ids])
+    return ctx.render("notes.html", title="納品書", notes=[_note(ctx, tx, i) for i in order_ids],
+                      issued=clock.today())
 
 
 def _note(ctx: Ctx, tx, order_id: int) -> dict:
