@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.support.configs import RAKUTEN_TO, edit_config
 from tests.support.console import PASSWORD, Console
@@ -13,6 +14,7 @@ from tsunagi.demo.mails import Item, SampleOrder, order_mail
 from tsunagi.oms import status
 
 NO = "402853-20260612-0000000951"
+SHIPPED = {status.label(code) for code in status.SHIPPED_OR_CLOSED}
 
 
 @pytest.fixture
@@ -54,10 +56,12 @@ def test_staff_export_a_label_download_it_upload_the_result_and_see_the_order_sh
     browser.driver.find_element(By.ID, "results-file").send_keys(str(result))
     browser.click(By.ID, "op-results")
     browser.wait_text(By.CSS_SELECTOR, "p.notice", "出荷結果として取り込みます", timeout=20)
-    state = wait_for(lambda: status.label(code) if (code := store.read().value(
-        "SELECT status FROM orders WHERE id = ?", order_id)) in status.SHIPPED_OR_CLOSED else None, 30)
+    wait_for(lambda: store.read().value("SELECT status FROM orders WHERE id = ?", order_id)
+             in status.SHIPPED_OR_CLOSED, 30)
     browser.open(f"/orders/{order_id}")
-    browser.wait_text(By.ID, "order-status", state, timeout=20)          # 出荷確定済 (or 請求済 once confirmed)
+    shown = WebDriverWait(browser.driver, 20).until(
+        lambda d: d.find_element(By.ID, "order-status").text in SHIPPED and d.find_element(By.ID, "order-status").text)
+    assert shown in SHIPPED              # 出荷確定済, or 請求済 once the confirmation is written
     browser.open("/shipping")
     browser.click(By.ID, "notes-1")
     note = browser.wait_for(By.CSS_SELECTOR, f'section.note[data-order="{NO}"]', 20)
