@@ -14,6 +14,7 @@ from tsunagi.app import logsetup, wiring
 from tsunagi.app.config import Config
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.spool import Spool, new_id
+from tsunagi.oms import stockview
 from tsunagi.outbound import labels
 
 ITEM_ID = re.compile(r"[0-9]{8}T[0-9.]+-[0-9a-f]+")     # a spool id, nothing that walks a path
@@ -139,6 +140,15 @@ def mark_sent(cfg: Config, store, target: str, name: str) -> None:
     sent.mkdir(exist_ok=True)
     os.rename(path, sent / path.name)
     wiring.confirmations_sent(store, [path.name])
+
+
+def resync(store, shop: str, stock_changed) -> int:
+    """The shop's feed sends every figure again (until `tsunagi feed resync` is here): products to send."""
+    with store.transaction() as tx:
+        n = stockview.resync(tx, shop)
+    if stock_changed is not None:
+        stock_changed.set()
+    return n
 
 
 def shown_config(cfg: Config) -> dict:

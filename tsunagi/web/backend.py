@@ -40,6 +40,7 @@ class Backend:
     mark_sent: Callable[[str, str], None] = lambda target, name: None   # uploaded by hand: ready/ -> sent/
     stock_changed: Callable[[], None] = lambda: None                    # the feeds write what moved
     feed_shops: tuple[str, ...] = ()                                    # shops with a stock feed
+    resync: Callable[[str], int] = lambda shop: 0                       # a feed sends every figure again: products
     invoice: Callable[[str], tuple[str | None, str]] = lambda shop: (None, "軽減税率")  # (T-number, 8 % tag)
     shop_info: Callable[[str], dict] = lambda shop: {}                  # the shipper's name, address, phone
     shown_config: Callable[[], dict] = lambda: {}                       # secrets masked

@@ -8,7 +8,6 @@ from starlette.responses import FileResponse, PlainTextResponse
 from starlette.routing import Route
 
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import stockview
 from tsunagi.web.routing import Ctx, Refused, action, page
 
 STATES = {"ready": "送信待ち", "sent": "送信済"}
@@ -44,9 +43,7 @@ def _resync(ctx: Ctx, form: dict) -> tuple[str, str]:
     shop = str(form.get("shop") or "")
     if shop not in ctx.backend.feed_shops:
         raise Refused(f"在庫連携のある店舗を選んでください ({', '.join(ctx.backend.feed_shops)})")
-    with ctx.backend.store.transaction() as tx:
-        n = stockview.resync(tx, shop)
-    ctx.backend.stock_changed()
+    n = ctx.backend.resync(shop)
     return shop, f"{ctx.backend.shops.get(shop, shop)}: 全 {n} 商品の在庫数を出し直します"
 
 
