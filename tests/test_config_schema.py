@@ -84,8 +84,8 @@ def test_every_mistake_in_the_file_is_reported_in_one_run(tmp_path):
         "shop[1].id: 'Yahoo': use lower-case letters, digits, - and _ (it names folders)",
         "shop[1].order_mail_to[0]: 'nobody' is not a mail address",
         f"shop[1].cart: no mail spec 'yahoo-old' in {SPEC_DIR} (known: {', '.join(available_carts())})",
-        "shop[1].colour: unknown key (allowed: accept_from, cart, id, lot_table, mail, mail_specs, name, order_csv, "
-        "order_mail_to, review, shipping, stock_feed)",
+        "shop[1].colour: unknown key (allowed: accept_from, cart, id, invoice_number, lot_table, mail, mail_specs, "
+        "name, order_csv, order_mail_to, reduced_rate_tag, review, shipping, stock_feed)",
     ]
 
 

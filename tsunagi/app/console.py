@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+from tsunagi.app import consolepages as pages
 from tsunagi.app import health, wiring
 from tsunagi.app.commands.orderrelate import is_amazon
 from tsunagi.app.config import Config
@@ -35,7 +36,32 @@ def backend(cfg: Config, store: Store, stock_changed: threading.Event | None = N
                    split_refuses_sets=lambda shop: is_amazon(cfg, shop), damaged_location=cfg.damaged_location,
                    mailing_shops=frozenset(s.id for s in cfg.shops if s.mail),
                    mail_preview=lambda order_id, stage: mail_preview(cfg, store, order_id, stage),
-                   tracking_url=tracking_urls(cfg))
+                   tracking_url=tracking_urls(cfg), **more_pages(cfg, store, stock_changed))
+
+
+def more_pages(cfg: Config, store: Store, stock_changed: threading.Event | None) -> dict:
+    """The Backend fields of 取込, 出荷, 在庫, 連携 and 設定."""
+    return dict(
+        quarantined=lambda: Spool(cfg.spool_dir).failed(), spool_item=lambda i: pages.spool_item(cfg, i),
+        spool_retry=lambda i: pages.retry(cfg, i), spool_dismiss=lambda i, by: pages.dismiss(cfg, i, by),
+        drop_targets=tuple(sorted(cfg.drop_targets())), drop_file=lambda t, n, d: pages.drop(cfg, t, n, d),
+        carriers=tuple(c.name for c in cfg.carriers), export_carrier=lambda c: pages.export_carrier(cfg, store, c),
+        outbox_files=lambda: pages.outbox_files(cfg), outbox_path=lambda t, s, n: pages.outbox_path(cfg, t, s, n),
+        mark_sent=lambda t, n: pages.mark_sent(cfg, store, t, n),
+        stock_changed=stock_changed.set if stock_changed is not None else (lambda: None),
+        feed_shops=tuple(s.id for s in cfg.shops if s.stock_feed),
+        resync=lambda shop: pages.resync(store, shop, stock_changed),
+        invoice=lambda shop: (cfg.shop(shop).invoice_number, cfg.shop(shop).reduced_rate_tag),
+        shop_info=lambda shop: shipper(cfg, shop),
+        shown_config=lambda: pages.shown_config(cfg), check=lambda: pages.check(cfg))
+
+
+def shipper(cfg: Config, shop_id: str) -> dict:
+    """Who sends the shop's parcels: the first carrier's ご依頼主 (name, postal code, address, phone)."""
+    shop = cfg.shop(shop_id)
+    who = cfg.carriers[0].shipper if cfg.carriers else None
+    return {"name": shop.name, "shipper": who.name if who else "", "postal_code": who.postal_code if who else "",
+            "address": who.address if who else "", "phone": who.phone if who else ""}
 
 
 def ready(cfg: Config, store: Store, order_ids: frozenset[int]) -> dict[str, int]:

@@ -3,6 +3,7 @@ things that live above the domain (what follows a change, the daemon's status, t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from tsunagi.oms.store import Store
@@ -25,3 +26,22 @@ class Backend:
     mailing_shops: frozenset[str] = frozenset()                       # shops with [shop.mail]
     mail_preview: Callable[[int, str], tuple[str, str]] | None = None  # (order id, stage) -> (subject, text)
     tracking_url: Callable[[str, str], str] = lambda carrier, number: ""
+    # 取込, 出荷, 連携, 設定: the spool, the outbox and the configuration (app/consolepages.py)
+    quarantined: Callable[[], list[dict]] = lambda: []                 # failed/ items' reasons, oldest first
+    spool_item: Callable[[str], dict | None] = lambda item_id: None    # id, folder, meta, reason, text
+    spool_retry: Callable[[str], None] = lambda item_id: None
+    spool_dismiss: Callable[[str, str], None] = lambda item_id, by: None
+    drop_targets: tuple[str, ...] = ()                                 # shops, carriers, warehouses
+    drop_file: Callable[[str, str, bytes], str] = lambda target, name, data: name   # -> the dropped name
+    carriers: tuple[str, ...] = ()
+    export_carrier: Callable[[str], list[str]] = lambda carrier: []     # label files written (and held orders)
+    outbox_files: Callable[[], list[dict]] = lambda: []                 # target, state, name, size, mtime
+    outbox_path: Callable[[str, str, str], Path] | None = None          # (target, state, name) -> the file
+    mark_sent: Callable[[str, str], None] = lambda target, name: None   # uploaded by hand: ready/ -> sent/
+    stock_changed: Callable[[], None] = lambda: None                    # the feeds write what moved
+    feed_shops: tuple[str, ...] = ()                                    # shops with a stock feed
+    resync: Callable[[str], int] = lambda shop: 0                       # a feed sends every figure again: products
+    invoice: Callable[[str], tuple[str | None, str]] = lambda shop: (None, "軽減税率")  # (T-number, 8 % tag)
+    shop_info: Callable[[str], dict] = lambda shop: {}                  # the shipper's name, address, phone
+    shown_config: Callable[[], dict] = lambda: {}                       # secrets masked
+    check: Callable[[], tuple[int, str]] = lambda: (0, "")              # `tsunagi check`: status, output

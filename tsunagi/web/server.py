@@ -18,10 +18,11 @@ from tsunagi.common.errors import TsunagiError
 from tsunagi.web.backend import Backend
 from tsunagi.web.headers import SecurityHeaders
 from tsunagi.web.throttle import Throttle
-from tsunagi.web.views import dashboard, login, order, orders, placeholder
+from tsunagi.web.views import (dashboard, intake, links, login, mail, order, orders, placeholder, settings, shipping,
+                               stock)
 
 STATIC = Path(__file__).parent / "static"
-VIEWS = (login, dashboard, orders, order)
+VIEWS = (login, dashboard, orders, order, intake, shipping, stock, links, mail, settings)
 
 log = logging.getLogger("tsunagi.web")
 

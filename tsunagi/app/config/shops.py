@@ -170,6 +170,11 @@ class Shop(Settings):
                                       "date_beyond_days = 7, postcode_check = true }`: review holds when an order "
                                       "becomes 印刷待ち (a shop with `shipping`); a release (`order-release`) is "
                                       "not held again by the same rules; none = no review")
+    invoice_number: str | None = Field(None, pattern=r"^T[0-9]{13}$", description="the shop's 適格請求書発行事業者 "
+                                       "registration number (`T` + 13 digits), printed on its 納品書; none = the "
+                                       "納品書 carries no registration number")
+    reduced_rate_tag: str = Field("軽減税率", description="products carrying this tag are taxed at 8 % (軽減税率) "
+                                  "on the 納品書; every other line, and the fees, at 10 %")
 
     @field_validator("cart")
     @classmethod
