@@ -50,7 +50,7 @@ def more_pages(cfg: Config, store: Store, stock_changed: threading.Event | None)
         mark_sent=lambda t, n: pages.mark_sent(cfg, store, t, n),
         stock_changed=stock_changed.set if stock_changed is not None else (lambda: None),
         feed_shops=tuple(s.id for s in cfg.shops if s.stock_feed),
-        resync=lambda shop: pages.resync(store, shop, stock_changed),
+        resync=lambda shop: pages.resync(cfg, store, shop),
         invoice=lambda shop: (cfg.shop(shop).invoice_number, cfg.shop(shop).reduced_rate_tag),
         shop_info=lambda shop: shipper(cfg, shop),
         shown_config=lambda: pages.shown_config(cfg), check=lambda: pages.check(cfg))

@@ -14,8 +14,8 @@ from tsunagi.app import logsetup, wiring
 from tsunagi.app.config import Config
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.spool import Spool, new_id
-from tsunagi.oms import stockview
-from tsunagi.outbound import labels
+from tsunagi.outbound import delivery, labels
+from tsunagi.outbound import resync as resync_feeds
 
 ITEM_ID = re.compile(r"[0-9]{8}T[0-9.]+-[0-9a-f]+")     # a spool id, nothing that walks a path
 SECRET_WORDS = ("password", "secret", "token", "passphrase")
@@ -133,22 +133,16 @@ def outbox_path(cfg: Config, target: str, state: str, name: str) -> Path:
     return path
 
 
-def mark_sent(cfg: Config, store, target: str, name: str) -> None:
-    """A file uploaded by hand: ready/ → sent/, and the orders it confirmed are closed as after a push."""
-    path = outbox_path(cfg, target, "ready", name)
-    sent = path.parent.parent / "sent"
-    sent.mkdir(exist_ok=True)
-    os.rename(path, sent / path.name)
-    wiring.confirmations_sent(store, [path.name])
+def mark_sent(cfg: Config, store, target: str, name: str) -> int:
+    """A file uploaded by hand: recorded sent by the person (as `tsunagi outbox mark-sent`), ready/ → sent/, and
+    the orders it confirmed are closed. How many orders closed."""
+    return delivery.mark_sent(store, outbox_path(cfg, target, "ready", name))
 
 
-def resync(store, shop: str, stock_changed) -> int:
-    """The shop's feed sends every figure again (until `tsunagi feed resync` is here): products to send."""
-    with store.transaction() as tx:
-        n = stockview.resync(tx, shop)
-    if stock_changed is not None:
-        stock_changed.set()
-    return n
+def resync(cfg: Config, store, shop: str) -> int:
+    """`tsunagi feed resync --shop SHOP`: every mapped SKU's figure written to the shop's stock file now."""
+    writer = wiring.feed_writer(cfg, Spool(cfg.spool_dir), store)
+    return resync_feeds.resync(writer, [shop]).get(shop, 0)
 
 
 def shown_config(cfg: Config) -> dict:

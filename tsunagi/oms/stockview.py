@@ -3,7 +3,7 @@ was last told."""
 from __future__ import annotations
 
 from tsunagi.common.clock import timestamp
-from tsunagi.oms import counting, orders, outbox, stock
+from tsunagi.oms import counting, orders, stock
 from tsunagi.oms.records import StockRecord
 from tsunagi.oms.store import Tx
 
@@ -61,16 +61,6 @@ def published(tx: Tx, limit: int = 500) -> list[dict]:
     rows = tx.all("SELECT shop, channel_sku, qty, published_at FROM feed_state ORDER BY published_at DESC, shop, "
                   "channel_sku LIMIT ?", limit)
     return [{"shop": s, "channel_sku": c, "qty": q, "at": a} for s, c, q, a in rows]
-
-
-def resync(tx: Tx, shop: str) -> int:
-    """The shop's feed forgets what it published and every product counts as moved: its next file carries
-    every figure again. The number of products."""
-    tx.run("DELETE FROM feed_state WHERE shop = ?", shop)
-    skus = [r[0] for r in tx.all("SELECT sku FROM products ORDER BY sku")]
-    for sku in skus:
-        outbox.emit(tx, outbox.STOCK, sku)
-    return len(skus)
 
 
 def receive_ref(by: str) -> str:
