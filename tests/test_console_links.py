@@ -8,7 +8,12 @@ def feed_file(console):
     """A stock change through the console; the Rakuten feed file it makes, once written to ready/."""
     console.client("staff").act("/stock", "/stock/count", {"sku": "item-c", "location": "本店倉庫", "qty": "4"})
     ready = console.running.spool.dir("outbox") / "rakuten" / "ready"
-    return wait_for(lambda: next(iter(sorted(ready.glob("*"))), None) if ready.is_dir() else None)
+
+    def settled():      # unsent figures merge into one file: the one left holding item-c's new figure
+        files = sorted(ready.glob("*")) if ready.is_dir() else []
+        rows = files[0].read_bytes().decode("cp932").splitlines() if len(files) == 1 else []
+        return files[0] if any("item-c" in row and row.endswith('"4"') for row in rows) else None
+    return wait_for(settled)
 
 
 def test_a_waiting_file_is_listed_and_downloads_as_written(console):
