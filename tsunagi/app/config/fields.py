@@ -138,3 +138,14 @@ ProductsCsv = Annotated[str, csv_layout("products")]
 ChannelStockCsv = Annotated[str, csv_layout("channel_stock")]
 AnyCsv = Annotated[str, csv_layout(None)]
 MailSpec = Annotated[str, AfterValidator(mail_spec)]
+
+
+# host:port, the address form of every listening socket and resolver in the config ([::1]:25 too)
+LISTEN = re.compile(r"\[?([^\]]+?)\]?:(\d{1,5})")
+
+
+def listen_value(value: str) -> str:
+    m = LISTEN.fullmatch(value)
+    if not m or not 0 <= int(m.group(2)) < 65536:
+        raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
+    return value

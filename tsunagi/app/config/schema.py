@@ -1,7 +1,6 @@
 """config.toml as one typed schema: every key, its type, default and description, stated once here."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,30 +8,31 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 
 from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
-from tsunagi.app.config.fields import (ConfigPath, OptionalFile, OptionalFolder, OptionalPath, ProductsCsv,
-                                       StockCsv, Upper, context)
+from tsunagi.app.config.fields import (
+    LISTEN,
+    ConfigPath,
+    OptionalFile,
+    OptionalFolder,
+    OptionalPath,
+    ProductsCsv,
+    StockCsv,
+    Upper,
+    context,
+    listen_value,
+)
 from tsunagi.app.config.mailboxes import ImapEndpoint
 from tsunagi.app.config.partners import Carrier, Endpoint, SftpEndpoint, Wms
 from tsunagi.app.config.shops import Shop
 from tsunagi.app.config.web import Web
 from tsunagi.outbound.settings import AlertSettings, RelaySettings, Settings
 
-LISTEN = re.compile(r"\[?([^\]]+?)\]?:(\d{1,5})")
-
-
-def _listen(value: str) -> str:
-    m = LISTEN.fullmatch(value)
-    if not m or not 0 <= int(m.group(2)) < 65536:
-        raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
-    return value
-
 
 def _nameserver(value: str) -> str:
-    return _listen(value) if value else value
+    return listen_value(value) if value else value
 
 
 class Smtp(Settings):
-    listen: Annotated[str, AfterValidator(_listen)] = Field(
+    listen: Annotated[str, AfterValidator(listen_value)] = Field(
         "127.0.0.1:2525", description="`host:port` of the SMTP receiver (`0` = any free port); keep it on loopback "
                                       "or behind your mail server")
     max_message_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger mails are refused with 552")

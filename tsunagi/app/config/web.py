@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import ssl
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from tsunagi.app.config.fields import OptionalFile
+from tsunagi.app.config.fields import LISTEN, OptionalFile, listen_value
 from tsunagi.ingest.smtpauth import tls_context
 from tsunagi.outbound.settings import Settings
-
-
-LISTEN = re.compile(r"\[?([^\]]+?)\]?:(\d{1,5})")
-
-
-def _listen(value: str) -> str:
-    m = LISTEN.fullmatch(value)
-    if not m or not 0 <= int(m.group(2)) < 65536:
-        raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
-    return value
 
 
 def loopback(host: str) -> bool:
@@ -34,7 +23,7 @@ def loopback(host: str) -> bool:
 
 
 class Web(Settings):
-    listen: Annotated[str, AfterValidator(_listen)] = Field(
+    listen: Annotated[str, AfterValidator(listen_value)] = Field(
         "127.0.0.1:8080", description="`host:port` of the web console (`0` = any free port); beyond loopback only "
                                       "with `tls_cert`/`tls_key` or `behind_proxy = true`")
     tls_cert: OptionalFile = Field(None, description="a PEM certificate (chain): the console is served over HTTPS "
