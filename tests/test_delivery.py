@@ -72,12 +72,18 @@ def _sale(running: Running, n: int = 1) -> None:
     assert running.send(raw) == {}
 
 
+def _contents(folder):
+    """The bytes of the folder's files, None while it has none."""
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir())) or None
+
+
 def test_stock_files_the_daemon_writes_are_listed_as_waiting_for_their_endpoint_since_written(site, capsys):
     running = Running(site.config_path)
     try:
+        first = wait_for(lambda: site.ready.is_dir() and _contents(site.ready), timeout=15)    # start-up's
         _sale(running)
-        wait_for(lambda: site.ready.is_dir() and len(os.listdir(site.ready)) >= 2, timeout=15)  # start-up's, the sale's
-        running.wait_idle()
+        running.wait_idle()       # the sale's figure merged into the start-up's file, not yet sent
+        wait_for(lambda: _contents(site.ready) not in (None, first), timeout=15)
     finally:
         running.stop()
     rows = site.listing(capsys, "--target", "yahoo")

@@ -50,7 +50,7 @@ def test_a_running_daemon_is_healthy_and_says_so_in_stable_json_keys(running, ca
     assert set(out) == KEYS and out["state"] == "healthy" and out["problems"] == []
     assert out["daemon"]["running"] and out["daemon"]["pid"] == os.getpid()
     assert {w["name"]: w["state"] for w in out["workers"]} == {
-        "pipeline": "ok", "files": "ok", "feeds": "ok", "drops": "ok", "schedule": "ok", "mail": "ok",
+        "pipeline": "ok", "files": "ok", "feeds": "ok", "drops": "ok", "schedule": "ok", "mail": "ok", "specs": "ok",
         "unpaid": "ok"}
     assert out["last_order"]["shop"] == "rakuten" and out["last_order"]["order_no"] == "402853-20260612-0000000001"
     assert out["spool"]["waiting"] == 0 and out["quarantine"]["count"] == 0

@@ -94,6 +94,8 @@ class ImapServer:
         users = [f"shop{n:03d}:{{PLAIN}}{PASSWORD}::::::\n" for n in range(1, USERS + 1)]
         users.append(f"{JA_USER}:{{PLAIN}}{JA_PASSWORD}::::::\n")
         (root / "passwd").write_text("".join(users), encoding="utf-8")
+        # Dovecot's auth process (user dovecot) reads it: whatever umask an in-process `tsunagi` main() left (027)
+        (root / "passwd").chmod(0o644)
         self.handed_out = 0
         self.mail = root / "mail"
         self.mail.mkdir(exist_ok=True)
