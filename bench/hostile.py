@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from bench.net import config_on_port, free_port, probe, wait_listening  # noqa: E402
 from tsunagi.parsers.errors import ParseError  # noqa: E402
 from tsunagi.parsers.mailmsg import MailView  # noqa: E402
-from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec, parse_with_spec  # noqa: E402
+from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec
+from tsunagi.parsers.specread import parse_with_spec  # noqa: E402
 
 RCPT = "rakuten-7f3k@orders.example.jp"
 SHAPES = {"blank lines": "\n", "spaces": " ", "repeated label": "[受注番号]"}

@@ -8,7 +8,8 @@ import pytest
 from tsunagi.parsers import linear
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import MailView, html_to_text, read_mail
-from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec, parse_with_spec
+from tsunagi.parsers.mailspec import SPEC_DIR, available_carts, load_spec
+from tsunagi.parsers.specread import parse_with_spec
 
 TEN_MB = 10_000_000
 HOSTILE = {

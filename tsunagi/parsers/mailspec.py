@@ -8,7 +8,6 @@ from pathlib import Path
 from tsunagi.common import japanese as jp
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.schema import read_toml, validate
-from tsunagi.oms.records import OrderRecord
 from tsunagi.parsers import linear
 from tsunagi.parsers import speclabels as labels
 from tsunagi.parsers.mailmsg import MailView
@@ -157,9 +156,3 @@ def _section_problems(spec: SpecFile) -> list[str]:
 
 def available_carts(spec_dir: Path = SPEC_DIR) -> list[str]:
     return sorted(p.stem for p in spec_dir.glob("*.toml"))
-
-
-def parse_with_spec(spec: MailSpec, view: MailView, shop: str, trace: Trace | None = None) -> OrderRecord:
-    """The order the mail states (parsers/specread.py reads it; kept here for the callers of old)."""
-    from tsunagi.parsers.specread import parse_with_spec as read     # specread builds on this module
-    return read(spec, view, shop, trace)
