@@ -75,8 +75,12 @@ class Site:
 
     def imap_items(self) -> list[str]:
         """Ids of the spool items read from the mailbox, wherever they are now."""
-        return sorted(p.name[:-10] for p in self.spool.root.rglob("*.meta.json")
-                      if '"source": "imap"' in p.read_text(encoding="utf-8"))
+        while True:
+            try:
+                return sorted(p.name[:-10] for p in self.spool.root.rglob("*.meta.json")
+                              if '"source": "imap"' in p.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                continue      # a running daemon moved an item on between the listing and the read: look again
 
 
 def test_mails_delivered_into_the_folder_become_orders_and_are_moved_to_the_processed_folder(site, capsys):
