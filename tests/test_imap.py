@@ -281,7 +281,7 @@ def test_a_daemon_killed_between_the_spool_write_and_the_move_takes_the_mail_onc
 
 def test_the_daemon_killed_at_random_while_it_reads_the_mailbox_takes_every_mail_exactly_once(site):
     site.set_mailbox(every_minutes=0.005)
-    site.box.deliver(FOLDER, *[mail(n) for n in range(100, 300)])
+    site.box.deliver(FOLDER, *[mail(n) for n in range(100, 700)])     # six batches: three kills leave some
     rng = random.Random(15)
     for _ in range(3):               # each time killed once it has taken some, at a random moment after
         serving = Serving(site.config_path)
@@ -293,14 +293,14 @@ def test_the_daemon_killed_at_random_while_it_reads_the_mailbox_takes_every_mail
     assert site.box.count(FOLDER) > 0            # killed before it was done
     serving = Serving(site.config_path)
     try:
-        wait_for(lambda: site.box.count(FOLDER) == 0, timeout=60)
-        wait_for(lambda: len(site.orders()) == 200, timeout=60)
+        wait_for(lambda: site.box.count(FOLDER) == 0, timeout=120)
+        wait_for(lambda: len(site.orders()) == 600, timeout=120)
     finally:
         serving.stop()
-    assert site.box.count(DONE) == 200
+    assert site.box.count(DONE) == 600
     items = site.imap_items()
-    assert len(items) == 200
-    assert len({site.spool.find(i)[0].meta["message_id"] for i in items}) == 200
+    assert len(items) == 600
+    assert len({site.spool.find(i)[0].meta["message_id"] for i in items}) == 600
 
 
 def test_a_mailbox_failing_longer_than_failing_minutes_is_alerted_and_so_is_its_recovery(site, monkeypatch):
