@@ -125,6 +125,36 @@ def test_the_digests_outlive_a_restart_a_daemon_started_later_skips_what_the_cli
     assert state(config_path, order(12)) == before
 
 
+def test_a_file_whose_numbers_spread_wide_looks_each_order_up_by_itself(config_path, tmp_path, capsys, monkeypatch):
+    from tsunagi.oms import csvdigests
+    pull(config_path, tmp_path, capsys, [order(30), order(31), order(32), order(33)], "a.csv")
+    monkeypatch.setattr(csvdigests, "RANGE_SPREAD", 0)      # the range read gives up at once: each number probed
+    monkeypatch.setattr(csvdigests, "BATCH", 1)
+    again = pull(config_path, tmp_path, capsys, [order(30), order(33), order(34)], "b.csv")
+    assert "unchanged: 2" in again and "created: 1" in again
+
+
+def test_digests_made_before_the_upgrade_still_count_and_stale_ones_are_dropped(config_path, tmp_path, capsys):
+    from tsunagi.oms import migrations
+    pull(config_path, tmp_path, capsys, [order(40), order(41)], "a.csv")
+    path = config_path.parent / "var" / "tsunagi.db"
+    store = Store(path)
+    with store.transaction() as tx:        # the table as the release before kept it: by order id and updated_at
+        rows = tx.all("SELECT o.id, d.digest, o.updated_at FROM order_csv_digests d JOIN orders o "
+                      "ON o.shop = d.shop AND o.order_no = d.order_no ORDER BY o.order_no")
+        tx.run("DROP TRIGGER order_csv_digests_on_update")
+        tx.run("DROP TRIGGER order_csv_digests_on_delete")
+        tx.run("DROP TABLE order_csv_digests")
+        tx.run("CREATE TABLE order_csv_digests (order_id INTEGER PRIMARY KEY, digest TEXT NOT NULL, stamp TEXT NOT NULL)")
+        tx.many("INSERT INTO order_csv_digests VALUES (?, ?, ?)", [rows[0], (rows[1][0], rows[1][1], "touched")])
+        tx.run(f"PRAGMA user_version = {migrations.LATEST - 1}")
+    store.close()
+    kept = Store(path).read().all("SELECT order_no, digest FROM order_csv_digests ORDER BY order_no")
+    assert kept == [(order(40).order_no, rows[0][1])]      # order 41 was touched after its digest: forgotten
+    again = pull(config_path, tmp_path, capsys, [order(40), order(41), order(42)], "b.csv")
+    assert "unchanged: 2" in again and "created: 1" in again
+
+
 @pytest.mark.parametrize("layout", ["shopify-orders", "yahoo-order", "makeshop", "amazon-unshipped"])
 def test_each_layout_pulled_again_finds_its_unchanged_orders(config_path, tmp_path, capsys, layout):
     two = [order(20, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 2, 500)), order(21), order(22)]

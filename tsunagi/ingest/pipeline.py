@@ -142,8 +142,10 @@ class Pipeline:
 
     def _process_file(self, item: Item, progress: Progress | None) -> str:
         try:
-            with open(item.data_path, "rb") as src:      # one read: the sha256 and the line lengths
-                sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62)
+            # one read: the sha256 (unless this process hashed the bytes as it wrote them) and the line lengths
+            with open(item.data_path, "rb") as src:
+                sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62,
+                                                         item.meta["sha256"] if item.hashed_here else None)
             if sha256 != item.meta.get("sha256", ""):
                 raise ParseError("the spool file does not match the sha256 taken when it was received",
                                  stage="spool", kind="corrupt")

@@ -25,6 +25,7 @@ class Item:
     suffix: str           # ".eml" or ".csv"
     meta: dict
     learnt: bool = False  # meta holds what was learnt of it (annotate) and not yet written
+    hashed_here: bool = False   # its sha256 was taken from the bytes this process wrote (put_file): no need to check
 
     @property
     def data_path(self) -> Path:
@@ -105,27 +106,35 @@ class Spool:
         item_id = item_id or new_id()
         path = self.dir("tmp") / f"{item_id}.part"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        digest, size = hashlib.sha256(), 0
         try:
             while block := src.read(1 << 20):
+                digest.update(block)      # hashed as written: the copy is never read back
+                size += len(block)
                 view = memoryview(block)
                 while view:
                     view = view[os.write(fd, view):]
+            os.fsync(fd)
         finally:
             os.close(fd)
-        return self.adopt(path, meta, suffix, into, item_id)
+        item = self._adopted(path, meta, suffix, into, item_id, digest.hexdigest(), size)
+        item.hashed_here = True
+        return item
 
     def adopt(self, path: Path, meta: dict, suffix: str = ".csv", into: str = "new",
               item_id: str | None = None) -> Item:
         """Make a complete file written into tmp/ an item: hashed, fsync'd, meta beside it, renamed in."""
-        item_id = item_id or new_id()
         digest, size = hashlib.sha256(), 0
         with open(path, "rb+") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)
                 size += len(block)
             os.fsync(fh.fileno())
-        meta = dict(meta, id=item_id, sha256=digest.hexdigest(), size=size, suffix=suffix,
-                    spooled_at=clock.now().isoformat())
+        return self._adopted(path, meta, suffix, into, item_id or new_id(), digest.hexdigest(), size)
+
+    def _adopted(self, path: Path, meta: dict, suffix: str, into: str, item_id: str, sha256: str, size: int) -> Item:
+        """A file in tmp/, durable, with its sha256 and size: its meta written beside it, both renamed in."""
+        meta = dict(meta, id=item_id, sha256=sha256, size=size, suffix=suffix, spooled_at=clock.now().isoformat())
         tmp = self.dir("tmp")
         os.rename(path, tmp / f"{item_id}{suffix}")
         write_new(tmp / f"{item_id}.meta.json", json.dumps(meta, ensure_ascii=False).encode())

@@ -263,6 +263,23 @@ def orders_searchable_by_name_kana_phone(tx: Tx) -> None:
            + _SEARCH_TEXT.replace("new.", "") + " FROM orders")
 
 
+def csv_digests_kept_by_order_number(tx: Tx) -> None:
+    """order_csv_digests keyed by (shop, order number) and dropped by a trigger when the order is touched
+    (its updated_at, number or shop moves): a re-pulled file's orders are then one range read of a narrow
+    table, never a probe into orders each."""
+    tx.run("ALTER TABLE order_csv_digests RENAME TO order_csv_digests_by_id")
+    tx.run("CREATE TABLE order_csv_digests (shop TEXT NOT NULL, order_no TEXT NOT NULL, digest TEXT NOT NULL, "
+           "PRIMARY KEY (shop, order_no)) WITHOUT ROWID")
+    tx.run("INSERT OR REPLACE INTO order_csv_digests (shop, order_no, digest) SELECT o.shop, o.order_no, d.digest "
+           "FROM order_csv_digests_by_id d JOIN orders o ON o.id = d.order_id AND o.updated_at = d.stamp")
+    tx.run("DROP TABLE order_csv_digests_by_id")
+    forget = "DELETE FROM order_csv_digests WHERE shop = old.shop AND order_no = old.order_no;"
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_csv_digests_on_update AFTER UPDATE ON orders "
+           "WHEN new.updated_at IS NOT old.updated_at OR new.order_no IS NOT old.order_no "
+           f"OR new.shop IS NOT old.shop BEGIN {forget} END")
+    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_csv_digests_on_delete AFTER DELETE ON orders BEGIN {forget} END")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -277,5 +294,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  channels_report_their_stock,
                                                  shops_remember_whether_their_mail_spec_reads,
                                                  console_users_sessions_and_audit,
-                                                 orders_searchable_by_name_kana_phone)
+                                                 orders_searchable_by_name_kana_phone,
+                                                 csv_digests_kept_by_order_number)
 LATEST = len(MIGRATIONS)

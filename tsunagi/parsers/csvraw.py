@@ -47,11 +47,7 @@ def read_raw(src: BinaryIO, encoding: str, delimiter: str, skip_rows: int, has_h
     decoder = codecs.getincrementaldecoder(codec)()
     text = csvread.decode_block(decoder, data[:head], True, 0, codec)
     header = csvread.header_of(text, delimiter, skip_rows, has_header)
-    start = _after_lines(data, skip_rows + has_header)
-    if data.count(b'"', start) % 2:
-        raise ParseError(f"byte {len(data)}: a quoted value is never closed before the end of the file",
-                         stage="csv", kind="csv")
-    chunks, starts = _cut(data, start)
+    chunks, starts = _cut(data, _after_lines(data, skip_rows + has_header))
     return Raw(codec, header, skip_rows + 1 + has_header, chunks, starts)
 
 
@@ -75,17 +71,28 @@ def _after_lines(data: bytes, lines: int) -> int:
 
 
 def _cut(data: bytes, start: int) -> tuple[list[bytes], list[int]]:
-    """Chunks of about csvread.BLOCK bytes from start, each ending where a record does."""
+    """Chunks of about csvread.BLOCK bytes from start, each ending where a record does. Every chunk but the
+    last ends balanced, so the file's quotes are closed exactly when the last chunk's are."""
     chunks, starts = [], []
     while start < len(data):
         end = min(start + csvread.BLOCK, len(data))
         while end < len(data):
-            cut = csvread.record_end(data[start:end])
+            cut = csvread.record_end(data, start, end)
             if cut > 0:
-                end = start + cut
+                end = cut
                 break
+            _closed(data, start)            # checked before looking further: an open quote would look to the end
             end = min(end + csvread.BLOCK, len(data))       # a record longer than a block: look further
+        if end == len(data):
+            _closed(data, start)
         chunks.append(data[start:end])
         starts.append(start)
         start = end
     return chunks, starts
+
+
+def _closed(data: bytes, start: int) -> None:
+    """Refuses a file whose quotes from start (a record boundary) to its end do not close."""
+    if data.count(b'"', start) % 2:
+        raise ParseError(f"byte {len(data)}: a quoted value is never closed before the end of the file",
+                         stage="csv", kind="csv")

@@ -58,29 +58,32 @@ def check_line_lengths(src: BinaryIO, max_line_bytes: int) -> None:
         scan.feed(block)
 
 
-def sha256_and_long_line(src: BinaryIO, max_line_bytes: int) -> tuple[str, ParseError | None]:
-    """The stream's sha256 and its first over-long line (LineScan), in one read of a file of any size."""
+def sha256_and_long_line(src: BinaryIO, max_line_bytes: int,
+                         known: str | None = None) -> tuple[str, ParseError | None]:
+    """The stream's sha256 and its first over-long line (LineScan), in one read of a file of any size.
+    known: the sha256 of bytes hashed as they were written a moment ago, given back without hashing again."""
     digest, scan, long_line = hashlib.sha256(), LineScan(max_line_bytes), None
     while block := src.read(SCAN_BLOCK):
-        digest.update(block)
+        if known is None:
+            digest.update(block)
         if long_line is None:
             try:
                 scan.feed(block)
             except ParseError as exc:
                 long_line = exc
-    return digest.hexdigest(), long_line
+    return known or digest.hexdigest(), long_line
 
 
-def record_end(data: bytes) -> int:
-    """The position after the last newline that ends a record (not inside quotes), or -1.
+def record_end(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """The position after the last newline in data[start:end] that ends a record (not inside quotes), or -1.
 
-    Every chunk starts on a record boundary, so the quotes before a newline are balanced exactly
-    when their count is even (an escaped quote is two)."""
+    start is on a record boundary, so the quotes before a newline are balanced exactly when their count
+    is even (an escaped quote is two). Counted in place: no slice is copied."""
+    end = len(data) if end is None else end
     after = 0
-    end = len(data)
-    total = data.count(b'"')
+    total = data.count(b'"', start, end)
     while True:
-        nl = data.rfind(b"\n", 0, end)
+        nl = data.rfind(b"\n", start, end)
         if nl < 0:
             return -1
         after += data.count(b'"', nl + 1, end)
