@@ -212,6 +212,24 @@ def test_the_digests_do_not_depend_on_where_the_layout_file_lives(tmp_path):
     assert digests[0] == digests[1] and digests[0][0]
 
 
+def test_changed_orders_scattered_over_chunks_are_read_alone_with_their_own_row_numbers(config_path, tmp_path,
+                                                                                         capsys, monkeypatch):
+    # only the lines of new or changed orders are decoded: a refused row is still named by its line in the file
+    monkeypatch.setattr(csvread, "BLOCK", 1500)          # a few orders a chunk
+    pull(config_path, tmp_path, capsys, [order(n) for n in range(90, 100)], "a.csv")
+    again = [order(n) for n in range(90, 100)]
+    again[3] = order(93, Item("item-a", "商品A", 2, 1000))     # a change inside a chunk
+    data = order_csv("rakuten-rms", again)
+    row = data.split(b"\n")[7]                          # line 8 of the file: order 96
+    data = data.replace(row, row.replace(b'"1","1000"', b'"x","1000"'))
+    (tmp_path / "b.csv").write_bytes(data)
+    capsys.readouterr()
+    cli.main(["-c", str(config_path), "import", str(tmp_path / "b.csv"), "--shop", "rakuten"])
+    out = capsys.readouterr().out
+    assert "unchanged: 8" in out and "conflict: 1" in out
+    assert f"行 5: 注文 {order(93).order_no} は保留" in out and "行 8: 数量を数値として読めません ('x')" in out
+
+
 def test_a_bad_byte_in_a_new_row_of_a_pulled_again_file_refuses_the_file_naming_the_byte(config_path, tmp_path,
                                                                                         capsys, monkeypatch):
     # the known orders' rows are not decoded again, the new ones are, before anything is applied

@@ -54,6 +54,10 @@ def half_width(e: pl.Expr) -> pl.Expr:
     return e.str.replace_many(jp.FOLD_FROM, jp.FOLD_TO)
 
 
+def _same(e: pl.Expr) -> pl.Expr:
+    return e
+
+
 def full_width_kana(e: pl.Expr) -> pl.Expr:
     """The polars twin of common.japanese.full_width_kana: the same table, the pairs (ｶﾞ → ガ) in a pass
     of their own first (a pair ends in a voiced mark, which starts none, so the passes cannot disagree)."""
@@ -106,8 +110,10 @@ def _datetime(e: pl.Expr, spec: FieldSpec, utc_naive: bool) -> pl.Expr:
     return pl.coalesce([aware.dt.convert_time_zone("Asia/Tokyo").dt.replace_time_zone(None), naive])
 
 
-def typed(spec: FieldSpec, text: pl.Expr, layout: CsvLayout) -> pl.Expr:
-    """The typed value; null where the text is empty or does not read as the type."""
+def typed(spec: FieldSpec, text: pl.Expr, layout: CsvLayout, ascii: bool = False) -> pl.Expr:
+    """The typed value; null where the text is empty or does not read as the type. ascii: the text is known
+    to be ASCII, so the width folds (which change nothing there) are left out."""
+    fold, kana = (_same, _same) if ascii else (half_width, full_width_kana)
     kind = spec.type
     if kind in ("int", "amount"):
         out = _number(text)
@@ -116,21 +122,21 @@ def typed(spec: FieldSpec, text: pl.Expr, layout: CsvLayout) -> pl.Expr:
     elif kind == "date":
         out = _datetime(text, spec, False).dt.date()
     elif kind == "postal":
-        digits = half_width(text).str.replace_all(r"\D", "")
+        digits = fold(text).str.replace_all(r"\D", "")
         digits = pl.when(digits.str.len_chars() == 6).then(pl.lit("0") + digits).otherwise(digits)
         out = pl.when(digits.str.len_chars() == 7).then(
             digits.str.slice(0, 3) + pl.lit("-") + digits.str.slice(3)).otherwise(None)
     elif kind == "phone":
-        t = half_width(text).str.replace(r"^\+81[-\s]?", "0").str.replace_all(r"[^\d-]", "")
+        t = fold(text).str.replace(r"^\+81[-\s]?", "0").str.replace_all(r"[^\d-]", "")
         # Excel drops the leading 0 of a phone number kept as a number
         out = pl.when(t.str.contains(r"^[1-9]\d{8,9}$")).then(pl.lit("0") + t).otherwise(t)
     elif kind == "code":
-        out = half_width(text).str.strip_chars()
+        out = fold(text).str.strip_chars()
     else:   # one line of text: control characters become spaces, runs of spaces fold (as clean_text)
         out = text.str.replace_all(r"[\x00-\x1f\x7f\u2028\u2029]+", " ").str.replace_all(r"[ \t\u3000]+", " ") \
             .str.strip_chars()
         if spec.name in KANA_FIELDS:
-            out = full_width_kana(out)
+            out = kana(out)
     if kind in ("text", "code", "phone", "status"):
         out = pl.when(out == "").then(None).otherwise(out)
     return out.cast(DTYPES.get(kind, pl.String))

@@ -141,8 +141,14 @@ def _raw_orders(raw: Raw, layout: CsvLayout, shop: str, known: Known | None) -> 
     scans, texts = csvknown.scan_raw(raw, layout, seeds)
     plan = csvknown.plan(scans, seeds, known)
     for index, _, hashes in scans:
-        if index not in texts and csvknown.kept(hashes, plan.left_out) is not False:
+        if index in texts:             # records spanning lines: decoded whole by the scan
+            continue
+        kept = csvknown.kept(hashes, plan.left_out)
+        if kept is None or (kept is not False and kept.all()):
             texts[index] = raw.utf8(index)
+        elif kept is not False:        # one line a record: only the lines of new or changed orders decoded
+            plan.only_kept[index] = hashes["_row"].filter(kept)
+            texts[index] = raw.lines_utf8(index, kept.arg_true().to_list())
     utf8 = [texts.get(i, b"") for i in range(len(raw.chunks))]
     cuts = list(itertools.accumulate(len(t) for t in utf8)) or [0]
     decoded = Decoded(Path(), raw.encoding, raw.header, 0, cuts, raw.first_row, utf8)
@@ -251,9 +257,12 @@ def _order_chunks(decoded: Decoded, plan: Plan, layout: CsvLayout, shop: str, kn
         if kept is False:
             yield chunk             # every row known: nothing to read, type or carry
             continue
-        frame = csvknown.numbered(read_chunk(decoded, index, layout.delimiter, layout.quote, first_row), first_row)
-        if kept is not None:
-            frame = frame.filter(kept)
+        frame = read_chunk(decoded, index, layout.delimiter, layout.quote, first_row)
+        if index in plan.only_kept:     # the chunk's text holds its kept rows only
+            frame = frame.select(plan.only_kept[index].alias("_row"), pl.all())
+        else:
+            frame = csvknown.numbered(frame, first_row)
+            frame = frame.filter(kept) if kept is not None else frame
         typed, chunk.problems = _typed_lines(frame, layout, first_row)
         typed = typed.join(hashes.drop("order_no"), on="_row", how="left")
         if carry is not None:

@@ -30,6 +30,8 @@ class Plan:
     seeds: tuple[int, int]                         # of the hashes, so of the digests
     left_out: pl.Series | None = None              # rows of known orders (None: none)
     unchanged: list[int] = field(default_factory=list)     # known orders starting in each chunk
+    # chunk index -> its kept rows' numbers, where the chunk's text holds only those rows (csvfile._raw_orders)
+    only_kept: dict[int, pl.Series] = field(default_factory=dict)
 
 
 def plan(scans: list[tuple[int, int, pl.DataFrame]], seeds: tuple[int, int], known: Known | None) -> Plan:
@@ -115,7 +117,9 @@ def scan_raw(raw: Raw, layout: CsvLayout, seeds: tuple[int, int]
             frame = read_bytes(texts[index], names, layout.delimiter, layout.quote, row)
             hashes = [pl.struct(pl.all().exclude("_row")).hash(seed + 1).alias(f"_h{i}")
                       for i, seed in enumerate(seeds)]
-        number = csvfields.typed(spec, csvfields.raw(spec, header), layout).alias("order_no")
+        text = csvfields.raw(spec, header)
+        ascii = frame.select((text.str.len_bytes() == text.str.len_chars()).all()).item()     # the folds skipped
+        number = csvfields.typed(spec, text, layout, ascii).alias("order_no")
         out.append((index, row, numbered(frame, row).select("_row", number, *hashes)))
         row += frame.height
     return out, texts

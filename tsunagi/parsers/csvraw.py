@@ -33,6 +33,16 @@ class Raw:
                              f"the file is in another encoding or damaged", stage="decode", kind="encoding") from None
 
 
+    def lines_utf8(self, index: int, keep: list[int]) -> bytes:
+        """Only lines keep (0-based, in a chunk of one line a record) of chunk index, decoded, as UTF-8: a
+        re-pulled chunk with a few new or changed orders is not decoded whole. A bad byte is named as utf8 does."""
+        lines = self.chunks[index].split(b"\n")
+        try:
+            return b"".join(lines[i] + b"\n" for i in keep).decode(self.encoding).encode("utf-8")
+        except UnicodeDecodeError:
+            return self.utf8(index)      # raises, naming the byte (a known row's bytes were valid when applied)
+
+
 def read_raw(src: BinaryIO, encoding: str, delimiter: str, skip_rows: int, has_header: bool) -> Raw | None:
     """The file cut into chunks with its header read and its quotes checked; None (src rewound) when it is
     larger than csvread.IN_MEMORY or in an encoding that cannot be cut so."""
