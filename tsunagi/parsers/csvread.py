@@ -237,7 +237,7 @@ def read_bytes(data: bytes, names: list[str], delimiter: str, quote: str, first_
                columns: list[str] | None = None, lossy: bool = False) -> pl.DataFrame | None:
     """Whole records as a frame of strings named names (see read_chunk). lossy: bytes that are not UTF-8
     become U+FFFD (for a file still in its own encoding, read only for its record structure)."""
-    if not data.strip():
+    if not data or data.isspace():      # not strip(): that copies the chunk
         return None
     # A first line of exactly the header's width: polars takes a block's width from its first line, so a block
     # of rows all shorter (trailing empty fields left out) or longer than the header would fail whole.
@@ -264,7 +264,7 @@ def read_lines(decoded: Decoded, index: int) -> pl.Series | None:
     Every record ends at a line's end, so when there are as many lines as records (a quoted line break
     makes more), each line is one record."""
     data = decoded.chunk(index)
-    if UNIT in data or not data.strip():
+    if UNIT in data or not data or data.isspace():
         return None
     return pl.read_csv(io.BytesIO(data), has_header=False, infer_schema=False, separator=UNIT.decode(),
                        quote_char=None, truncate_ragged_lines=True).to_series(0)
