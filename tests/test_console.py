@@ -266,12 +266,15 @@ def test_a_mistyped_value_is_refused_in_one_line_and_changes_nothing(console):
     assert console.running.store.read().value("SELECT total FROM orders WHERE id = ?", order_id) == 1500
 
 
-def test_bulk_export_writes_the_label_file_of_the_chosen_orders_shop(console):
-    order_id = arrive(console, rakuten(15))
-    page = console.client("staff").act("/orders", "/orders/bulk", {"bulk": "export", "order": [str(order_id)]})
+def test_bulk_export_writes_the_labels_of_the_chosen_orders_only(console):
+    chosen, other = arrive(console, rakuten(15)), arrive(console, rakuten(25))
+    wait_for(lambda: status_of(console, other) == "ready")
+    page = console.client("staff").act("/orders", "/orders/bulk", {"bulk": "export", "order": [str(chosen)]})
     written = sorted((console.running.spool.dir("outbox") / "carrier" / "ready").glob("*"))
     assert len(written) == 1 and written[0].name in page.text
-    assert written[0].read_bytes().decode("cp932").count(rakuten(15).order_no) == 1
+    text = written[0].read_bytes().decode("cp932")
+    assert text.count(rakuten(15).order_no) == 1 and rakuten(25).order_no not in text
+    assert status_of(console, other) == "ready"          # still to be exported, with the next file
 
 
 def test_a_viewer_is_offered_no_bulk_actions(console):

@@ -32,7 +32,7 @@ def backend(cfg: Config, store: Store, stock_changed: threading.Event | None = N
                    session_minutes=web.session_minutes if web else 480,
                    secure_cookies=bool(web and (web.tls or web.behind_proxy)),
                    ready=lambda order_ids: ready(cfg, store, order_ids),
-                   export_labels=lambda shop: export_labels(cfg, store, shop),
+                   export_labels=lambda order_ids: export_labels(cfg, store, order_ids),
                    split_refuses_sets=lambda shop: is_amazon(cfg, shop), damaged_location=cfg.damaged_location,
                    mailing_shops=frozenset(s.id for s in cfg.shops if s.mail),
                    mail_preview=lambda order_id, stage: mail_preview(cfg, store, order_id, stage),
@@ -71,13 +71,15 @@ def ready(cfg: Config, store: Store, order_ids: frozenset[int]) -> dict[str, int
         return shipplan.ready_orders(tx, rules, only_auto=False, order_ids=order_ids)
 
 
-def export_labels(cfg: Config, store: Store, shop: str | None) -> list[str]:
-    """As `tsunagi ship export CARRIER --shop S` for every carrier: the label files written, and orders held."""
+def export_labels(cfg: Config, store: Store, order_ids: frozenset[int]) -> list[str]:
+    """As `tsunagi ship export CARRIER` for every carrier, for the chosen orders only (those its shop's rules
+    ready first, as the command does): the label files written, and orders held."""
     outbox = Spool(cfg.spool_dir).dir("outbox")
-    wiring.ready_orders(cfg, store, shop)
+    with store.transaction() as tx:
+        shipplan.ready_orders(tx, wiring.shipping_rules(cfg), order_ids=order_ids)
     out = []
     for carrier in cfg.carriers:
-        result = labels.export(store, outbox, carrier, cfg.layouts, shop)
+        result = labels.export(store, outbox, carrier, cfg.layouts, order_ids=order_ids)
         out += [str(p.relative_to(outbox)) for p in result.files] + [f"保留: {h}" for h in result.held]
     return out
 

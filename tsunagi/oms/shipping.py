@@ -88,8 +88,9 @@ def _parcel_skus(tx: Tx, order_id: int, states: tuple[str, ...]) -> set[str] | N
     return out
 
 
-def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
-    """Ready orders for this carrier with lines no live shipment covers yet, oldest first."""
+def to_export(tx: Tx, carrier: str, shop: str | None = None, order_ids: frozenset[int] | None = None) -> list[int]:
+    """Ready orders for this carrier with lines no live shipment covers yet, oldest first (only those of
+    order_ids when given: a selection in the console)."""
     sql = ("SELECT o.id, EXISTS (SELECT 1 FROM shipment_orders so JOIN shipments s ON s.id = so.shipment_id "
            "WHERE so.order_id = o.id AND s.state IN (?, ?)) FROM orders o WHERE o.status = ? AND o.carrier = ?")
     params = [*LIVE, status.READY, carrier]
@@ -97,7 +98,7 @@ def to_export(tx: Tx, carrier: str, shop: str | None = None) -> list[int]:
         sql += " AND o.shop = ?"
         params.append(shop)
     return [order_id for order_id, shipped_part in tx.all(sql + " ORDER BY o.ordered_at, o.id", *params)
-            if not shipped_part or uncovered(tx, order_id) is not None]
+            if (order_ids is None or order_id in order_ids) and (not shipped_part or uncovered(tx, order_id) is not None)]
 
 
 def _locations(tx: Tx, order_id: int) -> list[str]:

@@ -129,15 +129,17 @@ def _check_text(row: dict[str, str], layout: Layout) -> str:
 
 
 def export(store: Store, outbox: Path, target: Carrier, layouts: Layouts = SHIPPED, shop: str | None = None,
-           ship_date: date | None = None) -> ExportResult:
+           ship_date: date | None = None, order_ids: frozenset[int] | None = None) -> ExportResult:
     """One label file (or several, where the carrier takes few rows a file) for every ready order of
-    this carrier that has no live shipment; written before the transaction commits, like the feeds."""
+    this carrier that has no live shipment (of order_ids only, when given); written before the transaction
+    commits, like the feeds."""
     layout = layouts.load("label", target.layout)
     ship_date = ship_date or clock.now().date()
     result = ExportResult()
     pending = []
     with store.transaction() as tx:
-        shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop), target.merge)
+        shipments = shipping.open_shipments(tx, target.name, shipping.to_export(tx, target.name, shop, order_ids),
+                                          target.merge)
         rows, kept = [], []
         firsts = each_order(tx, [s["orders"][0] for s in shipments])    # read in chunks: thousands a file
         for shipment, first in zip(shipments, firsts):

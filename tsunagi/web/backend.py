@@ -20,7 +20,7 @@ class Backend:
     secure_cookies: bool = False                   # HTTPS here or at a proxy: cookies marked Secure
     # What an order's actions need of the configuration (app/console.py gives them; a default does nothing)
     ready: Callable[[frozenset[int]], dict] = lambda order_ids: {}     # these 確認待ち → 印刷待ち by their shops' rules
-    export_labels: Callable[[str | None], list[str]] = lambda shop: []  # label files written (names)
+    export_labels: Callable[[frozenset[int]], list[str]] = lambda order_ids: []  # these orders' label files (names)
     split_refuses_sets: Callable[[str], bool] = lambda shop: False     # an Amazon shop's split keeps sets whole
     damaged_location: str = "返品不良"
     mailing_shops: frozenset[str] = frozenset()                       # shops with [shop.mail]

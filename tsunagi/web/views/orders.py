@@ -59,8 +59,8 @@ def _bulk(ctx: Ctx, form: dict) -> tuple[str, str]:
         moved = sum(1 for i in refs if queries.order_status(ctx.backend.store.read(), i) == status.READY)
         return target, f"印刷待ちにしました: 選んだ {len(refs)} 件のうち {moved} 件が印刷待ち"
     if what == "export":
-        files = [f for shop in sorted({shop for shop, _ in refs.values()}) for f in ctx.backend.export_labels(shop)]
-        return target, "送り状: " + (", ".join(files) if files else "書き出す印刷待ちの注文はありません")
+        files = ctx.backend.export_labels(frozenset(refs))
+        return target, "送り状: " + (", ".join(files) if files else "選んだ注文に書き出す印刷待ちの注文はありません")
     one = {"confirm-payment": operations.confirm_payment, "cancel": operations.cancel_order}.get(what)
     if one is None:
         raise Refused("一括操作を選んでください")
