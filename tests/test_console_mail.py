@@ -101,3 +101,29 @@ def test_any_stage_is_previewed_for_any_order_with_the_buyer_name_as_text(mailin
 def test_a_viewer_cannot_send_failed_mails_again(mailing):
     guest = mailing.client("guest")
     assert guest.post("/mail/retry-failed", {"csrf": guest.csrf("/mail")}).status == 403
+
+
+def test_a_sent_mail_shows_what_it_said_even_after_the_order_changed(mailing):
+    relay_up(mailing)
+    order_id = arrive(mailing, 7, buyer=Person(name=SCRIPT))
+    wait_for(lambda: mail_states(mailing, order_id) == ["sent"], 30)
+    assert mailing.running.cli("order-set", "ec", "EC000007", "buyer.name=訂正 後子") == 0
+    mail_id = mailing.running.store.read().value("SELECT id FROM mails WHERE order_id = ?", order_id)
+    guest = mailing.client("guest")
+    assert f'href="/mail/{mail_id}"' in guest.get("/mail").text
+    page = guest.get(f"/mail/{mail_id}")
+    said = page.text.split('id="mail-text">')[1].split("</pre>")[0]
+    assert page.status == 200 and html.escape(SCRIPT) in said and SCRIPT not in page.text and "訂正 後子" not in said
+    assert "訂正 後子" in guest.get(f"/orders/{order_id}/mail/purchase").text       # the preview renders today's
+
+
+def test_a_mail_sent_before_contents_were_kept_says_so_and_links_the_preview(mailing):
+    relay_up(mailing)
+    order_id = arrive(mailing, 8)
+    wait_for(lambda: mail_states(mailing, order_id) == ["sent"], 30)
+    mail_id = mailing.running.store.read().value("SELECT id FROM mails WHERE order_id = ?", order_id)
+    with mailing.running.store.transaction() as tx:      # as an upgraded database holds its older mails
+        tx.run("DELETE FROM mail_contents WHERE mail_id = ?", mail_id)
+    page = mailing.client("guest").get(f"/mail/{mail_id}")
+    assert 'id="not-kept"' in page.text and f"/orders/{order_id}/mail/purchase" in page.text
+    assert mailing.client("guest").get("/mail/999999").status == 404

@@ -89,3 +89,18 @@ def test_the_mail_log_records_the_address_each_mail_went_to(tmp_path, capsys, si
     assert site.cli("mail", "log", "--shop", "ec") == 0
     first, resent = [line for line in capsys.readouterr().out.splitlines() if o.order_no in line]
     assert " sent       taro@example.jp " in first and " sent       taro.new@example.jp " in resent
+
+
+def test_mail_show_prints_a_mail_as_it_was_handed_to_the_relay(tmp_path, capsys, sink):
+    site = MailSite(tmp_path, capsys, sink.port)
+    o = order(5)
+    site.mail_order(o)
+    site.send()
+    mail_id = site.log()[0]["id"]
+    capsys.readouterr()
+    assert site.cli("mail", "show", str(mail_id)) == 0
+    out = capsys.readouterr().out
+    assert f"ec {o.order_no} " in out and "To: taro@example.jp" in out
+    assert f"Subject: {subjects(sink)[0]}\n\n山田太郎 様" in out
+    assert site.cli("mail", "show", "999999") == 2
+    assert capsys.readouterr().err.strip() == "error: no mail 999999 (the ids are in tsunagi mail log)"

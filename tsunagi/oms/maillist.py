@@ -7,12 +7,13 @@ KEYS = ("id", "order_id", "shop", "order_no", "stage", "state", "to", "due_at", 
         "resend", "sent_to")
 
 
-def recent(tx: Tx, state: str = "", shop: str = "", order_no: str = "", limit: int = 200) -> list[dict]:
+def recent(tx: Tx, state: str = "", shop: str = "", order_no: str = "", limit: int = 200,
+           mail_id: int | None = None) -> list[dict]:
     """Up to limit mails, newest first; each filter given narrows them."""
     sql = ("SELECT m.id, m.order_id, m.shop, o.order_no, m.stage, m.state, m.to_addr, m.due_at, m.updated_at, "
            "m.answer, m.attempts, m.resend, m.sent_to FROM mails m JOIN orders o ON o.id = m.order_id WHERE 1 = 1")
     params: list = []
-    for column, value in (("m.state", state), ("m.shop", shop), ("o.order_no", order_no)):
+    for column, value in (("m.state", state), ("m.shop", shop), ("o.order_no", order_no), ("m.id", mail_id)):
         if value:
             sql += f" AND {column} = ?"
             params.append(value)

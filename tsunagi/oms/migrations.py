@@ -280,6 +280,13 @@ def csv_digests_kept_by_order_number(tx: Tx) -> None:
     tx.run(f"CREATE TRIGGER IF NOT EXISTS order_csv_digests_on_delete AFTER DELETE ON orders BEGIN {forget} END")
 
 
+def mails_keep_what_they_said(tx: Tx) -> None:
+    """mail_contents: each buyer mail's subject and text (zlib) as handed to the relay, so the log shows
+    what the buyer got, not what the templates would say today."""
+    tx.run("CREATE TABLE IF NOT EXISTS mail_contents (mail_id INTEGER PRIMARY KEY, subject TEXT NOT NULL, "
+           "body BLOB NOT NULL)")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -295,5 +302,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  shops_remember_whether_their_mail_spec_reads,
                                                  console_users_sessions_and_audit,
                                                  orders_searchable_by_name_kana_phone,
-                                                 csv_digests_kept_by_order_number)
+                                                 csv_digests_kept_by_order_number,
+                                                 mails_keep_what_they_said)
 LATEST = len(MIGRATIONS)

@@ -97,12 +97,13 @@ def recover_mails(tx: Tx) -> int:
                   "updated_at = ? WHERE state = 'sending'", timestamp()).rowcount
 
 
-def mail_log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None) -> list[dict]:
+def mail_log(tx: Tx, shop: str | None = None, order_id: int | None = None, state: str | None = None,
+             mail_id: int | None = None) -> list[dict]:
     """The mails, oldest first, as `tsunagi mail log --json` prints them; each filter given narrows them."""
     sql = ("SELECT m.id, m.shop, o.order_no, m.stage, m.state, m.to_addr, m.due_at, m.updated_at, m.message_id, "
            "m.answer, m.attempts, m.resend, m.sent_to FROM mails m JOIN orders o ON o.id = m.order_id WHERE 1 = 1")
     params: list = []
-    for column, value in (("m.shop", shop), ("m.order_id", order_id), ("m.state", state)):
+    for column, value in (("m.shop", shop), ("m.order_id", order_id), ("m.state", state), ("m.id", mail_id)):
         if value is not None:
             sql += f" AND {column} = ?"
             params.append(value)

@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 from jinja2 import TemplateError
 
 from tsunagi.common import clock
-from tsunagi.oms import outbound_tables, queries, status
+from tsunagi.oms import mailcontents, outbound_tables, queries, status
 from tsunagi.outbound import mailorder, mailqueue
 from tsunagi.oms.store import Store, Tx
 from tsunagi.outbound.mailbuild import BadAddress, Outgoing, build, message_id
@@ -230,6 +230,7 @@ class Mailer:
             msg_id = message_id(self.relay.message_id_domain)
             data, _ = build(Outgoing(rendered.subject, rendered.text, rendered.html, sender.sender_name, sender.sender,
                                      to, sender.reply_to, sender.bcc, sender.charset), msg_id)
+            mailcontents.keep(tx, mail_id, rendered.subject, rendered.text)
         except BadAddress as exc:
             outbound_tables.mark_mail(tx, mail_id, "rejected", str(exc))
             return None

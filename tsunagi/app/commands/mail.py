@@ -7,7 +7,7 @@ from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.common.clock import JST, timestamp
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import outbound_tables, queries
+from tsunagi.oms import mailcontents, outbound_tables, queries
 from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
 
 
@@ -24,6 +24,9 @@ def register(sub) -> None:
     mlog.add_argument("--uncertain", action="store_true", help="only those a crash left undecided")
     mlog.add_argument("--json", action="store_true")
     mlog.set_defaults(func=cmd_mail_log)
+    ms = ml.add_parser("show", help="print a mail as it was handed to the relay (its id: mail log)")
+    ms.add_argument("mail_id", type=int)
+    ms.set_defaults(func=cmd_mail_show)
     mr = ml.add_parser("resend", help="send one mail again on purpose (recorded as a resend)")
     mr.add_argument("shop")
     mr.add_argument("order_no")
@@ -68,8 +71,25 @@ def cmd_mail_log(args) -> int:
         raise TsunagiError(f"no order {args.order} in shop {args.shop} (give --shop with --order)")
     rows = outbound_tables.mail_log(tx, args.shop, order_id, "uncertain" if args.uncertain else None)
     return base.show(args, rows, "mails", lambda r: (
-        f"{r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
+        f"{r['id']:>6}  {r['at'][:19]}  {r['shop']:<8} {r['order_no']:<28} {STAGE_LABELS[r['stage']]}"
         f"{' (再送)' if r['resend'] else '':<5} {r['state']:<10} {r['sent_to'] or r['to'] or '-'}  {r['message_id']}  {r['answer']}"))
+
+
+def cmd_mail_show(args) -> int:
+    tx = base.reader(base.config(args)).read()
+    row = next(iter(outbound_tables.mail_log(tx, mail_id=args.mail_id)), None)
+    if row is None:
+        raise TsunagiError(f"no mail {args.mail_id} (the ids are in tsunagi mail log)")
+    said = mailcontents.kept(tx, args.mail_id)
+    print(f"{row['shop']} {row['order_no']} {STAGE_LABELS[row['stage']]}: {row['state']}  "
+          f"To: {row['sent_to'] or row['to'] or '-'}  {row['message_id']}")
+    if said is None:
+        print("送った内容は保存されていません (まだ送っていないか、保存を始める前に送ったメール); "
+              f"今のテンプレートでの内容: tsunagi mail preview {row['shop']} {row['order_no']} {row['stage']}")
+        return 0
+    print(f"Subject: {said[0]}\n")
+    print(said[1], end="" if said[1].endswith("\n") else "\n")
+    return 0
 
 
 def cmd_mail_resend(args) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import PlainTextResponse, RedirectResponse
 from starlette.routing import Route
 
-from tsunagi.oms import maillist, outbound_tables, queries
+from tsunagi.oms import mailcontents, maillist, outbound_tables, queries
 from tsunagi.outbound.mailtemplates import STAGES
 from tsunagi.web import labels
 from tsunagi.web.routing import Ctx, Refused, action, page
@@ -36,6 +36,19 @@ def preview(ctx: Ctx):
     return RedirectResponse(f"/orders/{order_id}/mail/{stage}", status_code=303)
 
 
+def sent(ctx: Ctx):
+    """One mail of the log as it was handed to the relay (never rendered as HTML)."""
+    tx = ctx.backend.store.read()
+    mail_id = ctx.request.path_params["mail_id"]
+    row = next(iter(maillist.recent(tx, mail_id=mail_id)), None)
+    if row is None:
+        return PlainTextResponse("そのメールはありません", status_code=404)
+    return ctx.render("mail_sent.html", title=f"{row['order_no']} {labels.MAIL_STAGES.get(row['stage'], '')}",
+                      mail=row, said=mailcontents.kept(tx, mail_id),
+                      stage_label=labels.MAIL_STAGES.get(row["stage"], row["stage"]),
+                      state_label=labels.MAIL_STATES.get(row["state"], row["state"]))
+
+
 def _retry_failed(ctx: Ctx, form: dict) -> tuple[str, str]:
     shop = str(form.get("shop") or "")
     if shop and shop not in ctx.backend.shops:
@@ -48,4 +61,5 @@ def _retry_failed(ctx: Ctx, form: dict) -> tuple[str, str]:
 
 def routes() -> list[Route]:
     return [Route("/mail", page(show)), Route("/mail/preview", page(preview)),
+            Route("/mail/{mail_id:int}", page(sent)),
             Route("/mail/retry-failed", action("mail-retry-failed", _retry_failed), methods=["POST"])]
