@@ -149,3 +149,15 @@ def listen_value(value: str) -> str:
     if not m or not 0 <= int(m.group(2)) < 65536:
         raise ValueError(f"must be host:port (port 0 = any free port), not {value!r}")
     return value
+
+
+class Listening:
+    """host and port of a table's `listen` (validated by listen_value)."""
+
+    @property
+    def host(self) -> str:
+        return LISTEN.fullmatch(self.listen).group(1)
+
+    @property
+    def port(self) -> int:
+        return int(LISTEN.fullmatch(self.listen).group(2))

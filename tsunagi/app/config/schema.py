@@ -9,7 +9,7 @@ from pydantic import AfterValidator, Field, ValidationInfo, model_validator
 from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
 from tsunagi.app.config.fields import (
-    LISTEN,
+    Listening,
     ConfigPath,
     OptionalFile,
     OptionalFolder,
@@ -31,7 +31,7 @@ def _nameserver(value: str) -> str:
     return listen_value(value) if value else value
 
 
-class Smtp(Settings):
+class Smtp(Listening, Settings):
     listen: Annotated[str, AfterValidator(listen_value)] = Field(
         "127.0.0.1:2525", description="`host:port` of the SMTP receiver (`0` = any free port); keep it on loopback "
                                       "or behind your mail server")
@@ -48,14 +48,6 @@ class Smtp(Settings):
                                          "takes, a mail waits up to this long before its 250 (Postfix's "
                                          "in_flow_delay): a burst waits in the sender's queue, not ours; 0 never waits; at most 30 (a sender's DATA timeout is minutes)")
     max_recipients: int = Field(100, ge=1, description="RCPTs accepted in one mail; more get `452 4.5.3`")
-
-    @property
-    def host(self) -> str:
-        return LISTEN.fullmatch(self.listen).group(1)
-
-    @property
-    def port(self) -> int:
-        return int(LISTEN.fullmatch(self.listen).group(2))
 
     # Who may send orders: STARTTLS, AUTH, DKIM (with each shop's accept_from)
     tls_cert: OptionalFile = Field(None, description="a PEM certificate (chain): STARTTLS is offered when it and "

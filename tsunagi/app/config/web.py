@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
-from tsunagi.app.config.fields import LISTEN, OptionalFile, listen_value
+from tsunagi.app.config.fields import Listening, OptionalFile, listen_value
 from tsunagi.ingest.smtpauth import tls_context
 from tsunagi.outbound.settings import Settings
 
@@ -22,7 +22,7 @@ def loopback(host: str) -> bool:
         return False
 
 
-class Web(Settings):
+class Web(Listening, Settings):
     listen: Annotated[str, AfterValidator(listen_value)] = Field(
         "127.0.0.1:8080", description="`host:port` of the web console (`0` = any free port); beyond loopback only "
                                       "with `tls_cert`/`tls_key` or `behind_proxy = true`")
@@ -34,14 +34,6 @@ class Web(Settings):
                                "session cookie is marked Secure")
     session_minutes: int = Field(480, ge=1, le=7 * 24 * 60, description="a login lasts this long; then the "
                                  "console asks for the password again")
-
-    @property
-    def host(self) -> str:
-        return LISTEN.fullmatch(self.listen).group(1)
-
-    @property
-    def port(self) -> int:
-        return int(LISTEN.fullmatch(self.listen).group(2))
 
     @property
     def tls(self) -> bool:
