@@ -83,3 +83,21 @@ def test_nothing_on_the_ground_floor_imports_the_floors_above():
 def test_the_width_folds_leave_ascii_alone_so_ascii_columns_may_skip_them():
     # csvknown.scan_raw types an all-ASCII order number column without the folds (csvfields.typed ascii=True)
     assert not [k for k in jp.FOLD_FROM + jp.KANA_FROM if k.isascii()]
+
+
+def test_a_journal_line_cut_by_a_crash_spoils_only_itself(tmp_path):
+    path = tmp_path / "pulled.jsonl"
+    path.write_text('{"name": "a.csv"}\n{"name": "b.c', encoding="utf-8")      # the crash cut the second line
+    durable.append_line(path, '{"name": "c.csv"}')
+    assert path.read_text(encoding="utf-8").splitlines() == ['{"name": "a.csv"}', '{"name": "b.c', '{"name": "c.csv"}']
+
+
+def test_the_pulled_files_record_keeps_a_file_taken_after_a_cut_line(tmp_path):
+    from tsunagi.ingest.pull import PulledFiles
+    path = tmp_path / "pulled.jsonl"
+    PulledFiles(path).add("a.csv", 10, "aa", "item-a")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write('{"name": "b.csv", "si')                 # killed mid-line
+    PulledFiles(path).add("c.csv", 30, "cc", "item-c")
+    again = PulledFiles(path)
+    assert again.seen("a.csv", 10, "aa") and again.seen("c.csv", 30, "cc")

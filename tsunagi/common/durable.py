@@ -70,9 +70,16 @@ def move_durably(src: Path, dest: Path) -> None:
 
 
 def append_line(path: Path, line: str) -> None:
-    """Append one line of text and fsync it (a journal: a line cut by a crash is skipped by its reader)."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line if line.endswith("\n") else line + "\n")
+    """Append one line of text (or several, each ended) and fsync it: a journal. A line cut by a crash is
+    ended first, so it spoils only itself (its reader skips it), never the line appended after it."""
+    data = (line if line.endswith("\n") else line + "\n").encode("utf-8")
+    with open(path, "a+b") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        if end:
+            fh.seek(end - 1)
+            if fh.read(1) != b"\n":
+                data = b"\n" + data
+        fh.write(data)          # "a": at the end, wherever the last read left the position
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -54,7 +54,6 @@ class Taken:
         self.by_key: dict[str, str] = {}          # "mid:<Message-ID>" and "sha:<sha256>" -> item id
         self.lines: list[tuple[str, str]] = []    # (when, line) of each whole line, for compact()
         text = path.read_text(encoding="utf-8") if path.exists() else ""
-        self.cut = bool(text) and not text.endswith("\n")    # the next append starts a line of its own
         for line in text.splitlines():
             try:
                 e = json.loads(line)
@@ -79,8 +78,7 @@ class Taken:
         at = clock.now().isoformat()
         lines = [json.dumps({"message_id": mid, "sha256": sha, "item": item, "uid": uid, "at": at},
                             ensure_ascii=False) for mid, sha, item, uid in entries]
-        append_line(self.path, ("\n" if self.cut else "") + "".join(f"{line}\n" for line in lines))
-        self.cut = False
+        append_line(self.path, "".join(f"{line}\n" for line in lines))     # a line a crash cut is ended first
         self.lines += [(at, line) for line in lines]
         for mid, sha, item, _ in entries:
             self.remember(mid, sha, item)
