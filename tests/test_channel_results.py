@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import timedelta
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.support.configs import edit_config, seed, write_config
 from tests.support.daemon import Running, wait_for
 from tsunagi.app import cli
 from tsunagi.app import config as config_mod
+from tsunagi.common import clock
 from tsunagi.oms.store import Store
 
 LOG_HEADER = "商品管理番号（商品URL）,エラー内容\r\n"
@@ -56,6 +58,11 @@ def site(tmp_path, sshd):
     return RmsSite(tmp_path, sshd)
 
 
+def stamp(minutes: float = 1) -> str:
+    """RMS's time in a log's name (JST, to the millisecond), minutes from now."""
+    return f"{clock.now() + timedelta(minutes=minutes):%Y%m%d%H%M%S}123"
+
+
 def _error_log(site: RmsSite, name: str, rows: list[str]) -> None:
     """RMS's error log for an uploaded file, as it leaves it in logs/ (CP932)."""
     (site.remote / "logs" / name).write_bytes((LOG_HEADER + "".join(r + "\r\n" for r in rows)).encode("cp932"))
@@ -67,19 +74,38 @@ def test_rakutens_error_log_pulled_from_its_server_alerts_each_refused_row_and_m
                                                       .encode("cp932"))
     assert site.cli("sftp", "run", "rms") == 0
     assert os.listdir(site.remote / "batch") == ["normal-item_0001.csv"]
-    _error_log(site, "normal-item_0001.20261201093015123.csv", [f"item-a,{REFUSED}", "item-b,在庫数は必須項目です。"])
+    log = f"normal-item_0001.{stamp()}.csv"
+    _error_log(site, log, [f"item-a,{REFUSED}", "item-b,在庫数は必須項目です。"])
     assert site.cli("sftp", "run", "rms-logs") == 0
-    assert os.listdir(site.remote / "logs-done") == ["normal-item_0001.20261201093015123.csv"]
+    assert os.listdir(site.remote / "logs-done") == [log]
     alerts = site.alerts()
     assert [s for s, _ in alerts] == ["楽天市場 が normal-item_0001.csv の SKU item-a を受け付けませんでした",
                                       "楽天市場 が normal-item_0001.csv の SKU item-b を受け付けませんでした"]
-    assert REFUSED in alerts[0][1] and "normal-item_0001.20261201093015123.csv" in alerts[0][1]
+    assert REFUSED in alerts[0][1] and log in alerts[0][1]
     state, detail = site.state("rakuten", "normal-item_0001.csv")
     assert state == "rejected" and "SKU item-b: 在庫数は必須項目です。" in detail
     capsys.readouterr()
     assert site.cli("outbox", "list", "--json", "--target", "rakuten") == 0
     [row] = [r for r in json.loads(capsys.readouterr().out) if r["state"] != "written"]    # (and the feeds)
     assert row["name"] == "normal-item_0001.csv" and row["state"] == "rejected" and row["rejected_at"]
+
+
+def test_an_error_log_is_about_the_upload_sent_before_the_channel_wrote_it_not_a_later_one(site, later):
+    # RMS's fixed name: every stock file goes up as normal-item.csv (layouts/channel/rakuten.toml)
+    edit_config(site.config_path, lambda c: c["sftp"][0]["push"].update(channel="rakuten"))
+    site.ready.mkdir(parents=True, exist_ok=True)
+    feed = "コントロールカラム,商品管理番号（商品URL）,在庫数\r\nu,item-a,{}\r\n"
+    (site.ready / "rakuten-stock-1.csv").write_bytes(feed.format(3).encode("cp932"))
+    assert site.cli("sftp", "run", "rms") == 0
+    written = stamp(5)                                     # RMS read the first upload and wrote its log ...
+    later(timedelta(minutes=10))
+    os.remove(site.remote / "batch" / "normal-item.csv")
+    (site.ready / "rakuten-stock-2.csv").write_bytes(feed.format(4).encode("cp932"))
+    assert site.cli("sftp", "run", "rms") == 0              # ... before the next one went up under the same name
+    _error_log(site, f"normal-item.{written}.csv", [f"item-a,{REFUSED}"])
+    assert site.cli("sftp", "run", "rms-logs") == 0
+    assert site.state("rakuten", "rakuten-stock-1.csv")[0] == "rejected"
+    assert site.state("rakuten", "rakuten-stock-2.csv")[0] == "sent"
 
 
 def test_the_same_error_log_pulled_again_alerts_nothing_more(site):

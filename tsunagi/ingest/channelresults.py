@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from datetime import datetime
 
 from tsunagi.common.safetext import printable
 from tsunagi.ingest.csvimport import CsvResult
@@ -45,10 +46,14 @@ class ChannelResults:
     def _record(self, tx: Tx, item: Item, found: ResultFile) -> None:
         shop, name = item.meta.get("shop", ""), printable(item.meta.get("file", "") or item.id)
         channel = found.layout.spec.channel
+        # the upload it is about went before the channel wrote it: a later upload of the same name is not it
+        made = found.made_at or (datetime.fromisoformat(item.meta["file_mtime"]) if item.meta.get("file_mtime") else None)
+        before = made.isoformat(timespec="microseconds") if made else None
         by_file: dict[tuple[str, str] | None, list[Rejection]] = {}
         for row in found.rejections:
             uploaded = row.file or found.uploaded
-            by_file.setdefault(deliveries.find_sent(tx, uploaded, prefer=shop) if uploaded else None, []).append(row)
+            by_file.setdefault(deliveries.find_sent(tx, uploaded, before, prefer=shop) if uploaded else None,
+                               []).append(row)
         for n, row in enumerate(found.rejections):
             if n == MAX_ALERTS:
                 outbound_tables.add_alert(tx, "rejected", f"{channel}: {name} のほか {len(found.rejections) - n} 行",

@@ -7,11 +7,13 @@ import io
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import Field
 
 from tsunagi.common import jcodec
+from tsunagi.common.clock import JST
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.schema import Strict, validate
 from tsunagi.parsers.layoutfile import ENCODINGS
@@ -36,7 +38,8 @@ class ResultLayoutFile(Strict):
     channel: str
     encoding: str = "auto"
     delimiter: str = ","
-    file_name: str = ""            # a regex the file's name must match; (?P<upload>…) names the uploaded file
+    file_name: str = ""            # a regex the file's name must match; (?P<upload>…) names the uploaded file,
+    #                                (?P<at>…) the time the channel wrote it (YYYYMMDDHHMM[SS[fff]], JST)
     uploaded_name: str = ""        # the uploaded file's name from the match, e.g. "{upload}.csv"
     detect: list[str] = Field(default_factory=list)   # header columns that must all be there
     by_line: bool = False          # a file whose header names no message column: each line is one refused row
@@ -71,6 +74,7 @@ class ResultFile:
     layout: ResultLayout
     uploaded: str                  # the uploaded file's name, from the result file's name ("" if unknown)
     rejections: list[Rejection] = field(default_factory=list)
+    made_at: datetime | None = None    # when the channel wrote it, from its name ((?P<at>…), JST)
 
 
 def load_all(extra_dirs: tuple[Path, ...] = ()) -> list[ResultLayout]:
@@ -121,13 +125,25 @@ def read(layout: ResultLayout, name: str, data: bytes) -> ResultFile:
     """The rows the channel refused; a file whose header names no message column is read line by line."""
     match = layout.pattern.match(name) if layout.pattern else None
     uploaded = layout.spec.uploaded_name.format(**match.groupdict()) if match and layout.spec.uploaded_name else ""
+    made_at = _stamp(match.groupdict().get("at") or "") if match else None
     text = _text(data, layout.spec.encoding) or data.decode("cp932", errors="replace")
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=layout.spec.delimiter))
     header = [h.strip() for h in rows[0]] if rows else []
     if _index(header, layout.spec.columns.message) is not None:
-        return ResultFile(layout, uploaded, _by_header(layout.spec, header, rows[1:]))
+        return ResultFile(layout, uploaded, _by_header(layout.spec, header, rows[1:]), made_at)
     return ResultFile(layout, uploaded, [Rejection(n, " / ".join(c.strip() for c in row if c.strip()))
-                                         for n, row in enumerate(rows, 1) if any(c.strip() for c in row)])
+                                         for n, row in enumerate(rows, 1) if any(c.strip() for c in row)], made_at)
+
+
+def _stamp(digits: str) -> datetime | None:
+    """YYYYMMDDHHMM[SS[fff…]] in JST (RMS's 20261201093015123); None when it is no such time."""
+    if not digits.isdigit() or len(digits) < 12:
+        return None
+    try:
+        at = datetime.strptime((digits[:14] + "00")[:14], "%Y%m%d%H%M%S")
+    except ValueError:
+        return None
+    return at.replace(microsecond=int((digits[14:20] + "000000")[:6]), tzinfo=JST)
 
 
 def _header(text: str, delimiter: str) -> list[str]:
