@@ -17,6 +17,7 @@ from tsunagi.app.runners import (
     DropRunner,
     FeedRunner,
     FileRunner,
+    LotRunner,
     MailRunner,
     PipelineRunner,
     SpecRunner,
@@ -25,6 +26,7 @@ from tsunagi.app.runners import (
 from tsunagi.app.transfers import ImmediatePush, Scheduler
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.dropwatch import DropFolders
+from tsunagi.ingest.lots import TableWatch
 from tsunagi.ingest.smtp import FlowDelay, IntakeHandler, make_server
 from tsunagi.ingest.smtpguard import SessionLimits, quiet_accept_errors
 from tsunagi.outbound import csvfile, delivery
@@ -123,6 +125,9 @@ class Daemon:
                         DropRunner(stop, drops), scheduler, MailRunner(stop, mailer, alerts),
                         UnpaidRunner(stop, lambda: wiring.timed_moves(cfg, store), self.stock_changed),
                         SpecRunner(stop, lambda: wiring.spec_switches(cfg, spool, store, pipeline.watch), self.items)]
+        if any(s.lot_table for s in cfg.shops):
+            self.runners.append(LotRunner(stop, TableWatch(store, {s.id: s.lot_table for s in cfg.shops if s.lot_table}),
+                                          self.stock_changed))
         if any(ep.push and ep.push.immediate for ep in cfg.endpoints):
             self.runners.append(ImmediatePush(scheduler, stop))
         for runner in self.runners:       # a worker failing for long is reported to the operator

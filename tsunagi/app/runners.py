@@ -19,6 +19,7 @@ MAIL_POLL_SECONDS = 1.0  # queued buyer mails are looked for this often
 UNPAID_POLL_SECONDS = 60.0   # unpaid orders past their deadline are looked for this often (deadlines are days)
 BATCH = 256              # items applied under one commit
 SPEC_POLL_SECONDS = 10.0  # spec files are looked at this often for an edit
+LOT_POLL_SECONDS = 2.0    # lot tables too (a stat each): an order held for a lot goes on as soon as it is added
 SETTLE_SECONDS = 5.0     # items a crash caught being applied are tried again once the daemon has run this long
 
 
@@ -172,6 +173,22 @@ class UnpaidRunner(Runner):
 
     def run_once(self) -> bool:
         if self.cancel():
+            self.stock_changed.set()
+        return False
+
+
+class LotRunner(Runner):
+    """A shop's lot table edited while the daemon runs (ingest/lots.TableWatch): held orders placed, feeds following."""
+
+    name = "lots"
+    interval = LOT_POLL_SECONDS
+
+    def __init__(self, stopping, watch, stock_changed: threading.Event):
+        super().__init__(stopping)
+        self.watch, self.stock_changed = watch, stock_changed
+
+    def run_once(self) -> bool:
+        if self.watch.check():
             self.stock_changed.set()
         return False
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 from functools import lru_cache
 from pathlib import Path
 
 from tsunagi.common.jcodec import decode_bytes
 from tsunagi.oms import lotlines, mailkinds, orders, status
 from tsunagi.oms.records import OrderRecord
-from tsunagi.oms.store import Tx
+from tsunagi.oms.store import Store, Tx
+
+log = logging.getLogger("tsunagi.lots")
 
 
 def read_table(path: Path) -> dict[str, str]:
@@ -24,6 +27,32 @@ def _read(path: str, mtime_ns: int, size: int) -> dict[str, str]:
     data = Path(path).read_bytes()
     rows = csv.DictReader(io.StringIO(decode_bytes(data, None).lstrip("\ufeff")))
     return {r["lot"].strip(): r["sku"].strip() for r in rows if (r.get("lot") or "").strip() and (r.get("sku") or "").strip()}
+
+
+class TableWatch:
+    """Shops' lot tables looked at for an edit: the orders held for lots an edited table now names are placed
+    at once, not when the shop's next mail comes (a first look places what an edit while stopped allows)."""
+
+    def __init__(self, store: Store, tables: dict[str, Path]):
+        self.store, self.tables = store, tables
+        self.seen: dict[str, tuple[int, int]] = {}
+
+    def check(self) -> int:
+        """The orders placed again by the tables edited since the last look."""
+        placed = 0
+        for shop, path in self.tables.items():
+            try:
+                stat = path.stat()
+                if self.seen.get(shop) == (stat.st_mtime_ns, stat.st_size):
+                    continue
+                table = read_table(path)
+            except (OSError, KeyError, UnicodeDecodeError) as exc:      # being rewritten, or broken: next look
+                log.warning("lot table %s of %s: %s", path, shop, exc)
+                continue
+            with self.store.transaction() as tx:
+                placed += lotlines.relink(tx, shop, table)
+            self.seen[shop] = (stat.st_mtime_ns, stat.st_size)
+        return placed
 
 
 def problem(path: Path) -> str | None:
@@ -52,5 +81,5 @@ def apply(tx: Tx, record: OrderRecord, table_path: Path | None) -> str:
     if missing and found and found[1] == status.HOLD:
         orders.set_status(tx, found[0], status.HOLD, hold_kind=lotlines.HOLD_KIND,
                           note=f"ロット番号 {', '.join(missing)} がロット表 {table_path.name} にありません "
-                               f"(ロット番号,SKU の行を加えると、この店の次のメールの取り込みで引当し直します)")
+                               f"(ロット番号,SKU の行を加えると、数秒のうちに引当し直します)")
     return result

@@ -160,7 +160,8 @@ class Shop(Settings):
                       "`ochanoko`, `base`, `stores`, `shopify`, `amazon`, `nextengine`)")
     lot_table: OptionalFile = Field(None, description="a CSV file `lot,sku` for a cart whose order mail names each "
                                     "item's lot number instead of its code (au PAY マーケット's ロットNo.): each lot "
-                                    "is read as its SKU; a lot with no row holds the order naming it")
+                                    "is read as its SKU; a lot with no row holds the order naming it, placed "
+                                    "again within seconds of the row being added")
     stock_feed: StockFeed | None = Field(None, description="the shop's stock file; none = no feed")
     order_csv: OrderCsv | None = Field(None, description="the shop's order CSV; none = orders come by mail only")
     shipping: ShopShipping | None = Field(None, description="channel names mapped to a carrier service, payment and "
