@@ -1,0 +1,83 @@
+"""The order list's trigram index in the store: filled when a database is upgraded, kept as orders change,
+paging the newest matches first with their count, and a LIKE scan where the index cannot be had."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from tsunagi.common.clock import JST
+from tsunagi.oms import migrations, orderlist, orders
+from tsunagi.oms.records import Address, OrderLine, OrderRecord
+from tsunagi.oms.store import Store
+
+START = datetime(2026, 6, 1, 9, 0, tzinfo=JST)
+KANA = ["タナカ ハナコ", "スズキ イチロウ", "サトウ ジロウ", "タナカ タロウ"]
+
+
+def order(k: int) -> OrderRecord:
+    buyer = Address(name=f"買手 {k}", phone=f"090-{k:04d}-0000", kana=KANA[k % len(KANA)])
+    return OrderRecord("shop", f"A-{k:05d}", START + timedelta(minutes=k), (OrderLine("A", "商品A", 1, 1000),), 1000,
+                       buyer=buyer, ship_to=buyer)
+
+
+def filled(path: Path, n: int) -> Store:
+    store = Store(path)
+    with store.transaction() as tx:
+        for k in range(n):
+            orders.apply_order(tx, order(k))
+    return store
+
+
+def numbers(store: Store, text: str, limit: int = 50, offset: int = 0) -> tuple[list[str], int]:
+    rows, total = orderlist.search(store.read(), orderlist.Filter(text=text), limit, offset)
+    return [r.order_no for r in rows], total
+
+
+def newest_first(ks) -> list[str]:
+    return [order(k).order_no for k in sorted(ks, reverse=True)]
+
+
+def without_trigrams(store: Store) -> None:
+    """What the migration leaves where SQLite has no trigram tokenizer: no index, no triggers feeding it."""
+    with store.transaction() as tx:
+        for name in ("insert", "update", "delete"):
+            tx.run(f"DROP TRIGGER order_search_trigrams_on_{name}")
+        tx.run("DROP TABLE order_search_trigrams")
+
+
+def test_an_upgraded_database_finds_its_orders_through_the_new_index(tmp_path):
+    store = filled(tmp_path / "t.db", 40)
+    without_trigrams(store)
+    with store.transaction() as tx:
+        tx.run(f"PRAGMA user_version = {migrations.LATEST - 1}")      # as the release before left it
+    store.close()
+    store = Store(tmp_path / "t.db")                                 # opening it migrates
+    assert store.read().value("SELECT COUNT(*) FROM order_search_trigrams") == 40
+    assert numbers(store, "たなか") == (newest_first(k for k in range(40) if k % 4 in (0, 3)), 20)
+
+
+def test_many_matches_are_paged_newest_first_with_their_count(tmp_path):
+    store = filled(tmp_path / "t.db", 300)
+    tanaka = newest_first(k for k in range(300) if k % 4 in (0, 3))          # 150 of 300
+    assert numbers(store, "タナカ") == (tanaka[:50], 150)                    # the first page: read off the time index
+    assert numbers(store, "タナカ", offset=100) == (tanaka[100:], 150)       # deep: the matches sorted
+    assert numbers(store, "スズキ イ", limit=10) == (newest_first(k for k in range(300) if k % 4 == 1)[:10], 75)
+
+
+def test_an_order_that_changes_is_found_by_its_new_text_only(tmp_path):
+    store = filled(tmp_path / "t.db", 8)
+    with store.transaction() as tx:
+        order_id = tx.value("SELECT id FROM orders WHERE order_no = 'A-00004'")
+        orders.edit(tx, order_id, {"buyer.name": "渡辺 花子", "ship_to.name": "渡辺 花子"})
+    assert numbers(store, "渡辺 花") == (["A-00004"], 1)
+    assert numbers(store, "買手 4") == ([], 0)
+    assert numbers(store, "買手 3") == (["A-00003"], 1)
+
+
+def test_without_the_trigram_tokenizer_the_search_scans_by_like(tmp_path):
+    store = filled(tmp_path / "t.db", 12)
+    without_trigrams(store)
+    with store.transaction() as tx:
+        orders.apply_order(tx, order(12))                     # writing orders needs no index either
+    assert numbers(store, "たなか") == (newest_first([0, 3, 4, 7, 8, 11, 12]), 7)
+    assert numbers(store, "0900012") == (["A-00012"], 1)
