@@ -11,8 +11,8 @@ from tsunagi.demo.mails import Item, Person, SampleOrder
 
 SATO = Person(name="佐藤 一郎", kana="サトウ イチロウ", phone="090-1111-2222")
 TANAKA = Person(name="田中 次郎", kana="タナカ ジロウ", phone="080-3333-4444")
-TAKAHASHI = Person(name="高橋 三郎", postal="530-0001", address="大阪府大阪市北区梅田1-1-1", phone="06-5555-6666",
-                   email="", kana="タカハシ サブロウ")
+TAKAHASHI = Person(name="高橋 三郎", postal="530-0001", address="大阪府大阪市北区梅田1-1-1",
+                   phone="06-5555-6666", email="", kana="タカハシ サブロウ")
 
 
 def rakuten(n: int, buyer: Person = SATO, **kw) -> SampleOrder:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from tsunagi.common.clock import JST
-from tsunagi.oms import migrations, orderlist, orders
+from tsunagi.oms import migrations, orderlist, orders, ordersearch
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
 from tsunagi.oms.store import Store
 
@@ -16,8 +16,8 @@ KANA = ["タナカ ハナコ", "スズキ イチロウ", "サトウ ジロウ", 
 
 def order(k: int) -> OrderRecord:
     buyer = Address(name=f"買手 {k}", phone=f"090-{k:04d}-0000", kana=KANA[k % len(KANA)])
-    return OrderRecord("shop", f"A-{k:05d}", START + timedelta(minutes=k), (OrderLine("A", "商品A", 1, 1000),), 1000,
-                       buyer=buyer, ship_to=buyer)
+    return OrderRecord("other" if k % 3 == 2 else "shop", f"A-{k:05d}", START + timedelta(minutes=k),
+                       (OrderLine("A", "商品A", 1, 1000),), 1000, buyer=buyer, ship_to=buyer)
 
 
 def filled(path: Path, n: int) -> Store:
@@ -59,9 +59,21 @@ def test_an_upgraded_database_finds_its_orders_through_the_new_index(tmp_path):
 def test_many_matches_are_paged_newest_first_with_their_count(tmp_path):
     store = filled(tmp_path / "t.db", 300)
     tanaka = newest_first(k for k in range(300) if k % 4 in (0, 3))          # 150 of 300
-    assert numbers(store, "タナカ") == (tanaka[:50], 150)                    # the first page: read off the time index
-    assert numbers(store, "タナカ", offset=100) == (tanaka[100:], 150)       # deep: the matches sorted
+    assert numbers(store, "タナカ") == (tanaka[:50], 150)        # the first page: read off the time index
+    assert numbers(store, "タナカ", offset=100) == (tanaka[100:], 150)      # deep: the matches sorted
     assert numbers(store, "スズキ イ", limit=10) == (newest_first(k for k in range(300) if k % 4 == 1)[:10], 75)
+
+
+def test_filters_give_the_same_page_whether_the_matches_or_the_filters_lead(tmp_path, monkeypatch):
+    store = filled(tmp_path / "t.db", 300)                            # every third order of shop "other"
+    f = orderlist.Filter(text="たなか", shop="other", ordered_from="2026-06-01", ordered_to="2026-06-01")
+    pages = []
+    for few in (10_000, 0):                       # the matches looked up one by one; the filters' index walked
+        monkeypatch.setattr(ordersearch, "FEW", few)
+        rows, total = orderlist.search(store.read(), f, 20, 10)
+        pages.append(([r.order_no for r in rows], total))
+    expected = newest_first(k for k in range(300) if k % 4 in (0, 3) and k % 3 == 2)
+    assert pages[0] == pages[1] == (expected[10:30], len(expected))
 
 
 def test_an_order_that_changes_is_found_by_its_new_text_only(tmp_path):

@@ -6,6 +6,7 @@ from tsunagi.oms.store import Tx
 
 INDEX = "order_search_trigrams"
 SHORTEST = 3          # a trigram index finds substrings of 3 characters or more; shorter ones match nothing
+FEW = 2000            # up to this many matches, filters are tested on each match rather than walked
 
 
 def usable(tx: Tx, words: list[str]) -> bool:
@@ -28,24 +29,34 @@ def ids(tx: Tx, words: list[str], where: str, params: list, limit: int, offset: 
     """One page of the orders whose text has any of the words and that pass the filters (where: a WHERE
     clause on orders, or ""), newest first, and their count."""
     match = _match(words)
-    found = f"(SELECT rowid FROM {INDEX} WHERE {INDEX} MATCH ?)"
-    if where:
-        # the filters' index (by status, shop, time) walked newest first, each entry looked up in the matches
-        # (the unary + keeps SQLite from driving the walk from the matches instead)
-        sql = f"FROM orders{where} AND +id IN {found}"
-        total = tx.value("SELECT COUNT(*) " + sql, *params, match)
-        return [r[0] for r in tx.all(f"SELECT id {sql} ORDER BY ordered_at DESC, id DESC LIMIT ? OFFSET ?",
-                                     *params, match, limit, offset)], total
-    total = tx.value(f"SELECT COUNT(*) FROM {found}", match)
-    if _walk(tx, total, limit + offset):
+    found = f"(SELECT rowid AS match_id FROM {INDEX} WHERE {INDEX} MATCH ?)"
+    matches = tx.value(f"SELECT COUNT(*) FROM {found}", match)
+    if not where:
+        return _page(tx, found, match, matches, limit, offset), matches
+    if matches <= FEW:
+        # few matches: each looked up in orders and tested against the filters, then sorted
+        filters = where.removeprefix(" WHERE ")
+        sql, values = f"FROM {found} AS m CROSS JOIN orders ON id = m.match_id AND {filters}", [match, *params]
+    else:
+        # many: the filters' index (by status, shop, time) walked newest first, each entry looked up in the
+        # matches (the unary + keeps SQLite from driving the walk from the matches instead)
+        sql, values = f"FROM orders{where} AND +id IN {found}", [*params, match]
+    total = tx.value("SELECT COUNT(*) " + sql, *values)
+    return [r[0] for r in tx.all(f"SELECT id {sql} ORDER BY ordered_at DESC, id DESC LIMIT ? OFFSET ?",
+                                 *values, limit, offset)], total
+
+
+def _page(tx: Tx, found: str, match: str, matches: int, limit: int, offset: int) -> list[int]:
+    """A page of all the matches, newest first."""
+    if _walk(tx, matches, limit + offset):
         # many matches: the newest come early in the index by time, so the walk stops after a few hundred
         sql = (f"SELECT order_id FROM order_search WHERE +order_id IN {found} "
                "ORDER BY ordered_at DESC, order_id DESC LIMIT ? OFFSET ?")
     else:
         # few matches (or a page deep among them): each looked up by id and sorted, the index by time untouched
-        sql = (f"SELECT s.order_id FROM {found} AS m CROSS JOIN order_search AS s ON s.order_id = m.rowid "
+        sql = (f"SELECT s.order_id FROM {found} AS m CROSS JOIN order_search AS s ON s.order_id = m.match_id "
                "ORDER BY s.ordered_at DESC, s.order_id DESC LIMIT ? OFFSET ?")
-    return [r[0] for r in tx.all(sql, match, limit, offset)], total
+    return [r[0] for r in tx.all(sql, match, limit, offset)]
 
 
 def _walk(tx: Tx, matches: int, upto: int) -> bool:
