@@ -37,11 +37,19 @@ def newest_first(ks) -> list[str]:
     return [order(k).order_no for k in sorted(ks, reverse=True)]
 
 
+def consistent(store: Store) -> bool:
+    """The index holds each order's search text once, under its time and id, and FTS5 agrees with itself."""
+    tx = store.read()
+    tx.run("INSERT INTO order_search_trigrams (order_search_trigrams) VALUES ('integrity-check')")
+    keys = tx.all("SELECT rowid & 4294967295, text FROM order_search_trigrams ORDER BY rowid")
+    return keys == tx.all("SELECT order_id, text FROM order_search ORDER BY ordered_at, order_id")
+
+
 def without_trigrams(store: Store) -> None:
     """What the migration leaves where SQLite has no trigram tokenizer: no index, no triggers feeding it."""
     with store.transaction() as tx:
-        for name in ("insert", "update", "delete"):
-            tx.run(f"DROP TRIGGER order_search_trigrams_on_{name}")
+        for name in ("before_insert", "on_insert", "on_update", "on_delete"):
+            tx.run(f"DROP TRIGGER order_search_trigrams_{name}")
         tx.run("DROP TABLE order_search_trigrams")
 
 
@@ -52,7 +60,7 @@ def test_an_upgraded_database_finds_its_orders_through_the_new_index(tmp_path):
         tx.run(f"PRAGMA user_version = {migrations.LATEST - 1}")      # as the release before left it
     store.close()
     store = Store(tmp_path / "t.db")                                 # opening it migrates
-    assert store.read().value("SELECT COUNT(*) FROM order_search_trigrams") == 40
+    assert consistent(store)
     assert numbers(store, "たなか") == (newest_first(k for k in range(40) if k % 4 in (0, 3)), 20)
 
 
@@ -84,6 +92,15 @@ def test_an_order_that_changes_is_found_by_its_new_text_only(tmp_path):
     assert numbers(store, "渡辺 花") == (["A-00004"], 1)
     assert numbers(store, "買手 4") == ([], 0)
     assert numbers(store, "買手 3") == (["A-00003"], 1)
+    assert consistent(store)
+
+
+def test_an_order_whose_time_moves_is_listed_at_its_new_time(tmp_path):
+    store = filled(tmp_path / "t.db", 8)
+    with store.transaction() as tx:          # no command moves an order's time today; the index follows if one does
+        tx.run("UPDATE orders SET ordered_at = '2026-05-01T09:00:00+09:00' WHERE order_no = 'A-00007'")
+    assert numbers(store, "たなか") == (["A-00004", "A-00003", "A-00000", "A-00007"], 4)
+    assert consistent(store)
 
 
 def test_without_the_trigram_tokenizer_the_search_scans_by_like(tmp_path):

@@ -281,27 +281,40 @@ def csv_digests_kept_by_order_number(tx: Tx) -> None:
     tx.run(f"CREATE TRIGGER IF NOT EXISTS order_csv_digests_on_delete AFTER DELETE ON orders BEGIN {forget} END")
 
 
+# The trigram index's rowid orders its entries by time: the order's time in seconds since 2020 above its id in
+# the low 32 bits, so the newest matches of a word are the first its index reads backwards.
+_EPOCH = 1577836800          # 2020-01-01T00:00:00Z
+
+
+def _trigram_key(row: str) -> str:
+    return (f"((coalesce(CAST(strftime('%s', {row}ordered_at) AS INTEGER), {_EPOCH}) - {_EPOCH}) << 32) "
+            f"+ {row}order_id")
+
+
 def order_search_indexed_by_trigrams(tx: Tx) -> None:
     """order_search_trigrams: an FTS5 trigram index of order_search's text (any substring of 3 characters or
-    more is found without reading every order), kept by triggers on order_search; and order_search by time, so
-    a page of a common word's matches is the newest few read off that index. An SQLite without the trigram
-    tokenizer (before 3.34) gets the index by time alone: the order list then searches by LIKE as before."""
-    tx.run("CREATE INDEX IF NOT EXISTS order_search_by_time ON order_search (ordered_at, order_id)")
+    more is found without reading every order) keyed by time and id, kept by triggers on order_search. An
+    SQLite without the trigram tokenizer (before 3.34) skips it: the order list then searches by LIKE."""
     try:
         tx.run("CREATE VIRTUAL TABLE IF NOT EXISTS order_search_trigrams USING fts5(text, tokenize = 'trigram')")
     except sqlite3.OperationalError:          # no fts5 or no trigram tokenizer in this SQLite
         return
-    # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: each write replaces the
-    # indexed text itself, and only when the text changed (a status or amount change leaves names alone)
-    keep = ("DELETE FROM order_search_trigrams WHERE rowid = new.order_id AND text IS NOT new.text; "
-            "INSERT INTO order_search_trigrams (rowid, text) SELECT new.order_id, new.text WHERE NOT EXISTS "
-            "(SELECT 1 FROM order_search_trigrams WHERE rowid = new.order_id);")
-    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_insert AFTER INSERT ON order_search BEGIN {keep} END")
-    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_update AFTER UPDATE ON order_search BEGIN {keep} END")
+    old, new = _trigram_key("old."), _trigram_key("new.")
+    was = "(SELECT " + _trigram_key("s.") + " FROM order_search AS s WHERE s.order_id = new.order_id)"
+    # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: the entry it replaces is
+    # found before, and dropped only if its time or text moved (a status or amount change leaves names alone)
+    add = (f"INSERT INTO order_search_trigrams (rowid, text) SELECT {new}, new.text "
+           f"WHERE NOT EXISTS (SELECT 1 FROM order_search_trigrams WHERE rowid = {new});")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_before_insert BEFORE INSERT ON order_search BEGIN "
+           f"DELETE FROM order_search_trigrams WHERE rowid = {was} AND (rowid IS NOT {new} OR text IS NOT new.text); "
+           "END")
+    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_insert AFTER INSERT ON order_search BEGIN {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_update AFTER UPDATE ON order_search BEGIN "
+           f"DELETE FROM order_search_trigrams WHERE rowid = {old} AND (rowid IS NOT {new} OR text IS NOT new.text); "
+           f"{add} END")
     tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_delete AFTER DELETE ON order_search BEGIN "
-           "DELETE FROM order_search_trigrams WHERE rowid = old.order_id; END")
-    tx.run("INSERT INTO order_search_trigrams (rowid, text) SELECT order_id, text FROM order_search")
-
+           f"DELETE FROM order_search_trigrams WHERE rowid = {old}; END")
+    tx.run(f"INSERT INTO order_search_trigrams (rowid, text) SELECT {_trigram_key('')}, text FROM order_search")
 
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
