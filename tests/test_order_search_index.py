@@ -103,6 +103,13 @@ def test_an_order_whose_time_moves_is_listed_at_its_new_time(tmp_path):
     assert consistent(store)
 
 
+def test_quotes_and_query_syntax_typed_in_the_box_are_searched_as_text(tmp_path):
+    store = filled(tmp_path / "t.db", 8)
+    assert numbers(store, 'タナカ" OR "スズキ') == ([], 0)
+    assert numbers(store, "NEAR(タナカ ハナコ)") == ([], 0)
+    assert numbers(store, "タナカ*") == ([], 0)
+
+
 def test_without_the_trigram_tokenizer_the_search_scans_by_like(tmp_path):
     store = filled(tmp_path / "t.db", 12)
     without_trigrams(store)
