@@ -91,7 +91,13 @@ def test_a_database_of_the_release_before_numbered_migrations_is_upgraded_in_pla
     assert after.pop("mail_spec_health") == []        # no shop's mail read since
     assert after.pop("users") == after.pop("web_sessions") == after.pop("audit_log") == []    # nobody uses the console yet
     assert after.pop("mail_contents") == []           # what mails said is kept from now on
-    assert sorted(r[0] for r in after.pop("order_search")) == sorted(r[0] for r in before["orders"])   # searchable
+    search = after.pop("order_search")
+    assert sorted(r[0] for r in search) == sorted(r[0] for r in before["orders"])   # searchable
+    # and each order's search text in the trigram index (the FTS5 table's content, keyed by time above the id)
+    assert sorted((key & 0xFFFFFFFF, text) for key, text in after.pop("order_search_trigrams_content")) == sorted(
+        (r[0], r[2]) for r in search)
+    for part in ("", "_config", "_data", "_docsize", "_idx"):
+        after.pop("order_search_trigrams" + part)
     assert after == before
 
 

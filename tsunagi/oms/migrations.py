@@ -1,6 +1,7 @@
 """Numbered schema migrations; a database records the last one applied in PRAGMA user_version."""
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
@@ -280,6 +281,44 @@ def csv_digests_kept_by_order_number(tx: Tx) -> None:
     tx.run(f"CREATE TRIGGER IF NOT EXISTS order_csv_digests_on_delete AFTER DELETE ON orders BEGIN {forget} END")
 
 
+# The trigram index's rowid orders its entries by time: the order's time in seconds since 2020 above its id in
+# the low 32 bits, so the newest matches of a word are the first its index reads backwards.
+_EPOCH = 1577836800          # 2020-01-01T00:00:00Z
+
+
+def _trigram_key(row: str) -> str:
+    return (f"((coalesce(CAST(strftime('%s', {row}ordered_at) AS INTEGER), {_EPOCH}) - {_EPOCH}) << 32) "
+            f"+ {row}order_id")
+
+
+def order_search_indexed_by_trigrams(tx: Tx) -> None:
+    """order_search_trigrams: an FTS5 trigram index of order_search's text (any substring of 3 characters or
+    more is found without reading every order) keyed by time and id, kept by triggers on order_search. An
+    SQLite without the trigram tokenizer (before 3.34) skips it: the order list then searches by LIKE."""
+    filled = tx.value("SELECT 1 FROM sqlite_master WHERE name = 'order_search_trigrams'")     # run once before
+    try:
+        tx.run("CREATE VIRTUAL TABLE IF NOT EXISTS order_search_trigrams USING fts5(text, tokenize = 'trigram')")
+    except sqlite3.OperationalError:          # no fts5 or no trigram tokenizer in this SQLite
+        return
+    old, new = _trigram_key("old."), _trigram_key("new.")
+    was = "(SELECT " + _trigram_key("s.") + " FROM order_search AS s WHERE s.order_id = new.order_id)"
+    # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: the entry it replaces is
+    # found before, and dropped only if its time or text moved (a status or amount change leaves names alone)
+    add = (f"INSERT INTO order_search_trigrams (rowid, text) SELECT {new}, new.text "
+           f"WHERE NOT EXISTS (SELECT 1 FROM order_search_trigrams WHERE rowid = {new});")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_before_insert BEFORE INSERT ON order_search BEGIN "
+           f"DELETE FROM order_search_trigrams WHERE rowid = {was} AND (rowid IS NOT {new} OR text IS NOT new.text); "
+           "END")
+    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_insert AFTER INSERT ON order_search BEGIN {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_update AFTER UPDATE ON order_search BEGIN "
+           f"DELETE FROM order_search_trigrams WHERE rowid = {old} AND (rowid IS NOT {new} OR text IS NOT new.text); "
+           f"{add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_trigrams_on_delete AFTER DELETE ON order_search BEGIN "
+           f"DELETE FROM order_search_trigrams WHERE rowid = {old}; END")
+    if not filled:
+        tx.run(f"INSERT INTO order_search_trigrams (rowid, text) SELECT {_trigram_key('')}, text FROM order_search")
+
+
 def mails_keep_what_they_said(tx: Tx) -> None:
     """mail_contents: each buyer mail's subject and text (zlib) as handed to the relay, so the log shows
     what the buyer got, not what the templates would say today."""
@@ -303,5 +342,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  console_users_sessions_and_audit,
                                                  orders_searchable_by_name_kana_phone,
                                                  csv_digests_kept_by_order_number,
+                                                 order_search_indexed_by_trigrams,
                                                  mails_keep_what_they_said)
 LATEST = len(MIGRATIONS)

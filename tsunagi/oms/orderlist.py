@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from tsunagi.common.japanese import full_width_kana, half_width
-from tsunagi.oms import status
+from tsunagi.oms import ordersearch, status
 from tsunagi.oms.store import Tx
 
 
@@ -47,12 +47,12 @@ def _where(f: Filter) -> tuple[str, list]:
 
 
 def _words(text: str) -> list[str]:
-    """LIKE patterns for what was typed: as typed, its katakana reading, and a phone number's digits."""
+    """What a search looks for: as typed, its katakana reading, and a phone number's digits."""
     words = {text, _katakana(text)}
     digits = re.sub(r"[-\s]", "", half_width(text))
     if digits.isdigit() and len(digits) >= 4:       # a phone number, typed with or without its hyphens
         words.add(digits)
-    return [_like(w) for w in sorted(words)]
+    return sorted(words)
 
 
 def _ids(tx: Tx, f: Filter, limit: int, offset: int) -> tuple[list[int], int]:
@@ -62,12 +62,16 @@ def _ids(tx: Tx, f: Filter, limit: int, offset: int) -> tuple[list[int], int]:
         total = tx.value("SELECT COUNT(*) FROM orders" + where, *params)
         return [r[0] for r in tx.all("SELECT id FROM orders" + where + " ORDER BY ordered_at DESC, id DESC "
                                      "LIMIT ? OFFSET ?", *params, limit, offset)], total
-    # a search reads the narrow order_search table once, for the count and the page alike
     words = _words(text)
-    sql = ("SELECT order_id FROM order_search WHERE (" + " OR ".join(["text LIKE ? ESCAPE '\\'"] * len(words)) + ")"
+    if ordersearch.usable(tx, words):
+        return ordersearch.ids(tx, words, where, params, limit, offset)
+    # 1 or 2 characters (or an SQLite without the trigram tokenizer): the narrow order_search table read
+    # once by LIKE, for the count and the page alike
+    likes = [_like(w) for w in words]
+    sql = ("SELECT order_id FROM order_search WHERE (" + " OR ".join(["text LIKE ? ESCAPE '\\'"] * len(likes)) + ")"
            + (f" AND order_id IN (SELECT id FROM orders{where})" if where else "")
            + " ORDER BY ordered_at DESC, order_id DESC")
-    found = [r[0] for r in tx.all(sql, *words, *params)]
+    found = [r[0] for r in tx.all(sql, *likes, *params)]
     return found[offset:offset + limit], len(found)
 
 
