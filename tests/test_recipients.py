@@ -217,3 +217,16 @@ def test_the_buyers_purchase_mail_lists_each_recipient_with_their_lines(tmp_path
     assert "■ お届け先（3件）" in text
     aunt = text.index("【お届け先2】佐藤 梅子")
     assert text.index("【お届け先1】山田 花子") < aunt < text.index("商品B × 2") < text.index("【お届け先3】鈴木 一郎")
+
+
+def test_a_cash_on_delivery_order_to_several_recipients_asks_a_person_then_collects_on_the_first_parcel(site):
+    o = order(30, Item("item-a", "商品A", 1, 1000), Item("item-b", "商品B", 1, 500, ship_to=AUNT), payment="代金引換")
+    site.orders_csv([o])
+    view = site.view(o)
+    assert (view["status"], view["hold_kind"]) == ("hold", "review")
+    assert "代金引換で送付先が 2 件" in view["hold_reason"] and "送付先1 (山田 花子)" in view["hold_reason"]
+    assert site.cli("order-release", "rakuten", o.order_no) == 0
+    rows = site.label_rows()
+    amount = str(view["total"])           # 代金引換額, with its tax beside it, on the first parcel only
+    assert row_of(rows, "山田 花子")[33:35] == [amount, str(view["total"] * 10 // 110)]
+    assert row_of(rows, "佐藤 梅子")[33:35] == ["", ""]

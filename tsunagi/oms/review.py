@@ -13,6 +13,7 @@ from tsunagi.common.japanese import split_prefecture
 from tsunagi.oms.store import Tx
 
 REMARK, GIFT, AMOUNT, POSTCODE = "remark", "gift", "amount_over", "postcode_check"
+COD_RECIPIENTS = "cod_recipients"     # always asked, whatever the shop's rules: who gets parcel 1 pays for all
 # Words of a line option (or line name) that ask for wrapping or のし; an option whose value says no is none.
 GIFT_WORDS = re.compile(r"ラッピング|のし|熨斗|ギフト|包装|gift|wrap", re.IGNORECASE)
 NO_WORDS = re.compile(r"(なし|無し|不要|希望しない|しない|いらない|none|no)\s*$", re.IGNORECASE)
@@ -28,9 +29,15 @@ class Review:
     postcode_check: bool = False
 
 
-def findings(rules: Review, data: dict, options: list[str], released: set[str] = frozenset()) -> list[tuple[str, str]]:
-    """The rules this order trips, each (rule, what tripped it); a rule a person released is not asked again."""
+def findings(rules: Review, data: dict, options: list[str], released: set[str] = frozenset(),
+             payment: str = "") -> list[tuple[str, str]]:
+    """The rules this order trips, each (rule, what tripped it); a rule a person released is not asked again.
+    payment: the plan's (cod: an order to several recipients is asked about whatever the rules)."""
     out = []
+    more = data.get("more_ship_to") or []
+    if payment == "cod" and more:
+        out.append((COD_RECIPIENTS, f"代金引換で送付先が {1 + len(more)} 件: 代金 {int(data.get('total') or 0):,}円 は"
+                                    f"送付先1 ({(data.get('ship_to') or {}).get('name') or '-'}) の荷物で受け取ります"))
     note = (data.get("note") or "").strip()
     if rules.remark and note:
         out.append((REMARK, f"備考「{note[:40]}」"))

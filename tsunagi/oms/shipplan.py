@@ -105,7 +105,7 @@ def _reviewed_ready(tx: Tx, rules: review.Review, order_id: int, plan: dict | No
     if problem:
         return shipping.make_ready(tx, order_id, plan, problem)
     data = shipping.order_data(tx, order_id)
-    found = review.findings(rules, data, review.line_options(tx, order_id), review.released(data))
+    found = review.findings(rules, data, review.line_options(tx, order_id), review.released(data), plan["payment"])
     if found:
         review.record_hold(tx, order_id, found)
         orders.set_status(tx, order_id, status.HOLD, hold_kind="review", note=review.hold_note(found))
