@@ -285,8 +285,10 @@ def deleted_products_leave_the_feeds_once_told(tx: Tx) -> None:
     file it was last written to); each published figure names the chain it went into and the figure before that
     chain (what the channel holds until the file is read). A deleted product's codes wait in feed_retired until
     each shop's channel holds 0 for them, or never held more."""
-    tx.run("ALTER TABLE feed_state ADD COLUMN chain INTEGER")
-    tx.run("ALTER TABLE feed_state ADD COLUMN prior INTEGER")
+    have = {r[1] for r in tx.all("PRAGMA table_info(feed_state)")}     # run again safely (a test replays it)
+    for column in ("chain", "prior"):
+        if column not in have:
+            tx.run(f"ALTER TABLE feed_state ADD COLUMN {column} INTEGER")
     tx.run("CREATE TABLE IF NOT EXISTS feed_chains (shop TEXT PRIMARY KEY, chain INTEGER NOT NULL, file TEXT NOT NULL)")
     tx.run("CREATE TABLE IF NOT EXISTS feed_retired (shop TEXT NOT NULL, channel_sku TEXT NOT NULL, "
            "sku TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', PRIMARY KEY (shop, channel_sku))")
