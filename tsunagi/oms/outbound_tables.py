@@ -155,9 +155,3 @@ def record_published(tx: Tx, figures: list[tuple[str, str, int]], chain: int | N
             "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, published_at = excluded.published_at, "
             "prior = CASE WHEN feed_state.chain IS excluded.chain THEN feed_state.prior ELSE feed_state.qty END, "
             "chain = excluded.chain", [(shop, code, qty, stamp, chain) for shop, code, qty in figures])
-
-
-def forget_published(tx: Tx, channel_skus: list[str]) -> None:
-    """Codes no product has any more (a deleted product's): they leave every shop's feed, and a product given
-    one of them later is published afresh."""
-    tx.many("DELETE FROM feed_state WHERE channel_sku = ?", [(code,) for code in channel_skus])
