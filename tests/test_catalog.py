@@ -56,9 +56,11 @@ class Catalog:
         assert self.cli("ingest", str(eml), "--shop", "rakuten")[0] == 0
         return number
 
+    def ready(self):
+        return config_mod.load(self.config_path).spool_dir / "outbox" / "rakuten" / "ready"
+
     def feeds(self) -> list[bytes]:
-        folder = config_mod.load(self.config_path).spool_dir / "outbox" / "rakuten" / "ready"
-        return [p.read_bytes() for p in sorted(folder.glob("*"))]
+        return [p.read_bytes() for p in sorted(self.ready().glob("*"))]
 
 
 @pytest.fixture
@@ -214,8 +216,6 @@ def test_products_delete_of_stock_on_hand_is_refused_unless_forced(shop):
     assert shop.db().value("SELECT SUM(d_on_hand) FROM ledger WHERE sku = 'item-c'") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (stop 19): an unsent stock file that held the product keeps its last "
-                   "figure when newer figures merge into it; deleting it should publish 0 first")
 def test_a_deleted_product_is_gone_from_the_next_feed_file(shop):
     assert shop.products("sku,name\njunk-1,不要な商品\n")[0] == 0
     assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,3\n")[0] == 0
@@ -226,6 +226,122 @@ def test_a_deleted_product_is_gone_from_the_next_feed_file(shop):
     # unsent figures merge into one file, each SKU's latest: item-a's new figure, junk-1 no more
     (after,) = shop.feeds()
     assert b"item-a" in after and b"junk-1" not in after
+
+
+def rakuten_figures(data: bytes) -> dict[str, int]:
+    """商品管理番号 -> 在庫数 of a Rakuten normal-item.csv ("u", code, SKU number, quantity; all quoted)."""
+    rows = [line.replace('"', "").split(",") for line in data.decode("cp932").split("\r\n")[1:] if line]
+    return {row[1]: int(row[3]) for row in rows}
+
+
+def the_feed(shop) -> dict[str, int]:
+    """The figures of the shop's one unsent stock file."""
+    (only,) = shop.feeds()
+    return rakuten_figures(only)
+
+
+def sent_by_hand(shop) -> None:
+    """Every unsent stock file uploaded by a person and recorded so (it leaves ready/ as a push's does)."""
+    for name in [p.name for p in shop.ready().glob("*")]:
+        assert shop.cli("outbox", "mark-sent", name)[0] == 0
+
+
+def stock_changes(shop, name: str, qty: int) -> None:
+    """item-a counted again by the warehouse: the feed writes its new figure (merged into the unsent file)."""
+    path = shop.file(name, f"sku,location,lot,qty\nitem-a,本店倉庫,1,{qty}\n")
+    assert shop.cli("import", path, "--shop", "rakuten")[0] == 0
+
+
+def published_codes(shop) -> set[str]:
+    return {r[0] for r in shop.db().all("SELECT channel_sku FROM feed_state WHERE shop = 'rakuten'")}
+
+
+@pytest.fixture
+def junk_sent(shop):
+    """junk-1 (3 on hand) published to Rakuten in a file that went: the channel holds 3 of it."""
+    assert shop.products("sku,name\njunk-1,不要な商品\n")[0] == 0
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,3\n")[0] == 0
+    stock_changes(shop, "c1.csv", 11)
+    assert the_feed(shop)["junk-1"] == 3
+    sent_by_hand(shop)
+    return shop
+
+
+def test_a_deleted_product_the_channel_holds_stock_of_is_told_0_once_then_leaves_the_feeds(junk_sent):
+    shop = junk_sent
+    assert shop.cli("products", "delete", "junk-1", "--force")[0] == 0
+    assert the_feed(shop) == {"junk-1": 0}                   # at once: the channel sells none of it any more
+    stock_changes(shop, "c2.csv", 12)
+    assert the_feed(shop) == {"item-a": 12, "junk-1": 0}     # the 0 stays until the channel has read it
+    sent_by_hand(shop)
+    stock_changes(shop, "c3.csv", 13)
+    assert the_feed(shop) == {"item-a": 13}                  # then it is gone from every file
+    assert "junk-1" not in published_codes(shop)
+
+
+def test_a_deleted_product_the_channel_was_never_told_of_leaves_the_unsent_file_and_no_file_is_left_empty(shop):
+    stock_changes(shop, "c0.csv", 10)
+    sent_by_hand(shop)                                       # the first feed, every product's figure, went
+    assert shop.products("sku,name\njunk-1,不要な商品\n")[0] == 0
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,3\n")[0] == 0
+    stock_changes(shop, "c1.csv", 10)                        # item-a unchanged: junk-1's figure alone is written
+    assert the_feed(shop) == {"junk-1": 3}
+    assert shop.cli("products", "delete", "junk-1", "--force")[0] == 0
+    assert shop.feeds() == []                                # nothing left for the channel to read
+    assert "junk-1" not in published_codes(shop)
+    stock_changes(shop, "c2.csv", 12)
+    assert the_feed(shop) == {"item-a": 12}
+
+
+def test_a_deleted_product_whose_0_went_already_leaves_without_another_row(junk_sent):
+    shop = junk_sent
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,0\n")[0] == 0
+    stock_changes(shop, "c2.csv", 12)
+    assert the_feed(shop) == {"item-a": 12, "junk-1": 0}
+    sent_by_hand(shop)                                       # the channel holds 0 of it
+    assert shop.cli("products", "delete", "junk-1")[0] == 0
+    assert shop.feeds() == [] and "junk-1" not in published_codes(shop)
+
+
+def test_a_product_deleted_and_made_again_under_its_code_is_published_again(junk_sent):
+    shop = junk_sent
+    assert shop.cli("products", "delete", "junk-1", "--force")[0] == 0
+    assert shop.products("sku,name\njunk-1,不要な商品 (再登録)\n")[0] == 0
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,4\n")[0] == 0
+    stock_changes(shop, "c2.csv", 12)
+    assert the_feed(shop) == {"item-a": 12, "junk-1": 4}     # its new figure replaces the unsent 0
+    # deleted again before that file went: the channel still holds the 3 it was sent, so it is told 0
+    assert shop.cli("products", "delete", "junk-1", "--force")[0] == 0
+    assert the_feed(shop) == {"item-a": 12, "junk-1": 0}
+    sent_by_hand(shop)
+    stock_changes(shop, "c3.csv", 13)
+    assert the_feed(shop) == {"item-a": 13}
+    # made again once it had left the feeds: published afresh
+    assert shop.products("sku,name\njunk-1,不要な商品 (再々登録)\n")[0] == 0
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,5\n")[0] == 0
+    stock_changes(shop, "c4.csv", 14)
+    assert the_feed(shop) == {"item-a": 14, "junk-1": 5}
+
+
+def test_a_crash_between_the_merged_file_and_the_removal_of_the_old_one_brings_no_deleted_row_back(shop, monkeypatch):
+    from tsunagi.outbound import stockmerge
+    assert shop.products("sku,name\njunk-1,不要な商品\n")[0] == 0
+    assert shop.counts("sku,location,lot,qty\njunk-1,本店倉庫,1,3\n")[0] == 0
+    stock_changes(shop, "c1.csv", 11)
+    assert the_feed(shop)["junk-1"] == 3                     # unsent: the channel never had it
+
+    def killed(paths):
+        raise SystemExit("killed after the merged file was written, before the old one went")
+    monkeypatch.setattr(stockmerge, "remove", killed)
+    with pytest.raises(SystemExit):
+        shop.cli("products", "delete", "junk-1", "--force")
+    monkeypatch.undo()
+    old, new = [rakuten_figures(f) for f in shop.feeds()]    # both in ready/, as the crash left them
+    assert old["junk-1"] == 3 and "junk-1" not in new
+    stock_changes(shop, "c2.csv", 12)                        # the next merge takes both
+    feed = the_feed(shop)
+    assert feed["item-a"] == 12 and "junk-1" not in feed
+    assert "junk-1" not in published_codes(shop)
 
 
 def test_a_products_layout_is_refused_by_the_order_and_stock_import(shop):

@@ -251,3 +251,20 @@ def test_a_stock_download_pulled_over_sftp_is_compared_and_its_drift_written_aga
     assert (drift["shop"], drift["channel_sku"], drift["channel_qty"], drift["published_qty"]) == ("rakuten", "item-b", 3, 10)
     [again] = set(ready.glob("*")) - before or ready.glob("*")
     assert '"u","item-b","","10"' in again.read_bytes().decode("cp932")
+
+
+def test_a_product_deleted_while_the_daemon_runs_is_told_0_by_the_feed_worker_then_leaves_the_file(running, tmp_path):
+    wait_for(lambda: one_yahoo_file(running))
+    (tmp_path / "p.csv").write_text("sku,name\njunk-1,不要な商品\n")
+    (tmp_path / "c.csv").write_text("sku,location,lot,qty\njunk-1,本店倉庫,1,3\n")
+    assert running.cli("products", "import", str(tmp_path / "p.csv")) == 0
+    assert running.cli("stock", "import", str(tmp_path / "c.csv")) == 0
+    wait_for(lambda: (f := one_yahoo_file(running)) and figures(f).get("junk-1") == 2)    # safety stock 1
+    pushed(running, "yahoo")                                  # the channel holds 2 of it
+    assert running.cli("products", "delete", "junk-1", "--force") == 0
+    told = wait_for(lambda: (f := one_yahoo_file(running)) and f)
+    assert figures(told) == {"junk-1": 0}
+    pushed(running, "yahoo")
+    running.send(sale(1, Item("item-a", "商品A", 2, 1000)))
+    after = wait_for(lambda: (f := one_yahoo_file(running)) and f)
+    assert figures(after) == {"item-a": 7}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tsunagi.common.errors import TsunagiError
-from tsunagi.oms import catalogrules, outbound_tables, stock
+from tsunagi.oms import catalog, catalogrules, feedchain, stock
 from tsunagi.oms.orders import FINAL
 from tsunagi.oms.store import Tx
 
@@ -53,8 +53,9 @@ def _refusal(tx: Tx, sku: str, force: bool) -> str | None:
 
 
 def delete_product(tx: Tx, sku: str, force: bool = False) -> Deleted:
-    """Remove the product, its set parts, channel codes and stock rows; its figures leave every feed (the
-    feeds forget what they published for its codes). The ledger and shipped orders keep their history.
+    """Remove the product, its set parts, channel codes and stock rows; its codes leave every feed, each
+    channel that may hold a figure above 0 for one told 0 first (oms/feedchain.py, outbound/feedgone.py). The
+    ledger and shipped orders keep their history.
     Stock still on hand is refused, or with force counted to 0 in the ledger first (cause "delete")."""
     if not catalogrules.is_product(tx, sku):
         twin = catalogrules.case_twin(tx, sku)
@@ -66,11 +67,12 @@ def delete_product(tx: Tx, sku: str, force: bool = False) -> Deleted:
         "SELECT location, lot, on_hand FROM stock WHERE sku = ? AND on_hand <> 0 ORDER BY location, lot", sku)]
     for location, lot, on_hand in counted:
         stock.move(tx, sku, location, lot, -on_hand, 0, "delete", f"products delete {sku}")
+    name = catalog.product_name(tx, sku)
     codes = [r[0] for r in tx.all("SELECT DISTINCT channel_sku FROM channel_skus WHERE sku = ? ORDER BY channel_sku", sku)]
     tx.run("DELETE FROM stock WHERE sku = ?", sku)
     tx.run("DELETE FROM channel_skus WHERE sku = ?", sku)
     tx.run("DELETE FROM set_components WHERE set_sku = ?", sku)
     tx.run("DELETE FROM products WHERE sku = ?", sku)
-    outbound_tables.forget_published(tx, [sku, *codes])
+    feedchain.retire(tx, sku, name, [sku, *codes])
     tx.memo.clear()
     return Deleted(sku, codes, counted)

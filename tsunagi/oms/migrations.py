@@ -326,6 +326,20 @@ def mails_keep_what_they_said(tx: Tx) -> None:
            "body BLOB NOT NULL)")
 
 
+def deleted_products_leave_the_feeds_once_told(tx: Tx) -> None:
+    """A shop's unsent stock file and the files merged into it are one chain (feed_chains: its number and the
+    file it was last written to); each published figure names the chain it went into and the figure before that
+    chain (what the channel holds until the file is read). A deleted product's codes wait in feed_retired until
+    each shop's channel holds 0 for them, or never held more."""
+    have = {r[1] for r in tx.all("PRAGMA table_info(feed_state)")}     # run again safely (a test replays it)
+    for column in ("chain", "prior"):
+        if column not in have:
+            tx.run(f"ALTER TABLE feed_state ADD COLUMN {column} INTEGER")
+    tx.run("CREATE TABLE IF NOT EXISTS feed_chains (shop TEXT PRIMARY KEY, chain INTEGER NOT NULL, file TEXT NOT NULL)")
+    tx.run("CREATE TABLE IF NOT EXISTS feed_retired (shop TEXT NOT NULL, channel_sku TEXT NOT NULL, "
+           "sku TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', PRIMARY KEY (shop, channel_sku))")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -343,5 +357,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  orders_searchable_by_name_kana_phone,
                                                  csv_digests_kept_by_order_number,
                                                  order_search_indexed_by_trigrams,
-                                                 mails_keep_what_they_said)
+                                                 mails_keep_what_they_said,
+                                                 deleted_products_leave_the_feeds_once_told)
 LATEST = len(MIGRATIONS)

@@ -148,15 +148,11 @@ def published_qty(tx: Tx, shop: str, channel_sku: str) -> int | None:
     return tx.value("SELECT qty FROM feed_state WHERE shop = ? AND channel_sku = ?", shop, channel_sku)
 
 
-def record_published(tx: Tx, figures: list[tuple[str, str, int]]) -> None:
-    """(shop, channel_sku, qty) now published in a stock feed."""
+def record_published(tx: Tx, figures: list[tuple[str, str, int]], chain: int | None = None) -> None:
+    """(shop, channel_sku, qty) now published in a stock feed, in the file of this chain (oms/feedchain.py):
+    a figure going into a chain for the first time keeps the one before it as its prior."""
     stamp = timestamp()
-    tx.many("INSERT INTO feed_state (shop, channel_sku, qty, published_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, published_at = excluded.published_at",
-            [(shop, code, qty, stamp) for shop, code, qty in figures])
-
-
-def forget_published(tx: Tx, channel_skus: list[str]) -> None:
-    """Codes no product has any more (a deleted product's): they leave every shop's feed, and a product given
-    one of them later is published afresh."""
-    tx.many("DELETE FROM feed_state WHERE channel_sku = ?", [(code,) for code in channel_skus])
+    tx.many("INSERT INTO feed_state (shop, channel_sku, qty, published_at, chain) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (shop, channel_sku) DO UPDATE SET qty = excluded.qty, published_at = excluded.published_at, "
+            "prior = CASE WHEN feed_state.chain IS excluded.chain THEN feed_state.prior ELSE feed_state.qty END, "
+            "chain = excluded.chain", [(shop, code, qty, stamp, chain) for shop, code, qty in figures])

@@ -7,9 +7,9 @@ from typing import Protocol
 
 import polars as pl
 
-from tsunagi.oms import catalog, outbound_tables, outbox, stock
+from tsunagi.oms import catalog, feedchain, outbound_tables, outbox, stock
 from tsunagi.oms.store import Store, Tx
-from tsunagi.outbound import csvfile, stockmerge
+from tsunagi.outbound import csvfile, feedgone, stockmerge
 from tsunagi.outbound.layouts import SHIPPED, Layouts
 
 log = logging.getLogger("tsunagi.feeds")
@@ -51,7 +51,7 @@ class FeedWriter:
 
         Files are renamed into ready/ before the transaction commits: a crash in between writes the
         same absolute figures again on restart, which a channel takes harmlessly; nothing is lost."""
-        written: list[Path] = []
+        written: list[Path] = feedgone.retire(self)    # a deleted product's codes first: they may hold a file
         while True:    # in bounded passes: a big import leaves millions of events behind it
             # worked out on a snapshot, without the write lock: intake is not held up meanwhile
             with self.store.snapshot() as tx:
@@ -146,10 +146,22 @@ class FeedWriter:
             outbound_tables.add_alert(tx, "feed", f"{shop} の在庫ファイルに {code} を書けません", problem)
         if not body.height:
             return None
-        path = stockmerge.write(self.outbox_dir / shop, shop, layout, csvfile.frame_from(layout, body, TEXT_FIELDS))
-        outbound_tables.record_published(tx, changes)     # a resync leaves out the figures published already
-        log.info("shop %s: stock feed %s (%d SKUs)", shop, path.name, body.height)
-        return path
+        merged, chain = self.merge(tx, shop, layout, csvfile.frame_from(layout, body, TEXT_FIELDS))
+        outbound_tables.record_published(tx, changes, chain)   # a resync leaves out the figures published already
+        log.info("shop %s: stock feed %s (%d SKUs)", shop, merged.path.name, body.height)
+        return merged.path
+
+    def merge(self, tx: Tx, shop: str, layout, body: pl.DataFrame,
+              gone: stockmerge.Gone | None = None) -> tuple[stockmerge.Merged, int]:
+        """body (in the layout's columns) merged into the shop's unsent file, and the number of the chain of
+        unsent files that file belongs to (recorded: oms/feedchain.py)."""
+        chain = feedchain.current(tx, shop)
+        merged = stockmerge.write(self.outbox_dir / shop, shop, layout, body, gone)
+        if merged.path is None:
+            return merged, chain.number
+        number = feedchain.continued(tx, shop, chain, merged.merged)
+        feedchain.wrote(tx, shop, number, merged.path.name)
+        return merged, number
 
 
 def rows_frame(rows: list[dict]) -> pl.DataFrame:

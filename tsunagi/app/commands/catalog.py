@@ -10,6 +10,7 @@ from pathlib import Path
 from tsunagi.app.commands import base
 from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
+from tsunagi.ingest.spool import Spool
 from tsunagi.oms import catalog, catalogdelete, catalogrules, counting, orders, stock
 from tsunagi.parsers import csvfile
 from tsunagi.parsers.csvfields import RowProblem
@@ -104,8 +105,10 @@ def cmd_products_import(args) -> int:
 
 def cmd_products_delete(args) -> int:
     cfg = base.config(args)
-    with base.writer(cfg).transaction() as tx:
+    store = base.writer(cfg)
+    with store.transaction() as tx:
         gone = catalogdelete.delete_product(tx, args.sku, force=args.force)
+    base.flush_feeds_if_idle(cfg, Spool(cfg.spool_dir), store)    # a channel that held it told 0 at once
     codes = f"; channel codes {', '.join(gone.channel_codes)} removed" if gone.channel_codes else ""
     counted = (f"; stock counted to 0 ({', '.join(f'{loc} {n}' for loc, _, n in gone.counted_away)})"
                if gone.counted_away else "")
