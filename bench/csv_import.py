@@ -2,10 +2,11 @@
 `tsunagi import`, next to a bare polars.read_csv of the same rows decoded to UTF-8, in the same run.
 
     python bench/csv_import.py [--rows 1000000] [--lines-per-order 2] [--keep DIR]
-    python bench/csv_import.py --reimport [--rows 100000] [--python PY --tree DIR]
+    python bench/csv_import.py --reimport [--rows 100000] [--changed-every N] [--python PY --tree DIR]
 
 --reimport: a cumulative cart CSV pulled again. The file is imported once, then the same orders in a file
-with other bytes (one new order appended) are imported and timed next to a bare read of that second file.
+with other bytes (one new order appended) are imported and timed next to a bare read of that second file;
+--changed-every N also changes every Nth order of it (a comment added), spread over the whole file.
 --python and --tree run the tsunagi side with another interpreter and checkout (the release before).
 
 Each side runs in its own process, so peak RSS is that process's own (ru_maxrss)."""
@@ -45,7 +46,9 @@ def header() -> list[str]:
                      "ラッピング名1", "担当者", "ひとことメモ", "利用端末", "あす楽希望フラグ") if c not in cols]
 
 
-def generate(path: Path, rows: int, per_order: int, extra_orders: int = 0) -> None:
+def generate(path: Path, rows: int, per_order: int, extra_orders: int = 0, changed_every: int = 0) -> None:
+    """changed_every N: every Nth order's rows carry a buyer comment (a cumulative file whose orders the
+    cart changed since the last pull, spread over the whole file)."""
     cols = header()
     fixed = {"ステータス": "発送待ち", "支払方法名": "クレジットカード決済", "配送方法": "宅配便", "お届け時間帯": "14:00～16:00",
              "注文者姓": "山田", "注文者名": "太郎", "注文者郵便番号1": "100", "注文者郵便番号2": "0001",
@@ -72,6 +75,8 @@ def generate(path: Path, rows: int, per_order: int, extra_orders: int = 0) -> No
             row[keys["商品番号"]] = f'"sku-{sku:05d}"'
             row[keys["商品名"]] = f'"サンプル商品 {sku} 髙品質①"'
             row[keys["個数"]] = '"1"'
+            if changed_every and o % changed_every == changed_every // 2:
+                row[keys["コメント"]] = '"配達前に電話してください"'
             row[keys["単価"]] = '"1280"'
             buf.append(",".join(row))
             if len(buf) == 10000:
@@ -166,13 +171,13 @@ def to_utf8(src: Path, utf8: Path) -> None:
             fout.write(decoder.decode(block).encode("utf-8"))
 
 
-def reimport(folder: Path, rows: int, per_order: int, repeat: int = 1) -> None:
+def reimport(folder: Path, rows: int, per_order: int, repeat: int = 1, changed_every: int = 0) -> None:
     """The same orders pulled again: the second file differs only by one order appended. repeat: the
     re-import (from the store as the first import left it) and the bare read are each timed that many
     times, alternately, and the fastest of each kept (a shared machine's noise only ever adds)."""
     first, second = folder / "orders-1.csv", folder / "orders-2.csv"
     generate(first, rows, per_order)
-    generate(second, rows, per_order, extra_orders=1)
+    generate(second, rows, per_order, extra_orders=1, changed_every=changed_every)
     utf8 = folder / "orders-2.utf8.csv"
     to_utf8(second, utf8)
     config = setup_shop(folder)
@@ -211,6 +216,8 @@ def main() -> None:
     ap.add_argument("--keep")
     ap.add_argument("--reimport", action="store_true", help="time a re-import of unchanged orders")
     ap.add_argument("--repeat", type=int, default=1, help="--reimport: time it and the bare read N times, keep the fastest")
+    ap.add_argument("--changed-every", type=int, default=0,
+                    help="--reimport: every Nth order of the second file changed (a comment added), spread over the file")
     ap.add_argument("--python", default=sys.executable, help="the interpreter of the tsunagi side")
     ap.add_argument("--tree", default=str(ROOT), help="the checkout the tsunagi side runs from")
     args = ap.parse_args()
@@ -218,7 +225,7 @@ def main() -> None:
     folder = Path(args.keep or tempfile.mkdtemp(prefix="tsunagi-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     if args.reimport:
-        reimport(folder, args.rows or 100_000, args.lines_per_order, args.repeat)
+        reimport(folder, args.rows or 100_000, args.lines_per_order, args.repeat, args.changed_every)
         if not args.keep:
             shutil.rmtree(folder)
         return
