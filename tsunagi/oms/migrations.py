@@ -326,6 +326,50 @@ def mails_keep_what_they_said(tx: Tx) -> None:
            "body BLOB NOT NULL)")
 
 
+# The bigram table holds what a 2-character search can find: each 2-character piece of an order's search text
+# (lower-cased in ASCII, as LIKE compares) with a character beyond ASCII and no space. A typed 2-character
+# word has no space once trimmed, and one all in ASCII (digits of a phone or an order number) is scanned by LIKE.
+def _bigrams(text: str) -> str:
+    """A subquery: the 2-character pieces (bigram) of the SQL expression text, each once."""
+    return (f"(WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM at WHERE i < length({text}) - 1) "
+            f"SELECT DISTINCT lower(substr({text}, i, 2)) AS bigram FROM at)")
+
+
+_FINDABLE = ("length(bigram) = 2 AND instr(bigram, ' ') = 0 AND instr(bigram, char(12288)) = 0 "
+             "AND (unicode(bigram) > 127 OR unicode(substr(bigram, 2)) > 127)")
+
+
+def order_search_indexed_by_bigrams(tx: Tx) -> None:
+    """order_search_bigrams: per 2-character piece of order_search's text the orders that have it, keyed by time
+    and id as the trigram index is, kept by triggers on order_search when an order's text or time moves: a
+    search for a 2-character name (田中, さと) reads its newest keys and counts them instead of every order."""
+    filled = tx.value("SELECT 1 FROM sqlite_master WHERE name = 'order_search_bigrams'")     # run once before
+    tx.run("CREATE TABLE IF NOT EXISTS order_search_bigrams (bigram TEXT NOT NULL, key INTEGER NOT NULL, "
+           "PRIMARY KEY (bigram, key)) WITHOUT ROWID")
+    old, new, was = _trigram_key("old."), _trigram_key("new."), _trigram_key("s.")
+    replaced = "(SELECT {} FROM order_search AS s WHERE s.order_id = new.order_id)"
+    add = (f"INSERT OR IGNORE INTO order_search_bigrams (bigram, key) SELECT bigram, {new} "
+           f"FROM {_bigrams('new.text')} WHERE {_FINDABLE};")
+    drop = "DELETE FROM order_search_bigrams WHERE key = {} AND bigram IN (SELECT bigram FROM {});"
+    # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: the text it replaces is read
+    # before, and its pieces dropped only if the text or time moved (a status change leaves the names alone)
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_before_insert BEFORE INSERT ON order_search "
+           "WHEN EXISTS (SELECT 1 FROM order_search AS s WHERE s.order_id = new.order_id "
+           f"AND (s.text IS NOT new.text OR {was} IS NOT {new})) BEGIN "
+           + drop.format(replaced.format(was), _bigrams(replaced.format("s.text"))) + " END")
+    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_insert AFTER INSERT ON order_search BEGIN {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_update AFTER UPDATE ON order_search "
+           f"WHEN old.text IS NOT new.text OR {old} IS NOT {new} BEGIN "
+           + drop.format(old, _bigrams("old.text")) + f" {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_delete AFTER DELETE ON order_search BEGIN "
+           + drop.format(old, _bigrams("old.text")) + " END")
+    if not filled:
+        tx.run("INSERT OR IGNORE INTO order_search_bigrams (bigram, key) WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL "
+               "SELECT i + 1 FROM at WHERE i < (SELECT max(length(text)) FROM order_search)) "
+               f"SELECT bigram, key FROM (SELECT lower(substr(text, i, 2)) AS bigram, {_trigram_key('')} AS key "
+               f"FROM order_search JOIN at ON i < length(text)) WHERE {_FINDABLE} ORDER BY bigram, key")
+
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -343,5 +387,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  orders_searchable_by_name_kana_phone,
                                                  csv_digests_kept_by_order_number,
                                                  order_search_indexed_by_trigrams,
-                                                 mails_keep_what_they_said)
+                                                 mails_keep_what_they_said,
+                                                 order_search_indexed_by_bigrams)
 LATEST = len(MIGRATIONS)
