@@ -329,14 +329,16 @@ def mails_keep_what_they_said(tx: Tx) -> None:
 # The bigram table holds what a 2-character search can find: each 2-character piece of an order's search text
 # (lower-cased in ASCII, as LIKE compares) with a character beyond ASCII and no space. A typed 2-character
 # word has no space once trimmed, and one all in ASCII (digits of a phone or an order number) is scanned by LIKE.
-def _bigrams(text: str) -> str:
-    """A subquery: the 2-character pieces (bigram) of the SQL expression text, each once."""
+def _findable(text: str) -> str:
+    """The piece of the SQL expression text at i is one to keep (the cheap test first: most are ASCII)."""
+    return (f"(unicode(substr({text}, i, 1)) > 127 OR unicode(substr({text}, i + 1, 1)) > 127) AND i < length({text}) "
+            f"AND instr(substr({text}, i, 2), ' ') = 0 AND instr(substr({text}, i, 2), char(12288)) = 0")
+
+
+def _bigrams(text: str, where: str = "1") -> str:
+    """A subquery: the 2-character pieces (bigram) of the SQL expression text at each i where where holds."""
     return (f"(WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM at WHERE i < length({text}) - 1) "
-            f"SELECT DISTINCT lower(substr({text}, i, 2)) AS bigram FROM at)")
-
-
-_FINDABLE = ("length(bigram) = 2 AND instr(bigram, ' ') = 0 AND instr(bigram, char(12288)) = 0 "
-             "AND (unicode(bigram) > 127 OR unicode(substr(bigram, 2)) > 127)")
+            f"SELECT DISTINCT lower(substr({text}, i, 2)) AS bigram FROM at WHERE {where})")
 
 
 def order_search_indexed_by_bigrams(tx: Tx) -> None:
@@ -349,15 +351,15 @@ def order_search_indexed_by_bigrams(tx: Tx) -> None:
     old, new, was = _trigram_key("old."), _trigram_key("new."), _trigram_key("s.")
     replaced = "(SELECT {} FROM order_search AS s WHERE s.order_id = new.order_id)"
     add = (f"INSERT OR IGNORE INTO order_search_bigrams (bigram, key) SELECT bigram, {new} "
-           f"FROM {_bigrams('new.text')} WHERE {_FINDABLE};")
+           f"FROM {_bigrams('new.text', _findable('new.text'))};")
     drop = "DELETE FROM order_search_bigrams WHERE key = {} AND bigram IN (SELECT bigram FROM {});"
     # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: the text it replaces is read
-    # before, and its pieces dropped only if the text or time moved (a status change leaves the names alone)
+    # before, and the pieces are changed only if the text or time moved (a status change leaves the names alone:
+    # one look-up, where splitting the text again would cost more than the rest of the write)
     tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_before_insert BEFORE INSERT ON order_search "
-           "WHEN EXISTS (SELECT 1 FROM order_search AS s WHERE s.order_id = new.order_id "
-           f"AND (s.text IS NOT new.text OR {was} IS NOT {new})) BEGIN "
-           + drop.format(replaced.format(was), _bigrams(replaced.format("s.text"))) + " END")
-    tx.run(f"CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_insert AFTER INSERT ON order_search BEGIN {add} END")
+           "WHEN NOT EXISTS (SELECT 1 FROM order_search AS s WHERE s.order_id = new.order_id "
+           f"AND s.text IS new.text AND {was} IS {new}) BEGIN "
+           + drop.format(replaced.format(was), _bigrams(replaced.format("s.text"))) + f" {add} END")
     tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_update AFTER UPDATE ON order_search "
            f"WHEN old.text IS NOT new.text OR {old} IS NOT {new} BEGIN "
            + drop.format(old, _bigrams("old.text")) + f" {add} END")
@@ -366,9 +368,8 @@ def order_search_indexed_by_bigrams(tx: Tx) -> None:
     if not filled:
         tx.run("INSERT OR IGNORE INTO order_search_bigrams (bigram, key) WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL "
                "SELECT i + 1 FROM at WHERE i < (SELECT max(length(text)) FROM order_search)) "
-               f"SELECT bigram, key FROM (SELECT lower(substr(text, i, 2)) AS bigram, {_trigram_key('')} AS key "
-               f"FROM order_search JOIN at ON i < length(text)) WHERE {_FINDABLE} ORDER BY bigram, key")
-
+               f"SELECT lower(substr(text, i, 2)) AS bigram, {_trigram_key('')} AS key FROM order_search JOIN at "
+               f"ON {_findable('text')} ORDER BY bigram, key")
 
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
