@@ -140,10 +140,11 @@ def pieces_kept(store: Store) -> bool:
     """The table holds each order's 2-character pieces with a character beyond ASCII and no space, under
     the key its trigram entry has."""
     tx = store.read()
-    expected = sorted({(text[i:i + 2].lower() if text[i:i + 2].isascii() else text[i:i + 2].translate(
-        str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")), key)
-        for key, text in tx.all("SELECT rowid, text FROM order_search_trigrams")
-        for i in range(len(text) - 1) if not text[i:i + 2].isascii() and not any(c.isspace() for c in text[i:i + 2])})
+    lower = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")      # ASCII only, as LIKE
+    texts = tx.all("SELECT rowid, text FROM order_search_trigrams")
+    expected = sorted({(piece.translate(lower), key) for key, text in texts
+                       for piece in (text[i:i + 2] for i in range(len(text) - 1))
+                       if not piece.isascii() and " " not in piece and "\u3000" not in piece})
     return tx.all("SELECT bigram, key FROM order_search_bigrams ORDER BY bigram, key") == expected
 
 

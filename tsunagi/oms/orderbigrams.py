@@ -31,9 +31,23 @@ def ids(tx: Tx, words: list[str], where: str, params: list, limit: int, offset: 
     their count (LIKE compares ASCII letters in any case: the table and the words are lower-cased alike)."""
     grams = sorted({w.translate(_ASCII_LOWER) for w in words})
     keys = " UNION ".join([f"SELECT key FROM {TABLE} WHERE bigram = ?"] * len(grams))
-    matches = tx.value(f"SELECT COUNT(*) FROM ({keys})", *grams)
+    matches = _count(tx, grams, keys)
     if not where:
         return [r[0] & ID_BITS for r in tx.all(f"{keys} ORDER BY key DESC LIMIT ? OFFSET ?",
                                                *grams, limit, offset)], matches
     found = f"(SELECT key & {ID_BITS} AS match_id FROM ({keys}))"       # each match once, as UNION leaves them
     return ordersearch.filtered(tx, found, grams, matches, where, params, limit, offset)
+
+
+def _count(tx: Tx, grams: list[str], keys: str) -> int:
+    """How many orders have any of the pieces. Two (as typed and in katakana): each one's count less the orders
+    with both, looked up from the rarer (often none: names come in katakana), not the union sorted."""
+    if len(grams) != 2:
+        return tx.value(f"SELECT COUNT(*) FROM ({keys})", *grams)
+    counts = {g: tx.value(f"SELECT COUNT(*) FROM {TABLE} WHERE bigram = ?", g) for g in grams}
+    rare, common = sorted(grams, key=counts.get)
+    if not counts[rare]:
+        return counts[common]
+    return counts[rare] + counts[common] - tx.value(
+        f"SELECT COUNT(*) FROM {TABLE} AS a WHERE a.bigram = ? AND EXISTS "
+        f"(SELECT 1 FROM {TABLE} AS b WHERE b.bigram = ? AND b.key = a.key)", rare, common)
