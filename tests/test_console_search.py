@@ -89,10 +89,25 @@ def test_many_matches_are_paged_newest_first_with_their_count(console):
     assert found(console, q="たなか", page="2") == (tanaka[50:], "60 件")
 
 
+def test_two_characters_of_a_name_or_its_kana_are_paged_newest_first_with_their_count(console):
+    start = datetime(2026, 6, 12, 10, 0, tzinfo=JST)
+    imported(console, [rakuten(n, TANAKA if n % 3 else SATO, ordered_at=start + timedelta(minutes=n))
+                       for n in range(1, 91)])
+    tanaka = [rakuten(n).order_no for n in range(90, 0, -1) if n % 3]                    # 60, newest first
+    sato = [rakuten(n).order_no for n in range(90, 0, -1) if n % 3 == 0]                 # 30
+    assert found(console, q="田中") == (tanaka[:50], "60 件")
+    assert found(console, q="田中", page="2") == (tanaka[50:], "60 件")
+    assert found(console, q="さと") == (sato, "30 件")                  # hiragana finds the katakana サトウ
+    assert found(console, q="ｻﾄ") == (sato, "30 件")                    # and so does half-width kana
+    assert found(console, q="次郎", ordered_from="2026-06-12", shop="rakuten") == (tanaka[:50], "60 件")
+
+
 def test_an_order_whose_name_is_corrected_is_found_by_the_new_name_and_not_the_old(console):
     imported(console, [rakuten(1), rakuten(2, TANAKA)])
     assert console.running.cli("order-set", "rakuten", rakuten(1).order_no, "buyer.name=鈴木 五郎",
                                "ship_to.name=鈴木 五郎") == 0
     assert found(console, q="鈴木 五郎") == ([rakuten(1).order_no], "1 件")
     assert found(console, q="佐藤 一郎") == ([], "0 件")
-    assert found(console, q="佐藤") == ([], "0 件")                                   # the scan agrees
+    assert found(console, q="鈴木") == ([rakuten(1).order_no], "1 件")              # by its new 2 characters
+    assert found(console, q="佐藤") == ([], "0 件")                                   # and not its old
+    assert found(console, q="佐") == ([], "0 件")                                     # the 1-character scan agrees

@@ -1,12 +1,13 @@
-"""The order list's trigram index in the store: filled when a database is upgraded, kept as orders change,
-paging the newest matches first with their count, and a LIKE scan where the index cannot be had."""
+"""The order list's trigram index and 2-character table in the store: filled when a database is upgraded, kept
+as orders change, paging the newest matches first with their count, finding what the LIKE scan finds, and a
+LIKE scan where the index cannot be had."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from tsunagi.common.clock import JST
-from tsunagi.oms import migrations, orderlist, orders, ordersearch
+from tsunagi.oms import migrations, orderbigrams, orderlist, orders, ordersearch
 from tsunagi.oms.records import Address, OrderLine, OrderRecord
 from tsunagi.oms.store import Store
 
@@ -33,8 +34,8 @@ def numbers(store: Store, text: str, limit: int = 50, offset: int = 0) -> tuple[
     return [r.order_no for r in rows], total
 
 
-def newest_first(ks) -> list[str]:
-    return [order(k).order_no for k in sorted(ks, reverse=True)]
+def newest_first(ks, make=order) -> list[str]:
+    return [make(k).order_no for k in sorted(ks, reverse=True)]
 
 
 def consistent(store: Store) -> bool:
@@ -118,3 +119,92 @@ def test_without_the_trigram_tokenizer_the_search_scans_by_like(tmp_path):
         orders.apply_order(tx, order(12))                     # writing orders needs no index either
     assert numbers(store, "たなか") == (newest_first([0, 3, 4, 7, 8, 11, 12]), 7)
     assert numbers(store, "0900012") == (["A-00012"], 1)
+
+
+# -- 2 characters: order_search_bigrams -----------------------------------------------------------------
+
+NAMES = [("田中 太郎", "タナカ タロウ"), ("田中　花子", "ﾀﾅｶ ﾊﾅｺ"), ("佐藤一郎", "さとう いちろう"),
+         ("鈴木 次郎", "スズキ ジロウ"), ("ＡＢＣ商事 田中", ""), ("Smith 花子", "スミス ハナコ"),
+         ("中田 さと", "ナカタ サト"), ("Aさん 様", "エー")]
+
+
+def named(k: int) -> OrderRecord:
+    name, kana = NAMES[k % len(NAMES)]
+    buyer = Address(name=name, phone=f"090-{k:04d}-0000", kana=kana)
+    ship_to = Address(name=NAMES[(k * 3) % len(NAMES)][0]) if k % 5 == 4 else buyer
+    return OrderRecord("other" if k % 3 == 2 else "shop", f"N-{k:05d}", START + timedelta(minutes=k),
+                       (OrderLine("A", "商品A", 1, 1000),), 1000, buyer=buyer, ship_to=ship_to)
+
+
+def pieces_kept(store: Store) -> bool:
+    """The table holds each order's 2-character pieces with a character beyond ASCII and no space, under
+    the key its trigram entry has."""
+    tx = store.read()
+    lower = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")      # ASCII only, as LIKE
+    texts = tx.all("SELECT rowid, text FROM order_search_trigrams")
+    expected = sorted({(piece.translate(lower), key) for key, text in texts
+                       for piece in (text[i:i + 2] for i in range(len(text) - 1))
+                       if not piece.isascii() and " " not in piece and "\u3000" not in piece})
+    return tx.all("SELECT bigram, key FROM order_search_bigrams ORDER BY bigram, key") == expected
+
+
+def test_two_characters_find_what_the_like_scan_finds(tmp_path, monkeypatch):
+    store = Store(tmp_path / "t.db")
+    with store.transaction() as tx:
+        for k in range(40):
+            orders.apply_order(tx, named(k))
+    typed = {text[i:i + 2] for name, kana in NAMES for text in (name, kana) for i in range(len(text) - 1)}
+    typed |= {"たな", "すず", "ﾀﾅ", "たろ", "ａｂ", "aさ", "Aさ", "AB", "09", "-0", "中　"}
+    f = orderlist.Filter(shop="other")
+    results, indexed = {}, 0
+    for usable in (orderbigrams.usable, lambda tx, words: False):        # the table, then the LIKE scan
+        monkeypatch.setattr(orderbigrams, "usable", usable)
+        for text in sorted(typed):
+            indexed += usable(store.read(), orderlist._words(text.strip()))
+            got = (numbers(store, text), numbers(store, text, limit=5, offset=3),
+                   orderlist.search(store.read(), orderlist.Filter(text=text, shop=f.shop), 5, 2)[1])
+            assert results.setdefault(text, got) == got, text
+    assert indexed > 40 and pieces_kept(store)
+    tanaka = [k for k in range(40) if "田中" in named(k).buyer.name + named(k).ship_to.name]
+    assert numbers(store, "田中") == (newest_first(tanaka, named), len(tanaka)) and len(tanaka) > 10
+
+
+def test_a_two_character_kana_search_in_hiragana_finds_the_katakana_reading(tmp_path):
+    store = filled(tmp_path / "t.db", 12)
+    assert numbers(store, "たな") == (newest_first(k for k in range(12) if k % 4 in (0, 3)), 6)
+    assert numbers(store, "ずき") == (newest_first(k for k in range(12) if k % 4 == 1), 3)
+
+
+def test_an_order_renamed_is_found_by_its_new_two_characters_and_not_its_old(tmp_path):
+    store = filled(tmp_path / "t.db", 8)
+    with store.transaction() as tx:
+        order_id = tx.value("SELECT id FROM orders WHERE order_no = 'A-00004'")
+        orders.edit(tx, order_id, {"buyer.name": "渡辺 花子", "ship_to.name": "渡辺 花子"})
+    assert numbers(store, "渡辺") == (["A-00004"], 1)
+    assert numbers(store, "買手") == (newest_first(k for k in range(8) if k != 4), 7)     # its old name is gone
+    assert numbers(store, "たな") == (newest_first([0, 3, 4, 7]), 4)        # its kana, unchanged, is kept
+    assert pieces_kept(store)
+
+
+def test_an_upgraded_database_finds_two_characters_through_the_new_table(tmp_path):
+    store = filled(tmp_path / "t.db", 40)
+    with store.transaction() as tx:          # as the release before left it: no table, no triggers feeding it
+        for name in ("before_insert", "on_update", "on_delete"):
+            tx.run(f"DROP TRIGGER order_search_bigrams_{name}")
+        tx.run("DROP TABLE order_search_bigrams")
+        tx.run(f"PRAGMA user_version = {migrations.MIGRATIONS.index(migrations.order_search_indexed_by_bigrams)}")
+    store.close()
+    store = Store(tmp_path / "t.db")                                 # opening it migrates
+    assert pieces_kept(store)
+    assert numbers(store, "たな") == (newest_first(k for k in range(40) if k % 4 in (0, 3)), 20)
+    with store.transaction() as tx:                                  # run again, it leaves the table alone
+        migrations.order_search_indexed_by_bigrams(tx)
+    assert pieces_kept(store)
+
+
+def test_deleted_orders_leave_no_pieces_behind(tmp_path):
+    store = filled(tmp_path / "t.db", 8)
+    with store.transaction() as tx:
+        tx.run("DELETE FROM orders WHERE order_no = 'A-00004'")
+    assert numbers(store, "たな") == (newest_first([0, 3, 7]), 3)
+    assert pieces_kept(store)

@@ -99,6 +99,10 @@ def test_a_database_of_the_release_before_numbered_migrations_is_upgraded_in_pla
     for part in ("", "_config", "_data", "_docsize", "_idx"):
         after.pop("order_search_trigrams" + part)
     assert after.pop("feed_chains") == after.pop("feed_retired") == []    # no unsent chain, no product deleted yet
+    # and each 2-character piece of a name a 2-character search can find (山田, 花子), under the same key
+    assert sorted((piece, key & 0xFFFFFFFF) for piece, key in after.pop("order_search_bigrams")) == sorted(
+        (text[i:i + 2], r[0]) for r in search for text in [r[2]] for i in range(len(text) - 1)
+        if " " not in text[i:i + 2] and not text[i:i + 2].isascii())
     assert after == before
 
 

@@ -340,6 +340,51 @@ def deleted_products_leave_the_feeds_once_told(tx: Tx) -> None:
            "sku TEXT NOT NULL, name TEXT NOT NULL DEFAULT '', PRIMARY KEY (shop, channel_sku))")
 
 
+# The bigram table holds what a 2-character search can find: each 2-character piece of an order's search text
+# (lower-cased in ASCII, as LIKE compares) with a character beyond ASCII and no space. A typed 2-character
+# word has no space once trimmed, and one all in ASCII (digits of a phone or an order number) is scanned by LIKE.
+def _findable(text: str) -> str:
+    """The piece of the SQL expression text at i is one to keep (the cheap test first: most are ASCII)."""
+    return (f"(unicode(substr({text}, i, 1)) > 127 OR unicode(substr({text}, i + 1, 1)) > 127) AND i < length({text}) "
+            f"AND instr(substr({text}, i, 2), ' ') = 0 AND instr(substr({text}, i, 2), char(12288)) = 0")
+
+
+def _bigrams(text: str, where: str = "1") -> str:
+    """A subquery: the 2-character pieces (bigram) of the SQL expression text at each i where where holds."""
+    return (f"(WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM at WHERE i < length({text}) - 1) "
+            f"SELECT DISTINCT lower(substr({text}, i, 2)) AS bigram FROM at WHERE {where})")
+
+
+def order_search_indexed_by_bigrams(tx: Tx) -> None:
+    """order_search_bigrams: per 2-character piece of order_search's text the orders that have it, keyed by time
+    and id as the trigram index is, kept by triggers on order_search when an order's text or time moves: a
+    search for a 2-character name (田中, さと) reads its newest keys and counts them instead of every order."""
+    filled = tx.value("SELECT 1 FROM sqlite_master WHERE name = 'order_search_bigrams'")     # run once before
+    tx.run("CREATE TABLE IF NOT EXISTS order_search_bigrams (bigram TEXT NOT NULL, key INTEGER NOT NULL, "
+           "PRIMARY KEY (bigram, key)) WITHOUT ROWID")
+    old, new, was = _trigram_key("old."), _trigram_key("new."), _trigram_key("s.")
+    replaced = "(SELECT {} FROM order_search AS s WHERE s.order_id = new.order_id)"
+    add = (f"INSERT OR IGNORE INTO order_search_bigrams (bigram, key) SELECT bigram, {new} "
+           f"FROM {_bigrams('new.text', _findable('new.text'))};")
+    drop = "DELETE FROM order_search_bigrams WHERE key = {} AND bigram IN (SELECT bigram FROM {});"
+    # order_search is written by INSERT OR REPLACE, whose delete fires no trigger: the text it replaces is read
+    # before, and the pieces are changed only if the text or time moved (a status change leaves the names alone:
+    # one look-up, where splitting the text again would cost more than the rest of the write)
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_before_insert BEFORE INSERT ON order_search "
+           "WHEN NOT EXISTS (SELECT 1 FROM order_search AS s WHERE s.order_id = new.order_id "
+           f"AND s.text IS new.text AND {was} IS {new}) BEGIN "
+           + drop.format(replaced.format(was), _bigrams(replaced.format("s.text"))) + f" {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_update AFTER UPDATE ON order_search "
+           f"WHEN old.text IS NOT new.text OR {old} IS NOT {new} BEGIN "
+           + drop.format(old, _bigrams("old.text")) + f" {add} END")
+    tx.run("CREATE TRIGGER IF NOT EXISTS order_search_bigrams_on_delete AFTER DELETE ON order_search BEGIN "
+           + drop.format(old, _bigrams("old.text")) + " END")
+    if not filled:
+        tx.run("INSERT OR IGNORE INTO order_search_bigrams (bigram, key) WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL "
+               "SELECT i + 1 FROM at WHERE i < (SELECT max(length(text)) FROM order_search)) "
+               f"SELECT lower(substr(text, i, 2)) AS bigram, {_trigram_key('')} AS key FROM order_search JOIN at "
+               f"ON {_findable('text')} ORDER BY bigram, key")
+
 MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outbox,
                                                  mails_remember_when_they_began_failing, order_versions,
                                                  csv_files_recorded_row_by_row,
@@ -358,5 +403,6 @@ MIGRATIONS: tuple[Callable[[Tx], None], ...] = (v1_schema, mails_follow_the_outb
                                                  csv_digests_kept_by_order_number,
                                                  order_search_indexed_by_trigrams,
                                                  mails_keep_what_they_said,
-                                                 deleted_products_leave_the_feeds_once_told)
+                                                 deleted_products_leave_the_feeds_once_told,
+                                                 order_search_indexed_by_bigrams)
 LATEST = len(MIGRATIONS)

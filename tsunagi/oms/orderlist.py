@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from tsunagi.common.japanese import full_width_kana, half_width
-from tsunagi.oms import ordersearch, status
+from tsunagi.oms import orderbigrams, ordersearch, status
 from tsunagi.oms.store import Tx
 
 
@@ -65,8 +65,10 @@ def _ids(tx: Tx, f: Filter, limit: int, offset: int) -> tuple[list[int], int]:
     words = _words(text)
     if ordersearch.usable(tx, words):
         return ordersearch.ids(tx, words, where, params, limit, offset)
-    # 1 or 2 characters (or an SQLite without the trigram tokenizer): the narrow order_search table read
-    # once by LIKE, for the count and the page alike
+    if orderbigrams.usable(tx, words):             # 2 characters, a name's or its kana's
+        return orderbigrams.ids(tx, words, where, params, limit, offset)
+    # 1 character, 2 in ASCII (or an SQLite without the trigram tokenizer): the narrow order_search table
+    # read once by LIKE, for the count and the page alike
     likes = [_like(w) for w in words]
     sql = ("SELECT order_id FROM order_search WHERE (" + " OR ".join(["text LIKE ? ESCAPE '\\'"] * len(likes)) + ")"
            + (f" AND order_id IN (SELECT id FROM orders{where})" if where else "")

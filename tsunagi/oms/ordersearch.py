@@ -36,14 +36,20 @@ def ids(tx: Tx, words: list[str], where: str, params: list, limit: int, offset: 
         # the index is keyed by time: read backwards, its first entries are the newest matches
         return [r[0] for r in tx.all(f"SELECT rowid & {ID_BITS} FROM {INDEX} WHERE {INDEX} MATCH ? "
                                      "ORDER BY rowid DESC LIMIT ? OFFSET ?", match, limit, offset)], matches
+    return filtered(tx, found, [match], matches, where, params, limit, offset)
+
+
+def filtered(tx: Tx, found: str, found_params: list, matches: int, where: str, params: list, limit: int,
+             offset: int) -> tuple[list[int], int]:
+    """One page of the matches (found: a subquery of their match_id) that pass the filters, and their count."""
     if matches <= FEW:
         # few matches: each looked up in orders and tested against the filters, then sorted
         filters = where.removeprefix(" WHERE ")
-        sql, values = f"FROM {found} AS m CROSS JOIN orders ON id = m.match_id AND {filters}", [match, *params]
+        sql, values = f"FROM {found} AS m CROSS JOIN orders ON id = m.match_id AND {filters}", [*found_params, *params]
     else:
         # many: the filters' index (by status, shop, time) walked newest first, each entry looked up in the
         # matches (the unary + keeps SQLite from driving the walk from the matches instead)
-        sql, values = f"FROM orders{where} AND +id IN {found}", [*params, match]
+        sql, values = f"FROM orders{where} AND +id IN {found}", [*params, *found_params]
     total = tx.value("SELECT COUNT(*) " + sql, *values)
     return [r[0] for r in tx.all(f"SELECT id {sql} ORDER BY ordered_at DESC, id DESC LIMIT ? OFFSET ?",
                                  *values, limit, offset)], total
