@@ -86,11 +86,17 @@ def test_filters_give_the_same_page_whether_the_matches_or_the_filters_lead(tmp_
     assert pages[0] == pages[1] == (expected[10:30], len(expected))
 
 
-def test_an_order_that_changes_is_found_by_its_new_text_only(tmp_path):
+def renamed(tmp_path):
+    """A store of 8 orders whose order A-00004's buyer and recipient became 渡辺 花子."""
     store = filled(tmp_path / "t.db", 8)
     with store.transaction() as tx:
         order_id = tx.value("SELECT id FROM orders WHERE order_no = 'A-00004'")
         orders.edit(tx, order_id, {"buyer.name": "渡辺 花子", "ship_to.name": "渡辺 花子"})
+    return store
+
+
+def test_an_order_that_changes_is_found_by_its_new_text_only(tmp_path):
+    store = renamed(tmp_path)
     assert numbers(store, "渡辺 花") == (["A-00004"], 1)
     assert numbers(store, "買手 4") == ([], 0)
     assert numbers(store, "買手 3") == (["A-00003"], 1)
@@ -176,10 +182,7 @@ def test_a_two_character_kana_search_in_hiragana_finds_the_katakana_reading(tmp_
 
 
 def test_an_order_renamed_is_found_by_its_new_two_characters_and_not_its_old(tmp_path):
-    store = filled(tmp_path / "t.db", 8)
-    with store.transaction() as tx:
-        order_id = tx.value("SELECT id FROM orders WHERE order_no = 'A-00004'")
-        orders.edit(tx, order_id, {"buyer.name": "渡辺 花子", "ship_to.name": "渡辺 花子"})
+    store = renamed(tmp_path)
     assert numbers(store, "渡辺") == (["A-00004"], 1)
     assert numbers(store, "買手") == (newest_first(k for k in range(8) if k != 4), 7)     # its old name is gone
     assert numbers(store, "たな") == (newest_first([0, 3, 4, 7]), 4)        # its kana, unchanged, is kept
