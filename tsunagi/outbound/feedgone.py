@@ -10,7 +10,7 @@ import polars as pl
 from tsunagi.oms import catalog, feedchain, outbound_tables
 from tsunagi.oms.feedchain import Chain, Figure, Retired
 from tsunagi.oms.store import Tx
-from tsunagi.outbound import csvfile, feeds, stockmerge
+from tsunagi.outbound import csvfile, feedrows, stockmerge
 from tsunagi.outbound.stockmerge import DROP, KEEP, ZERO
 
 log = logging.getLogger("tsunagi.feeds")
@@ -23,8 +23,9 @@ log = logging.getLogger("tsunagi.feeds")
 # - It holds 0, or never heard of the code: the code's row is dropped from the unsent file, and it leaves now.
 
 
-def retire(writer: feeds.FeedWriter) -> list[Path]:
-    """Each shop's deleted codes handled as the rule says; the files written."""
+def retire(writer) -> list[Path]:
+    """Each shop's deleted codes handled as the rule says (writer: the FeedWriter of outbound/feeds.py, which
+    calls this first in each flush); the files written."""
     if not feedchain.retiring(writer.store.read()):
         return []
     written: list[Path] = []
@@ -47,15 +48,15 @@ def _not_made_again(tx: Tx, shop: str, items: list[Retired]) -> list[Retired]:
     return [r for r in items if r.channel_sku not in again]
 
 
-def _shop(writer: feeds.FeedWriter, tx: Tx, shop: str, feed, items: list[Retired]) -> Path | None:
+def _shop(writer, tx: Tx, shop: str, feed, items: list[Retired]) -> Path | None:
     chain = feedchain.current(tx, shop)
     figures = feedchain.figures(tx, shop, [r.channel_sku for r in items])
     if _waiting(writer.outbox_dir / shop, chain, items, figures):
         return None
-    layout = writer.layouts.load("stock", feed.layout, feeds.FIELDS)
+    layout = writer.layouts.load("stock", feed.layout, feedrows.FIELDS)
     rows, codes = [], []
     for r in items:
-        row, _ = feeds.feed_row(layout, shop, r.channel_sku, r.sku, r.name, 0, feed)
+        row, _ = feedrows.feed_row(layout, shop, r.channel_sku, r.sku, r.name, 0, feed)
         if row is None:           # a code the file cannot carry was never in it
             feedchain.gone(tx, shop, [r.channel_sku])
             continue
@@ -68,7 +69,7 @@ def _shop(writer: feeds.FeedWriter, tx: Tx, shop: str, feed, items: list[Retired
         live = chain.number if chain.file in names else None
         return [_action(figures.get(code), held, live) for code, held in zip(codes, in_file)]
 
-    gone = stockmerge.Gone(csvfile.frame_from(layout, feeds.rows_frame(rows), feeds.TEXT_FIELDS), decide)
+    gone = stockmerge.Gone(csvfile.frame_from(layout, feedrows.rows_frame(rows), feedrows.TEXT_FIELDS), decide)
     empty = pl.DataFrame(schema={f"c{i}": pl.String for i in range(len(layout.columns))})
     merged, number = writer.merge(tx, shop, layout, empty, gone)
     told = [c for c, a in zip(codes, merged.actions) if a == ZERO]

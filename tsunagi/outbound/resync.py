@@ -9,7 +9,8 @@ import polars as pl
 from tsunagi.common import clock
 from tsunagi.oms import catalog, fullcatalog, outbox, published as channel, stock
 from tsunagi.outbound import csvfile
-from tsunagi.outbound.feeds import FIELDS, FeedWriter, feed_row, published, rows_frame
+from tsunagi.outbound.feedrows import FIELDS, feed_row, rows_frame
+from tsunagi.outbound.feeds import FeedWriter, published
 from tsunagi.outbound.layouts import Layout
 
 log = logging.getLogger("tsunagi.feeds")
