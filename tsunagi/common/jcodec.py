@@ -36,14 +36,12 @@ def decode_iso2022jp(data: bytes) -> str:
     Each two-byte JIS segment is shifted to Shift_JIS and decoded as CP932, which carries
     ①, ㈱, Ⅲ, 髙 and the rest that Python's iso2022_jp codec rejects.
     """
-    out: list[str] = []
-    mode = b"(B"
-    pos = 0
-    for m in list(_ESC.finditer(data)) + [None]:
-        end = m.start() if m else len(data)
-        out.append(_decode_segment(data[pos:end], mode))
-        if m:
-            mode, pos = m.group(1), m.end()
+    if b"\x1b" not in data:
+        return _decode_segment(data, b"(B")
+    parts = _ESC.split(data)         # text, mode, text, mode, ..., text
+    out = [_decode_segment(parts[0], b"(B")]
+    for i in range(1, len(parts), 2):
+        out.append(_decode_segment(parts[i + 1], parts[i]))
     return "".join(out)
 
 
@@ -53,12 +51,61 @@ def _decode_segment(chunk: bytes, mode: bytes) -> str:
     if mode == b"(I":
         return bytes(b | 0x80 for b in chunk).decode("cp932", "replace")
     if mode.startswith(b"$"):
-        sjis = bytearray()
-        for i in range(0, len(chunk) - 1, 2):
-            sjis += _jis_to_sjis(chunk[i], chunk[i + 1])
-        text = sjis.decode("cp932", "replace")
-        return text + ("\ufffd" if len(chunk) % 2 else "")
+        return _decode_jis(chunk)
+    if chunk.isascii():          # CP932 reads 0x00-0x7F as themselves; its decoder costs a microsecond a call
+        return chunk.decode("latin-1")
     return chunk.decode("cp932", "replace")
+
+
+class _Unmapped(dict):
+    """JIS code → its CP932 character; a code CP932 has no character for raises, and the run is decoded the
+    long way (str.translate leaves a code a LookupError names as it is: ValueError stops it instead)."""
+
+    def __missing__(self, code: int):
+        raise ValueError(code)
+
+
+_JIS_CHARS: _Unmapped | None = None
+
+
+def _jis_chars() -> _Unmapped:
+    """Every JIS pair (0x21-0x7E twice) whose Shift_JIS form CP932 decodes to one character, made by the
+    pair-by-pair decoder itself (so the two cannot disagree); built at the first ISO-2022-JP text."""
+    global _JIS_CHARS
+    if _JIS_CHARS is None:
+        table = _Unmapped()
+        for j1 in range(0x21, 0x7F):
+            for j2 in range(0x21, 0x7F):
+                try:
+                    char = _jis_to_sjis(j1, j2).decode("cp932")
+                except UnicodeDecodeError:
+                    continue
+                if len(char) == 1:
+                    table[j1 << 8 | j2] = char
+        _JIS_CHARS = table
+    return _JIS_CHARS
+
+
+def _decode_jis(chunk: bytes) -> str:
+    """A two-byte run: each pair read as one UTF-16 unit (its JIS code) and mapped by the table, in C. When
+    every pair is a CP932 character this is exactly the pair-by-pair decoding (CP932 reads a mapped lead
+    and trail byte as one character whatever follows); a run with any other pair, or an odd byte, takes
+    the pair-by-pair road, where its replacement characters come out as they always did."""
+    if len(chunk) % 2 == 0:
+        try:
+            return codecs.utf_16_be_decode(chunk, "strict", True)[0].translate(_JIS_CHARS or _jis_chars())
+        except (ValueError, UnicodeDecodeError):
+            pass
+    return _decode_jis_pairwise(chunk)
+
+
+def _decode_jis_pairwise(chunk: bytes) -> str:
+    """The reference: each pair shifted to Shift_JIS, the run decoded as CP932."""
+    sjis = bytearray()
+    for i in range(0, len(chunk) - 1, 2):
+        sjis += _jis_to_sjis(chunk[i], chunk[i + 1])
+    text = sjis.decode("cp932", "replace")
+    return text + ("\ufffd" if len(chunk) % 2 else "")
 
 
 def _jis_to_sjis(j1: int, j2: int) -> bytes:
