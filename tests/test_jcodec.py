@@ -67,7 +67,7 @@ def test_a_run_with_an_unmapped_pair_or_an_odd_byte_keeps_its_replacements():
 
 TEXT = st.text(alphabet=st.sampled_from(list("abc 1-:\n\t") + list("あア亜商品髙﨑纊①⑳Ⅲ㈱～－∥")), max_size=40)
 SEGMENT = st.one_of(st.sampled_from([b"\x1b$B", b"\x1b$@", b"\x1b(B", b"\x1b(J", b"\x1b(I", b"\x1b$(D", b"\x1b$(Q",
-                                     b"\x1b", b"\n"]),
+                                     b"\x1b", b"\n", b"\0", b"\0\0"]),
                     st.binary(max_size=9), st.lists(st.integers(0x21, 0x7E), max_size=8).map(bytes))
 
 
@@ -81,4 +81,14 @@ def test_text_written_as_iso_2022_jp_reads_back_the_same(text):
 @settings(max_examples=1000, deadline=None)
 @given(st.lists(SEGMENT, max_size=12).map(b"".join))
 def test_any_bytes_read_as_the_pair_by_pair_reference(data):
+    assert decode_iso2022jp(data) == reference(data)
+
+
+PLAIN = st.one_of(st.sampled_from([b"\x1b$B", b"\x1b$@", b"\x1b(B", b"\n", b"\0"]),
+                  st.lists(st.integers(0x21, 0x7E), max_size=8).map(bytes), st.binary(max_size=3))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(PLAIN, max_size=16).map(b"".join))
+def test_runs_of_ascii_and_jis_x_0208_read_in_one_pass_as_run_by_run(data):
     assert decode_iso2022jp(data) == reference(data)

@@ -39,10 +39,37 @@ def decode_iso2022jp(data: bytes) -> str:
     if b"\x1b" not in data:
         return _decode_segment(data, b"(B")
     parts = _ESC.split(data)         # text, mode, text, mode, ..., text
-    out = [_decode_segment(parts[0], b"(B")]
-    for i in range(1, len(parts), 2):
-        out.append(_decode_segment(parts[i + 1], parts[i]))
-    return "".join(out)
+    modes = [b"(B"] + parts[1::2]
+    if _PLAIN.issuperset(modes):
+        text = _decode_plain(parts[0::2], modes)
+        if text is not None:
+            return text
+    return "".join(_decode_segment(chunk, mode) for chunk, mode in zip(parts[0::2], modes))
+
+
+_PLAIN = {b"$B", b"$@", b"(B"}
+
+
+def _decode_plain(chunks: list[bytes], modes: list[bytes]) -> str | None:
+    """JIS X 0208 and ASCII only, as nearly every mail is: all the two-byte runs read in one pass (joined by a
+    0x0000 code, which no JIS pair is), all the ASCII in another (joined by NUL); None when a run has an odd
+    byte, a code the table lacks, a NUL, or a byte above 0x7F: then each run is read on its own."""
+    table = _JIS_CHARS or _jis_chars()
+    jis = [c for c, m in zip(chunks, modes) if m[0] == 0x24]          # "$"
+    plain = [c for c, m in zip(chunks, modes) if m[0] != 0x24]
+    joined, text = b"\0\0".join(jis), b"\0".join(plain)
+    if any(len(c) % 2 for c in jis) or not text.isascii():
+        return None
+    try:
+        wide = codecs.utf_16_be_decode(joined, "strict", True)[0].translate(table.with_stop).split("\0") \
+            if jis else []
+    except ValueError:
+        return None
+    narrow = text.decode("latin-1").split("\0")
+    if len(wide) != len(jis) or len(narrow) != len(plain):
+        return None
+    wide_run, narrow_run = iter(wide), iter(narrow)
+    return "".join([next(wide_run) if m[0] == 0x24 else next(narrow_run) for m in modes])
 
 
 def _decode_segment(chunk: bytes, mode: bytes) -> str:
@@ -59,7 +86,9 @@ def _decode_segment(chunk: bytes, mode: bytes) -> str:
 
 class _Unmapped(dict):
     """JIS code → its CP932 character; a code CP932 has no character for raises, and the run is decoded the
-    long way (str.translate leaves a code a LookupError names as it is: ValueError stops it instead)."""
+    long way (str.translate leaves a code a LookupError names as it is: ValueError stops it instead).
+    with_stop: the same with 0x0000 read as NUL, the mark between runs read in one pass."""
+    with_stop: "_Unmapped"
 
     def __missing__(self, code: int):
         raise ValueError(code)
@@ -82,6 +111,8 @@ def _jis_chars() -> _Unmapped:
                     continue
                 if len(char) == 1:
                     table[j1 << 8 | j2] = char
+        table.with_stop = _Unmapped(table, **{})
+        table.with_stop[0] = "\0"
         _JIS_CHARS = table
     return _JIS_CHARS
 
