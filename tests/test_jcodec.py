@@ -92,3 +92,10 @@ PLAIN = st.one_of(st.sampled_from([b"\x1b$B", b"\x1b$@", b"\x1b(B", b"\n", b"\0"
 @given(st.lists(PLAIN, max_size=16).map(b"".join))
 def test_runs_of_ascii_and_jis_x_0208_read_in_one_pass_as_run_by_run(data):
     assert decode_iso2022jp(data) == reference(data)
+
+
+def test_a_run_read_again_from_the_last_mails_reads_the_same():
+    first = encode_iso2022jp("【受注番号】 商品Ａ ①㈱髙")
+    second = encode_iso2022jp("【受注番号】 商品Ｂ ②㈲﨑")
+    for data in (first, second, first, second + first):
+        assert decode_iso2022jp(data) == reference(data)

@@ -66,11 +66,12 @@ KANA_FROM = list(_VOICED) + list(_SINGLE)      # pairs first: the longest match 
 KANA_TO = list(_VOICED.values()) + list(_SINGLE.values())
 _KANA = re.compile("[\uff61-\uff9f][\uff9e\uff9f]?")
 _KANA_MAP = dict(zip(KANA_FROM, KANA_TO))
+_HALF_KANA = re.compile("[\uff61-\uff9f]")
 
 
 def full_width_kana(value: str) -> str:
     """ﾄｳｷｮｳﾄ → トウキョウト, ｶﾞ → ガ, ﾊﾟ → パ; nothing outside the half-width katakana block changes."""
-    if not any("\uff61" <= ch <= "\uff9f" for ch in value):
+    if not _HALF_KANA.search(value):
         return value
     return _KANA.sub(lambda m: _KANA_MAP.get(m.group()) or "".join(_SINGLE[c] for c in m.group()), value)
 

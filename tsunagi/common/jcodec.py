@@ -51,25 +51,46 @@ _PLAIN = {b"$B", b"$@", b"(B"}
 
 
 def _decode_plain(chunks: list[bytes], modes: list[bytes]) -> str | None:
-    """JIS X 0208 and ASCII only, as nearly every mail is: all the two-byte runs read in one pass (joined by a
-    0x0000 code, which no JIS pair is), all the ASCII in another (joined by NUL); None when a run has an odd
-    byte, a code the table lacks, a NUL, or a byte above 0x7F: then each run is read on its own."""
-    table = _JIS_CHARS or _jis_chars()
+    """JIS X 0208 and ASCII only, as nearly every mail is: the two-byte runs a mail shares with the last ones
+    (a cart's labels) as they were read, the others in one pass (joined by a 0x0000 code, which no JIS pair
+    is); the ASCII in one pass (joined by NUL). None when a run has an odd byte, a code the table lacks, a
+    NUL, or a byte above 0x7F: then each run is read on its own."""
     jis = [c for c, m in zip(chunks, modes) if m[0] == 0x24]          # "$"
     plain = [c for c, m in zip(chunks, modes) if m[0] != 0x24]
-    joined, text = b"\0\0".join(jis), b"\0".join(plain)
-    if any(len(c) % 2 for c in jis) or not text.isascii():
+    text = b"\0".join(plain)
+    if not text.isascii():
         return None
-    try:
-        wide = codecs.utf_16_be_decode(joined, "strict", True)[0].translate(table.with_stop).split("\0") \
-            if jis else []
-    except ValueError:
+    wide = list(map(_RUNS.get, jis))
+    if None in wide and not _read_runs(jis, wide):
         return None
     narrow = text.decode("latin-1").split("\0")
-    if len(wide) != len(jis) or len(narrow) != len(plain):
+    if len(narrow) != len(plain):
         return None
     wide_run, narrow_run = iter(wide), iter(narrow)
     return "".join([next(wide_run) if m[0] == 0x24 else next(narrow_run) for m in modes])
+
+
+_RUNS: dict[bytes, str] = {}      # JIS run -> its text, the runs of the last mails
+
+
+def _read_runs(jis: list[bytes], wide: list[str | None]) -> bool:
+    """Fills in the runs not kept yet, all in one pass; False when one cannot be read that way."""
+    table = _JIS_CHARS or _jis_chars()
+    new = [c for c, w in zip(jis, wide) if w is None]
+    if any(len(c) % 2 for c in new):
+        return False
+    try:
+        read = codecs.utf_16_be_decode(b"\0\0".join(new), "strict", True)[0].translate(table.with_stop).split("\0")
+    except ValueError:
+        return False
+    if len(read) != len(new):
+        return False
+    if len(_RUNS) > 50_000:
+        _RUNS.clear()
+    _RUNS.update(zip(new, read))
+    fresh = iter(read)
+    wide[:] = [w if w is not None else next(fresh) for w in wide]
+    return True
 
 
 def _decode_segment(chunk: bytes, mode: bytes) -> str:

@@ -4,7 +4,6 @@ The mails are those of the cart's shops in spool done/ and failed/; each is read
 spec in use and with the candidate, side by side in worker processes."""
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Iterator
 
-from tsunagi.ingest.spool import ID_TIME, Spool
+from tsunagi.ingest.spool import ID_TIME, Spool, read_meta
 from tsunagi.oms.records import OrderRecord
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.mailmsg import read_mail
@@ -68,7 +67,7 @@ def replay_one(plan: Plan, folder: str, item_id: str) -> Replayed | None:
     """One stored mail under both specs; None when it is no order mail of these shops."""
     current, candidate = _load(plan)
     # the spool's own files read directly (folder is absolute): a Path and an Item a mail cost a tenth of it
-    meta = json.loads(_read(os.path.join(folder, item_id + ".meta.json")))
+    meta = read_meta(folder, item_id)
     if meta.get("kind", "order_mail") != "order_mail" or meta.get("shop") not in plan.shops:
         return None
     raw = _read(os.path.join(folder, item_id + meta.get("suffix", ".eml")))

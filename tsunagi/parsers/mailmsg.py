@@ -122,7 +122,9 @@ def _inline_forward(text: str) -> tuple[dict[str, str], str] | None:
     return found, body
 
 
+@lru_cache(maxsize=4096)
 def address_of(value: str) -> str:
+    """The address of a From value (kept: a cart writes the same From on every mail)."""
     return email.utils.parseaddr(value)[1].lower()
 
 
