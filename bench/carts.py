@@ -122,7 +122,7 @@ def replay_time(config: Path, root: Path = ROOT) -> tuple[float, float, str]:
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config), "spec", "replay", "rakuten",
                            "--spec", str(config.parent / "candidate.toml")], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(root)})
+                          env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)   # -m puts the cwd first
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
