@@ -85,9 +85,9 @@ def _read_runs(jis: list[bytes], wide: list[str | None]) -> bool:
         return False
     if len(read) != len(new):
         return False
-    if len(_RUNS) > 50_000:
+    if len(_RUNS) > 20_000:       # a few megabytes at most, in a daemon that runs for months
         _RUNS.clear()
-    _RUNS.update(zip(new, read))
+    _RUNS.update((run, text) for run, text in zip(new, read) if len(run) <= 64)   # labels, not paragraphs
     fresh = iter(read)
     wide[:] = [w if w is not None else next(fresh) for w in wide]
     return True
