@@ -3,6 +3,7 @@ stored mails, each against its baseline in the same run.
 
     python bench/carts.py                       # samples of every spec, and replay over 100,000 stored mails
     python bench/carts.py --stored 10000 --mails 500
+    python bench/carts.py --keep /tmp/carts100k --before /work/main   # reuse the stored mails; main's replay too
 
 Parse: parsers.ordermail.parse_order_mail (MIME, the spec, the totals check) over each spec's sample mails
 in the shapes the tests use (charsets and transfer encodings), after a warm-up; CPU time per mail. The
@@ -114,13 +115,14 @@ def read_back(spool: Path) -> tuple[float, int]:
     return time.perf_counter() - started, count
 
 
-def replay_time(config: Path) -> tuple[float, float, str]:
-    """Wall seconds, CPU seconds (the command and its workers) and the command's summary line."""
+def replay_time(config: Path, root: Path = ROOT) -> tuple[float, float, str]:
+    """Wall seconds, CPU seconds (the command and its workers) and the command's summary line; the command is
+    that of the tree at root (another checkout gives the "before" figure in the same run)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "tsunagi.app.cli", "-c", str(config), "spec", "replay", "rakuten",
                            "--spec", str(config.parent / "candidate.toml")], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          env={**os.environ, "PYTHONPATH": str(root)}, cwd=root)   # -m puts the cwd first
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -131,10 +133,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mails", type=int, default=2000, help="mails parsed per spec")
     ap.add_argument("--stored", type=int, default=100_000, help="stored mails replayed")
+    ap.add_argument("--keep", type=Path, help="folder for the stored mails, kept: a rerun with as many reuses them")
+    ap.add_argument("--before", type=Path, help="another checkout (e.g. /work/main) whose replay runs first")
+    ap.add_argument("--no-parse", action="store_true", help="replay only: skip the per-spec parse times")
     args = ap.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load {os.getloadavg()[0]:.1f}")
-    times = parse_times(args.mails)
+    if not args.no_parse:
+        show_parse_times(parse_times(args.mails))
+    if args.keep:
+        replay_bench(args.keep, args.stored, args.before)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        replay_bench(Path(tmp), args.stored, args.before)
+
+
+def show_parse_times(times: dict[str, float | None]) -> None:
     base = times.get("rakuten")
     for cart, ms in times.items():
         if ms is None:
@@ -142,20 +156,31 @@ def main() -> None:
             continue
         verdict = "ok" if ms < 2.0 else "OVER 2 ms"
         print(f"parse  {cart:<14} {ms:.3f} ms/mail  ({ms / base:.2f}x the Rakuten spec)  {verdict}")
-    with tempfile.TemporaryDirectory() as tmp:
+
+
+def replay_bench(folder: Path, stored: int, before: Path | None) -> None:
+    """Store the mails (unless folder already holds as many), read them back, replay them (before, then here)."""
+    mark = folder / "stored.count"
+    if mark.exists() and mark.read_text() == str(stored):
+        config = folder / "config.toml"
+        print(f"stored {stored:,} mails: kept in {folder}")
+    else:
+        folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        config = store_mails(Path(tmp), args.stored)
-        print(f"stored {args.stored:,} mails in {time.perf_counter() - started:.1f} s")
-        seconds, count = read_back(Path(tmp) / "var" / "spool")
-        print(f"read   {count:,} mails and their meta from disk: {seconds:.1f} s "
-              f"({seconds / count * 1000:.3f} ms/mail)")
-        seconds_replay, cpu, summary = replay_time(config)
-        print(f"replay {count:,} mails (tsunagi spec replay, {min(os.cpu_count() or 1, 4)} workers): "
+        config = store_mails(folder, stored)
+        mark.write_text(str(stored))
+        print(f"stored {stored:,} mails in {time.perf_counter() - started:.1f} s")
+    seconds, count = read_back(folder / "var" / "spool")
+    print(f"read   {count:,} mails and their meta from disk: {seconds:.1f} s "
+          f"({seconds / count * 1000:.3f} ms/mail)")
+    for label, root in ([("before", before)] if before else []) + [("replay", ROOT)]:
+        print(f"load   {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
+        seconds_replay, cpu, summary = replay_time(config, root)
+        print(f"{label} {count:,} mails (tsunagi spec replay of {root}): "
               f"{seconds_replay:.1f} s ({seconds_replay / count * 1000:.3f} ms/mail, "
               f"{seconds_replay / seconds:.1f}x reading them)  {'ok' if seconds_replay < 120 else 'OVER 2 min'}; "
               f"CPU {cpu:.1f} s ({cpu / count * 1000:.3f} ms/mail)")
         print(f"       {summary}")
-
 
 if __name__ == "__main__":
     main()

@@ -26,6 +26,8 @@ class ValueProblem(ValueError):
 
 def clean_text(value: str) -> str:
     """One line of text: control characters (CR, LF, NUL, ...) become spaces, runs of spaces fold."""
+    if value.isprintable() and "  " not in value:
+        return value.strip()       # no control character, tab or U+3000 (none is printable), no run to fold
     value = _CONTROL.sub(" ", value)
     return _SPACES.sub(" ", value).strip()
 
@@ -37,11 +39,19 @@ FOLD_FROM = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000", "\u2010", "\u20
                                                       "\u2015", "\u2212"]
 FOLD_TO = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" ", "-", "-", "-", "-", "-", "-"]
 _FOLD = str.maketrans(dict(zip(FOLD_FROM, FOLD_TO)))
+_FOLDED = re.compile("[" + "".join(map(re.escape, FOLD_FROM)) + "]+")
 
 
 def half_width(value: str) -> str:
     """Full-width digits, letters and signs to half-width, keeping kana (and ー) as they are."""
-    return value.translate(_FOLD)
+    if value.isascii():
+        return value
+    # only the runs that fold are translated: a mail body of mostly kanji and kana is searched, not rebuilt
+    return _FOLDED.sub(_fold_run, value)
+
+
+def _fold_run(m: re.Match) -> str:
+    return m.group().translate(_FOLD)
 
 
 # Half-width katakana (U+FF61-U+FF9F) to full-width, one table for mail and CSV alike (parsers/csvfields.py
@@ -56,11 +66,12 @@ KANA_FROM = list(_VOICED) + list(_SINGLE)      # pairs first: the longest match 
 KANA_TO = list(_VOICED.values()) + list(_SINGLE.values())
 _KANA = re.compile("[\uff61-\uff9f][\uff9e\uff9f]?")
 _KANA_MAP = dict(zip(KANA_FROM, KANA_TO))
+_HALF_KANA = re.compile("[\uff61-\uff9f]")
 
 
 def full_width_kana(value: str) -> str:
     """ﾄｳｷｮｳﾄ → トウキョウト, ｶﾞ → ガ, ﾊﾟ → パ; nothing outside the half-width katakana block changes."""
-    if not any("\uff61" <= ch <= "\uff9f" for ch in value):
+    if not _HALF_KANA.search(value):
         return value
     return _KANA.sub(lambda m: _KANA_MAP.get(m.group()) or "".join(_SINGLE[c] for c in m.group()), value)
 

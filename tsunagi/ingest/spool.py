@@ -54,6 +54,12 @@ ID_TIME = "%Y%m%dT%H%M%S.%f"       # an id starts with the JST time it was made
 ID_LENGTH = len("20261122T140501.123456-abcdef")
 
 
+def read_meta(folder: str, item_id: str) -> dict:
+    """An item's meta read straight from its folder's path (no Path, no Item: a spec replay reads thousands)."""
+    with open(os.path.join(folder, f"{item_id}.meta.json"), "rb") as fh:
+        return json.loads(fh.read())
+
+
 def new_id() -> str:
     """Ids sort by time: 20261122T140501.123456-<random>."""
     return f"{clock.now():{ID_TIME}}-{secrets.token_hex(3)}"

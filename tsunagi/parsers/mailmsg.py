@@ -7,6 +7,7 @@ import email.utils
 import html
 from dataclasses import dataclass, field
 from email.message import Message
+from functools import lru_cache
 
 from tsunagi.parsers import linear
 
@@ -17,11 +18,18 @@ def decode_header(value: str | None) -> str:
     """RFC 2047 words decoded with the same charset rules as bodies."""
     if not value:
         return ""
+    text = str(value)
+    return _decode_words(text) if "=?" in text else text     # no encoded word: the text as it is
+
+
+@lru_cache(maxsize=4096)
+def _decode_words(text: str) -> str:
+    """Kept: a cart's From, To and Subject words come back mail after mail (a replay reads thousands)."""
     parts = []
     try:
-        chunks = email.header.decode_header(str(value))
+        chunks = email.header.decode_header(text)
     except Exception:  # a malformed encoded word: keep the raw text
-        return str(value)
+        return text
     for chunk, charset in chunks:
         parts.append(decode_bytes(chunk, charset) if isinstance(chunk, bytes) else chunk)
     return "".join(parts)
@@ -114,7 +122,9 @@ def _inline_forward(text: str) -> tuple[dict[str, str], str] | None:
     return found, body
 
 
+@lru_cache(maxsize=4096)
 def address_of(value: str) -> str:
+    """The address of a From value (kept: a cart writes the same From on every mail)."""
     return email.utils.parseaddr(value)[1].lower()
 
 

@@ -146,31 +146,50 @@ def _label_value(value: str, kind: str, name: str) -> str:
     return labels.first_token(value) if name in FIRST_TOKEN else value
 
 
+_MISSING, _NONE = object(), object()      # a field not in the mail; a field the spec's none_values name
+
+
 def _scalars(spec: MailSpec, body: _Text, trace: Trace | None) -> dict:
     out: dict = {}
     for name, f in spec.fields.items():
-        text, base = body.section(spec, f.get("in"))
-        m = body.search(f["re"], text, base)
-        span = _span(f["re"], m, name, text) if m else (-1, -1)
-        raw = text[span[0]:span[1]].decode() if m and span[0] >= 0 else ""
-        if not raw.strip():
-            if trace is not None:
-                trace.missing.append(name)
+        if trace is None:      # a field read alike by several specs (a replay's two) is read once a mail
+            sec = spec.sections[f["in"]] if f.get("in") else None
+            key = ("field", name, f["re"].pattern, type(f["re"]), f.get("type"), tuple(spec.none_values),
+                   sec and (sec.start.pattern, sec.end.pattern if sec.end else ""))
+            value = body.remember(key, lambda: _field(spec, body, name, f, None))
+        else:
+            value = _field(spec, body, name, f, trace)
+        if value is _MISSING:
             if f.get("required"):
                 raise ParseError(f"{name} not found (spec {spec.cart}: field.{name})", field=name)
             continue
-        kind = f.get("type", SCALAR_FIELDS[name])
-        if isinstance(f["re"], LabelLine):
-            raw = _label_value(raw, kind, name)
-        if jp.clean_text(raw) in spec.none_values:
-            continue
-        if name in OWN_TEXT:
-            raw = body.own(base, span)
-        line = body.line_of(base + max(span[0], m.start()))
-        out[name] = _convert(raw, kind, name, line)
-        if trace is not None:
-            trace.found[name] = (jp.clean_text(raw), line)
+        if value is not _NONE:
+            out[name] = value
     return out
+
+
+def _field(spec: MailSpec, body: _Text, name: str, f: dict, trace: Trace | None):
+    """One field's value, _MISSING or _NONE."""
+    text, base = body.section(spec, f.get("in"))
+    m = body.search(f["re"], text, base)
+    span = _span(f["re"], m, name, text) if m else (-1, -1)
+    raw = text[span[0]:span[1]].decode() if m and span[0] >= 0 else ""
+    if not raw.strip():
+        if trace is not None:
+            trace.missing.append(name)
+        return _MISSING
+    kind = f.get("type", SCALAR_FIELDS[name])
+    if isinstance(f["re"], LabelLine):
+        raw = _label_value(raw, kind, name)
+    if jp.clean_text(raw) in spec.none_values:
+        return _NONE
+    if name in OWN_TEXT:
+        raw = body.own(base, span)
+    line = body.line_of(base + max(span[0], m.start()))
+    value = _convert(raw, kind, name, line)
+    if trace is not None:
+        trace.found[name] = (jp.clean_text(raw), line)
+    return value
 
 
 _POSTAL = linear.compile(r"〒?[ \t]*(\d{3}-?\d{4})")
