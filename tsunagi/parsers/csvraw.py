@@ -32,7 +32,6 @@ class Raw:
             raise ParseError(f"byte {self.starts[index] + exc.start}: not valid {self.encoding} ({exc.reason}); "
                              f"the file is in another encoding or damaged", stage="decode", kind="encoding") from None
 
-
     def lines_utf8(self, index: int, keep: list[int]) -> bytes:
         """Only lines keep (0-based, in a chunk of one line a record) of chunk index, decoded, as UTF-8: a
         re-pulled chunk with a few new or changed orders is not decoded whole. A bad byte is named as utf8 does."""
