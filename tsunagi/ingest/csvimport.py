@@ -1,12 +1,13 @@
 """Applying one CSV spool item: pick its layout, read it chunk by chunk, apply each chunk in a transaction."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Iterator
 
 from tsunagi.common.clock import JST, timestamp
 from tsunagi.ingest import channelstock
@@ -15,14 +16,23 @@ from tsunagi.oms import counting, csvdigests, filerows, orders, queries, shippin
 from tsunagi.oms.store import Store
 from tsunagi.oms.untracked import Untracked, blank_refused
 from tsunagi.parsers.csvfields import RowProblem
-from tsunagi.parsers.csvfile import Chunk, choose_layout, parse_file, read_sample
+from tsunagi.parsers.csvfile import Chunk, choose_layout, parse_file, parse_held, read_sample
 from tsunagi.parsers.csvlayout import CsvLayout
+from tsunagi.parsers.csvread import SAMPLE, first_long_line
 from tsunagi.parsers.errors import ParseError
 
 log = logging.getLogger("tsunagi.csv")
 MAX_REPORTED = 1000          # rows listed in a report; the count says how many more there were
 
 Progress = Callable[[int, int], None]   # (rows done, bytes of the file)
+
+
+@dataclass
+class Prepared:
+    """An order file read ahead (CsvImporter.prepare): its layout and its planned chunks, and when reading began."""
+    layout: CsvLayout
+    chunks: Iterator[Chunk]
+    started: float
 
 
 @dataclass
@@ -77,11 +87,29 @@ class CsvImporter:
         self.max_line_bytes = max_line_bytes
         self.untracked = untracked        # (carrier, service) whose results may leave the number blank
 
-    def apply(self, item: Item, progress: Progress | None = None,
-              long_line: ParseError | None = None) -> tuple[str, CsvResult]:
-        """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then). long_line:
-        what csvread.sha256_and_long_line found in the pipeline's pass over the file."""
+    def prepare(self, data: bytes, meta: dict) -> Prepared | None:
+        """An order file planned from its bytes in hand, before its spool copy is durable (readahead.py): its
+        layout chosen and its known orders looked up; nothing is applied. None when it cannot be (not an order
+        file, too large to hold, any error): apply then reads the durable copy as ever, and refuses it there."""
         started = time.monotonic()
+        try:
+            candidates = self.layouts(meta)
+            if not candidates or first_long_line(data, self.max_line_bytes):
+                return None
+            layout = choose_layout(data[:SAMPLE], candidates)
+            shop = meta.get("shop", "")
+            held = parse_held(data, layout, shop, functools.partial(csvdigests.unchanged, self.store.read(), shop))
+        except Exception:        # the durable copy's own read gives the reason, in its place
+            log.debug("read-ahead of %s skipped", meta.get("file"), exc_info=True)
+            return None
+        return Prepared(layout, held[1], started) if held else None
+
+    def apply(self, item: Item, progress: Progress | None = None,
+              long_line: ParseError | None = None, prepared: Prepared | None = None) -> tuple[str, CsvResult]:
+        """Apply the file; raises ParseError when it cannot be read at all (nothing is applied then). long_line:
+        what csvread.sha256_and_long_line found in the pipeline's pass over the file. prepared: what prepare
+        planned of the same bytes while the copy was made durable."""
+        started = prepared.started if prepared else time.monotonic()
         if self.channel_results and (found := self.channel_results.apply(item)):
             return found.summary(), found
         candidates = self.layouts(item.meta)
@@ -90,27 +118,20 @@ class CsvImporter:
                              stage="dispatch", kind="unknown_layout")
         if long_line:                # a line of a gigabyte is refused before it is decoded
             raise long_line
-        layout = choose_layout(read_sample(item.data_path), candidates)
+        layout = prepared.layout if prepared else choose_layout(read_sample(item.data_path), candidates)
         result = CsvResult(layout=layout.name, sha256=item.meta["sha256"])
         todo = filerows.pending(self.store.read(), result.sha256)
         result.retried = len(todo.only or ())
-        scratch = self.spool.scratch(item)
-        try:
-            with open(item.data_path, "rb") as src:
-                shop = item.meta.get("shop", "")
-                known = functools.partial(csvdigests.unchanged, self.store.read(), shop)
-                _, chunks = parse_file(src, layout, shop, scratch, item.file_time, known)
-                stock_changed = False
-                for chunk in chunks:
-                    chunk = _still_to_do(chunk, todo)
-                    channelstock.apply(self.store, shop, chunk, result.outcomes, result.sha256, _made_at(item),
-                                       f"{layout.name}:{item.meta.get('file') or item.id}")
-                    stock_changed |= self._apply_chunk(chunk, result)
-                    result.rows += chunk.rows
-                    if progress:
-                        progress(result.rows, item.meta.get("size", 0))
-        finally:
-            scratch.unlink(missing_ok=True)
+        with self._chunks(item, layout, prepared) as chunks:
+            stock_changed = False
+            for chunk in chunks:
+                chunk = _still_to_do(chunk, todo)
+                channelstock.apply(self.store, item.meta.get("shop", ""), chunk, result.outcomes, result.sha256,
+                                   _made_at(item), f"{layout.name}:{item.meta.get('file') or item.id}")
+                stock_changed |= self._apply_chunk(chunk, result)
+                result.rows += chunk.rows
+                if progress:
+                    progress(result.rows, item.meta.get("size", 0))
         result.refused_rows = len({p.row for p in result.problems if p.field != "hold"})
         result.held_rows = len({p.row for p in result.problems if p.field == "hold"})
         with self.store.transaction() as tx:
@@ -119,6 +140,22 @@ class CsvImporter:
             result.superseded = filerows.finish(tx, result.sha256, item.id, result.refused(), result.summary())
         result.seconds = time.monotonic() - started
         return result.summary(), result
+
+    @contextlib.contextmanager
+    def _chunks(self, item: Item, layout: CsvLayout, prepared: Prepared | None) -> Iterator[Iterator[Chunk]]:
+        """The item's chunks: as prepared, or read from its durable copy (decoded into a scratch file
+        when it is too large to hold, removed after)."""
+        if prepared:
+            yield prepared.chunks
+            return
+        scratch = self.spool.scratch(item)
+        try:
+            with open(item.data_path, "rb") as src:
+                shop = item.meta.get("shop", "")
+                known = functools.partial(csvdigests.unchanged, self.store.read(), shop)
+                yield parse_file(src, layout, shop, scratch, item.file_time, known)[1]
+        finally:
+            scratch.unlink(missing_ok=True)
 
     def _apply_chunk(self, chunk, result: CsvResult) -> bool:
         """Short transactions (Store.in_chunks: a few thousand rows or half a second), so mails applied

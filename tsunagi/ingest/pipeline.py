@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Progress
+from tsunagi.ingest.csvimport import CsvImporter, CsvResult, Prepared, Progress
 from tsunagi.ingest import lots
 from tsunagi.ingest.dkimcheck import Resolver
 from tsunagi.ingest.parsepool import Job, ParsePool, Verified, parse_job
@@ -127,33 +127,28 @@ class Pipeline:
                 if self.on_failed:
                     self.on_failed(item, {"kind": "poison", "message": why})
 
-    def process_file(self, item: Item, progress: Progress | None = None) -> str:
+    def process_file(self, item: Item, progress: Progress | None = None, prepared: Prepared | None = None) -> str:
         """A claimed CSV item: applied chunk by chunk; rows refused are listed in its report. A busy
-        database or a full disk puts it back in new/ and raises (the worker retries after a pause)."""
+        database or a full disk puts it back in new/ and raises (the worker retries after a pause).
+        prepared: what CsvImporter.prepare planned of the bytes this process spooled (readahead.py)."""
         note = None
         try:
             note = self.spool.attempting([item])
-            return self._process_file(item, progress)
+            return self._process_file(item, progress, prepared if item.hashed_here else None)
         except Exception as exc:
             self._give_back([item], exc)
             raise
         finally:
             self.spool.attempted(note)
 
-    def _process_file(self, item: Item, progress: Progress | None) -> str:
+    def _process_file(self, item: Item, progress: Progress | None, prepared: Prepared | None) -> str:
         try:
-            # one read: the sha256 (unless this process hashed the bytes as it wrote them) and the line lengths
-            with open(item.data_path, "rb") as src:
-                sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62,
-                                                         item.meta["sha256"] if item.hashed_here else None)
-            if sha256 != item.meta.get("sha256", ""):
-                raise ParseError("the spool file does not match the sha256 taken when it was received",
-                                 stage="spool", kind="corrupt")
+            long_line = None if prepared else self._long_line(item)   # prepared: the bytes were looked at
             if already_applied(self.store.read(), item.meta["sha256"]):
                 return self._file(item, DUPLICATE)
             if self.csv is None:
                 raise ParseError("CSV files are not configured", stage="dispatch", kind="unknown_layout")
-            summary, result = self.csv.apply(item, progress, long_line)
+            summary, result = self.csv.apply(item, progress, long_line, prepared)
         except ParseError as exc:
             return self._file(item, exc.as_dict())
         except Exception as exc:
@@ -171,6 +166,17 @@ class Pipeline:
         if self.after:
             self.after()
         return outcome
+
+    def _long_line(self, item: Item) -> ParseError | None:
+        """One read of the copy: its sha256 checked (unless this process hashed the bytes as it wrote them)
+        and its first over-long line found."""
+        with open(item.data_path, "rb") as src:
+            sha256, long_line = sha256_and_long_line(src, self.csv.max_line_bytes if self.csv else 1 << 62,
+                                                     item.meta["sha256"] if item.hashed_here else None)
+        if sha256 != item.meta.get("sha256", ""):
+            raise ParseError("the spool file does not match the sha256 taken when it was received",
+                             stage="spool", kind="corrupt")
+        return long_line
 
     def _read_all(self, items: list[Item]) -> list[tuple[Item, object]]:
         """Each item's record, the outcome of a duplicate, or a reason dict; parsing runs in the

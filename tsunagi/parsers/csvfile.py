@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,9 @@ from tsunagi.parsers.csvraw import Raw, read_raw
 from tsunagi.parsers import tracking
 from tsunagi.parsers.errors import ParseError
 from tsunagi.parsers.productfile import product
+
+
+NOT_ORDERS = ("stock", "results", "products", "channel_stock")     # layout kinds decoded whole, never held
 
 
 @dataclass
@@ -114,11 +118,8 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
     known (orders only) names the orders whose rows are as when last applied: they are counted, not made.
     An order file that fits in memory is kept in its own bytes: rows of known orders are never decoded (bytes
     the store applied were valid), every other chunk is decoded and checked before this returns."""
-    if layout.kind not in ("stock", "results", "products", "channel_stock"):
-        raw = read_raw(src, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
-        if raw is not None:
-            check_header(layout, raw.header)
-            return _raw_orders(raw, layout, shop, known)
+    if layout.kind not in NOT_ORDERS and (held := _held_orders(src, layout, shop, known)) is not None:
+        return held
     decoded = decode_to_utf8(src, scratch, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
     check_header(layout, decoded.header)
     if layout.kind == "stock":
@@ -132,6 +133,24 @@ def parse_file(src: BinaryIO, layout: CsvLayout, shop: str, scratch: Path,
     seeds = csvknown.seeds(layout, decoded.header, "")
     plan = csvknown.plan(csvknown.scan(decoded, layout, seeds), seeds, known)
     return decoded, _order_chunks(decoded, plan, layout, shop, known)
+
+
+def parse_held(data: bytes, layout: CsvLayout, shop: str, known: Known | None = None
+                ) -> tuple[Decoded, Iterator[Chunk]] | None:
+    """parse_file of an order file's bytes already in hand (read once, no scratch file); None when they
+    cannot be kept in their own bytes (not an order layout, too large, an encoding that cannot be cut)."""
+    if layout.kind in NOT_ORDERS:
+        return None
+    return _held_orders(io.BytesIO(data), layout, shop, known)
+
+
+def _held_orders(src: BinaryIO, layout: CsvLayout, shop: str, known: Known | None
+                 ) -> tuple[Decoded, Iterator[Chunk]] | None:
+    raw = read_raw(src, layout.encoding, layout.delimiter, layout.skip_rows, layout.header)
+    if raw is None:
+        return None
+    check_header(layout, raw.header)
+    return _raw_orders(raw, layout, shop, known)
 
 
 def _raw_orders(raw: Raw, layout: CsvLayout, shop: str, known: Known | None) -> tuple[Decoded, Iterator[Chunk]]:

@@ -43,12 +43,26 @@ class LineScan:
         while len(self.buf) > self.max_line_bytes:
             nl = self.buf.rfind(b"\n", 0, self.max_line_bytes + 1)
             if nl < 0:
-                raise ParseError(f"byte {self.start}: a line longer than {self.max_line_bytes} bytes "
-                                 f"(csv.max_line_bytes); the file is not a CSV of rows, or a field holds far too "
-                                 f"much: fix the file, or raise csv.max_line_bytes if such lines are right",
-                                 stage="csv", kind="line_too_long")
+                raise _too_long(self.start, self.max_line_bytes)
             self.start += nl + 1
             self.buf = self.buf[nl + 1:]
+
+
+def first_long_line(data: bytes, max_line_bytes: int) -> ParseError | None:
+    """LineScan's finding for bytes in hand, found in place (nothing copied)."""
+    start = 0
+    while len(data) - start > max_line_bytes:
+        nl = data.rfind(b"\n", start, start + max_line_bytes + 1)
+        if nl < 0:
+            return _too_long(start, max_line_bytes)
+        start = nl + 1
+    return None
+
+
+def _too_long(start: int, max_line_bytes: int) -> ParseError:
+    return ParseError(f"byte {start}: a line longer than {max_line_bytes} bytes (csv.max_line_bytes); the file "
+                      f"is not a CSV of rows, or a field holds far too much: fix the file, or raise "
+                      f"csv.max_line_bytes if such lines are right", stage="csv", kind="line_too_long")
 
 
 def check_line_lengths(src: BinaryIO, max_line_bytes: int) -> None:

@@ -10,7 +10,7 @@ from tsunagi.app import wiring
 from tsunagi.app.commands import base
 from tsunagi.common.errors import TsunagiError
 from tsunagi.common.safetext import printable
-from tsunagi.ingest import importlock, spoolstate
+from tsunagi.ingest import importlock, readahead, spoolstate
 from tsunagi.ingest.pipeline import DUPLICATE
 from tsunagi.ingest.spool import Spool, mtime_meta, new_id
 from tsunagi.oms.store import transient
@@ -97,9 +97,12 @@ def _import_file(args, spool: Spool, pipeline) -> int:
         lock = importlock.ImportLock.take(spool.dir("imports"), item_id, wait=True)
         try:
             meta.update(mtime_meta(os.fstat(fh.fileno()).st_mtime))     # when the file's counts were made
-            item = spool.put_file(fh, meta, ".csv", into="cur", item_id=item_id)
+            try:
+                item, prepared = readahead.spool_reading_ahead(spool, pipeline.csv, fh, meta, item_id)
+            except KeyboardInterrupt:
+                return _interrupted(spool, item_id, args.file)
             fh.close()
-            return _apply(spool, pipeline, item, args.file)
+            return _apply(spool, pipeline, item, args.file, prepared)
         finally:
             lock.release()
 
@@ -127,17 +130,14 @@ def _settle_interrupted(spool: Spool, pipeline, left: list, abandon: bool) -> tu
     return code, True
 
 
-def _apply(spool: Spool, pipeline, item, label: str) -> int:
+def _apply(spool: Spool, pipeline, item, label: str, prepared=None) -> int:
     """A claimed import applied here; its summary printed. Ctrl-C leaves it for the next run to finish."""
     bar = _ProgressBar() if sys.stderr.isatty() else None
     pipeline.last_csv = None
     try:
-        outcome = pipeline.process_file(item, bar)
+        outcome = pipeline.process_file(item, bar, prepared)
     except KeyboardInterrupt:
-        if spool.claimed(item):
-            base.stderr(f"\n{label}: 中断しました。次の tsunagi import がこの取り込み ({item.id}) を完了します "
-                        f"(破棄するなら tsunagi import --abandon-interrupted)")
-        return 130
+        return _interrupted(spool, item.id, label)
     except Exception as exc:
         if not transient(exc):
             raise
@@ -158,6 +158,15 @@ def _apply(spool: Spool, pipeline, item, label: str) -> int:
         base.stderr(f"details: tsunagi spool show {item.id}")
         return 1
     return _summary(label, pipeline.last_csv, item.id)
+
+
+def _interrupted(spool: Spool, item_id: str, label: str) -> int:
+    """Ctrl-C: an import that reached cur/ is left for the next run to finish (one that did not never happened)."""
+    found = spool.find(item_id)
+    if found and found[0].folder == spool.dir("cur"):
+        base.stderr(f"\n{label}: 中断しました。次の tsunagi import がこの取り込み ({item_id}) を完了します "
+                    f"(破棄するなら tsunagi import --abandon-interrupted)")
+    return 130
 
 
 def _summary(file: str, result, item_id: str) -> int:
