@@ -246,17 +246,18 @@ def detect_encoding(sample: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    scores, where = {}, {}
+    texts, where = {}, {}
     for codec in ("cp932", "euc_jp"):
         try:
-            text = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
+            texts[codec] = codecs.getincrementaldecoder(codec)().decode(sample, final=False)
         except UnicodeDecodeError as exc:
             where[codec] = exc.start
-            continue
-        scores[codec] = _japanese_score(text)
-    if not scores:
+    if not texts:
         raise UnknownEncoding(f"byte {max(where.values())}: the file is not UTF-8, Shift_JIS (CP932) or EUC-JP "
                               f"(Shift_JIS fails at byte {where['cp932']}, EUC-JP at byte {where['euc_jp']})")
+    if len(texts) == 1:          # the usual case: only one of them decodes at all
+        return next(iter(texts))
+    scores = {codec: _japanese_score(text) for codec, text in texts.items()}
     return max(scores, key=lambda c: (scores[c], c == "cp932"))
 
 
