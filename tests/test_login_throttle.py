@@ -13,7 +13,7 @@ class Clock:
         return self.now
 
 
-def test_a_flood_of_made_up_names_keeps_the_memory_bounded_and_its_address_slowed(monkeypatch):
+def test_a_flood_of_made_up_names_keeps_the_memory_bounded_and_its_address_slowed():
     t = Throttle(max_keys=100)
     for n in range(5000):
         t.failed([f"nobody-{n}", "192.0.2.7"])
@@ -21,7 +21,7 @@ def test_a_flood_of_made_up_names_keeps_the_memory_bounded_and_its_address_slowe
     assert t.delay(["someone-new", "192.0.2.7"]) == MAX_DELAY_SECONDS
 
 
-def test_a_name_failing_again_outlives_the_older_made_up_ones(monkeypatch):
+def test_a_name_failing_again_outlives_the_older_made_up_ones():
     t = Throttle(max_keys=10)
     for _ in range(FREE_FAILURES):
         t.failed(["admin"])
