@@ -3,13 +3,19 @@ planned, and nothing is applied before the copy is durable. A file the plan cann
 as before."""
 from __future__ import annotations
 
+import os
 import random
+import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 
+import pytest
+
+from tests.support.configs import seed, write_config
 from tests.support.daemon import wait_for
 from tsunagi.app import cli
 from tsunagi.demo.csvs import order_csv
@@ -86,11 +92,32 @@ def test_a_file_larger_than_what_is_held_is_imported_from_its_copy(config_path, 
     assert "created: 2" in out
 
 
-def test_a_file_the_plan_cannot_read_is_refused_from_its_copy_naming_the_byte(config_path, tmp_path, capsys):
+def test_a_file_that_grew_past_what_is_held_is_copied_whole_and_read_from_its_copy(config_path, tmp_path, capsys,
+                                                                                 monkeypatch):
+    path = orders_file(tmp_path, "a.csv", [1, 2, 3])
+    fstat = os.fstat
+
+    def looked_at_earlier(fd):      # the size seen before the file grew past what is held
+        info = fstat(fd)
+        return os.stat_result((*info[:6], 100, *info[7:])) if stat.S_ISREG(info.st_mode) else info
+    monkeypatch.setattr(readahead, "IN_MEMORY", 200)
+    monkeypatch.setattr(readahead.os, "fstat", looked_at_earlier)
+    monkeypatch.setattr(CsvImporter, "prepare", lambda *a: (_ for _ in ()).throw(AssertionError("read ahead")))
+    code, out, err = run(config_path, capsys, "import", path, "--shop", "rakuten")
+    assert code == 0, err
+    assert "created: 3" in out
+
+
+def test_a_file_the_plan_cannot_read_is_refused_from_its_copy_naming_the_byte(config_path, tmp_path, capsys,
+                                                                             monkeypatch):
     good = order_csv("rakuten-rms", [order(1)])
     path = tmp_path / "bad.csv"
     path.write_bytes(good + good.splitlines(keepends=True)[1].replace("商品A".encode("cp932"), b"\x82\xff\x82"))
+    plans = []
+    prepare = CsvImporter.prepare
+    monkeypatch.setattr(CsvImporter, "prepare", lambda self, *a: plans.append(prepare(self, *a)) or plans[-1])
     code, _, err = run(config_path, capsys, "import", str(path), "--shop", "rakuten")
+    assert plans == [None]            # the plan gave up; the copy's own read refused it
     assert code == 1
     assert f"byte {len(good) + good.splitlines(keepends=True)[1].index('商品A'.encode('cp932'))}" in err
     assert "not imported" in err
@@ -109,6 +136,48 @@ def test_ctrl_c_while_reading_ahead_leaves_the_import_for_the_next_run(config_pa
     code, out, err = run(config_path, capsys, "import")
     assert code == 0, err
     assert out.splitlines()[0].endswith("を完了します") and "created: 2" in out
+
+
+def cp932(data: bytes) -> str:
+    return data.decode("cp932")
+
+
+SAME_AS_PLAIN = {     # files imported one after another: (name, bytes, extra arguments)
+    "cumulative": [("a.csv", order_csv("rakuten-rms", [order(n) for n in range(1, 6)]), []),
+                   ("b.csv", order_csv("rakuten-rms", [order(n) for n in range(1, 9)]), [])],
+    "utf-8 with a BOM": [("a.csv", b"\xef\xbb\xbf" + cp932(order_csv("rakuten-rms", [order(1), order(2)])).encode(), [])],
+    "EUC-JP twice": [("a.csv", cp932(order_csv("rakuten-rms", [order(1)])).encode("euc_jp"), []),
+                     ("b.csv", cp932(order_csv("rakuten-rms", [order(1)])).encode("euc_jp"), [])],
+    "refused rows tried again": [
+        ("a.csv", order_csv("rakuten-rms", [order(1), SampleOrder(order(2).order_no, [Item("no-such", "謎", 1, 10)]),
+                                            SampleOrder(order(3).order_no, [Item("item-a", "商品A", 0, 1000)])]), []),
+        ("b.csv", order_csv("rakuten-rms", [order(1), SampleOrder(order(2).order_no, [Item("no-such", "謎", 1, 10)]),
+                                            SampleOrder(order(3).order_no, [Item("item-a", "商品A", 0, 1000)])]), [])],
+    "a named layout": [("a.csv", order_csv("rakuten-rms", [order(1)]), ["--layout", "rakuten-rms"])],
+}
+
+
+def imported(folder, files, capsys) -> tuple[list, tuple]:
+    """Each import's exit status and lines (times and ids left out), and the store's orders, digests and lines."""
+    folder.mkdir()
+    config_path = write_config(folder)
+    seed(config_path)
+    said = []
+    for name, data, extra in files:
+        (folder / name).write_bytes(data)
+        code, out, err = run(config_path, capsys, "import", str(folder / name), "--shop", "rakuten", *extra)
+        said.append((code, re.sub(r"[\d.,]+ s \([\d,]+ rows/s\)|\d{8}T[\d.]+-[0-9a-f]+|/\S+/", "", out + err)))
+    tx = Store(folder / "var" / "tsunagi.db").read()
+    return said, (tx.all("SELECT order_no, status, hold_reason FROM orders ORDER BY order_no"),
+                  tx.all("SELECT order_no, digest FROM order_csv_digests ORDER BY order_no"),
+                  tx.value("SELECT count(*) FROM order_lines"))
+
+
+@pytest.mark.parametrize("case", SAME_AS_PLAIN)
+def test_a_planned_import_says_and_stores_what_one_read_from_its_copy_does(tmp_path, capsys, monkeypatch, case):
+    planned = imported(tmp_path / "planned", SAME_AS_PLAIN[case], capsys)
+    monkeypatch.setattr(CsvImporter, "prepare", lambda *a: None)
+    assert planned == imported(tmp_path / "plain", SAME_AS_PLAIN[case], capsys)
 
 
 def at_work(spool: Spool) -> bool:

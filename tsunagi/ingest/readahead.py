@@ -21,7 +21,10 @@ def spool_reading_ahead(spool: Spool, importer: CsvImporter | None, src: BinaryI
     info = os.fstat(src.fileno())
     if importer is None or not stat.S_ISREG(info.st_mode) or info.st_size > IN_MEMORY:
         return spool.put_file(src, meta, ".csv", into="cur", item_id=item_id), None
-    data = src.read()          # what the copy and the plan both see, even if the file grows meanwhile
+    data = src.read(IN_MEMORY + 1)     # what the copy and the plan both see, even if the file grows meanwhile
+    if len(data) > IN_MEMORY:          # it grew past what is held since it was looked at: copied as it is now
+        src.seek(0)
+        return spool.put_file(src, meta, ".csv", into="cur", item_id=item_id), None
     with ThreadPoolExecutor(1, thread_name_prefix="spool-copy") as copier:
         copy = copier.submit(spool.put_file, io.BytesIO(data), meta, ".csv", "cur", item_id)
         prepared = importer.prepare(data, meta)

@@ -127,8 +127,8 @@ def scan_raw(raw: Raw, layout: CsvLayout, seeds: tuple[int, int]
 
 def _read_ahead(raw: Raw, names: list[str], layout: CsvLayout, columns: list[str]) -> Iterator[pl.DataFrame | None]:
     """Each chunk's columns read by polars in a thread, ahead of the caller, who hashes the lines meanwhile (the
-    two halves of a scan take about as long; side by side they take half). Chunks are read in order, one at a
-    time, so each knows its first row (named in errors)."""
+    two halves of a scan take about as long; side by side they take half). One worker reads the chunks in order,
+    so each knows its first row (named in errors); the one-column frames it reads ahead are small."""
     row = raw.first_row
 
     def read(data: bytes) -> pl.DataFrame | None:
