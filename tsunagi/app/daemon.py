@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
-import os
 import queue
 import signal
 import threading
-from pathlib import Path
 
 from tsunagi.app import access, console, wiring
 from tsunagi.app.config import Config
 from tsunagi.app.heartbeat import Heartbeat
+from tsunagi.app.runlock import take_lock
 from tsunagi.app.runners import (
     DropRunner,
     FeedRunner,
@@ -33,26 +31,6 @@ from tsunagi.outbound import csvfile, delivery
 from tsunagi.outbound.mailer import recover as mailer_recover
 
 log = logging.getLogger("tsunagi.daemon")
-
-
-class AlreadyRunning(TsunagiError):
-    pass
-
-
-def take_lock(data_dir: Path):
-    """One daemon per data dir; the lock goes with the process, even on SIGKILL."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fh = open(data_dir / "tsunagi.lock", "a+")
-    try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise AlreadyRunning(f"another tsunagi daemon is running on {data_dir}") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
 
 
 class Daemon:

@@ -8,7 +8,7 @@ import sys
 
 from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
-from tsunagi.app.daemon import AlreadyRunning, take_lock
+from tsunagi.app.runlock import AlreadyRunning, take_lock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import queries
 from tsunagi.oms.store import Store

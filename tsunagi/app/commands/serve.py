@@ -8,7 +8,6 @@ from tsunagi.app import access, logsetup, wiring
 from tsunagi.app.commands import base
 from tsunagi.app.config.partners import open_key_files
 from tsunagi.common.imap import port_of
-from tsunagi.app.daemon import run_forever
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orders
 from tsunagi.outbound.notify import sample_context
@@ -33,6 +32,7 @@ def cmd_serve(args) -> int:
     cfg = base.config(args)
     refuse_open_keys(cfg)
     logsetup.configure(cfg.file.log, cfg.file.model_dump())
+    from tsunagi.app.daemon import run_forever    # the daemon's parts load only when it runs: other commands start sooner
     run_forever(cfg)
     return 0
 

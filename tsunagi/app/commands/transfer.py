@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 from tsunagi.app.commands import base
-from tsunagi.app.imapintake import run_mailbox
-from tsunagi.app.transfers import run_endpoint
 from tsunagi.common.remote import TransferError
 from tsunagi.common.errors import TsunagiError
 from tsunagi.ingest.spool import Spool
@@ -27,6 +25,7 @@ def cmd_endpoint_run(args) -> int:
     cfg = base.config(args)
     ep = cfg.endpoint(args.endpoint)
     spool = Spool(cfg.spool_dir)
+    from tsunagi.app.transfers import run_endpoint    # SSH and FTP load only for this: other commands start sooner
     try:
         out = run_endpoint(cfg, spool, ep, base.writer(cfg))
     except TransferError as exc:
@@ -51,6 +50,7 @@ def cmd_imap_run(args) -> int:
     cfg = base.config(args)
     box = cfg.mailbox(args.mailbox)
     spool = Spool(cfg.spool_dir)
+    from tsunagi.app.imapintake import run_mailbox    # IMAP loads only for this: other commands start sooner
     try:
         out = run_mailbox(cfg, spool, box)
     except TsunagiError as exc:
