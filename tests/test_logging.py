@@ -7,7 +7,9 @@ import logging
 import logging.handlers
 import re
 import smtplib
+import threading
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -15,6 +17,7 @@ from tests.support.configs import edit_config, seed, write_config
 from tests.support.daemon import Serving, wait_for
 from tests.support.sinks import Sink
 from tests.support.sites import MailSite
+from tsunagi.app import logsetup
 from tsunagi.app.logsetup import LineFormatter, SecretMask, secrets_of
 from tsunagi.common.clock import JST
 from tsunagi.demo.mails import Item, Person, SampleOrder
@@ -119,3 +122,27 @@ def test_the_mask_covers_messages_arguments_tracebacks_and_base64(tmp_path):
     text = (tmp_path / "t.log").read_text(encoding="utf-8")
     assert "hunter2" not in text and "open-sesame" not in text and "AHNob3AAaHVudGVy" not in text
     assert text.count("********") == 4 and " test-mask: login with ********" in text
+
+
+def test_a_thread_ending_on_an_uncaught_exception_is_one_masked_line_of_the_log(tmp_path, monkeypatch):
+    """paramiko's prefetch thread ends on EOFError when an SFTP connection is cut mid-download (the download
+    itself reports the error): the log shows one line, not a traceback on stderr, and no secret."""
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setenv("RELAY_PASSWORD", "s3cret-pass")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        logsetup.configure(SimpleNamespace(file=str(tmp_path / "tsunagi.log"), max_bytes=1 << 20, keep=1,
+                                           level="INFO"), {})
+        worker = threading.Thread(target=lambda: (_ for _ in ()).throw(EOFError("cut with s3cret-pass")),
+                                  name="prefetch")
+        worker.start()
+        worker.join()
+    finally:
+        for h in [h for h in root.handlers if h not in handlers]:
+            root.removeHandler(h)
+            h.close()
+        root.setLevel(level)
+    lines = (tmp_path / "tsunagi.log").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 and LINE.match(lines[0])
+    assert lines[0].endswith("thread: thread prefetch stopped: EOFError: cut with ********")

@@ -8,6 +8,7 @@ import logging.handlers
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 from tsunagi.common import clock
@@ -130,3 +131,16 @@ def _install(handler: logging.Handler, level: int, secrets: set[str]) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger(SMTP_SESSION).setLevel(logging.INFO if level <= logging.DEBUG else logging.WARNING)
+    threading.excepthook = _thread_stopped
+
+
+def _thread_stopped(args: threading.ExceptHookArgs) -> None:
+    """A thread that ended on an exception no one caught (a library's helper: paramiko's prefetch thread when a
+    connection is cut, while the download itself reports the error) is one line of the log, masked like every
+    line, instead of a traceback on stderr; the traceback is logged at DEBUG."""
+    if args.exc_type is SystemExit:
+        return
+    log = logging.getLogger("tsunagi.thread")
+    name = args.thread.name if args.thread else "?"
+    log.warning("thread %s stopped: %s: %s", name, args.exc_type.__name__, args.exc_value)
+    log.debug("thread %s: the traceback", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
