@@ -126,9 +126,13 @@ def outbox_files(cfg: Config) -> list[dict]:
 
 def outbox_path(cfg: Config, target: str, state: str, name: str) -> Path:
     """The file, refused unless it lies inside outbox/<target>/<state>/."""
-    folder = (Spool(cfg.spool_dir).dir("outbox") / target / state).resolve()
-    path = (folder / name).resolve()
-    if state not in ("ready", "sent") or not path.is_relative_to(folder) or not path.is_file():
+    try:
+        folder = (Spool(cfg.spool_dir).dir("outbox") / target / state).resolve()
+        path = (folder / name).resolve()
+        found = state in ("ready", "sent") and path.is_relative_to(folder) and path.is_file()
+    except (ValueError, OSError):        # a NUL byte, or a name longer than the file system takes: no file
+        found = False
+    if not found:
         raise NotThere(f"{target}/{state}/{name}: ありません")
     return path
 
