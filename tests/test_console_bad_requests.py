@@ -6,21 +6,14 @@ import socket
 import time
 
 from tests.support.console import PASSWORD
+from tests.support.daemon import wait_for
+from tests.support.forms import multipart, upload
 
 TOO_LONG = "9" * 20          # past what the store's integers hold (2**63 - 1 has 19 digits)
 
 
 def on_hand(console, sku: str = "item-a") -> int:
     return console.running.store.read().value("SELECT SUM(on_hand) FROM stock WHERE sku = ?", sku)
-
-
-def multipart(fields: list[tuple[str, str | None, bytes]]) -> tuple[bytes, dict]:
-    """A multipart/form-data body of (name, filename or None, data), and its Content-Type header."""
-    body = b""
-    for name, filename, data in fields:
-        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
-        body += f"--b0undary\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + data + b"\r\n"
-    return body + b"--b0undary--\r\n", {"Content-Type": "multipart/form-data; boundary=b0undary"}
 
 
 def test_a_form_sending_its_csrf_token_twice_is_refused(console):
@@ -34,8 +27,8 @@ def test_a_form_sending_its_csrf_token_twice_is_refused(console):
 
 def test_a_csrf_token_sent_as_a_file_is_refused(console):
     staff = console.client("staff")
-    body, headers = multipart([("csrf", "token.txt", staff.csrf("/stock").encode()), ("sku", None, b"item-a"),
-                               ("location", None, "本店倉庫".encode()), ("qty", None, b"1"), ("reason", None, b"r")])
+    body, headers = multipart({"sku": "item-a", "location": "本店倉庫", "qty": "1", "reason": "r"},
+                              {"csrf": ("token.txt", staff.csrf("/stock").encode())})
     answer = staff.request("POST", "/stock/receive", body, headers)
     assert answer.status == 403 and "フォームの有効期限が切れています" in answer.text
     assert on_hand(console) == 10
@@ -43,8 +36,8 @@ def test_a_csrf_token_sent_as_a_file_is_refused(console):
 
 def test_the_login_form_with_its_token_sent_as_a_file_is_refused(console):
     browser = console.client()
-    body, headers = multipart([("csrf", "token.txt", browser.csrf("/login").encode()), ("name", None, b"admin"),
-                               ("password", None, PASSWORD.encode())])
+    body, headers = multipart({"name": "admin", "password": PASSWORD},
+                              {"csrf": ("token.txt", browser.csrf("/login").encode())})
     answer = browser.request("POST", "/login", body, headers)
     assert answer.status == 403 and "フォームの有効期限が切れています" in answer.text
 
@@ -133,3 +126,26 @@ def test_a_stranger_s_post_is_answered_before_its_body_is_read(console):
         head = sock.recv(4096).decode("latin-1")
     assert head.startswith("HTTP/1.1 303") and "location: /login" in head.lower()
     assert time.monotonic() - started < 5
+
+
+COUNTS = "sku,location,lot,qty\nitem-a,予備倉庫,1,7\n".encode()
+
+
+def counted(console) -> int | None:
+    return console.running.store.read().value(
+        "SELECT on_hand FROM stock WHERE sku = 'item-a' AND location = '予備倉庫'")
+
+
+def test_an_upload_whose_file_name_has_a_nul_byte_is_dropped_and_applied(console):
+    after = upload(console.client("staff"), "/intake", "/intake/upload", {"target": "rakuten"},
+                   {"file": ("counts\x00.csv", COUNTS)})
+    assert "rakuten の取込フォルダに置きました" in after.text
+    wait_for(lambda: counted(console) == 7)
+
+
+def test_an_upload_with_a_long_japanese_file_name_is_dropped_and_applied(console):
+    name = "在庫数" * 40 + ".csv"          # 360 bytes in UTF-8: more than a file system takes in one name
+    after = upload(console.client("staff"), "/intake", "/intake/upload", {"target": "rakuten"},
+                   {"file": (name, COUNTS)})
+    assert f"{name}: rakuten の取込フォルダに置きました" in after.text
+    wait_for(lambda: counted(console) == 7)
