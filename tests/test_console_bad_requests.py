@@ -25,6 +25,14 @@ def test_a_form_sending_its_csrf_token_twice_is_refused(console):
     assert on_hand(console) == 10
 
 
+def test_a_field_sent_twice_is_refused_not_read_as_one_text(console):
+    staff = console.client("staff")
+    answer = staff.post("/stock/receive", [("csrf", staff.csrf("/stock")), ("sku", "item-a"), ("sku", "item-b"),
+                                           ("location", "本店倉庫"), ("qty", "1"), ("reason", "r")])
+    assert answer.status == 400 and "同じ項目 (sku) が 2 回以上送られました" in answer.text
+    assert console.running.store.read().value("SELECT SUM(on_hand) FROM stock") == 30
+
+
 def test_a_csrf_token_sent_as_a_file_is_refused(console):
     staff = console.client("staff")
     body, headers = multipart({"sku": "item-a", "location": "本店倉庫", "qty": "1", "reason": "r"},

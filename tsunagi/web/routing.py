@@ -97,10 +97,11 @@ def page(view: Callable[[Ctx], Response], fragment: bool = False) -> Callable:
     return endpoint
 
 
-def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]]) -> Callable:
+def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]], many: tuple[str, ...] = ()) -> Callable:
     """A POST endpoint for an operator or admin: do(ctx, form) -> (target, what was done) runs once the
     session, the CSRF token and the role are checked; done or refused, the audit log records it and the
-    browser goes back to where it came from with the outcome as a notice."""
+    browser goes back to where it came from with the outcome as a notice. Only the fields named in many
+    may come more than once (a list of checkboxes); any other twice is refused, never read as one text."""
     async def endpoint(request: Request) -> Response:
         backend = _backend(request)
         session = await run_in_threadpool(auth.session_of, backend, request)
@@ -116,6 +117,10 @@ def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]]) -> Callable:
             await run_in_threadpool(audit_now, backend, session.user.name, name, _target(values), "refused",
                                     "viewer")
             return PlainTextResponse("閲覧のみの権限です (a viewer cannot act)", status_code=403)
+        twice = sorted(k for k, v in values.items() if isinstance(v, list) and k not in many)
+        if twice:
+            return PlainTextResponse(f"同じ項目 ({', '.join(twice)[:200]}) が 2 回以上送られました。画面を読み込み直して、"
+                                     "もう一度操作してください", status_code=400)
         notice = await run_in_threadpool(_run, ctx, name, do, values)
         # kept for the session's next page, not put in the URL (where anyone could write one into a link)
         request.app.state.notices.setdefault(session.token_hash, []).append(notice[:1000])

@@ -74,4 +74,5 @@ def _bulk(ctx: Ctx, form: dict) -> tuple[str, str]:
 
 
 def routes() -> list[Route]:
-    return [Route("/orders", page(list_orders)), Route("/orders/bulk", action("bulk", _bulk), methods=["POST"])]
+    return [Route("/orders", page(list_orders)),
+            Route("/orders/bulk", action("bulk", _bulk, many=("order",)), methods=["POST"])]
