@@ -90,7 +90,7 @@ def drop(cfg: Config, target: str, name: str, data: bytes) -> str:
         raise NotThere(f"{target}: 取込先ではありません ({', '.join(sorted(cfg.drop_targets()))})")
     folder = Spool(cfg.spool_dir).dir("drop") / target
     folder.mkdir(parents=True, exist_ok=True)
-    base = Path(name).name.lstrip(".~") or "upload.csv"
+    base = _file_name(name)
     final = folder / f"{new_id()}-{base}"
     part = folder / f".{final.name}.part"
     with open(part, "wb") as fh:
@@ -99,6 +99,16 @@ def drop(cfg: Config, target: str, name: str, data: bytes) -> str:
         os.fsync(fh.fileno())
     os.rename(part, final)
     return final.name
+
+
+def _file_name(name: str) -> str:
+    """An uploaded file's name as the drop folder can hold it: its last part, printable, at most 60 characters
+    with its extension kept (a file system takes 255 bytes; a Japanese character is 3, the id before it 30)."""
+    base = "".join(ch for ch in Path(name).name if ch.isprintable()).lstrip(".~") or "upload.csv"
+    if len(base) <= 60:
+        return base
+    stem, dot, ext = base.rpartition(".") if "." in base[-20:] else (base, "", "")
+    return stem[:60 - len(dot + ext)] + dot + ext
 
 
 def export_carrier(cfg: Config, store, carrier: str) -> list[str]:
@@ -126,9 +136,13 @@ def outbox_files(cfg: Config) -> list[dict]:
 
 def outbox_path(cfg: Config, target: str, state: str, name: str) -> Path:
     """The file, refused unless it lies inside outbox/<target>/<state>/."""
-    folder = (Spool(cfg.spool_dir).dir("outbox") / target / state).resolve()
-    path = (folder / name).resolve()
-    if state not in ("ready", "sent") or not path.is_relative_to(folder) or not path.is_file():
+    try:
+        folder = (Spool(cfg.spool_dir).dir("outbox") / target / state).resolve()
+        path = (folder / name).resolve()
+        found = state in ("ready", "sent") and path.is_relative_to(folder) and path.is_file()
+    except (ValueError, OSError):        # a NUL byte, or a name longer than the file system takes: no file
+        found = False
+    if not found:
         raise NotThere(f"{target}/{state}/{name}: ありません")
     return path
 

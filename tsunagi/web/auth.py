@@ -61,5 +61,6 @@ def set_cookie(response: Response, backend: Backend, name: str, value: str, max_
                         secure=backend.secure_cookies)
 
 
-def same(given: str | None, expected: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), expected.encode())
+def same(given, expected: str) -> bool:
+    """The token given is the one expected; a form sending it twice or as a file gives none."""
+    return isinstance(given, str) and bool(given) and hmac.compare_digest(given.encode(), expected.encode())

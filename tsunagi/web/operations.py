@@ -11,6 +11,9 @@ from tsunagi.outbound.mailtemplates import STAGE_LABELS, STAGES
 from tsunagi.web.routing import Ctx, Refused
 
 
+LARGEST = 10 ** 12       # past any count or yen amount of a shop; far inside what the store's integers hold
+
+
 def whole(form: dict, key: str, what: str, default: int | None = None) -> int | None:
     """A whole number from the form, or the default when left empty; a refusal naming it otherwise."""
     text = str(form.get(key) or "").replace(",", "").strip()
@@ -19,9 +22,12 @@ def whole(form: dict, key: str, what: str, default: int | None = None) -> int | 
             raise Refused(f"{what}を入力してください")
         return default
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise Refused(f"{what}は整数で入力してください ({text!r})") from None
+    if abs(value) > LARGEST:
+        raise Refused(f"{what}が大きすぎます (上限 {LARGEST:,})")
+    return value
 
 
 def _moved(ctx: Ctx, order_id: int, before: str, verb: str) -> str:

@@ -9,6 +9,7 @@ from typing import Callable
 from urllib.parse import quote, urlsplit
 
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
@@ -48,6 +49,29 @@ class Refused(TsunagiError):
     """An action the console refuses as it stands (nothing chosen, a value missing)."""
 
 
+ID_DIGITS = 18       # an id the store's integers hold (up to 2**63 - 1): a longer number names nothing
+
+
+class StoreId(Convertor):
+    """{name:id} in a route: an id of the store; a longer number or anything else is no page of ours (404)."""
+    regex = f"[0-9]{{1,{ID_DIGITS}}}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", StoreId())
+
+
+def store_id(text) -> int | None:
+    """An id as a query or form value gives it: ASCII digits the store can hold, else None."""
+    text = text if isinstance(text, str) else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= ID_DIGITS else None
+
+
 def _backend(request: Request) -> Backend:
     return request.app.state.backend
 
@@ -73,17 +97,18 @@ def page(view: Callable[[Ctx], Response], fragment: bool = False) -> Callable:
     return endpoint
 
 
-def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]]) -> Callable:
+def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]], many: tuple[str, ...] = ()) -> Callable:
     """A POST endpoint for an operator or admin: do(ctx, form) -> (target, what was done) runs once the
     session, the CSRF token and the role are checked; done or refused, the audit log records it and the
-    browser goes back to where it came from with the outcome as a notice."""
+    browser goes back to where it came from with the outcome as a notice. Only the fields named in many
+    may come more than once (a list of checkboxes); any other twice is refused, never read as one text."""
     async def endpoint(request: Request) -> Response:
         backend = _backend(request)
+        session = await run_in_threadpool(auth.session_of, backend, request)
+        if session is None:         # before the body is read: a stranger's upload is never spooled to disk
+            return _to_login(request)
         form = await request.form()
         values = {k: form.getlist(k) if len(form.getlist(k)) > 1 else form.get(k) for k in form.keys()}
-        session = await run_in_threadpool(auth.session_of, backend, request)
-        if session is None:
-            return _to_login(request)
         if not auth.same(values.get("csrf") or request.headers.get("X-CSRF-Token"), session.csrf):
             return PlainTextResponse("フォームの有効期限が切れています。画面を読み込み直してください (CSRF token missing "
                                      "or wrong)", status_code=403)
@@ -92,6 +117,10 @@ def action(name: str, do: Callable[[Ctx, dict], tuple[str, str]]) -> Callable:
             await run_in_threadpool(audit_now, backend, session.user.name, name, _target(values), "refused",
                                     "viewer")
             return PlainTextResponse("閲覧のみの権限です (a viewer cannot act)", status_code=403)
+        twice = sorted(k for k, v in values.items() if isinstance(v, list) and k not in many)
+        if twice:
+            return PlainTextResponse(f"同じ項目 ({', '.join(twice)[:200]}) が 2 回以上送られました。画面を読み込み直して、"
+                                     "もう一度操作してください", status_code=400)
         notice = await run_in_threadpool(_run, ctx, name, do, values)
         # kept for the session's next page, not put in the URL (where anyone could write one into a link)
         request.app.state.notices.setdefault(session.token_hash, []).append(notice[:1000])

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tsunagi.common.errors import TsunagiError
+from tsunagi.web import answers
 from tsunagi.web.backend import Backend
 from tsunagi.web.headers import SecurityHeaders
 from tsunagi.web.throttle import Throttle
@@ -32,7 +34,8 @@ def build_app(backend: Backend) -> Starlette:
     for view in VIEWS:
         routes += view.routes()
     routes += placeholder.routes({r.path for r in routes})     # 準備中 for the pages nobody has built yet
-    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+                    exception_handlers={HTTPException: answers.refused, Exception: answers.failed})
     app.state.backend = backend
     app.state.throttle = Throttle()
     app.state.notices = {}       # session token's sha256 -> what its last actions said, shown on its next page

@@ -61,5 +61,5 @@ def _retry_failed(ctx: Ctx, form: dict) -> tuple[str, str]:
 
 def routes() -> list[Route]:
     return [Route("/mail", page(show)), Route("/mail/preview", page(preview)),
-            Route("/mail/{mail_id:int}", page(sent)),
+            Route("/mail/{mail_id:id}", page(sent)),
             Route("/mail/retry-failed", action("mail-retry-failed", _retry_failed), methods=["POST"])]

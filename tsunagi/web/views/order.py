@@ -59,7 +59,7 @@ def _operation(name: str, run):
 
 
 def routes() -> list[Route]:
-    return [Route("/orders/{order_id:int}", page(show)),
-            Route("/orders/{order_id:int}/mail/{stage}", page(preview))] + [
-        Route(f"/orders/{{order_id:int}}/{name}", _operation(name, run), methods=["POST"])
+    return [Route("/orders/{order_id:id}", page(show)),
+            Route("/orders/{order_id:id}/mail/{stage}", page(preview))] + [
+        Route(f"/orders/{{order_id:id}}/{name}", _operation(name, run), methods=["POST"])
         for name, (_, run) in operations.ORDER_OPERATIONS.items()]

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orderlist, queries, status
 from tsunagi.web import labels, operations
-from tsunagi.web.routing import Ctx, Refused, action, page
+from tsunagi.web.routing import Ctx, Refused, action, page, store_id
 
 PAGE_SIZE = 50
 KEYS = ("status", "hold_kind", "shop", "ordered_from", "ordered_to", "q")
@@ -32,7 +32,7 @@ def _day(text: str) -> str:
 
 def _page_no(ctx: Ctx) -> int:
     text = ctx.query.get("page", "1")
-    return max(1, min(int(text), 100000)) if text.isdigit() else 1
+    return max(1, min(int(text), 100000)) if text.isascii() and text.isdigit() else 1
 
 
 def list_orders(ctx: Ctx):
@@ -47,7 +47,7 @@ def list_orders(ctx: Ctx):
 
 def _bulk(ctx: Ctx, form: dict) -> tuple[str, str]:
     chosen = form.get("order") or []
-    ids = [int(i) for i in ([chosen] if isinstance(chosen, str) else chosen) if str(i).isdigit()]
+    ids = [i for i in map(store_id, chosen if isinstance(chosen, list) else [chosen]) if i is not None]
     if not ids:
         raise Refused("注文を選んでください")
     refs = orderlist.refs(ctx.backend.store.read(), ids)
@@ -74,4 +74,5 @@ def _bulk(ctx: Ctx, form: dict) -> tuple[str, str]:
 
 
 def routes() -> list[Route]:
-    return [Route("/orders", page(list_orders)), Route("/orders/bulk", action("bulk", _bulk), methods=["POST"])]
+    return [Route("/orders", page(list_orders)),
+            Route("/orders/bulk", action("bulk", _bulk, many=("order",)), methods=["POST"])]

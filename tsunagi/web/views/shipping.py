@@ -11,7 +11,7 @@ from tsunagi.common import clock
 from tsunagi.common.errors import TsunagiError
 from tsunagi.oms import orderlist, shipview
 from tsunagi.oms.readmodel import load_order
-from tsunagi.web.routing import Ctx, Refused, action, page
+from tsunagi.web.routing import Ctx, Refused, action, page, store_id
 
 MAX_UPLOAD = 50 * 1024 * 1024
 
@@ -42,8 +42,8 @@ def _orders_asked(ctx: Ctx) -> list[int]:
     tx = ctx.backend.store.read()
     if ctx.query.get("file"):
         return shipview.file_orders(tx, ctx.query["file"])
-    order = ctx.query.get("order", "")
-    return [int(order)] if order.isdigit() and orderlist.exists(tx, int(order)) else []
+    order = store_id(ctx.query.get("order", ""))
+    return [order] if order is not None and orderlist.exists(tx, order) else []
 
 
 def picking(ctx: Ctx):
