@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import sys
 
 from tsunagi.app.commands import base
 from tsunagi.common.errors import TsunagiError
@@ -53,6 +54,8 @@ def _password(env: str | None) -> str:
             raise TsunagiError(f"environment variable {env} is not set (it should hold the password)")
     else:
         try:
+            if sys.stdin is None:     # started with stdin closed: getpass would fail reading it
+                raise EOFError
             password = getpass.getpass("password: ")
             if password != getpass.getpass("again: "):
                 raise TsunagiError("the two passwords differ")
