@@ -1,11 +1,14 @@
 """What an operator types wrong, or points tsunagi at wrongly, is one line and exit status 2, never a traceback."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+
+import pytest
 
 from tests.support.configs import RAKUTEN_TO, edit_config
 from tsunagi.app import cli
@@ -117,3 +120,28 @@ def test_a_database_another_process_holds_is_said_to_be_busy(config_path, tmp_pa
     assert out.stderr.startswith("error: the database is busy: another program has held it too long")
     with sqlite3.connect(config_path.parent / "var" / "tsunagi.db") as db:     # the refusal lost nothing
         assert db.execute("SELECT count(*) FROM products WHERE sku = 'item-c'").fetchone() == (1,)
+
+
+class CtrlCWhileLoading:
+    """An import finder that stands for a Ctrl-C arriving while the commands' modules load."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tsunagi.app.commands":
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_the_commands_load_is_interrupted_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.delitem(sys.modules, "tsunagi.app.commands")
+    monkeypatch.setattr(sys, "meta_path", [CtrlCWhileLoading(), *sys.meta_path])
+    with pytest.raises(SystemExit) as stopped:
+        importlib.reload(cli)
+    assert stopped.value.code == 130
+    assert refusal(capsys) == "interrupted"
+
+
+def test_user_add_with_stdin_closed_says_how_to_give_the_password(config_path):
+    out = subprocess.run(f"{sys.executable} -m tsunagi -c {config_path} user add hanako --role operator <&-",
+                         shell=True, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "error: no password was typed" in out.stderr
