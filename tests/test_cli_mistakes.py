@@ -145,3 +145,11 @@ def test_user_add_with_stdin_closed_says_how_to_give_the_password(config_path):
                          shell=True, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "error: no password was typed" in out.stderr
+
+
+@pytest.mark.parametrize("action", ["show", "retry"])
+def test_an_unknown_spool_item_is_refused_saying_where_the_ids_are(config_path, capsys, action):
+    assert cli.main(["-c", str(config_path), "spool", action, "20260101T000000.000000-nosuch"]) == 2
+    err = refusal(capsys)
+    assert err.startswith("error: no item 20260101T000000.000000-nosuch in ")
+    assert err.endswith("(the ids are in tsunagi spool list)")

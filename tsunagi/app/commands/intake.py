@@ -241,8 +241,7 @@ def cmd_spool_show(args) -> int:
     cfg = base.config(args)
     found = Spool(cfg.spool_dir).find(args.id)
     if found is None:
-        base.stderr(f"no item {args.id} in {cfg.spool_dir}")
-        return 1
+        raise TsunagiError(f"no item {args.id} in {cfg.spool_dir} (the ids are in tsunagi spool list)")
     item, reason = found
     folder = str(item.folder.relative_to(cfg.spool_dir))
     if args.json:
@@ -292,8 +291,7 @@ def cmd_spool_retry(args) -> int:
     try:
         spool.retry(args.id)
     except FileNotFoundError:
-        base.stderr(f"no item {args.id} in {spool.dir('failed')}")
-        return 1
+        raise TsunagiError(f"no item {args.id} in {spool.dir('failed')} (the ids are in tsunagi spool list)") from None
     print(f"{args.id}: back in new/")
     code = base.apply_now_if_idle(cfg)
     return _still_refused(spool, args.id) or code
