@@ -21,7 +21,8 @@ from tsunagi.ingest.spool import Spool
      "must be int"),
     (lambda d: shop(d, "yahoo").update(id="rakuten"), "shop[1].id", "already used"),
     (lambda d: d.update(smpt=1), "smpt", "unknown key"),
-], ids=["cart", "layout", "listen", "type", "duplicate id", "unknown key"])
+    (lambda d: d.update(data_dir="config.toml"), "data_dir", "is a file, not a folder"),
+], ids=["cart", "layout", "listen", "type", "duplicate id", "unknown key", "data_dir a file"])
 def test_a_config_mistake_names_the_file_and_key_and_exits_non_zero(tmp_path, change, key, words):
     path = write_config(tmp_path)
     edit_config(path, change)

@@ -107,6 +107,16 @@ def test_a_confirmed_amount_short_of_the_total_is_refused(tmp_path, capsys):
     assert site.status(o) == "payment"
 
 
+def test_a_confirmed_amount_of_many_digits_is_refused_naming_the_limit(tmp_path, capsys):
+    site = ShipSite(tmp_path, capsys)
+    o = paid_by_transfer(8)
+    site.orders_csv([o])
+    capsys.readouterr()
+    assert site.cli("payment", "confirm", "rakuten", o.order_no, "--amount", "9" * 25) == 2
+    assert f"--amount {'9' * 25} is too large" in capsys.readouterr().err
+    assert site.status(o) == "payment"
+
+
 def test_a_payment_file_confirms_by_the_order_number_the_payer_wrote(tmp_path, capsys):
     site = ShipSite(tmp_path, capsys)
     o = paid_by_transfer(9)

@@ -1,6 +1,6 @@
 """`python -m tsunagi`: the same as the tsunagi command."""
 import sys
 
-from tsunagi.app.commands import main
+from tsunagi.app.cli import main
 
 sys.exit(main())

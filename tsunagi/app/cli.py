@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from tsunagi.app.commands import build_parser, main
+try:
+    from tsunagi.app.commands import build_parser, main
+except KeyboardInterrupt:       # Ctrl-C while the commands load (a second or two on a busy machine)
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 
 __all__ = ["build_parser", "main"]
 

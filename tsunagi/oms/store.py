@@ -99,7 +99,7 @@ class Store:
         return self.read().value("PRAGMA user_version")
 
     def _migrate(self) -> None:
-        if self._refuse_newer(self.version()) == migrations.LATEST:
+        if self._refuse_newer(self._readable_version()) == migrations.LATEST:
             return
         for number, step in enumerate(migrations.MIGRATIONS, 1):
             with self.transaction() as tx:

@@ -92,7 +92,10 @@ def _decode(data: bytes, layout: PaymentLayout) -> str:
 
 
 def _csv_rows(data: bytes, layout: PaymentLayout):
-    frame = pl.read_csv(io.StringIO(_decode(data, layout)), separator=layout.delimiter, infer_schema=False)
+    try:
+        frame = pl.read_csv(io.StringIO(_decode(data, layout)), separator=layout.delimiter, infer_schema=False)
+    except pl.exceptions.NoDataError:
+        raise PaymentLayoutError("the file is empty: export the statement again") from None
     wanted = {name: spec for name, spec in layout.fields if spec is not None}
     missing = [s.column for s in wanted.values() if s.column not in frame.columns and not s.optional]
     if missing:

@@ -5,6 +5,7 @@ import argparse
 import gc
 import logging
 import os
+import sqlite3
 import sys
 from importlib import metadata
 
@@ -76,9 +77,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         return _refuse("interrupted", 130)
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+        return _refuse(f"error: the database is busy: another program has held it too long ({exc}); try again "
+                       f"once it is done (a running import, or an open sqlite3 session)")
     except OSError as exc:             # a missing input file, a folder tsunagi may not write, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
         return _refuse(f"error: {where}{exc.strerror or exc}")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Another process held the database past the store's wait: the moment's state, not a fault of tsunagi."""
+    return getattr(exc, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) \
+        or "database is locked" in str(exc)
 
 
 def _refuse(line: str, code: int = 2) -> int:

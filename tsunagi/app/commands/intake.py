@@ -74,7 +74,7 @@ def cmd_import(args) -> int:
             lock.release()
     if not settled:
         if args.file:
-            base.stderr(f"{args.file}: 取り込みません (前回中断した取り込みが先に終わる必要があります); もう一度実行してください")
+            base.stderr(f"{printable(args.file)}: 取り込みません (前回中断した取り込みが先に終わる必要があります); もう一度実行してください")
         return max(code, 1)
     if args.file:
         code = max(code, _import_file(args, spool, pipeline))
@@ -87,10 +87,16 @@ def cmd_import(args) -> int:
     return code
 
 
+def _named(file: str) -> str:
+    """The file's full name for the item's meta, bytes that are not UTF-8 (a name from a Windows share) as
+    escapes: the meta is UTF-8 JSON, which a name's raw bytes would stop from being written."""
+    return os.fsencode(Path(file).resolve()).decode("utf-8", "backslashreplace")
+
+
 def _import_file(args, spool: Spool, pipeline) -> int:
     """The file spooled straight into cur/ under a lock this process holds while it lives: a daemon
     starting meanwhile leaves it alone, and if this process dies its next run finishes it."""
-    meta = {"source": importlock.SOURCE, "kind": "csv", "shop": args.shop or "", "file": str(Path(args.file).resolve()),
+    meta = {"source": importlock.SOURCE, "kind": "csv", "shop": args.shop or "", "file": _named(args.file),
             **({"carrier": args.carrier} if args.carrier else {}), **({"layout": args.layout} if args.layout else {})}
     with open(args.file, "rb") as fh:
         item_id = new_id()
@@ -100,9 +106,9 @@ def _import_file(args, spool: Spool, pipeline) -> int:
             try:
                 item, prepared = readahead.spool_reading_ahead(spool, pipeline.csv, fh, meta, item_id)
             except KeyboardInterrupt:
-                return _interrupted(spool, item_id, args.file)
+                return _interrupted(spool, item_id, printable(args.file))
             fh.close()
-            return _apply(spool, pipeline, item, args.file, prepared)
+            return _apply(spool, pipeline, item, printable(args.file), prepared)
         finally:
             lock.release()
 
@@ -205,8 +211,8 @@ def cmd_ingest(args) -> int:
     data = Path(args.file).read_bytes()
     spool = Spool(cfg.spool_dir)
     item = spool.put(data, {"source": "file", "kind": "order_mail", "shop": args.shop,
-                            "file": str(Path(args.file).resolve())})
-    print(f"{args.file}: spooled as {item.id}")
+                            "file": _named(args.file)})
+    print(f"{printable(args.file)}: spooled as {item.id}")
     return base.apply_now_if_idle(cfg)
 
 
@@ -235,8 +241,7 @@ def cmd_spool_show(args) -> int:
     cfg = base.config(args)
     found = Spool(cfg.spool_dir).find(args.id)
     if found is None:
-        base.stderr(f"no item {args.id} in {cfg.spool_dir}")
-        return 1
+        raise TsunagiError(f"no item {args.id} in {cfg.spool_dir} (the ids are in tsunagi spool list)")
     item, reason = found
     folder = str(item.folder.relative_to(cfg.spool_dir))
     if args.json:
@@ -286,8 +291,7 @@ def cmd_spool_retry(args) -> int:
     try:
         spool.retry(args.id)
     except FileNotFoundError:
-        base.stderr(f"no item {args.id} in {spool.dir('failed')}")
-        return 1
+        raise TsunagiError(f"no item {args.id} in {spool.dir('failed')} (the ids are in tsunagi spool list)") from None
     print(f"{args.id}: back in new/")
     code = base.apply_now_if_idle(cfg)
     return _still_refused(spool, args.id) or code

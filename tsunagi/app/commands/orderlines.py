@@ -10,6 +10,7 @@ from tsunagi.oms import editlines, queries, status
 from tsunagi.oms.editlines import Changed
 
 USAGE = "write set N qty=Q [price=P], add SKU QTY PRICE or remove N"
+LARGEST = 999_999_999          # more than any quantity, price or line number a shop types
 
 
 def register(sub) -> None:
@@ -25,9 +26,12 @@ def register(sub) -> None:
 def whole(text: str, what: str) -> int:
     """A whole number the operator typed, or a one-line refusal naming it."""
     try:
-        return int(text.replace(",", ""))
+        number = int(text.replace(",", ""))
     except ValueError:
         raise TsunagiError(f"{what} must be a whole number, not {text!r}") from None
+    if abs(number) > LARGEST:      # a slipped key: the store would refuse it with a traceback past 2**63
+        raise TsunagiError(f"{what} {text} is too large (at most {LARGEST:,})")
+    return number
 
 
 def _set_args(values: list[str]) -> tuple[int, int, int | None]:

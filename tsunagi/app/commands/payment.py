@@ -5,6 +5,7 @@ from pathlib import Path
 
 from tsunagi.app import wiring
 from tsunagi.app.commands import base
+from tsunagi.app.commands.orderlines import whole
 from tsunagi.app.commands.orders import operator
 from tsunagi.common import clock
 from tsunagi.common import japanese as jp
@@ -20,7 +21,7 @@ def register(sub) -> None:
     c = ps.add_parser("confirm", help="confirm a 入金待ち order's payment: it moves on to 印刷待ち")
     c.add_argument("shop")
     c.add_argument("order_no")
-    c.add_argument("--amount", type=int, help="the amount paid (default: what the order owes)")
+    c.add_argument("--amount", help="the amount paid (default: what the order owes)")
     c.add_argument("--date", help="the day it was paid")
     c.set_defaults(func=cmd_confirm)
     i = ps.add_parser("import", help="match a payment file's rows to 入金待ち orders")
@@ -39,8 +40,9 @@ def cmd_confirm(args) -> int:
     store = base.writer(cfg)
     order_id = base.order_id(store, args.shop, args.order_no)
     paid_on = _date(args.date)
+    amount = None if args.amount is None else whole(args.amount, "--amount")
     with store.transaction() as tx:
-        to = payments.confirm(tx, order_id, args.amount, paid_on, operator())
+        to = payments.confirm(tx, order_id, amount, paid_on, operator())
     wiring.after_apply(cfg, store)
     print(f"{args.order_no}: 入金確認 → {status.label(to)}")
     return 0

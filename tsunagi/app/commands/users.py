@@ -1,8 +1,10 @@
 """The user commands: the people who log in to the web console, with their roles."""
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
+import sys
 
 from tsunagi.app.commands import base
 from tsunagi.common.errors import TsunagiError
@@ -29,9 +31,20 @@ def register(sub) -> None:
     rm.set_defaults(func=cmd_user_remove)
     au = us.add_parser("audit", help="what users did in the web console, newest first (the audit log)")
     au.add_argument("--user", help="only this user's entries")
-    au.add_argument("--limit", type=int, default=100)
+    au.add_argument("--limit", type=_limit, default=100)
     au.add_argument("--json", action="store_true")
     au.set_defaults(func=cmd_user_audit)
+
+
+def _limit(text: str) -> int:
+    """How many audit entries: more than SQLite can count is a slipped key, refused like any bad value."""
+    try:
+        limit = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of entries, e.g. 100") from None
+    if limit > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"{text}: give a smaller number of entries")
+    return limit
 
 
 def _password(env: str | None) -> str:
@@ -40,9 +53,14 @@ def _password(env: str | None) -> str:
         if not password:
             raise TsunagiError(f"environment variable {env} is not set (it should hold the password)")
     else:
-        password = getpass.getpass("password: ")
-        if password != getpass.getpass("again: "):
-            raise TsunagiError("the two passwords differ")
+        try:
+            if sys.stdin is None:     # started with stdin closed: getpass would fail reading it
+                raise EOFError
+            password = getpass.getpass("password: ")
+            if password != getpass.getpass("again: "):
+                raise TsunagiError("the two passwords differ")
+        except EOFError:      # no terminal and nothing on stdin: a script that forgot --password-env
+            raise TsunagiError("no password was typed: run it at a terminal, or give --password-env VAR") from None
     if len(password) < MIN_PASSWORD:
         raise TsunagiError(f"a password needs at least {MIN_PASSWORD} characters")
     return password

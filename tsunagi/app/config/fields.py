@@ -81,6 +81,12 @@ def _folder(value: Path) -> Path:
     return value
 
 
+def _folder_or_none(value: Path) -> Path:
+    if value.exists() and not value.is_dir():     # tsunagi creates a missing one; a file there it cannot use
+        raise ValueError(f"{value} is a file, not a folder: give a folder (tsunagi creates it if missing)")
+    return value
+
+
 def _file(value: Path) -> Path:
     if not value.is_file():
         raise ValueError(f"{value} does not exist (or is not a file)")
@@ -88,6 +94,7 @@ def _file(value: Path) -> Path:
 
 
 ConfigPath = Annotated[Path, Strict(False), AfterValidator(_resolve)]     # relative to the config file
+DataFolder = Annotated[ConfigPath, AfterValidator(_folder_or_none)]
 Folder = Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_folder)]
 OptionalFolder = Annotated[Folder | None, BeforeValidator(_empty_is_none)]
 OptionalFile = Annotated[Annotated[Path, Strict(False), AfterValidator(_resolve), AfterValidator(_file)] | None,

@@ -23,6 +23,8 @@ def load(path: Path | str) -> Config:
         raise ConfigError(f"{path}: no such file (give one with -c CONFIG)") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a TOML text file (byte {exc.start} is not UTF-8): save it as UTF-8") from None
     problems: list[str] = []
     try:
         data, from_env = env.overlay(raw, env.read(ConfigFile), problems)

@@ -10,7 +10,7 @@ from tsunagi.app.config.access import SmtpUser, tls_problems
 from tsunagi.app.config.checks import across_sections, fail
 from tsunagi.app.config.fields import (
     Listening,
-    ConfigPath,
+    DataFolder,
     OptionalFile,
     OptionalFolder,
     OptionalPath,
@@ -147,7 +147,7 @@ class ConfigFile(Settings):
     """The whole file. Environment variables TSUNAGI_<SECTION>__<KEY> override it (see env.py); not a
     BaseSettings itself, whose own __init__ would read the environment again and drop the validation context."""
 
-    data_dir: ConfigPath = Field(Path("var"), description="where `tsunagi.db` and `spool/` live; relative to the "
+    data_dir: DataFolder = Field(Path("var"), description="where `tsunagi.db` and `spool/` live; relative to the "
                                                           "config file")
     locations: list[str] = Field(default_factory=list, description="stock locations in the order reservations take "
                                  "from them; unknown ones rank last")
