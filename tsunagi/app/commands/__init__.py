@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         if not _busy(exc):
             raise
         return _refuse(f"error: the database is busy: another program has held it too long ({exc}); try again "
-                       f"once it is done (a running import, or an open sqlite3 session)")
+                       f"once it is done (a running import, or an open sqlite3 session)", 1)   # not a mistake: 1
     except OSError as exc:             # a missing input file, a folder tsunagi may not write, a full disk
         where = f"{exc.filename}: " if exc.filename else ""
         return _refuse(f"error: {where}{exc.strerror or exc}")
