@@ -153,3 +153,14 @@ def test_an_unknown_spool_item_is_refused_saying_where_the_ids_are(config_path, 
     err = refusal(capsys)
     assert err.startswith("error: no item 20260101T000000.000000-nosuch in ")
     assert err.endswith("(the ids are in tsunagi spool list)")
+
+
+@pytest.mark.parametrize("command", [["import", "--shop", "rakuten"], ["stock", "import"], ["products", "import"],
+                                     ["ingest", "--shop", "rakuten"], ["payment", "import"]])
+def test_a_fifo_given_as_the_file_is_refused_in_one_line_without_waiting(config_path, tmp_path, command):
+    fifo = tmp_path / "orders.csv"
+    os.mkfifo(fifo)
+    at = command.index("import") + 1 if "import" in command else 1
+    out = tsunagi(config_path, *command[:at], str(fifo), *command[at:])     # opening it would wait for ever
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"error: {fifo}: not a file (a folder, a FIFO or a device): give the file itself"

@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import stat
 import sys
 
 from tsunagi.app import config as config_mod
 from tsunagi.app import wiring
 from tsunagi.app.runlock import AlreadyRunning, take_lock
 from tsunagi.common.errors import TsunagiError
+from tsunagi.common.safetext import printable
 from tsunagi.oms import queries
 from tsunagi.oms.store import Store
 from tsunagi.outbound import mailqueue, resync
@@ -37,6 +39,14 @@ def finish() -> None:
     """After a command: the buyer mails its status changes start are queued before it returns."""
     while _writers:
         mailqueue.drain(_writers.pop())
+
+
+def input_file(path: str) -> str:
+    """A file a command is to read, refused in one line when it is a folder, a FIFO or a device (opening a FIFO
+    would wait for a writer for ever); a missing one is main's one line."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise TsunagiError(f"{printable(path)}: not a file (a folder, a FIFO or a device): give the file itself")
+    return path
 
 
 def reader(cfg: config_mod.Config) -> Store:

@@ -73,6 +73,7 @@ def _opened(cfg, path: str):
 
 def cmd_products_import(args) -> int:
     cfg = base.config(args)
+    base.input_file(args.file)
     store = base.writer(cfg)
     problems: list[RowProblem] = []
 
@@ -118,6 +119,7 @@ def cmd_products_delete(args) -> int:
 
 def cmd_stock_import(args) -> int:
     cfg = base.config(args)
+    base.input_file(args.file)
     file_time = clock.at(os.stat(args.file).st_mtime)     # a count without a time of its own: the file's
     ref = f"import:{Path(args.file).name}"
     store = base.writer(cfg)

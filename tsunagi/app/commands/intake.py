@@ -63,8 +63,10 @@ def cmd_import(args) -> int:
     """One CSV applied here and now, with progress on a terminal and a summary at the end. First, what a
     previous run was killed in the middle of is finished (or abandoned): the newer file comes after it."""
     cfg = base.config(args)
-    if args.file and not _whose(cfg, args):
-        return 2
+    if args.file:
+        base.input_file(args.file)
+        if not _whose(cfg, args):
+            return 2
     spool, store, pipeline = wiring.open_parts(cfg)
     left = importlock.interrupted(spool)
     try:
@@ -208,7 +210,7 @@ class _ProgressBar:
 def cmd_ingest(args) -> int:
     cfg = base.config(args)
     cfg.shop(args.shop)
-    data = Path(args.file).read_bytes()
+    data = Path(base.input_file(args.file)).read_bytes()
     spool = Spool(cfg.spool_dir)
     item = spool.put(data, {"source": "file", "kind": "order_mail", "shop": args.shop,
                             "file": _named(args.file)})

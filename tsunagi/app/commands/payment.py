@@ -60,7 +60,7 @@ def _date(text: str | None):
 def cmd_import(args) -> int:
     cfg = base.config(args)
     layout = paymentfile.load(args.layout)
-    path = Path(args.file)
+    path = Path(base.input_file(args.file))
     try:
         data = path.read_bytes()
     except OSError as exc:
