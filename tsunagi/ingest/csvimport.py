@@ -98,7 +98,7 @@ class CsvImporter:
                 return None
             layout = choose_layout(data[:SAMPLE], candidates)
             shop = meta.get("shop", "")
-            held = parse_held(data, layout, shop, functools.partial(csvdigests.unchanged, self.store.read(), shop))
+            held = parse_held(data, layout, shop, self._known(shop))
         except Exception:        # the durable copy's own read gives the reason, in its place
             log.debug("read-ahead of %s skipped", meta.get("file"), exc_info=True)
             return None
@@ -152,10 +152,13 @@ class CsvImporter:
         try:
             with open(item.data_path, "rb") as src:
                 shop = item.meta.get("shop", "")
-                known = functools.partial(csvdigests.unchanged, self.store.read(), shop)
-                yield parse_file(src, layout, shop, scratch, item.file_time, known)[1]
+                yield parse_file(src, layout, shop, scratch, item.file_time, self._known(shop))[1]
         finally:
             scratch.unlink(missing_ok=True)
+
+    def _known(self, shop: str):
+        """Which of a file's orders the store holds as its rows make them (csvdigests), on this thread's connection."""
+        return functools.partial(csvdigests.unchanged, self.store.read(), shop)
 
     def _apply_chunk(self, chunk, result: CsvResult) -> bool:
         """Short transactions (Store.in_chunks: a few thousand rows or half a second), so mails applied
