@@ -41,6 +41,20 @@ def finish() -> None:
         mailqueue.drain(_writers.pop())
 
 
+def at_most(most: int, what: str, example: int):
+    """An argparse type: a whole number of what, at most most (a slipped key of many digits is refused, never
+    used: it would fork without end, or overflow the store's integers)."""
+    def whole(text: str) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of {what}, e.g. {example}") from None
+        if number > most:
+            raise argparse.ArgumentTypeError(f"{text}: give at most {most:,} {what}")
+        return number
+    return whole
+
+
 def input_file(path: str) -> str:
     """A file a command is to read, refused in one line when it is a folder, a FIFO or a device (opening a FIFO
     would wait for a writer for ever); a missing one is main's one line."""

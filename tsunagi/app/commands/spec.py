@@ -27,6 +27,8 @@ from tsunagi.parsers.mailmsg import read_mail
 from tsunagi.parsers.mailspec import SPEC_DIR, SpecError, Trace, load_spec
 from tsunagi.parsers.ordermail import parse_order_mail, spec_for, spec_path
 
+MAX_JOBS = 64        # worker processes a replay may ask for: more is a slipped key, not a machine
+
 
 def register(sub) -> None:
     sp = sub.add_parser("spec", help="cart mail specs: test, learn, replay").add_subparsers(dest="sub", required=True)
@@ -51,7 +53,8 @@ def register(sub) -> None:
     sr.add_argument("--spec", metavar="FILE", help="the candidate spec file (default: the spec in use)")
     sr.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only mails received since that day")
     sr.add_argument("--all", action="store_true", help="every mail, the unchanged too")
-    sr.add_argument("--jobs", type=_jobs, default=min(os.cpu_count() or 1, 4), help="worker processes")
+    sr.add_argument("--jobs", type=base.at_most(MAX_JOBS, "processes", 4), default=min(os.cpu_count() or 1, 4),
+                    help="worker processes (1 or fewer: read in this process)")
     sr.set_defaults(func=cmd_spec_replay)
 
 
@@ -177,20 +180,6 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: give a day as YYYY-MM-DD") from None
-
-
-MAX_JOBS = 64
-
-
-def _jobs(text: str) -> int:
-    """A count of worker processes: a typo of many digits would fork until the machine stops."""
-    try:
-        jobs = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of processes, e.g. 4") from None
-    if jobs > MAX_JOBS:       # 1 or fewer reads in this process
-        raise argparse.ArgumentTypeError(f"{text}: give at most {MAX_JOBS} processes")
-    return jobs
 
 
 def cmd_spec_replay(args) -> int:

@@ -1,7 +1,6 @@
 """The user commands: the people who log in to the web console, with their roles."""
 from __future__ import annotations
 
-import argparse
 import getpass
 import os
 import sys
@@ -31,20 +30,9 @@ def register(sub) -> None:
     rm.set_defaults(func=cmd_user_remove)
     au = us.add_parser("audit", help="what users did in the web console, newest first (the audit log)")
     au.add_argument("--user", help="only this user's entries")
-    au.add_argument("--limit", type=_limit, default=100)
+    au.add_argument("--limit", type=base.at_most(2**63 - 1, "entries", 100), default=100)
     au.add_argument("--json", action="store_true")
     au.set_defaults(func=cmd_user_audit)
-
-
-def _limit(text: str) -> int:
-    """How many audit entries: more than SQLite can count is a slipped key, refused like any bad value."""
-    try:
-        limit = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of entries, e.g. 100") from None
-    if limit > 2**63 - 1:
-        raise argparse.ArgumentTypeError(f"{text}: give a smaller number of entries")
-    return limit
 
 
 def _password(env: str | None) -> str:
